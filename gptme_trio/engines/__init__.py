@@ -1,0 +1,44 @@
+"""Engines turn one URL into a Snapshot: what the page was, before any extraction.
+
+    browser.BrowserEngine   Chromium through the browser service: runs JavaScript
+    http.HttpEngine         httpx (and local files): no JavaScript, fast
+
+Both raise only `gptme_trio.errors.FetchError` subclasses; deadlines come from
+the caller's cancel scope.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..targets import Target
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """How to load a page; the same for every URL of one run."""
+
+    wait_until: str = "load"  # commit | domcontentloaded | load | networkidle
+    wait_for: str | None = None  # CSS selector to wait for (browser only)
+    js: str | None = None  # script run after load; its result is kept (browser only)
+    capture: str = "html"  # html | png | pdf
+    full_page: bool = False  # png: the whole scrollable page
+
+
+@dataclass
+class Snapshot:
+    url: str
+    final_url: str
+    status: int | None
+    content_type: str = ""
+    html: str | None = None  # rendered DOM, or the decoded body
+    body: bytes | None = None  # raw bytes when the response is not HTML (PDF)
+    capture: bytes | None = None  # png/pdf bytes
+    title: str = ""
+    console: list[dict[str, str]] = field(default_factory=list)
+    js_result: Any = None
+
+
+class Engine(Protocol):
+    async def snapshot(self, target: Target) -> Snapshot: ...

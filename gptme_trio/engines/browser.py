@@ -1,0 +1,51 @@
+"""The browser engine: one URL -> Snapshot through the browser service."""
+
+from __future__ import annotations
+
+import trio
+
+from ..browser import BrowserService, PageOptions
+from ..extract import is_pdf
+from ..targets import Target
+from . import RenderOptions, Snapshot
+
+
+class BrowserEngine:
+    def __init__(self, service: BrowserService, page_options: PageOptions, render: RenderOptions) -> None:
+        self._service = service
+        self._page_options = page_options
+        self._render = render
+
+    async def snapshot(self, target: Target) -> Snapshot:
+        render = self._render
+        async with self._service.page(self._page_options) as page:
+            if render.capture == "html" and is_pdf("", target.url):
+                if target.path is not None:  # a local PDF: no need to render it
+                    body = await trio.Path(target.path).read_bytes()
+                    return Snapshot(target.url, target.url, None, "application/pdf", body=body)
+                status, content_type, body = await page.download(target.url)
+                return Snapshot(target.url, target.url, status, content_type, body=body, console=page.console)
+            wait_until = "load" if render.wait_until == "networkidle" else render.wait_until
+            nav = await page.goto(target.url, wait_until=wait_until)
+            snap = Snapshot(target.url, nav.final_url, nav.status, nav.content_type, console=page.console)
+            if render.capture == "html" and is_pdf(nav.content_type, target.url):
+                _, _, snap.body = await page.download(nav.final_url)
+                return snap
+            if snap.status is not None and snap.status >= 400:
+                snap.html = await page.content()  # the caller decides if this is an error
+                return snap
+            if render.wait_until == "networkidle":
+                await page.wait_for_load_state("networkidle")
+            if render.wait_for:
+                await page.wait_for_selector(render.wait_for)
+            if render.js:
+                snap.js_result = await page.evaluate(render.js)
+            if render.capture == "png":
+                snap.capture = await page.screenshot(full_page=render.full_page)
+            elif render.capture == "pdf":
+                snap.capture = await page.pdf()
+            else:
+                snap.html = await page.content()
+            snap.title = await page.title()
+            snap.final_url = page.url
+            return snap

@@ -1,0 +1,90 @@
+"""The plain-HTTP engine: httpx for http(s), the filesystem for local files.
+
+No JavaScript runs. httpx exceptions are mapped into our error tree here.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+
+import httpx
+import trio
+
+from ..errors import ContentError, NavigationError, UsageError
+from ..extract import decode_html, is_html_or_text, is_pdf, title_of
+from ..targets import Target
+from . import Snapshot
+
+MAX_REDIRECTS = 20
+
+
+def open_client(headers: dict[str, str], user_agent: str | None, storage_state: str | None) -> httpx.AsyncClient:
+    """An httpx client; the caller owns its lifetime (`async with`) and the deadlines."""
+    all_headers = {"User-Agent": user_agent or f"gptme-trio (httpx {httpx.__version__})", **headers}
+    return httpx.AsyncClient(
+        headers=all_headers,
+        cookies=_cookies(storage_state) if storage_state else None,
+        follow_redirects=True,
+        max_redirects=MAX_REDIRECTS,
+        timeout=None,  # deadlines are Trio cancel scopes set by the caller
+    )
+
+
+class HttpEngine:
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self._client = client
+
+    async def snapshot(self, target: Target) -> Snapshot:
+        if target.path is not None:
+            body = await trio.Path(target.path).read_bytes()
+            content_type = "application/pdf" if is_pdf("", target.url) else ""
+            return _snapshot(target.url, target.url, None, content_type, body)
+        try:
+            response = await self._client.get(target.url)
+        except httpx.TooManyRedirects as exc:
+            raise NavigationError("too many redirects", url=target.url) from exc
+        except httpx.ConnectError as exc:
+            raise NavigationError(_connect_reason(exc), url=target.url) from exc
+        except httpx.RemoteProtocolError as exc:
+            raise NavigationError(f"connection closed by the server ({exc})", url=target.url) from exc
+        except httpx.TransportError as exc:
+            raise NavigationError(f"network error ({type(exc).__name__}: {exc})", url=target.url) from exc
+        except httpx.InvalidURL as exc:
+            raise NavigationError(f"invalid URL ({exc})", url=target.url) from exc
+        content_type = response.headers.get("content-type", "")
+        return _snapshot(target.url, str(response.url), response.status_code, content_type, response.content)
+
+
+def _snapshot(url: str, final_url: str, status: int | None, content_type: str, body: bytes) -> Snapshot:
+    if is_pdf(content_type, final_url):
+        return Snapshot(url, final_url, status, content_type, body=body)
+    if not is_html_or_text(content_type):
+        mime = content_type.split(";")[0]
+        raise ContentError(f"cannot extract text from {mime} content", url=url)
+    html = decode_html(body, content_type)
+    return Snapshot(url, final_url, status, content_type, html=html, title=title_of(html))
+
+
+def _connect_reason(exc: httpx.ConnectError) -> str:
+    text = str(exc)
+    cause = exc.__cause__ or exc.__context__
+    if isinstance(cause, ssl.SSLError) or "SSL" in text or "CERTIFICATE" in text:
+        return f"TLS error ({text})"
+    if "Name or service not known" in text or "nodename nor servname" in text or "getaddrinfo" in text:
+        return "DNS lookup failed"
+    if "refused" in text.lower():
+        return "connection refused"
+    return f"connection failed ({text})"
+
+
+def _cookies(storage_state: str) -> httpx.Cookies:
+    try:
+        with open(storage_state, encoding="utf-8") as fh:
+            state = json.load(fh)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"--storage-state {storage_state}: {exc}") from exc
+    jar = httpx.Cookies()
+    for cookie in state.get("cookies", []):
+        jar.set(cookie["name"], cookie["value"], domain=cookie.get("domain", ""), path=cookie.get("path", "/"))
+    return jar

@@ -1,0 +1,88 @@
+"""One error tree for gptme-trio; the CLI's exit codes derive from it.
+
+    GptmeTrioError                  base: anything we raise on purpose
+    ├── UsageError                  bad input from the user        -> exit 2
+    │   └── BrowserNotFound         no Chromium to launch          -> exit 2
+    ├── OutputError                 could not write the output     -> exit 1
+    └── FetchError                  one URL could not be fetched   -> exit 1
+        ├── NavigationError         DNS, refused, TLS, reset, redirect loop...
+        ├── HTTPStatusError         the server answered with status >= 400
+        ├── DeadlineError           the caller's deadline passed first
+        ├── ContentError            the body could not be read (PDF, encoding)
+        └── BrowserError            the browser failed us
+            ├── BrowserCrashed      Chromium or the Playwright driver died
+            └── PageError           the page itself failed (JS, closed page)
+
+Foreign exceptions (Playwright, httpx, asyncio) are mapped into this tree at
+the module that talks to them (`browser.py`, `httpfetch.py`) with
+``raise OurError(...) from exc``; nothing else needs to know they exist.
+A `FetchError` carries the URL it concerns.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_SIGINT = 130
+EXIT_SIGTERM = 143
+
+
+class GptmeTrioError(Exception):
+    """Base of every error gptme-trio raises on purpose."""
+
+    exit_code = EXIT_FAILED
+
+
+class UsageError(GptmeTrioError):
+    """The user asked for something we cannot do (bad URL, option, file)."""
+
+    exit_code = EXIT_USAGE
+
+
+class BrowserNotFound(UsageError):
+    """No Chromium/Chrome executable could be found."""
+
+
+class OutputError(GptmeTrioError):
+    """Writing the output failed (disk full, stdout closed by its reader)."""
+
+
+class FetchError(GptmeTrioError):
+    """Fetching one URL failed; `url` says which."""
+
+    def __init__(self, message: str, *, url: str = "") -> None:
+        super().__init__(message)
+        self.url = url
+
+
+class NavigationError(FetchError):
+    """The page could not be reached (DNS, connection, TLS, redirects)."""
+
+
+class HTTPStatusError(FetchError):
+    """The server answered with an HTTP status >= 400."""
+
+    def __init__(self, message: str, *, url: str = "", status: int = 0) -> None:
+        super().__init__(message, url=url)
+        self.status = status
+
+
+class DeadlineError(FetchError):
+    """The per-URL deadline passed before the page was done."""
+
+
+class ContentError(FetchError):
+    """The response arrived but its body could not be turned into content."""
+
+
+class BrowserError(FetchError):
+    """The browser failed while working on a URL."""
+
+
+class BrowserCrashed(BrowserError):
+    """Chromium or the Playwright driver died; the next call starts a new one."""
+
+
+class PageError(BrowserError):
+    """The page failed (script error in --js, closed target, bad selector)."""

@@ -1,0 +1,127 @@
+"""Many URLs under a concurrency limit, each under its own deadline, as records.
+
+    await fetch_all(targets, engine, options, on_record=writer.write)
+
+Each record goes to `on_record(index, record)` as soon as its URL is done
+(completion order; the index says which target it was). A failure is a record with `error` set, never an
+exception: one bad URL never stops the others.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import trio
+
+from . import extract
+from .engines import Engine, Snapshot
+from .errors import DeadlineError, FetchError, HTTPStatusError
+from .targets import Target
+
+FORMATS = ("markdown", "text", "html", "json", "png", "pdf")
+BINARY_FORMATS = ("png", "pdf")
+
+
+@dataclass(frozen=True)
+class FetchOptions:
+    format: str = "markdown"
+    main_content: bool = True  # False: --full
+    selector: str | None = None
+    seconds_per_url: float = 30.0  # each URL's own deadline, from its start
+    concurrency: int = 4
+    ignore_http_errors: bool = False
+
+
+@dataclass
+class Record:
+    url: str
+    final_url: str | None = None
+    status: int | None = None
+    title: str = ""
+    content: str | None = None  # markdown (text for --format text)
+    elapsed_ms: int = 0
+    error: str | None = None
+    console: list[dict[str, str]] = field(default_factory=list)
+    js: Any = None
+    payload: bytes | str | None = None  # what --format asks for
+    exception: FetchError | None = field(default=None, repr=False)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "final_url": self.final_url,
+            "status": self.status,
+            "title": self.title,
+            "content": self.content,
+            "elapsed_ms": self.elapsed_ms,
+            "error": self.error,
+            "console": self.console,
+            "js": self.js,
+        }
+
+
+async def fetch_all(
+    targets: Sequence[Target],
+    engine: Engine,
+    options: FetchOptions,
+    on_record: Callable[[int, Record], None],
+) -> None:
+    """Fetch every target, `options.concurrency` at a time; call `on_record` as each one ends."""
+    jobs = iter(enumerate(targets))
+
+    async def worker() -> None:
+        for index, target in jobs:
+            on_record(index, await fetch_one(target, engine, options))
+
+    async with trio.open_nursery() as nursery:
+        for _ in range(min(options.concurrency, len(targets))):
+            nursery.start_soon(worker)
+
+
+async def fetch_one(target: Target, engine: Engine, options: FetchOptions) -> Record:
+    """Fetch one target under its deadline; errors become the record's `error`."""
+    started = time.perf_counter()
+    record = Record(url=target.url)
+    try:
+        with trio.move_on_after(options.seconds_per_url) as scope:
+            snapshot = await engine.snapshot(target)
+        if scope.cancelled_caught:
+            raise DeadlineError(f"timed out after {options.seconds_per_url:g} s", url=target.url)
+        _fill(record, snapshot, options)
+    except FetchError as exc:
+        record.error, record.exception = str(exc), exc
+        record.payload = record.content = None
+    record.elapsed_ms = round((time.perf_counter() - started) * 1000)
+    return record
+
+
+def _fill(record: Record, snap: Snapshot, options: FetchOptions) -> None:
+    record.final_url, record.status, record.title = snap.final_url, snap.status, snap.title
+    record.console, record.js = snap.console, snap.js_result
+    if snap.status is not None and snap.status >= 400 and not options.ignore_http_errors:
+        raise HTTPStatusError(f"HTTP {snap.status}", url=snap.url, status=snap.status)
+    if snap.capture is not None:
+        record.payload = snap.capture
+        return
+    url = snap.final_url or snap.url
+    if snap.body is not None:
+        record.content = extract.pdf_to_text(snap.body, url=url)
+        html = None
+    else:
+        html = snap.html or ""
+        if options.selector:
+            html = extract.select(html, options.selector)
+            if html is None:
+                raise FetchError(f"no element matches --selector {options.selector!r}", url=url)
+        main = options.main_content and not options.selector
+        convert = extract.to_text if options.format == "text" else extract.to_markdown
+        record.content = convert(html, url=url, main=main)
+    if options.format == "html":
+        record.payload = html if html is not None else record.content
+    elif options.format == "json":
+        record.payload = None  # the writer serialises the record itself
+    else:
+        record.payload = record.content

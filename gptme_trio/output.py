@@ -1,0 +1,149 @@
+"""Where records go: stdout, one file, or one file per URL in a directory.
+
+Data goes to stdout (or files); progress and one line per failure go to
+stderr. Records are written in input order as soon as all earlier ones are
+done, flushed one by one, so an interrupted run keeps what it fetched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from .errors import OutputError, UsageError
+from .fetch import BINARY_FORMATS, Record
+from .progress import Reporter
+from .targets import Target
+
+EXTENSIONS = {"markdown": ".md", "text": ".txt", "html": ".html", "json": ".json", "png": ".png", "pdf": ".pdf"}
+
+
+@dataclass(frozen=True)
+class Destination:
+    kind: str  # stdout | file | dir
+    path: Path | None = None
+
+
+def choose_destination(output: str | None, fmt: str, n_targets: int, stdout_is_tty: bool) -> Destination:
+    """Decide where output goes, or raise UsageError; nothing is created yet."""
+    if output in (None, "-"):
+        if fmt in BINARY_FORMATS and n_targets > 1:
+            raise UsageError(f"-f {fmt} with several URLs needs -o DIR (one file per URL)")
+        if fmt in BINARY_FORMATS and stdout_is_tty:
+            raise UsageError(f"refusing to write {fmt.upper()} bytes to a terminal: use -o FILE or a pipe")
+        return Destination("stdout")
+    path = Path(output).expanduser()
+    wants_dir = path.is_dir() or output.endswith(("/", os.sep)) or (n_targets > 1 and fmt != "json")
+    if wants_dir:
+        if path.exists() and not path.is_dir():
+            raise UsageError(f"-o {output}: several URLs need a directory, and this is a file")
+        return Destination("dir", path)
+    if not path.parent.is_dir():
+        raise UsageError(f"-o {output}: directory {path.parent} does not exist")
+    return Destination("file", path)
+
+
+class Writer:
+    """Receives records in completion order; writes them in input order."""
+
+    def __init__(self, targets: list[Target], fmt: str, destination: Destination, reporter: Reporter) -> None:
+        self.failures = 0
+        self._targets = targets
+        self._fmt = fmt
+        self._dest = destination
+        self._reporter = reporter
+        self._pending: dict[int, Record] = {}
+        self._next = 0
+        self._names: set[str] = set()
+        self._stream: IO[bytes] | None = None
+        if destination.kind == "stdout":
+            self._stream = sys.stdout.buffer
+        elif destination.kind == "file" and fmt == "json":
+            try:
+                self._stream = open(destination.path, "wb")  # noqa: SIM115  (closed in close())
+            except OSError as exc:
+                raise OutputError(f"cannot write {destination.path}: {exc.strerror or exc}") from exc
+        elif destination.kind == "dir":
+            destination.path.mkdir(parents=True, exist_ok=True)
+
+    def write(self, index: int, record: Record) -> None:
+        self._reporter.advance()
+        if record.error:
+            self.failures += 1
+            self._reporter.error(f"{record.url}: {record.error}")
+        self._pending[index] = record
+        while self._next in self._pending:
+            self._emit(self._next, self._pending.pop(self._next))
+            self._next += 1
+
+    def close(self) -> None:
+        if self._stream is not None and self._stream is not sys.stdout.buffer:
+            self._stream.close()
+
+    def _emit(self, index: int, record: Record) -> None:
+        if self._fmt == "json":
+            line = json.dumps(record.as_json(), ensure_ascii=False) + "\n"
+            if self._dest.kind == "dir":
+                self._save(index, record, line.encode())
+            else:
+                self._send(line.encode())
+            return
+        if record.error or record.payload is None:
+            return
+        data = record.payload if isinstance(record.payload, bytes) else record.payload.encode()
+        if self._dest.kind == "stdout":
+            if len(self._targets) > 1:
+                self._send(f"==> {record.url} <==\n".encode())
+            self._send(data if data.endswith(b"\n") or self._fmt in BINARY_FORMATS else data + b"\n")
+        elif self._dest.kind == "file":
+            _write_atomically(self._dest.path, data)
+        else:
+            self._save(index, record, data)
+
+    def _send(self, data: bytes, stream: IO[bytes] | None = None) -> None:
+        stream = stream or self._stream
+        try:
+            stream.write(data)
+            stream.flush()
+        except BrokenPipeError as exc:
+            # Python would complain again at exit while flushing stdout.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise OutputError("stdout was closed before all output was written") from exc
+        except OSError as exc:
+            raise OutputError(f"cannot write output: {exc.strerror or exc}") from exc
+
+    def _save(self, index: int, record: Record, data: bytes) -> None:
+        name = self._unique(_slug(self._targets[index]) + EXTENSIONS[self._fmt])
+        path = self._dest.path / name
+        _write_atomically(path, data)
+        self._send(f"{record.url}\t{path}\n".encode(), sys.stdout.buffer)
+
+    def _unique(self, name: str) -> str:
+        stem, dot, ext = name.rpartition(".")
+        candidate, n = name, 1
+        while candidate in self._names:
+            n += 1
+            candidate = f"{stem}-{n}{dot}{ext}"
+        self._names.add(candidate)
+        return candidate
+
+
+def _slug(target: Target) -> str:
+    text = target.path.stem if target.path else re.sub(r"^https?://(www\.)?", "", target.url).rstrip("/")
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._")[:100]
+    return slug or "page"
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.part")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc

@@ -1,0 +1,166 @@
+"""`fetch` from checked options to a finished run.
+
+`build_fetch_plan` turns raw CLI options into a FetchPlan or raises
+UsageError: nothing has started yet. `run_fetch_plan` runs it under Trio.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .browser import BrowserSpec, PageOptions
+from .engines import RenderOptions
+from .errors import EXIT_FAILED, EXIT_OK, UsageError
+from .extract import validate_selector
+from .fetch import BINARY_FORMATS, FetchOptions, fetch_all
+from .locate import find_browser
+from .output import Destination, Writer, choose_destination
+from .progress import Reporter
+from .targets import Target, parse_target, read_target_lines
+
+
+@dataclass(frozen=True)
+class FetchPlan:
+    targets: list[Target]
+    engine: str
+    fetch: FetchOptions
+    render: RenderOptions
+    page: PageOptions
+    browser: BrowserSpec
+    destination: Destination
+    show_progress: bool
+    verbose: bool
+
+
+def build_fetch_plan(
+    urls: tuple[str, ...], input_file: str | None, fmt: str, output: str | None, opts: dict[str, Any]
+) -> FetchPlan:
+    raw = list(urls) + (_read_input(input_file) if input_file else [])
+    if not raw:
+        raise UsageError("no URL given (try: gptme-trio fetch https://example.com, or -i FILE; see --help)")
+    targets = [parse_target(item) for item in raw]
+    engine = opts["engine"]
+    if engine == "http":
+        for flag, name in (
+            (fmt in BINARY_FORMATS, f"-f {fmt}"),
+            (opts["wait_for"], "--wait-for"),
+            (opts["js"], "--js"),
+            (opts["browser_endpoint"], "--browser-endpoint"),
+            (opts["cdp_endpoint"], "--cdp-endpoint"),
+        ):
+            if flag:
+                raise UsageError(f"{name} needs a browser: drop --engine http")
+    if opts["full_page"] and fmt != "png":
+        raise UsageError("--full-page only applies to -f png")
+    if opts["selector"]:
+        validate_selector(opts["selector"])
+    if opts["selector"] and opts["full"]:
+        raise UsageError("--selector and --full cannot be combined")
+    destination = choose_destination(output, fmt, len(targets), sys.stdout.isatty())
+    block = opts["block"] if opts["block"] is not None else fmt not in BINARY_FORMATS
+    if block and fmt in BINARY_FORMATS:
+        raise UsageError(f"--block cannot be used with -f {fmt} (it would leave holes in the {fmt.upper()})")
+    return FetchPlan(
+        targets=targets,
+        engine=engine,
+        fetch=FetchOptions(
+            fmt, not opts["full"], opts["selector"], opts["timeout"], opts["concurrency"], opts["ignore_http_errors"]
+        ),
+        render=RenderOptions(
+            opts["wait_until"],
+            opts["wait_for"],
+            opts["js"],
+            fmt if fmt in BINARY_FORMATS else "html",
+            opts["full_page"],
+        ),
+        page=PageOptions(
+            parse_headers(opts["headers"]),
+            opts["user_agent"],
+            check_storage_state(opts["storage_state"]) if opts["storage_state"] else None,
+            block,
+        ),
+        browser=_browser_spec(engine, opts),
+        destination=destination,
+        show_progress=len(targets) > 1 and not opts["quiet"] and sys.stderr.isatty(),
+        verbose=opts["verbose"],
+    )
+
+
+async def run_fetch_plan(plan: FetchPlan) -> int:
+    with Reporter(len(plan.targets), plan.show_progress) as reporter:
+        writer = Writer(plan.targets, plan.fetch.format, plan.destination, reporter)
+        try:
+            if plan.engine == "http":
+                from .engines.http import HttpEngine, open_client
+
+                page = plan.page
+                async with open_client(page.headers, page.user_agent, page.storage_state) as client:
+                    await fetch_all(plan.targets, HttpEngine(client), plan.fetch, writer.write)
+            else:
+                from .browser import open_browser
+                from .engines.browser import BrowserEngine
+
+                async with open_browser(plan.browser) as service:
+                    engine = BrowserEngine(service, plan.page, plan.render)
+                    await fetch_all(plan.targets, engine, plan.fetch, writer.write)
+        finally:
+            writer.close()
+    return EXIT_FAILED if writer.failures else EXIT_OK
+
+
+def _browser_spec(engine: str, opts: dict[str, Any]) -> BrowserSpec:
+    ws, cdp = opts["browser_endpoint"], opts["cdp_endpoint"]
+    if ws and cdp:
+        raise UsageError("use --browser-endpoint or --cdp-endpoint, not both")
+    if ws:
+        if not ws.startswith(("ws://", "wss://")):
+            raise UsageError(f"--browser-endpoint {ws}: expected ws://host:port/…")
+        return BrowserSpec(ws_endpoint=ws)
+    if cdp:
+        if not cdp.startswith(("http://", "https://", "ws://", "wss://")):
+            raise UsageError(f"--cdp-endpoint {cdp}: expected http://host:port")
+        return BrowserSpec(cdp_endpoint=cdp)
+    if engine == "http":
+        return BrowserSpec()
+    return BrowserSpec(executable=find_browser(opts["browser_path"]))
+
+
+def _read_input(source: str) -> list[str]:
+    try:
+        if source == "-":
+            if sys.stdin is None or sys.stdin.isatty():
+                raise UsageError("-i -: stdin is a terminal; pipe URLs in, or give -i FILE")
+            text = sys.stdin.read()
+        else:
+            text = Path(source).expanduser().read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"--input {source}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"--input {source}: not UTF-8 text") from exc
+    return read_target_lines(text, source)
+
+
+def parse_headers(values: tuple[str, ...]) -> dict[str, str]:
+    headers = {}
+    for value in values:
+        name, sep, content = value.partition(":")
+        if not sep or not name.strip() or any(c.isspace() for c in name.strip()):
+            raise UsageError(f"-H {value!r}: expected 'Name: value'")
+        headers[name.strip()] = content.strip()
+    return headers
+
+
+def check_storage_state(path: str) -> str:
+    try:
+        state = json.loads(Path(path).expanduser().read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"--storage-state {path}: {exc.strerror or exc}") from exc
+    except ValueError as exc:
+        raise UsageError(f"--storage-state {path}: not JSON ({exc})") from exc
+    if not isinstance(state, dict) or not isinstance(state.get("cookies", []), list):
+        raise UsageError(f"--storage-state {path}: not a Playwright storage state (no 'cookies' list)")
+    return str(Path(path).expanduser())

@@ -1,0 +1,91 @@
+"""What the user asked to fetch: URLs and local files, checked before any I/O starts.
+
+    parse_target("https://example.com/a")  -> Target(url="https://example.com/a")
+    parse_target("page.html")              -> Target(url="file:///abs/page.html", path=...)
+    parse_target("example.com")            -> Target(url="https://example.com")
+
+Anything else raises UsageError with a message that names the input.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from .errors import UsageError
+
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
+_HOSTNAME = re.compile(r"^(localhost|\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+)$")
+_FILE_SUFFIX = re.compile(r"\.(html?|xhtml|pdf|txt|xml|svg)$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Target:
+    raw: str  # as the user wrote it
+    url: str  # what we fetch
+    path: Path | None = None  # set for local files
+
+
+def parse_target(raw: str) -> Target:
+    text = raw.strip()
+    if not text:
+        raise UsageError("empty URL")
+    if any(ch.isspace() for ch in text):
+        raise UsageError(f"{raw!r}: not a URL (contains whitespace)")
+    scheme = _SCHEME.match(text)
+    if scheme and not _looks_like_host_port(text):
+        name = scheme.group(1).lower()
+        if name in ("http", "https"):
+            return Target(raw, _check_http(text, raw))
+        if name == "file":
+            return _file_target(Path(unquote(urlsplit(text).path)), raw)
+        raise UsageError(f"{raw}: unsupported scheme {name!r} (use http, https, file or a path)")
+    path = Path(text).expanduser()
+    host = re.split(r"[/?#]", text, maxsplit=1)[0]
+    looks_like_path = text.startswith(("/", ".", "~")) or "/" not in text and _FILE_SUFFIX.search(text)
+    if path.exists() or looks_like_path:
+        return _file_target(path, raw)  # a name like page.html means a file, not a host
+    if _HOSTNAME.match(re.sub(r":\d+$", "", host)):
+        bare = host.split(":")[0] in ("localhost", "127.0.0.1")
+        return Target(raw, _check_http(f"{'http' if bare else 'https'}://{text}", raw))
+    raise UsageError(f"{raw}: no such file, and not a URL")
+
+
+def _looks_like_host_port(text: str) -> bool:
+    """`localhost:8000/x` has a 'scheme' by the regex but is a host and port."""
+    head = text.split("/", 1)[0]
+    return bool(re.match(r"^[A-Za-z0-9.-]+:\d+$", head))
+
+
+def _check_http(url: str, raw: str) -> str:
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises ValueError when out of range
+    except ValueError as exc:
+        raise UsageError(f"{raw}: malformed URL ({exc})") from exc
+    if not parts.hostname:
+        raise UsageError(f"{raw}: malformed URL (no host)")
+    if port == 0:
+        raise UsageError(f"{raw}: malformed URL (port 0)")
+    return url
+
+
+def _file_target(path: Path, raw: str) -> Target:
+    path = path.expanduser()
+    if not path.exists():
+        raise UsageError(f"{raw}: no such file")
+    if path.is_dir():
+        raise UsageError(f"{raw}: is a directory")
+    path = path.resolve()
+    return Target(raw, path.as_uri(), path)
+
+
+def read_target_lines(text: str, source: str) -> list[str]:
+    """URLs from an --input file: one per line; blank lines and # comments skipped."""
+    lines = [line.strip() for line in text.splitlines()]
+    found = [line for line in lines if line and not line.startswith("#")]
+    if not found:
+        raise UsageError(f"--input {source}: no URLs in it")
+    return found
