@@ -45,7 +45,6 @@ CHROMIUM_ARGS = (
 # Blocked without a Python round trip per request (CDP Network.setBlockedURLs).
 _BLOCKED_EXTENSIONS = "png jpg jpeg gif webp avif svg ico bmp woff woff2 ttf otf eot mp4 webm mp3 ogg wav m4a"
 BLOCKED_URL_PATTERNS = tuple(f"*.{ext}{tail}" for ext in _BLOCKED_EXTENSIONS.split() for tail in ("", "?*"))  # noqa: SIM905
-)
 _SHUTDOWN_SECONDS = 10
 _CLOSE_PAGE_SECONDS = 5
 
