@@ -97,6 +97,7 @@ class BrowserService:
         self._lock = trio.Lock()
         self._playwright: Any = None
         self._browser: Any = None
+        self._crashed = False  # set when a call saw the browser or driver die
 
     async def _aio(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return await trio_asyncio.aio_as_trio(fn, loop=self._loop)(*args, **kwargs)
@@ -113,7 +114,7 @@ class BrowserService:
             page = Page(self, raw, context)
             if options.block_media:
                 await page._block_media()
-        except PlaywrightError as exc:
+        except Exception as exc:
             raise self._map(exc, "") from exc
         try:
             yield page
@@ -122,16 +123,19 @@ class BrowserService:
 
     async def _ensure_browser(self) -> Any:
         async with self._lock:
-            if self._browser is not None and self._browser.is_connected():
+            if self._browser is not None and self._browser.is_connected() and not self._crashed:
                 return self._browser
             if self._browser is not None:  # it died: start over, driver included
                 await self._stop_playwright()
+            self._crashed = False
             try:
                 if self._playwright is None:
                     self._playwright = await self._aio(async_playwright().start)
                 self._browser = await self._connect(self._playwright.chromium)
-            except PlaywrightError as exc:
+            except Exception as exc:  # Playwright raises bare Exception when the driver dies
                 await self._stop_playwright()
+                if not isinstance(exc, PlaywrightError) and not _is_driver_gone(exc):
+                    raise
                 raise BrowserCrashed(f"could not start the browser: {_first_line(exc)}") from exc
             return self._browser
 
@@ -155,11 +159,8 @@ class BrowserService:
         # Runs in the service's nursery: the caller may be cancelled already.
         # A page wedged by JavaScript takes ~0.5 s to close; the browser itself
         # closes every context at shutdown, so a bound here loses nothing.
-        try:
-            with trio.move_on_after(_CLOSE_PAGE_SECONDS):
-                await self._aio(context.close)
-        except (PlaywrightError, asyncio.CancelledError):
-            pass  # the browser is gone already; nothing left to close
+        with contextlib.suppress(Exception), trio.move_on_after(_CLOSE_PAGE_SECONDS):
+            await self._aio(context.close)  # failing means the browser is gone: nothing to close
 
     async def _stop_playwright(self) -> None:
         browser, playwright = self._browser, self._playwright
@@ -167,13 +168,18 @@ class BrowserService:
         for step in (browser and browser.close, playwright and playwright.stop):
             if step is None:
                 continue
-            with contextlib.suppress(PlaywrightError, asyncio.CancelledError):
+            with contextlib.suppress(Exception):
                 await self._aio(step)  # failing here means already dead: what we want
 
-    def _map(self, exc: PlaywrightError, url: str) -> Exception:
-        if self._browser is None or not self._browser.is_connected():
+    def _map(self, exc: Exception, url: str) -> Exception:
+        """Our error for a Playwright failure. Anything else is a bug: re-raised as it is."""
+        dead = self._browser is None or not self._browser.is_connected()
+        if dead or _is_driver_gone(exc):
+            self._crashed = True
             return BrowserCrashed(f"the browser died: {_first_line(exc)}", url=url)
-        return map_playwright_error(exc, url)
+        if isinstance(exc, PlaywrightError):
+            return map_playwright_error(exc, url)
+        raise exc
 
 
 class Page:
@@ -191,7 +197,7 @@ class Page:
     async def _call(self, fn: Callable[..., Any], *args: Any, url: str = "", **kwargs: Any) -> Any:
         try:
             return await self._service._aio(fn, *args, **kwargs)
-        except PlaywrightError as exc:
+        except Exception as exc:
             raise self._service._map(exc, url or self._raw.url) from exc
         except asyncio.CancelledError as exc:  # asyncio side gone without a Trio cancel
             raise BrowserCrashed("the browser connection was cancelled", url=url) from exc
@@ -293,6 +299,11 @@ def map_playwright_error(exc: PlaywrightError, url: str) -> Exception:
     if "has been closed" in message:
         return PageError("the page was closed", url=url)
     return PageError(message, url=url)
+
+
+def _is_driver_gone(exc: BaseException) -> bool:
+    """Playwright reports a dead driver with a bare Exception, not its Error."""
+    return "Connection closed" in str(exc) or "Target page, context or browser has been closed" in str(exc)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -16,7 +16,7 @@ import lxml.etree
 import lxml.html
 import trafilatura
 from cssselect import SelectorError
-from html_to_markdown import ConversionOptions
+from html_to_markdown import ConversionOptions, PreprocessingOptions
 
 from .errors import ContentError, UsageError
 
@@ -126,7 +126,7 @@ def _convert(html: str, url: str, output_format: str) -> str:
         output_format=output_format,
         extract_metadata=False,
         base_url=url if url.startswith(("http://", "https://")) else None,
-        strip_tags=["script", "style", "noscript", "template"],
+        preprocessing=PreprocessingOptions(remove_navigation=False, remove_forms=False),  # --full: everything
     )
     return html_to_markdown.convert(html, options).content.strip() + "\n"
 

@@ -1,0 +1,46 @@
+"""The reference for bench/fetch_bench.py: plain asyncio Playwright, nothing else.
+
+    python bench/bare_playwright.py URL [CHROMIUM]
+
+Launches the same Chromium with the same flags as gptme-trio (CHROMIUM_ARGS,
+headless, handle_sigint=False), opens one page, goes to URL (wait for "load"),
+reads page.content(), closes everything and exits 0. It prints the HTML size
+only, so the comparison is not about writing output.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from playwright.async_api import async_playwright
+
+# Copied from gptme_trio.browser.CHROMIUM_ARGS (fetch_bench.py checks they match),
+# so that this script pays no import cost for gptme_trio.
+CHROMIUM_ARGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-default-apps",
+)
+
+
+async def main(url: str, executable: str) -> int:
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(
+            executable_path=executable, args=list(CHROMIUM_ARGS), headless=True, handle_sigint=False
+        )
+        page = await browser.new_page()
+        await page.goto(url, wait_until="load")
+        html = await page.content()
+        await page.close()
+        await browser.close()
+    print(len(html))
+    return 0 if "<article>" in html else 1
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "/usr/bin/chromium")))

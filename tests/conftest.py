@@ -1,0 +1,124 @@
+"""Shared fixtures: the local site, a real Chromium, the CLI as a subprocess, process trees."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import pytest
+
+from gptme_trio.browser import BrowserSpec, open_browser
+from gptme_trio.errors import BrowserNotFound
+from gptme_trio.locate import find_browser
+
+TESTS = Path(__file__).parent
+
+
+@dataclass(frozen=True)
+class Site:
+    base: str
+    tls_base: str  # self-signed: every client must refuse it
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+
+@pytest.fixture(scope="session")
+def site() -> Iterator[Site]:
+    proc = subprocess.Popen(
+        [sys.executable, str(TESTS / "site.py")], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    line = proc.stdout.readline()
+    assert line.startswith("PORT "), f"test site did not start: {line!r}"
+    _, port, tls_port = line.split()
+    yield Site(f"http://127.0.0.1:{port}", f"https://127.0.0.1:{tls_port}")
+    proc.stdin.close()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    try:
+        return find_browser()
+    except BrowserNotFound as exc:  # fail, never skip: .ci/run installs one
+        pytest.fail(f"these tests need Chromium: {exc}")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory, monkeypatch) -> None:
+    monkeypatch.setenv("GPTME_TRIO_HOME", str(tmp_path_factory.mktemp("home")))
+
+
+@pytest.fixture
+async def browser(chromium):
+    async with open_browser(BrowserSpec(executable=chromium)) as service:
+        yield service
+
+
+@pytest.fixture
+def free_port() -> int:
+    """A port nobody listens on (connection refused)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def cli_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "gptme_trio", *args]
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def run_cli() -> Callable[..., subprocess.CompletedProcess]:
+    def run(*args: str, input: bytes | None = None, timeout: float = 90, **env: str):
+        return subprocess.run(
+            cli_command(*args),
+            input=input if input is not None else b"",
+            capture_output=True,
+            timeout=timeout,
+            env=cli_env(**env),
+        )
+
+    return run
+
+
+def descendants(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def wait_for_descendants(pid: int, predicate: Callable[[list[psutil.Process]], bool], seconds: float) -> list:
+    """Poll the process tree below `pid` until `predicate(tree)` holds (test helper only)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        tree = descendants(pid)
+        if predicate(tree):
+            return tree
+        time.sleep(0.05)
+    raise AssertionError(f"process tree of {pid} never matched: {[p.name() for p in descendants(pid)]}")
+
+
+def alive(processes: list[psutil.Process]) -> list[psutil.Process]:
+    """The processes that still run (zombies waiting for a reaper count as gone)."""
+    left = []
+    for proc in processes:
+        try:
+            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                left.append(proc)
+        except psutil.NoSuchProcess:
+            pass
+    return left

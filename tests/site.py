@@ -1,0 +1,232 @@
+"""A local web site with every kind of page the tests need, on 127.0.0.1 only.
+
+Run as a process: `python tests/site.py` prints `PORT <http> <https>` and serves until
+stdin closes (so it never outlives the test run). Pages:
+
+    /normal            an article                    /slow?ms=N       the article after N ms
+    /never             never answers                 /stall-body      half a body, then silence
+    /infinite-js       a script that never ends      /console         console messages and a page error
+    /redirect          302 -> /normal                /redirect-loop   302 -> itself
+    /status/N          that status, an HTML body     /doc.pdf, /pdf-no-ext   a PDF with text
+    /latin1            ISO-8859-1 by header          /latin1-meta     windows-1252 by <meta>
+    /big               ~5 MB of article              /late            text added by JS after 300 ms
+    /images            CSS and two images            /headers         echoes request headers/cookies
+    /js-title          title set by JavaScript       /hits            JSON count of requests per path
+    /image.png         a PNG (for /images)           /links           a list of links (for --full)
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zlib
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+ARTICLE_TEXT = (
+    "Structured concurrency means every task has an owner and a visible lifetime. "
+    "When a deadline passes, the cancellation reaches every task below it, and cleanup runs. "
+)
+ARTICLE = f"""<!doctype html><html><head><meta charset="utf-8"><title>{{title}}</title></head>
+<body><nav><a href="/">Home</a> | <a href="/about">About</a> | <a href="/contact">Contact</a></nav>
+<article><h1>{{title}}</h1>
+<p>{ARTICLE_TEXT * 3}</p>
+<p>The second paragraph says that a hung page costs its timeout, never the session, and that
+child processes are gone when the program returns.</p>
+<ul><li>First point</li><li>Second point</li></ul>
+</article><footer>Footer text, copyright nobody</footer></body></html>"""
+
+
+def make_pdf(text: str) -> bytes:
+    """A minimal one-page PDF with `text` in Helvetica."""
+    stream = f"BT /F1 24 Tf 72 700 Td ({text}) Tj ET".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out, offsets = b"%PDF-1.4\n", []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return out
+
+
+def make_png() -> bytes:
+    """A 2x2 red PNG."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
+
+    raw = b"".join(b"\x00" + b"\xff\x00\x00" * 2 for _ in range(2))
+    header = (2).to_bytes(4, "big") * 2 + b"\x08\x02\x00\x00\x00"
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+
+
+PDF = make_pdf("Hello from a PDF document")
+PNG = make_png()
+HITS: Counter[str] = Counter()
+FOREVER = threading.Event()  # never set: handlers that must hang wait on it
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args) -> None:  # quiet
+        pass
+
+    def send(self, status: int, body: bytes, content_type: str = "text/html; charset=utf-8", **headers) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in headers.items():
+            self.send_header(name.replace("_", "-"), value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:  # noqa: C901 - one branch per page is the point
+        parts = urlsplit(self.path)
+        path, query = parts.path, parse_qs(parts.query)
+        HITS[path] += 1
+        article = ARTICLE.format
+        if path in ("/", "/normal"):
+            self.send(200, article(title="Normal page").encode())
+        elif path == "/slow":
+            time.sleep(int(query.get("ms", ["500"])[0]) / 1000)
+            self.send(200, article(title="Slow page").encode())
+        elif path == "/never":
+            FOREVER.wait()
+        elif path == "/stall-body":
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            self.wfile.write(b"<html><body><p>half a page")
+            self.wfile.flush()
+            FOREVER.wait()
+        elif path == "/infinite-js":
+            self.send(
+                200, b"<html><head><title>Loop</title></head><body><script>while (true) {}</script></body></html>"
+            )
+        elif path == "/console":
+            body = article(title="Console page").replace(
+                "</body>",
+                "<script>console.log('hello from the console'); console.error('something went wrong');"
+                "setTimeout(() => { throw new Error('boom in a timer') }, 0);</script></body>",
+            )
+            self.send(200, body.encode())
+        elif path == "/redirect":
+            self.send(302, b"", Location="/normal")
+        elif path == "/redirect-loop":
+            self.send(302, b"", Location="/redirect-loop")
+        elif path.startswith("/status/"):
+            code = int(path.rsplit("/", 1)[1])
+            self.send(code, article(title=f"Status {code}").encode())
+        elif path in ("/doc.pdf", "/pdf-no-ext"):
+            self.send(200, PDF, "application/pdf")
+        elif path == "/latin1":
+            body = article(title="Caf\u00e9 latin").replace('<meta charset="utf-8">', "")
+            self.send(200, body.encode("iso-8859-1"), "text/html; charset=iso-8859-1")
+        elif path == "/latin1-meta":
+            body = article(title="Na\u00efve \u2013 meta").replace("utf-8", "windows-1252")
+            self.send(200, body.encode("cp1252"), "text/html")
+        elif path == "/big":
+            para = "<p>" + ("Big page sentence number one, with words. " * 40) + "</p>\n"
+            body = article(title="Big page").replace("<ul>", para * (5_000_000 // len(para)) + "<ul>")
+            self.send(200, body.encode())
+        elif path == "/late":
+            self.send(
+                200,
+                b"""<html><head><title>Late</title></head><body><div id="root">loading</div>
+<script>setTimeout(() => { const p = document.createElement('p'); p.id = 'late';
+p.textContent = 'Content that arrived late, written by JavaScript after three hundred milliseconds.';
+document.getElementById('root').replaceChildren(p); }, 300);</script></body></html>""",
+            )
+        elif path == "/images":
+            body = (
+                article(title="Images page")
+                .replace("</head>", '<link rel="stylesheet" href="/style.css"></head>')
+                .replace("<ul>", '<img src="/image.png" alt="one"><img src="/image.png?second" alt="two"><ul>')
+            )
+            self.send(200, body.encode())
+        elif path == "/style.css":
+            self.send(200, b"body { font-family: sans-serif; } h1 { color: #333; }", "text/css")
+        elif path == "/image.png":
+            self.send(200, PNG, "image/png")
+        elif path == "/headers":
+            items = "".join(f"<li>{k}: {v}</li>" for k, v in self.headers.items())
+            self.send(200, f"<html><head><title>Headers</title></head><body><ul>{items}</ul></body></html>".encode())
+        elif path == "/js-title":
+            self.send(
+                200,
+                b"<html><head><title>Static title</title></head><body><p>Body text here.</p>"
+                b"<script>document.title = 'Title from JavaScript'</script></body></html>",
+            )
+        elif path == "/links":
+            links = "".join(f'<li><a href="/page{i}">Page {i}</a></li>' for i in range(5))
+            self.send(200, f"<html><head><title>Links</title></head><body><ul>{links}</ul></body></html>".encode())
+        elif path == "/hits":
+            self.send(200, json.dumps(HITS).encode(), "application/json")
+        else:
+            self.send(404, b"<html><body>not found</body></html>")
+
+
+def serve(server: ThreadingHTTPServer) -> int:
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server.server_address[1]
+
+
+def tls_server(workdir: str) -> ThreadingHTTPServer:
+    """The same pages over HTTPS with a self-signed certificate (a TLS error for clients)."""
+    cert, key = f"{workdir}/cert.pem", f"{workdir}/key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            key,
+            "-out",
+            cert,
+        ],
+        check=True,
+        capture_output=True,
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    return server
+
+
+def main() -> None:
+    port = serve(ThreadingHTTPServer(("127.0.0.1", 0), Handler))
+    with tempfile.TemporaryDirectory() as workdir:
+        tls_port = serve(tls_server(workdir))
+        print(f"PORT {port} {tls_port}", flush=True)
+        sys.stdin.read()  # until the test run closes our stdin
+
+
+if __name__ == "__main__":
+    main()
