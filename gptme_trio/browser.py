@@ -121,6 +121,10 @@ class BrowserService:
         finally:
             self._nursery.start_soon(self._close_context, context)
 
+    async def start(self) -> None:
+        """Start the browser now instead of on first use (the caller sets the deadline)."""
+        await self._ensure_browser()
+
     async def _ensure_browser(self) -> Any:
         async with self._lock:
             if self._browser is not None and self._browser.is_connected() and not self._crashed:

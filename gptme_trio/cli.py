@@ -57,13 +57,30 @@ def browser_options(fn):
     return wrapper
 
 
+def main() -> None:
+    """Console entry point: click's own usage errors become one line and exit 2 too."""
+    try:
+        code = cli.main(standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        click.echo(exc.ctx.get_help())
+        sys.exit(0)
+    except click.UsageError as exc:
+        hint = f" (see: gptme-trio {exc.ctx.info_name} --help)" if exc.ctx and exc.ctx.parent else ""
+        fail(f"{exc.format_message()}{hint}")
+    except click.exceptions.Abort:
+        fail("aborted", 130)
+    except click.ClickException as exc:
+        fail(exc.format_message(), exc.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="gptme-trio")
-def main() -> None:
+def cli() -> None:
     """gptme-trio: read the web from your terminal, on structured concurrency."""
 
 
-@main.command(epilog=EXIT_CODES_HELP)
+@cli.command(epilog=EXIT_CODES_HELP)
 @click.argument("urls", nargs=-1, metavar="[URL]...")
 @click.option("-i", "--input", "input_file", metavar="FILE", help="Read URLs from FILE, one per line ('-' = stdin).")
 @click.option(

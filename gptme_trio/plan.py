@@ -12,15 +12,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import trio
+
 from .browser import BrowserSpec, PageOptions
 from .engines import RenderOptions
-from .errors import EXIT_FAILED, EXIT_OK, UsageError
+from .errors import EXIT_FAILED, EXIT_OK, BrowserCrashed, UsageError
 from .extract import validate_selector
 from .fetch import BINARY_FORMATS, FetchOptions, fetch_all
 from .locate import find_browser
 from .output import Destination, Writer, choose_destination
 from .progress import Reporter
 from .targets import Target, parse_target, read_target_lines
+
+BROWSER_START_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,11 @@ async def run_fetch_plan(plan: FetchPlan) -> int:
                 from .engines.browser import BrowserEngine
 
                 async with open_browser(plan.browser) as service:
+                    # Start-up is not any URL's fault: keep it out of the per-URL deadlines.
+                    with trio.move_on_after(BROWSER_START_SECONDS) as scope:
+                        await service.start()
+                    if scope.cancelled_caught:
+                        raise BrowserCrashed(f"the browser did not start within {BROWSER_START_SECONDS} s")
                     engine = BrowserEngine(service, plan.page, plan.render)
                     await fetch_all(plan.targets, engine, plan.fetch, writer.write)
         finally:

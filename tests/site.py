@@ -144,8 +144,11 @@ class Handler(BaseHTTPRequestHandler):
             body = article(title="Na\u00efve \u2013 meta").replace("utf-8", "windows-1252")
             self.send(200, body.encode("cp1252"), "text/html")
         elif path == "/big":
-            para = "<p>" + ("Big page sentence number one, with words. " * 40) + "</p>\n"
-            body = article(title="Big page").replace("<ul>", para * (5_000_000 // len(para)) + "<ul>")
+            paras = "".join(
+                f"<p>Paragraph {i} of the big page. " + f"Sentence {i} has words, and more words. " * 25 + "</p>\n"
+                for i in range(5_000)
+            )  # ~5 MB of distinct paragraphs
+            body = article(title="Big page").replace("<ul>", paras + "<ul>")
             self.send(200, body.encode())
         elif path == "/late":
             self.send(

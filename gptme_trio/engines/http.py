@@ -6,6 +6,7 @@ No JavaScript runs. httpx exceptions are mapped into our error tree here.
 from __future__ import annotations
 
 import json
+import socket
 import ssl
 
 import httpx
@@ -67,15 +68,27 @@ def _snapshot(url: str, final_url: str, status: int | None, content_type: str, b
 
 
 def _connect_reason(exc: httpx.ConnectError) -> str:
-    text = str(exc)
-    cause = exc.__cause__ or exc.__context__
-    if isinstance(cause, ssl.SSLError) or "SSL" in text or "CERTIFICATE" in text:
-        return f"TLS error ({text})"
-    if "Name or service not known" in text or "nodename nor servname" in text or "getaddrinfo" in text:
-        return "DNS lookup failed"
-    if "refused" in text.lower():
-        return "connection refused"
-    return f"connection failed ({text})"
+    for cause in _causes(exc):
+        if isinstance(cause, ssl.SSLError):
+            return f"TLS error ({getattr(cause, 'verify_message', None) or cause.reason or cause})"
+        if isinstance(cause, socket.gaierror):
+            return "DNS lookup failed"
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+    return f"connection failed ({exc})"
+
+
+def _causes(exc: BaseException):
+    """Every exception under `exc`: causes, contexts, and members of groups."""
+    seen, stack = set(), [exc]
+    while stack:
+        current = stack.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        stack.extend(getattr(current, "exceptions", ()))
+        stack.extend((current.__cause__, current.__context__))
 
 
 def _cookies(storage_state: str) -> httpx.Cookies:

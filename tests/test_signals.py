@@ -1,0 +1,72 @@
+"""SIGINT and SIGTERM sent to the real CLI mid-fetch: exit code, output kept, no process left.
+
+Processes are found by walking the CLI's own process tree while it runs (never by name),
+and each one must be gone (or a zombie awaiting its reaper) soon after the CLI exits.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+
+import pytest
+
+from .conftest import alive, cli_command, cli_env, wait_for_descendants
+
+
+def has_browser(tree) -> bool:
+    return any("chrom" in p.name() for p in tree)
+
+
+def start_fetch(*args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        cli_command("fetch", *args),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=cli_env(),
+    )
+
+
+def assert_tree_gone(tree, seconds: float = 2.0) -> None:
+    deadline = time.monotonic() + seconds
+    while alive(tree) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(tree), [f"{p.pid} {p.name()} {p.cmdline()[:2]}" for p in alive(tree)]
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_mid_fetch(site, signum, code):
+    # The first URL finishes; the second never does until the signal arrives.
+    proc = start_fetch("-f", "json", "-j", "1", "-t", "60", site.url("/normal"), site.url("/never"))
+    tree = wait_for_descendants(proc.pid, has_browser, seconds=30)
+    time.sleep(1.5)  # let /normal finish and /never start
+    tree = list({p.pid: p for p in tree + wait_for_descendants(proc.pid, has_browser, 5)}.values())
+    sent = time.monotonic()
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=15)
+    took = time.monotonic() - sent
+    assert proc.returncode == code, err
+    assert took < 3, f"exit took {took:.2f} s after the signal"
+    assert b"Traceback" not in err
+    assert b'"title": "Normal page"' in out  # what was fetched before the signal is kept
+    assert_tree_gone(tree)
+
+
+def test_second_sigint_exits_at_once(site):
+    proc = start_fetch("-t", "60", site.url("/never"))
+    wait_for_descendants(proc.pid, has_browser, seconds=30)
+    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=15)
+    assert proc.returncode == 130
+
+
+@pytest.mark.parametrize("args", [("/normal",), ("/status/404",)])
+def test_no_process_left_after_normal_and_error_exits(site, args):
+    proc = start_fetch(*(site.url(a) for a in args), site.url("/slow?ms=800"))
+    tree = wait_for_descendants(proc.pid, has_browser, seconds=30)
+    proc.communicate(timeout=60)
+    assert proc.returncode == (0 if args == ("/normal",) else 1)
+    assert_tree_gone(tree)
