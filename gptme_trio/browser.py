@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -47,6 +48,15 @@ _BLOCKED_EXTENSIONS = "png jpg jpeg gif webp avif svg ico bmp woff woff2 ttf otf
 BLOCKED_URL_PATTERNS = tuple(f"*.{ext}{tail}" for ext in _BLOCKED_EXTENSIONS.split() for tail in ("", "?*"))  # noqa: SIM905
 _SHUTDOWN_SECONDS = 10
 _CLOSE_PAGE_SECONDS = 5
+_OPEN_PAGE_SECONDS = 10
+
+
+@dataclass
+class _Launch:
+    """One browser start-up attempt, awaited by every caller that needs the browser."""
+
+    done: trio.Event = field(default_factory=trio.Event)
+    error: BrowserCrashed | None = None
 
 
 @dataclass(frozen=True)
@@ -77,14 +87,17 @@ class Navigation:
 @asynccontextmanager
 async def open_browser(spec: BrowserSpec) -> AsyncIterator[BrowserService]:
     """Run the browser service for the duration of the block."""
-    async with trio_asyncio.open_loop() as loop, trio.open_nursery() as nursery:
-        service = BrowserService(spec, loop, nursery)
+    async with trio_asyncio.open_loop() as loop:
+        service = None
         try:
-            yield service
+            async with trio.open_nursery() as nursery:
+                service = BrowserService(spec, loop, nursery)
+                yield service
+                nursery.cancel_scope.cancel()  # page closers and a start-up in flight clean up after themselves
         finally:
-            with trio.CancelScope(shield=True), trio.move_on_after(_SHUTDOWN_SECONDS):
-                await service._stop_playwright()
-            nursery.cancel_scope.cancel()
+            if service is not None:
+                with trio.CancelScope(shield=True), trio.move_on_after(_SHUTDOWN_SECONDS):
+                    await service._stop_playwright()
 
 
 class BrowserService:
@@ -94,10 +107,10 @@ class BrowserService:
         self._spec = spec
         self._loop = loop
         self._nursery = nursery
-        self._lock = trio.Lock()
         self._playwright: Any = None
         self._browser: Any = None
         self._crashed = False  # set when a call saw the browser or driver die
+        self._launch: _Launch | None = None  # the start-up in progress, if any
 
     async def _aio(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return await trio_asyncio.aio_as_trio(fn, loop=self._loop)(*args, **kwargs)
@@ -106,42 +119,74 @@ class BrowserService:
     async def page(self, options: PageOptions) -> AsyncIterator[Page]:
         """A fresh page in its own context; closed when the block exits."""
         browser = await self._ensure_browser()
+        context = None
         try:
-            context = await self._aio(browser.new_context, **_context_kwargs(options))
-            context.set_default_timeout(0)  # deadlines belong to the caller
-            context.set_default_navigation_timeout(0)
-            raw = await self._aio(context.new_page)
+            # Creating a context and a page takes a few ms; cancelled halfway, it would leave
+            # a context in the browser that nobody can close. So it is shielded, and bounded.
+            with trio.CancelScope(shield=True), trio.move_on_after(_OPEN_PAGE_SECONDS):
+                context = await self._aio(browser.new_context, **_context_kwargs(options))
+                context.set_default_timeout(0)  # deadlines belong to the caller
+                context.set_default_navigation_timeout(0)
+                raw = await self._aio(context.new_page)
+            if context is None or raw is None:
+                self._crashed = True
+                raise BrowserCrashed(f"the browser did not open a page within {_OPEN_PAGE_SECONDS} s")
             page = Page(self, raw, context)
             if options.block_media:
                 await page._block_media()
-        except Exception as exc:
-            raise self._map(exc, "") from exc
-        try:
             yield page
+        except Exception as exc:
+            if isinstance(exc, PlaywrightError) or _is_driver_gone(exc):
+                raise self._map(exc, "") from exc
+            raise
         finally:
-            self._nursery.start_soon(self._close_context, context)
+            if context is not None:
+                self._nursery.start_soon(self._close_context, context)
 
     async def start(self) -> None:
         """Start the browser now instead of on first use (the caller sets the deadline)."""
         await self._ensure_browser()
 
     async def _ensure_browser(self) -> Any:
-        async with self._lock:
-            if self._browser is not None and self._browser.is_connected() and not self._crashed:
-                return self._browser
-            if self._browser is not None:  # it died: start over, driver included
+        """The running browser; starts one (in the service's nursery) when there is none.
+
+        Start-up runs as the service's own task, so a caller cancelled while waiting for
+        it never tears a half-started driver or browser apart: the next caller gets it.
+        """
+        while not (self._browser is not None and self._browser.is_connected() and not self._crashed):
+            if self._launch is None:
+                self._launch = _Launch()
+                self._nursery.start_soon(self._start_browser, self._launch)
+            launch = self._launch
+            await launch.done.wait()
+            if launch.error is not None:
+                raise launch.error
+        return self._browser
+
+    async def _start_browser(self, launch: _Launch) -> None:
+        try:
+            if self._browser is not None or self._playwright is not None:  # it died: start over
                 await self._stop_playwright()
             self._crashed = False
-            try:
-                if self._playwright is None:
-                    self._playwright = await self._aio(async_playwright().start)
-                self._browser = await self._connect(self._playwright.chromium)
-            except Exception as exc:  # Playwright raises bare Exception when the driver dies
+            # Cancelled halfway, start() would leave a driver process we hold no handle to
+            # (and open_loop() would wait for it forever). It is local and quick: shield it.
+            with trio.CancelScope(shield=True):
+                self._playwright = await self._aio(async_playwright().start)
+            self._browser = await self._connect(self._playwright.chromium)
+        except BaseException as exc:  # cancellation too: never leave a half-started browser
+            with trio.CancelScope(shield=True), trio.move_on_after(_SHUTDOWN_SECONDS):
                 await self._stop_playwright()
-                if not isinstance(exc, PlaywrightError) and not _is_driver_gone(exc):
-                    raise
-                raise BrowserCrashed(f"could not start the browser: {_first_line(exc)}") from exc
-            return self._browser
+            # Playwright raises a bare Exception when the driver dies.
+            if not isinstance(exc, PlaywrightError) and not _is_driver_gone(exc):
+                raise
+            where = self._spec.ws_endpoint or self._spec.cdp_endpoint or self._spec.executable
+            exited = re.search(r"process did exit: exitCode=(\d+)", str(exc))
+            reason = f"it exited with code {exited.group(1)}" if exited else _first_line(exc)
+            launch.error = BrowserCrashed(f"could not start the browser ({where}): {reason}")
+            launch.error.__cause__ = exc
+        finally:
+            self._launch = None
+            launch.done.set()
 
     async def _connect(self, chromium: Any) -> Any:
         spec = self._spec
@@ -311,5 +356,7 @@ def _is_driver_gone(exc: BaseException) -> bool:
 
 
 def _first_line(exc: BaseException) -> str:
-    text = getattr(exc, "message", None) or str(exc)
-    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    """The first line of a Playwright message, without its 'Page.goto: ' prefix."""
+    text = (getattr(exc, "message", None) or str(exc)).strip()
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return re.sub(r"^\w+\.\w+: ", "", line)

@@ -174,6 +174,8 @@ def _run(main_fn, verbose: bool) -> None:
     except BaseException as exc:  # noqa: BLE001 - the one place a bug becomes a clean exit
         error = _first_own_error(exc)
         if error is not None:
+            if verbose and error.__cause__ is not None:
+                click.echo(f"details: {error.__cause__}", err=True)
             fail(str(error), error.exit_code)
         if isinstance(exc, SystemExit):
             raise

@@ -51,7 +51,10 @@ def choose_destination(output: str | None, fmt: str, n_targets: int, stdout_is_t
 class Writer:
     """Receives records in completion order; writes them in input order."""
 
-    def __init__(self, targets: list[Target], fmt: str, destination: Destination, reporter: Reporter) -> None:
+    def __init__(
+        self, targets: list[Target], fmt: str, destination: Destination, reporter: Reporter, verbose: bool = False
+    ) -> None:
+        self._verbose = verbose
         self.failures = 0
         self._targets = targets
         self._fmt = fmt
@@ -76,6 +79,9 @@ class Writer:
         if record.error:
             self.failures += 1
             self._reporter.error(f"{record.url}: {record.error}")
+            cause = record.exception.__cause__ if record.exception else None
+            if self._verbose and cause is not None:
+                self._reporter.error(f"  details: {type(cause).__name__}: {cause}")
         self._pending[index] = record
         while self._next in self._pending:
             self._emit(self._next, self._pending.pop(self._next))

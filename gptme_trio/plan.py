@@ -96,7 +96,7 @@ def build_fetch_plan(
 
 async def run_fetch_plan(plan: FetchPlan) -> int:
     with Reporter(len(plan.targets), plan.show_progress) as reporter:
-        writer = Writer(plan.targets, plan.fetch.format, plan.destination, reporter)
+        writer = Writer(plan.targets, plan.fetch.format, plan.destination, reporter, plan.verbose)
         try:
             if plan.engine == "http":
                 from .engines.http import HttpEngine, open_client

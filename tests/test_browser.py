@@ -54,6 +54,7 @@ async def test_deadline_returns_promptly_and_browser_stays_fast(browser, site):
 
 
 async def test_wedged_page_is_discarded_not_reused(browser, site):
+    await browser.start()  # measure the wedged page, not start-up
     with trio.move_on_after(1) as scope:
         await fetch_title(browser, site.url("/infinite-js"))
     assert scope.cancelled_caught
@@ -63,9 +64,12 @@ async def test_wedged_page_is_discarded_not_reused(browser, site):
 
 
 async def test_pages_are_closed_after_use_and_after_cancel(browser, site):
+    with trio.move_on_after(0.01):  # cancelled while the browser starts: start-up goes on
+        await fetch_title(browser, site.url("/normal"))
     await fetch_title(browser, site.url("/normal"))
-    with trio.move_on_after(0.3):
-        await fetch_title(browser, site.url("/never"))
+    for delay in (0.3, 0.0, 0.005, 0.02):  # cancelled in goto, and around page creation
+        with trio.move_on_after(delay):
+            await fetch_title(browser, site.url("/never"))
     raw = browser._browser  # white-box: the contexts Chromium still holds
     with trio.fail_after(5):
         while raw.contexts:
@@ -158,13 +162,24 @@ async def test_no_child_process_survives_the_service(chromium, site):
             await trio.sleep(0.05)
 
 
-async def test_cancelled_service_still_cleans_up(chromium, site):
+@pytest.mark.parametrize("delay", [0.02, 0.15, 0.3, 0.5, 1.5])
+async def test_cancelled_service_still_cleans_up(chromium, site, delay):
+    """Cancelled at any moment: while the driver starts, while Chromium launches, mid-page."""
     before = descendants(os.getpid())
-    with trio.move_on_after(1.0):
-        async with open_browser(BrowserSpec(executable=chromium)) as service:
-            await fetch_title(service, site.url("/normal"))
-            tree = started_since(before)
-            await fetch_title(service, site.url("/never"))
+    seen: dict[int, psutil.Process] = {}
+
+    async def watch() -> None:  # every process the service ever starts
+        while True:
+            seen.update((p.pid, p) for p in started_since(before))
+            await trio.sleep(0.01)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(watch)
+        with trio.move_on_after(delay):
+            async with open_browser(BrowserSpec(executable=chromium)) as service:
+                await fetch_title(service, site.url("/normal"))
+                await fetch_title(service, site.url("/never"))
+        nursery.cancel_scope.cancel()
     with trio.fail_after(5):
-        while alive(tree):
+        while alive(list(seen.values())):
             await trio.sleep(0.05)

@@ -1,0 +1,25 @@
+"""Sessions: `nox -s tests` (what CI runs), `nox -s lint`, `nox -s bench`."""
+
+import nox
+
+nox.options.sessions = ["tests", "lint"]
+nox.options.reuse_existing_virtualenvs = True
+
+
+@nox.session(python="3.11")
+def tests(session: nox.Session) -> None:
+    session.install("-e", ".[test]")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(python="3.11")
+def lint(session: nox.Session) -> None:
+    session.install("ruff")
+    session.run("ruff", "check", "gptme_trio", "tests", "bench")
+    session.run("ruff", "format", "--check", "gptme_trio", "tests", "bench")
+
+
+@nox.session(python="3.11")
+def bench(session: nox.Session) -> None:
+    session.install("-e", ".")
+    session.run("python", "bench/fetch_bench.py", *session.posargs)
