@@ -4,6 +4,11 @@
     ├── UsageError                  bad input from the user        -> exit 2
     │   └── BrowserNotFound         no Chromium to launch          -> exit 2
     ├── OutputError                 could not write the output     -> exit 1
+    ├── ProviderError               the LLM provider failed        -> exit 1
+    │   ├── ProviderConfigError     no model / key / unknown provider
+    │   ├── ProviderHTTPError       HTTP status from the API (after retries)
+    │   ├── MalformedStream         the SSE stream could not be parsed
+    │   └── StreamBroken            the stream ended mid-reply (carries the partial reply)
     └── FetchError                  one URL could not be fetched   -> exit 1
         ├── NavigationError         DNS, refused, TLS, reset, redirect loop...
         ├── HTTPStatusError         the server answered with status >= 400
@@ -46,6 +51,34 @@ class BrowserNotFound(UsageError):
 
 class OutputError(GptmeTrioError):
     """Writing the output failed (disk full, stdout closed by its reader)."""
+
+
+class ProviderError(GptmeTrioError):
+    """Talking to the LLM provider failed. Never carries an API key in its message."""
+
+
+class ProviderConfigError(ProviderError):
+    """No usable model: unknown provider, missing key, malformed -m value."""
+
+
+class ProviderHTTPError(ProviderError):
+    """The API answered with an error status (429/5xx only after retries)."""
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class MalformedStream(ProviderError):
+    """The API's event stream was not what the protocol says."""
+
+
+class StreamBroken(ProviderError):
+    """The stream ended before the reply was complete; `partial` holds what arrived."""
+
+    def __init__(self, message: str, *, partial: object = None) -> None:
+        super().__init__(message)
+        self.partial = partial
 
 
 class FetchError(GptmeTrioError):
