@@ -163,7 +163,7 @@ def fetch(urls, input_file, fmt, output, **opts) -> None:
         plan = build_fetch_plan(urls, input_file, fmt, output, opts)
     except UsageError as exc:
         fail(str(exc))
-    _run(lambda: run_fetch_plan(plan), verbose)
+    _run(lambda _interrupts: run_fetch_plan(plan), verbose)
 
 
 def _run(main_fn, verbose: bool) -> None:
@@ -194,3 +194,122 @@ def _first_own_error(exc: BaseException) -> GptmeTrioError | None:
             if found is not None:
                 return found
     return None
+
+
+CHAT_EXIT_HELP = """\b
+Exit codes:
+  0    done (-n: the final answer is on stdout)
+  1    the provider or the browser failed (one line on stderr)
+  2    usage error: bad option, no model configured, unknown conversation
+  130  interrupted (SIGINT)   143  terminated (SIGTERM)"""
+
+
+@cli.command(epilog=CHAT_EXIT_HELP)
+@click.argument("prompts", nargs=-1, metavar="[PROMPT]...")
+@click.option(
+    "-m",
+    "--model",
+    envvar="GPTME_TRIO_MODEL",
+    metavar="PROVIDER/MODEL",
+    help="openai/…, anthropic/…, openrouter/…, ollama/…, local/… (env GPTME_TRIO_MODEL).",
+)
+@click.option(
+    "-n",
+    "--non-interactive",
+    is_flag=True,
+    help="Run the prompts through the tool loop, print the final answer, exit (implies -y).",
+)
+@click.option("-y", "--no-confirm", is_flag=True, help="Run tool calls without asking.")
+@click.option("--name", metavar="NAME", help="Name of the conversation (to create, or to resume with -r).")
+@click.option("-r", "--resume", is_flag=True, help="Resume the latest conversation (or --name).")
+@click.option(
+    "--tool-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=30.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Deadline for each tool call.",
+)
+@click.option(
+    "--llm-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=120.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Give up when the model sends nothing for this long.",
+)
+@click.option(
+    "--max-steps",
+    type=click.IntRange(1, 1000),
+    default=20,
+    show_default=True,
+    metavar="N",
+    help="Model replies per turn at most (each may call tools).",
+)
+@click.option(
+    "--allow-hosts",
+    metavar="H1,H2",
+    default="",
+    help="Hosts the model may open even if local or private (e.g. localhost,127.0.0.1).",
+)
+@click.option("--system", metavar="TEXT", help="System prompt for a new conversation.")
+@click.option("-v", "--verbose", is_flag=True, help="Show details of failures.")
+@browser_options
+def chat(
+    prompts,
+    model,
+    non_interactive,
+    no_confirm,
+    name,
+    resume,
+    tool_timeout,
+    llm_timeout,
+    max_steps,
+    allow_hosts,
+    system,
+    verbose,
+    browser_path,
+    browser_endpoint,
+    cdp_endpoint,
+) -> None:
+    """Chat with a model that can read the web.
+
+    \b
+    Examples:
+      gptme-trio chat -m openai/gpt-4o-mini                       # interactive
+      gptme-trio chat -n -m anthropic/claude-sonnet-4-5 'Summarise https://example.com'
+      OPENAI_BASE_URL=http://127.0.0.1:8080/v1 gptme-trio chat -m local/qwen2.5 -n 'hi'
+      gptme-trio chat -r --name research 'and the second link?'   # resume a conversation
+    """
+    from .chat import ChatSettings
+    from .plan import _browser_spec
+    from .session import ChatPlan, run_chat
+    from .store import check_name, home_dir
+
+    try:
+        interactive = not non_interactive and sys.stdin.isatty()
+        prompts = list(prompts)
+        if not interactive and not prompts and not sys.stdin.isatty():
+            prompts = [sys.stdin.read().strip()]
+        if not interactive and not any(p.strip() for p in prompts):
+            raise UsageError("no prompt given: gptme-trio chat -n 'your question' (or pipe it on stdin)")
+        if name:
+            check_name(name)
+        plan = ChatPlan(
+            prompts=prompts,
+            model=model,
+            browser=_browser_spec(
+                "browser",
+                {"browser_endpoint": browser_endpoint, "cdp_endpoint": cdp_endpoint, "browser_path": browser_path},
+            ),
+            settings=ChatSettings(max_steps, tool_timeout, llm_timeout, confirm_tools=interactive and not no_confirm),
+            home=home_dir(),
+            name=name,
+            resume=resume,
+            system=system,
+            allow_hosts=tuple(h for h in allow_hosts.split(",") if h.strip()),
+            interactive=interactive,
+        )
+    except UsageError as exc:
+        fail(str(exc))
+    _run(lambda interrupts: run_chat(plan, interrupts), verbose)

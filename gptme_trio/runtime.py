@@ -1,10 +1,15 @@
 """The one place where `trio.run` starts and signals become cancellation.
 
 SIGINT and SIGTERM are received with `trio.open_signal_receiver` and turned
-into a cancellation of the main task: no KeyboardInterrupt is ever raised
-inside asyncio code (that can deadlock trio-asyncio), and every cleanup path
-(closing pages, stopping the browser) runs normally. A second signal while
-cleanup runs exits at once; child processes then exit when their pipes close.
+into cancellation: no KeyboardInterrupt is ever raised inside asyncio code
+(that can deadlock trio-asyncio), and every cleanup path (closing pages,
+stopping the browser) runs normally.
+
+SIGINT cancels the innermost scope registered with `Interrupts.redirect`
+(the chat's current turn), else the whole program. A SIGINT while that scope
+is already cancelling, or SIGTERM, cancels the program (exit 130 / 143); one
+more signal while the program cleans up exits at once, and child processes
+then exit when their pipes close.
 """
 
 from __future__ import annotations
@@ -12,7 +17,8 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 
 import trio
 
@@ -21,33 +27,63 @@ from .errors import EXIT_SIGINT, EXIT_SIGTERM
 _SIGNAL_EXIT = {signal.SIGINT: EXIT_SIGINT, signal.SIGTERM: EXIT_SIGTERM}
 
 
-def run(main: Callable[[], Awaitable[int]]) -> int:
-    """Run ``main()`` under Trio; return its exit code, or 130/143 on a signal."""
+class Interrupts:
+    """Where the next SIGINT goes."""
+
+    def __init__(self, main_scope: trio.CancelScope) -> None:
+        self._main = main_scope
+        self._targets: list[trio.CancelScope] = []
+        self.received: list[int] = []  # signals that cancelled the program
+
+    @contextmanager
+    def redirect(self, scope: trio.CancelScope) -> Iterator[None]:
+        """While the block runs, SIGINT cancels `scope` instead of the program."""
+        self._targets.append(scope)
+        try:
+            yield
+        finally:
+            self._targets.remove(scope)
+
+    def deliver(self, signum: int) -> None:
+        if signum == signal.SIGINT and self._targets and not self._targets[-1].cancel_called:
+            self._targets[-1].cancel()
+            return
+        if self.received:
+            # Cleanup is taking too long for the user. Leave now; Chromium and the
+            # driver exit when their pipes close.
+            sys.stderr.write("gptme-trio: interrupted again, exiting now\n")
+            sys.stderr.flush()
+            os._exit(_SIGNAL_EXIT[self.received[0]])
+        self.received.append(signum)
+        self._main.cancel()
+
+
+def run(main: Callable[[Interrupts], Awaitable[int]]) -> int:
+    """Run ``main(interrupts)`` under Trio; return its exit code, or 130/143 on a signal."""
     return trio.run(_root, main)
 
 
-async def _root(main: Callable[[], Awaitable[int]]) -> int:
-    received: list[int] = []
-    async with trio.open_nursery() as nursery:
-        with trio.open_signal_receiver(*_SIGNAL_EXIT) as signals:
-            main_scope = trio.CancelScope()
-            nursery.start_soon(_watch_signals, signals, main_scope, received)
-            code = 0
-            with main_scope:
-                code = await main()
-            nursery.cancel_scope.cancel()
-    if received:
-        return _SIGNAL_EXIT[received[0]]
+async def _root(main: Callable[[Interrupts], Awaitable[int]]) -> int:
+    code, failure = 0, None
+    main_scope = trio.CancelScope()
+    interrupts = Interrupts(main_scope)
+    with trio.open_signal_receiver(*_SIGNAL_EXIT) as signals:
+        async with trio.open_nursery() as nursery:  # ends (watcher included) before the receiver
+            nursery.start_soon(_watch_signals, signals, interrupts)
+            try:
+                with main_scope:
+                    code = await main(interrupts)
+            except Exception as exc:  # handed out as it is, not wrapped in the nursery's group
+                failure = exc
+            finally:
+                nursery.cancel_scope.cancel()
+    if failure is not None:
+        raise failure
+    if interrupts.received:
+        return _SIGNAL_EXIT[interrupts.received[0]]
     return code
 
 
-async def _watch_signals(signals, main_scope: trio.CancelScope, received: list[int]) -> None:
+async def _watch_signals(signals, interrupts: Interrupts) -> None:
     async for signum in signals:
-        if received:
-            # Second signal: cleanup is taking too long for the user. Leave now;
-            # Chromium and the driver exit when their pipes close.
-            sys.stderr.write("gptme-trio: interrupted again, exiting now\n")
-            sys.stderr.flush()
-            os._exit(_SIGNAL_EXIT[received[0]])
-        received.append(signum)
-        main_scope.cancel()
+        interrupts.deliver(signum)

@@ -1,0 +1,127 @@
+"""The interactive chat: prompt, slash commands, one cancel scope per turn.
+
+Ctrl-C during a turn (SIGINT, the terminal is not in raw mode then) cancels just
+that turn: the stream or the tool calls stop, what happened is recorded, and the
+prompt comes back. Ctrl-C at the prompt clears the line; Ctrl-D exits.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Awaitable, Callable
+
+import trio
+
+from .chat import Agent
+from .errors import EXIT_OK, GptmeTrioError
+from .llm import ToolCall
+from .prompt import PromptEOF, Prompter, PromptInterrupted
+from .runtime import Interrupts
+from .store import Conversation
+from .targets import parse_target
+from .tools.web import WebTools
+
+HELP = """\
+/help              this help
+/exit              leave (Ctrl-D too)
+/tools             the tools the model can call
+/log               the conversation so far
+/fetch URL         read a page yourself (no model needed)
+Anything else goes to the model. Ctrl-C stops the current reply or tool call."""
+COMMANDS = ["/help", "/exit", "/tools", "/log", "/fetch"]
+
+
+class TerminalUI:
+    """Streams the reply to stdout; tool activity and notices to stderr."""
+
+    def __init__(self, prompter: Prompter, confirm_tools: bool) -> None:
+        self._prompter = prompter
+        self._confirm_tools = confirm_tools
+
+    def on_text(self, text: str) -> None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+    def on_tool_start(self, call: ToolCall) -> None:
+        print(f"\n-> {_describe(call)}", file=sys.stderr, flush=True)
+
+    def on_tool_end(self, call: ToolCall, result: str, ok: bool) -> None:
+        status = "ok" if ok else result
+        print(f"   {call.name}: {status}", file=sys.stderr, flush=True)
+
+    def notice(self, text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+    async def confirm(self, call: ToolCall) -> bool:
+        return not self._confirm_tools or await self._prompter.confirm(f"Run {_describe(call)}?")
+
+
+def _describe(call: ToolCall) -> str:
+    return f"{call.name}({', '.join(str(v) for v in call.arguments.values())})"
+
+
+async def chat_loop(
+    prompter: Prompter,
+    conversation: Conversation,
+    agent: Agent | None,
+    web: WebTools,
+    interrupts: Interrupts,
+    no_model_help: str,
+) -> int:
+    ui = TerminalUI(prompter, agent is not None and agent.settings.confirm_tools)
+    print(f"gptme-trio: conversation {conversation.name} ({conversation.path}); /help for commands", file=sys.stderr)
+    if agent is None:
+        print(f"gptme-trio: {no_model_help}; slash commands still work", file=sys.stderr)
+    commands: dict[str, Callable[[str], Awaitable[None]]] = {
+        "/help": lambda _: _say(HELP),
+        "/tools": lambda _: _say("\n".join(f"{t.name}: {t.description}" for t in web.tools())),
+        "/log": lambda _: _say(_render_log(conversation)),
+        "/fetch": lambda arg: _fetch(web, arg),
+    }
+    while True:
+        try:
+            line = (await prompter.ask("> ")).strip()
+        except PromptInterrupted:
+            continue
+        except PromptEOF:
+            return EXIT_OK
+        if not line:
+            continue
+        name, _, arg = line.partition(" ")
+        if name == "/exit":
+            return EXIT_OK
+        with trio.CancelScope() as turn, interrupts.redirect(turn):
+            try:
+                if name in commands:
+                    await commands[name](arg.strip())
+                elif name.startswith("/"):
+                    await _say(f"unknown command {name}; /help lists them")
+                elif agent is None:
+                    await _say(no_model_help)
+                else:
+                    await agent.turn(conversation, line, ui)
+                    sys.stdout.write("\n")
+            except GptmeTrioError as exc:
+                print(f"\ngptme-trio: {exc}", file=sys.stderr, flush=True)
+        if turn.cancelled_caught:
+            print("\n[interrupted]", file=sys.stderr, flush=True)
+
+
+async def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+async def _fetch(web: WebTools, url: str) -> None:
+    if not url:
+        await _say("usage: /fetch URL")
+        return
+    await _say(await web.read(parse_target(url), check_policy=False))  # typed by the user: not restricted
+
+
+def _render_log(conversation: Conversation) -> str:
+    lines = []
+    for message in conversation.messages:
+        text = message.content if len(message.content) < 400 else message.content[:400] + " …"
+        calls = "".join(f"\n  -> {_describe(c)}" for c in message.tool_calls)
+        lines.append(f"[{message.role}] {text}{calls}")
+    return "\n".join(lines)

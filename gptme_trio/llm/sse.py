@@ -1,0 +1,244 @@
+"""One streamed reply over SSE, shared by every provider; httpx errors mapped here.
+
+    request = SSERequest(provider="openai", origin=base_url, url=..., body=..., headers=..., secret=key)
+    reply = await stream_reply(client, request, OpenAIAssembler, on_event, RetryPolicy())
+
+A provider supplies an `Assembler` (protocol below) that turns server-sent events
+into our events and, at the end, a Reply. This module owns the rest: opening the
+stream with retries (429, 5xx and connection failures, only before the first
+event), HTTP error bodies -> ProviderHTTPError, a stream that breaks or ends
+before the assembler saw its done marker -> StreamBroken(partial=...), bad data ->
+MalformedStream, timings. No error message ever holds the API key.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import ssl
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import httpx
+from httpx_sse import EventSource, ServerSentEvent, SSEError, aconnect_sse
+
+from ..errors import MalformedStream, ProviderError, ProviderHTTPError, StreamBroken
+from . import Event, Reply
+from .retry import Retryable, RetryPolicy, retry_after, with_retries
+
+MAX_MESSAGE = 200  # characters of an API error message we keep
+MAX_ERROR_BODY = 16_384  # bytes of an error body we read
+
+
+class Assembler(Protocol):
+    """Builds one Reply from server-sent events; a fresh one per attempt."""
+
+    done: bool  # the protocol's done marker arrived
+    has_content: bool  # a text or tool-call token arrived (for ttft)
+
+    def feed(self, sse: ServerSentEvent) -> list[Event]:
+        """Take one event; return what to pass to on_event. Raise MalformedStream on bad data."""
+        ...
+
+    def reply(self, *, complete: bool) -> Reply:
+        """The reply so far (`complete=False`: keep only what parsed) or the final one."""
+        ...
+
+
+@dataclass(frozen=True)
+class SSERequest:
+    provider: str  # for messages: "openai", "anthropic", ...
+    origin: str  # the base URL, for "cannot reach ..."
+    url: str
+    body: dict[str, Any]
+    headers: Mapping[str, str] = field(default_factory=dict)
+    secret: str | None = field(default=None, repr=False)  # scrubbed from every message
+
+
+async def stream_reply(
+    client: httpx.AsyncClient,
+    request: SSERequest,
+    new_assembler: Callable[[], Assembler],
+    on_event: Callable[[Event], None],
+    policy: RetryPolicy,
+) -> Reply:
+    """POST `request`, stream its events through a new assembler, return the Reply."""
+    try:
+        return await with_retries(lambda: _attempt(client, request, new_assembler(), on_event), policy)
+    except ProviderError as exc:
+        _scrub(exc, request.secret)
+        raise
+
+
+async def _attempt(
+    client: httpx.AsyncClient, request: SSERequest, assembler: Assembler, on_event: Callable[[Event], None]
+) -> Reply:
+    started = time.perf_counter()
+    opened = False
+    try:
+        async with aconnect_sse(
+            client, "POST", request.url, json=request.body, headers=dict(request.headers), timeout=None
+        ) as source:
+            opened = True
+            if source.response.status_code >= 400:
+                await _raise_for_status(source.response, request)
+            return await _consume(source, request, assembler, on_event, started)
+    except httpx.TransportError as exc:
+        if opened:  # closing the response failed; _consume mapped everything before that
+            raise StreamBroken(f"{request.provider}: connection lost ({_reason(exc)})") from exc
+        raise Retryable(ProviderError(f"cannot reach {request.origin}: {_reason(exc)}")) from exc
+
+
+async def _consume(
+    source: EventSource,
+    request: SSERequest,
+    assembler: Assembler,
+    on_event: Callable[[Event], None],
+    started: float,
+) -> Reply:
+    delivered = False
+    ttft: int | None = None
+    problem = f"{request.provider}: the stream ended before the reply was complete"
+    try:
+        async for sse in source.aiter_sse():
+            events = assembler.feed(sse)
+            if ttft is None and assembler.has_content:
+                ttft = _ms_since(started)
+            for event in events:
+                delivered = True
+                on_event(event)
+            if assembler.done:
+                break
+    except SSEError as exc:
+        raise MalformedStream(f"{request.provider}: not an event stream ({exc})") from exc
+    except StreamBroken as exc:  # the API reported an error inside the stream
+        problem, cause = str(exc), exc
+    except (httpx.TransportError, httpx.StreamError) as exc:
+        problem, cause = f"{request.provider}: connection lost mid-reply ({_reason(exc)})", exc
+    else:
+        cause = None
+        if assembler.done:
+            reply = assembler.reply(complete=True)
+            reply.ttft_ms, reply.generation_ms = ttft, _ms_since(started)
+            return reply
+    partial = assembler.reply(complete=False)
+    partial.ttft_ms, partial.generation_ms = ttft, _ms_since(started)
+    broken = StreamBroken(problem, partial=partial)
+    if not delivered:
+        raise Retryable(broken) from cause
+    raise broken from cause
+
+
+async def _raise_for_status(response: httpx.Response, request: SSERequest) -> None:
+    body = bytearray()
+    try:
+        async for piece in response.aiter_bytes():
+            body += piece
+            if len(body) >= MAX_ERROR_BODY:
+                break
+    except httpx.TransportError:
+        pass  # the status is what matters; the body was a courtesy
+    status = response.status_code
+    message = f"{request.provider} API error {status}: {error_message(bytes(body), response.reason_phrase)}"
+    error = ProviderHTTPError(message, status=status)
+    if status == 429 or status >= 500:
+        raise Retryable(error, after=retry_after(response.headers))
+    raise error
+
+
+def error_message(body: bytes, fallback: str) -> str:
+    """The API's own words: JSON `error.message` (or `message`/`error`), else the body; truncated."""
+    text = body.decode("utf-8", errors="replace").strip()
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        error = data.get("error", data)
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            text = error["message"]
+        elif isinstance(error, str):
+            text = error
+    text = " ".join(text.split()) or fallback
+    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
+
+
+def _reason(exc: BaseException) -> str:
+    for cause in _causes(exc):
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(cause, socket.gaierror):
+            return "DNS lookup failed"
+        if isinstance(cause, ssl.SSLError):
+            return f"TLS error ({getattr(cause, 'verify_message', None) or cause.reason or cause})"
+    detail = str(exc)
+    if "refused" in detail.lower():  # anyio/trio sometimes word it without the errno type
+        return "connection refused"
+    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        if isinstance(current, BaseExceptionGroup):
+            for inner in current.exceptions:
+                yield from _causes(inner)
+        current = current.__cause__ or current.__context__
+
+
+def _ms_since(started: float) -> int:
+    return round((time.perf_counter() - started) * 1000)
+
+
+def _scrub(exc: ProviderError, secret: str | None) -> None:
+    if secret:
+        exc.args = tuple(a.replace(secret, "***") if isinstance(a, str) else a for a in exc.args)
+
+
+# Parse helpers for assemblers: wrong shapes become MalformedStream, never KeyError/TypeError.
+
+
+def load_object(data: str, what: str) -> dict[str, Any]:
+    """`data` as a JSON object, or MalformedStream quoting the start of it."""
+    try:
+        value = json.loads(data)
+    except ValueError as exc:
+        raise MalformedStream(f"{what} is not valid JSON ({exc}): {data[:80]!r}") from exc
+    return as_dict(value, what)
+
+
+def as_dict(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise MalformedStream(f"{what} should be a JSON object, got {_kind(value)}")
+    return value
+
+
+def as_list(value: Any, what: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise MalformedStream(f"{what} should be a JSON array, got {_kind(value)}")
+    return value
+
+
+def as_str(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise MalformedStream(f"{what} should be a string, got {_kind(value)}")
+    return value
+
+
+def as_int(value: Any, what: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise MalformedStream(f"{what} should be an integer, got {_kind(value)}")
+    return value
+
+
+def opt_int(value: Any, what: str) -> int | None:
+    return None if value is None else as_int(value, what)
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else type(value).__name__

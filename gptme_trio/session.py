@@ -1,0 +1,113 @@
+"""`chat` wired up: browser service, HTTP client, provider, tools and conversation in one nursery.
+
+    plan = ChatPlan(...)            # built and checked by the CLI before anything starts
+    code = runtime.run(lambda: run_chat(plan))
+
+The services are async context managers opened here and passed down; nothing is
+global. The browser starts lazily, on the first tool call that needs it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from .browser import BrowserSpec, open_browser
+from .chat import Agent, ChatSettings
+from .errors import EXIT_OK, ProviderConfigError
+from .llm import Message, ToolCall
+from .policy import UrlPolicy
+from .runtime import Interrupts
+from .store import Conversation
+from .tools.web import WebTools
+
+NO_MODEL_HELP = (
+    "no model configured: pass -m PROVIDER/MODEL (e.g. -m openai/gpt-4o-mini, -m local/qwen2.5) "
+    "or set GPTME_TRIO_MODEL, with the provider's key in its env var (OPENAI_API_KEY, ANTHROPIC_API_KEY, ...)"
+)
+
+
+@dataclass(frozen=True)
+class ChatPlan:
+    prompts: list[str]
+    model: str | None
+    browser: BrowserSpec
+    settings: ChatSettings
+    home: Path
+    name: str | None = None
+    resume: bool = False
+    system: str | None = None
+    allow_hosts: tuple[str, ...] = ()
+    interactive: bool = False
+    env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+
+
+SYSTEM_PROMPT = (
+    "You are gptme-trio, a terminal assistant that reads the web. Use the tools to read pages "
+    "before answering questions about them, cite the URLs you used, and say so when a page "
+    "could not be read."
+)
+
+
+class PlainUI:
+    """Non-interactive: tool activity as lines on stderr; the answer goes to stdout by the caller."""
+
+    def on_text(self, text: str) -> None:
+        pass
+
+    def on_tool_start(self, call: ToolCall) -> None:
+        args = ", ".join(f"{v!r}" for v in call.arguments.values())
+        print(f"-> {call.name}({args})", file=sys.stderr, flush=True)
+
+    def on_tool_end(self, call: ToolCall, result: str, ok: bool) -> None:
+        if not ok:
+            print(f"   {call.name}: {result}", file=sys.stderr, flush=True)
+
+    def notice(self, text: str) -> None:
+        print(f"gptme-trio: {text}", file=sys.stderr, flush=True)
+
+    async def confirm(self, call: ToolCall) -> bool:
+        return True  # -n implies -y: nobody is there to answer
+
+
+def open_conversation(plan: ChatPlan) -> Conversation:
+    if plan.resume:
+        conversation = Conversation.open(plan.home, plan.name)
+        if conversation.skipped_lines:
+            print(
+                f"gptme-trio: skipped {conversation.skipped_lines} unreadable line(s) in {conversation.path}",
+                file=sys.stderr,
+            )
+        return conversation
+    conversation = Conversation.create(plan.home, plan.name)
+    conversation.append(Message("system", plan.system or SYSTEM_PROMPT))
+    return conversation
+
+
+async def run_chat(plan: ChatPlan, interrupts: Interrupts) -> int:
+    if not plan.model and not plan.interactive:
+        raise ProviderConfigError(NO_MODEL_HELP)
+    conversation = open_conversation(plan)
+    async with httpx.AsyncClient(timeout=None) as client, open_browser(plan.browser) as browser:
+        web = WebTools(browser, UrlPolicy(plan.allow_hosts))
+        agent = None
+        if plan.model:
+            from .llm.registry import resolve
+
+            agent = Agent(resolve(plan.model, plan.env, client), {t.name: t for t in web.tools()}, plan.settings)
+        if plan.interactive:
+            from .interactive import COMMANDS, chat_loop
+            from .prompt import Prompter
+
+            prompter = Prompter(plan.home / "history", COMMANDS)
+            return await chat_loop(prompter, conversation, agent, web, interrupts, NO_MODEL_HELP)
+        ui = PlainUI()
+        for prompt in plan.prompts:
+            answer = await agent.turn(conversation, prompt, ui)
+            sys.stdout.write(answer if answer.endswith("\n") else answer + "\n")
+            sys.stdout.flush()
+    return EXIT_OK

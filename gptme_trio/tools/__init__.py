@@ -1,0 +1,72 @@
+"""Tools the model can call: dataclasses built from typed async functions.
+
+    @dataclass ... Tool(name, description, parameters, run)
+    read_url = tool(toolbox.read_url)   # name, JSON Schema and description from the function
+
+A tool returns text for the model. Failures the model should see (a page that
+cannot be reached, a bad argument) are raised as ToolError or FetchError and
+become "error: ..." results; the caller sets each call's deadline.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, get_type_hints
+
+from ..errors import GptmeTrioError
+from ..llm import ToolSpec
+
+_JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean"}
+
+
+class ToolError(GptmeTrioError):
+    """A tool call failed in a way the model should be told about."""
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    run: Callable[..., Awaitable[str]]
+
+    @property
+    def spec(self) -> ToolSpec:
+        return ToolSpec(self.name, self.description, self.parameters)
+
+    def check_arguments(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        """The arguments, checked against the schema's names and types, or ToolError."""
+        props, required = self.parameters["properties"], self.parameters.get("required", [])
+        unknown = sorted(set(arguments) - set(props))
+        missing = [name for name in required if name not in arguments]
+        if unknown or missing:
+            raise ToolError(f"{self.name}: unknown arguments {unknown}, missing {missing}".replace(", missing []", ""))
+        for name, value in arguments.items():
+            expected, actual = props[name]["type"], _JSON_TYPES.get(type(value))
+            if actual != expected and not (expected == "number" and actual == "integer"):
+                raise ToolError(f"{self.name}: argument {name!r} must be a {expected}")
+        return arguments
+
+
+def tool(fn: Callable[..., Awaitable[str]]) -> Tool:
+    """A Tool from an async function: its name, typed parameters and docstring.
+
+    The first docstring paragraph is the description; lines `name: text` under
+    an `Args:` heading describe the parameters.
+    """
+    hints = get_type_hints(fn)
+    doc = inspect.getdoc(fn) or ""
+    summary, _, rest = doc.partition("\n\nArgs:\n")
+    arg_docs = dict(line.strip().split(": ", 1) for line in rest.splitlines() if ": " in line)
+    properties, required = {}, []
+    for name, param in inspect.signature(fn).parameters.items():
+        kind = _JSON_TYPES.get(hints.get(name, str))
+        if kind is None:
+            raise TypeError(f"tool {fn.__name__}: parameter {name} must be str, int, float or bool")
+        properties[name] = {"type": kind, "description": arg_docs.get(name, name)}
+        if param.default is inspect.Parameter.empty:
+            required.append(name)
+    schema = {"type": "object", "properties": properties, "required": required, "additionalProperties": False}
+    return Tool(fn.__name__, summary.strip(), schema, fn)
