@@ -1,0 +1,66 @@
+"""`gptme-trio chat` in a pseudo-terminal, typed at as a person would."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pexpect
+
+from .conftest import alive, cli_command, cli_env, descendants
+
+PROMPT = re.compile(rb"(^|\n)(\x1b\[[0-9;?]*[A-Za-z])*>")
+
+
+def spawn_chat(*args: str, **env: str) -> pexpect.spawn:
+    cmd = cli_command("chat", *args)
+    return pexpect.spawn(cmd[0], cmd[1:], env=cli_env(PROMPT_TOOLKIT_NO_CPR="1", **env), timeout=20)
+
+
+def test_without_a_model_slash_commands_work_and_ctrl_d_exits_clean(site):
+    child = spawn_chat()
+    started = time.monotonic()
+    child.expect(PROMPT)
+    assert time.monotonic() - started < 5
+    assert b"no model configured" in child.before
+    child.sendline("/fetch " + site.url("/normal"))  # typed by the user: loopback is fine here
+    child.expect("Structured concurrency means")
+    child.expect(PROMPT)
+    tree = descendants(child.pid)
+    assert any("chrom" in p.name() for p in tree)  # the browser started lazily, for /fetch
+    child.sendline("what is on that page?")
+    child.expect("no model configured")
+    child.expect(PROMPT)
+    child.send("half a line")
+    child.sendcontrol("c")  # clears the line; the program goes on
+    child.expect(PROMPT)
+    child.sendline("/nonsense")
+    child.expect("unknown command /nonsense")
+    child.expect(PROMPT)
+    child.sendcontrol("d")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    deadline = time.monotonic() + 3
+    while alive(tree) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(tree)
+
+
+def test_ctrl_c_during_a_slow_fetch_returns_to_the_prompt(site):
+    child = spawn_chat()
+    child.expect(PROMPT)
+    child.sendline("/fetch " + site.url("/never"))
+    time.sleep(1.5)  # the browser is up and the page is loading
+    sent = time.monotonic()
+    child.sendintr()  # what the terminal does on Ctrl-C: SIGINT to the foreground group
+    child.expect(r"\[interrupted\]")
+    child.expect(PROMPT)
+    assert time.monotonic() - sent < 1.0
+    child.sendline("/fetch " + site.url("/normal"))  # the browser survived the group's SIGINT
+    child.expect("Structured concurrency means", timeout=10)
+    child.expect(PROMPT)
+    child.sendcontrol("d")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
