@@ -11,12 +11,8 @@ from __future__ import annotations
 import io
 import re
 
-import html_to_markdown
 import lxml.etree
 import lxml.html
-import trafilatura
-from cssselect import SelectorError
-from html_to_markdown import ConversionOptions, PreprocessingOptions
 
 from .errors import ContentError, UsageError
 
@@ -57,6 +53,8 @@ def decode_html(body: bytes, content_type: str = "") -> str:
 
 def validate_selector(css: str) -> None:
     """Raise UsageError unless `css` is a CSS selector we can apply."""
+    from cssselect import SelectorError
+
     try:
         lxml.html.fromstring("<p></p>").cssselect(css)
     except SelectorError as exc:
@@ -109,6 +107,8 @@ def pdf_to_text(body: bytes, *, url: str = "") -> str:
 
 
 def _trafilatura(html: str, url: str, output_format: str) -> str | None:
+    import trafilatura
+
     found = trafilatura.extract(
         html,
         url=url or None,
@@ -122,6 +122,9 @@ def _trafilatura(html: str, url: str, output_format: str) -> str | None:
 
 
 def _convert(html: str, url: str, output_format: str) -> str:
+    import html_to_markdown
+    from html_to_markdown import ConversionOptions, PreprocessingOptions
+
     options = ConversionOptions(
         output_format=output_format,
         extract_metadata=False,
