@@ -5,7 +5,7 @@
     │   └── BrowserNotFound         no Chromium to launch          -> exit 2
     ├── OutputError                 could not write the output     -> exit 1
     ├── ProviderError               the LLM provider failed        -> exit 1
-    │   ├── ProviderConfigError     no model / key / unknown provider
+    │   ├── ProviderConfigError     no model / key / unknown provider  -> exit 2
     │   ├── ProviderHTTPError       HTTP status from the API (after retries)
     │   ├── MalformedStream         the SSE stream could not be parsed
     │   └── StreamBroken            the stream ended mid-reply (carries the partial reply)
@@ -59,6 +59,8 @@ class ProviderError(GptmeTrioError):
 
 class ProviderConfigError(ProviderError):
     """No usable model: unknown provider, missing key, malformed -m value."""
+
+    exit_code = EXIT_USAGE
 
 
 class ProviderHTTPError(ProviderError):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,3 +124,44 @@ def alive(processes: list[psutil.Process]) -> list[psutil.Process]:
         except psutil.NoSuchProcess:
             pass
     return left
+
+
+SECRET = "sk-planted-secret-7f3a"
+
+
+class ScriptedLLM:
+    def __init__(self, port: int) -> None:
+        self.port = port
+
+    def requests(self) -> list[dict]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/_requests") as response:
+            return json.load(response)
+
+    def env(self, provider: str) -> dict[str, str]:
+        if provider == "anthropic":
+            return {"ANTHROPIC_BASE_URL": f"http://127.0.0.1:{self.port}", "ANTHROPIC_API_KEY": SECRET}
+        return {"OPENAI_BASE_URL": f"http://127.0.0.1:{self.port}/v1", "OPENAI_API_KEY": SECRET}
+
+
+@pytest.fixture
+def llm(tmp_path) -> Iterator[Callable[[list], ScriptedLLM]]:
+    procs = []
+
+    def start(script: list) -> ScriptedLLM:
+        path = tmp_path / f"script{len(procs)}.json"
+        path.write_text(json.dumps(script))
+        proc = subprocess.Popen(
+            [sys.executable, str(TESTS / "llm_server.py"), str(path)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        procs.append(proc)
+        line = proc.stdout.readline()
+        assert line.startswith("PORT "), line
+        return ScriptedLLM(int(line.split()[1]))
+
+    yield start
+    for proc in procs:
+        proc.stdin.close()
+        proc.wait(timeout=10)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
@@ -64,3 +65,45 @@ def test_ctrl_c_during_a_slow_fetch_returns_to_the_prompt(site):
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
+
+
+def test_ctrl_c_during_a_model_tool_call_then_the_next_turn_works(llm, site, tmp_path):
+    server = llm(
+        [
+            {"text": "Reading it. ", "tool_calls": [{"name": "read_url", "arguments": {"url": site.url("/never")}}]},
+            {"tool_calls": [{"name": "read_url", "arguments": {"url": site.url("/normal")}}]},
+            {"text": "It is about structured concurrency."},
+        ]
+    )
+    home = tmp_path / "home"
+    child = spawn_chat(
+        "-m", "local/test-model", "-y", "--allow-hosts", "127.0.0.1", GPTME_TRIO_HOME=str(home), **server.env("local")
+    )
+    child.expect(PROMPT)
+    child.sendline("read the slow page")
+    child.expect("read_url")
+    time.sleep(1.5)  # the browser is up and the page hangs
+    tree = descendants(child.pid)
+    sent = time.monotonic()
+    child.sendintr()
+    child.expect(r"\[interrupted\]")
+    child.expect(PROMPT)
+    assert time.monotonic() - sent < 1.0
+    child.sendline("now the normal one")
+    child.expect("It is about structured concurrency.", timeout=15)
+    child.expect(PROMPT)
+    child.sendcontrol("d")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    deadline = time.monotonic() + 3
+    while alive(tree) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(tree)
+    requests = server.requests()
+    assert len(requests) == 3
+    second_turn = json.dumps(requests[1]["body"]["messages"])
+    assert "interrupted by user" in second_turn  # the cancelled call was recorded and told
+    [log] = (home / "conversations").glob("*/conversation.jsonl")
+    roles = [json.loads(line)["role"] for line in log.read_text().splitlines()]
+    assert roles == ["system", "user", "assistant", "tool", "user", "assistant", "tool", "assistant"]

@@ -1,0 +1,207 @@
+"""`gptme-trio chat -n` end to end: real CLI, real Chromium, a scripted LLM server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import SECRET, ScriptedLLM, alive, cli_command, cli_env, wait_for_descendants
+
+
+@pytest.fixture
+def home(tmp_path) -> Path:
+    return tmp_path / "home"
+
+
+def chat(home: Path, server: ScriptedLLM, *args: str, provider: str = "local", timeout: float = 90):
+    model = "anthropic/claude-test" if provider == "anthropic" else f"{provider}/test-model"
+    env = cli_env(GPTME_TRIO_HOME=str(home), **server.env(provider))
+    return subprocess.run(
+        cli_command("chat", "-n", "-m", model, *args),
+        capture_output=True,
+        timeout=timeout,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def log_of(home: Path) -> list[dict]:
+    [path] = (home / "conversations").glob("*/conversation.jsonl")
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def tool_results(request: dict) -> list[str]:
+    """The tool results the model was sent, in either API's shape."""
+    body = request["body"]
+    found = []
+    for message in body["messages"]:
+        if message.get("role") == "tool":
+            found.append(message["content"])
+        if isinstance(message.get("content"), list):
+            found += [
+                b["content"] if isinstance(b["content"], str) else b["content"][0]["text"]
+                for b in message["content"]
+                if b.get("type") == "tool_result"
+            ]
+    return found
+
+
+@pytest.mark.parametrize("provider", ["local", "anthropic"])
+def test_read_url_result_goes_back_to_the_model(llm, site, home, provider):
+    server = llm(
+        [
+            {"tool_calls": [{"name": "read_url", "arguments": {"url": site.url("/normal")}}]},
+            {"text": "The page is about structured concurrency."},
+        ]
+    )
+    result = chat(home, server, "--allow-hosts", "127.0.0.1", "What is on the page?", provider=provider)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.decode() == "The page is about structured concurrency.\n"
+    first, second = server.requests()
+    assert [t.get("function", t)["name"] for t in first["body"]["tools"]] == ["read_url"]
+    [sent] = tool_results(second)
+    assert "Structured concurrency means every task has an owner" in sent
+    log = log_of(home)
+    assert [m["role"] for m in log] == ["system", "user", "assistant", "tool", "assistant"]
+    assert log[2]["tool_calls"][0]["name"] == "read_url" and log[3]["call_id"] == log[2]["tool_calls"][0]["id"]
+    meta = log[4]["metadata"]
+    assert meta["model"].endswith("test-model") or meta["model"].startswith("anthropic/")
+    assert meta["usage"]["output_tokens"] > 0 and meta["ttft_ms"] is not None
+    assert log[3]["metadata"]["tool_ms"] > 0
+    [path] = (home / "conversations").glob("*/conversation.jsonl")
+    assert SECRET not in path.read_text()
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_tool_calls_run_concurrently_results_in_call_order(llm, site, home):
+    urls = [site.url("/slow?ms=1500"), site.url("/js-title"), site.url("/slow?ms=1500")]
+    server = llm(
+        [
+            {"tool_calls": [{"name": "read_url", "arguments": {"url": u}} for u in urls]},
+            {"text": "done"},
+        ]
+    )
+    started = time.monotonic()
+    result = chat(home, server, "--allow-hosts", "127.0.0.1", "read three pages")
+    assert result.returncode == 0, result.stderr
+    tools_ms = [m["metadata"]["tool_ms"] for m in log_of(home) if m["role"] == "tool"]
+    assert max(tools_ms) < 2 * 1500  # two 1.5 s pages did not run one after the other
+    assert time.monotonic() - started < 15
+    sent = tool_results(server.requests()[1])
+    assert [("Slow page" in s, "Title from JavaScript" in s) for s in sent] == [
+        (True, False),
+        (False, True),
+        (True, False),
+    ]
+
+
+def test_failures_come_back_to_the_model_as_errors(llm, site, home, free_port):
+    calls = [site.url("/normal"), f"http://127.0.0.1:{free_port}/", site.url("/never"), "file:///etc/passwd"]
+    server = llm(
+        [
+            {
+                "tool_calls": [{"name": "read_url", "arguments": {"url": u}} for u in calls]
+                + [{"name": "no_such_tool", "arguments": {}}]
+            },
+            {"text": "ok"},
+        ]
+    )
+    # No --allow-hosts for the first: loopback is refused for model-chosen URLs.
+    result = chat(home, server, "--allow-hosts", f"127.0.0.1:{free_port},localhost", "--tool-timeout", "1", "go")
+    assert result.returncode == 0, result.stderr
+    sent = tool_results(server.requests()[1])
+    assert sent[0].startswith("error: refused: 127.0.0.1 is a local or private address")
+    assert sent[3].startswith("error: refused: only http(s) URLs")
+    assert sent[4].startswith("error: no tool named 'no_such_tool'")
+
+
+def test_timeouts_and_refused_connections_with_allowed_hosts(llm, site, home, free_port):
+    server = llm(
+        [
+            {
+                "tool_calls": [
+                    {"name": "read_url", "arguments": {"url": f"http://127.0.0.1:{free_port}/"}},
+                    {"name": "read_url", "arguments": {"url": site.url("/never")}},
+                ]
+            },
+            {"text": "ok"},
+        ]
+    )
+    result = chat(home, server, "--allow-hosts", "127.0.0.1", "--tool-timeout", "1", "go")
+    assert result.returncode == 0, result.stderr
+    refused, never = tool_results(server.requests()[1])
+    assert refused == f"error: connection refused: http://127.0.0.1:{free_port}/"
+    assert never == "error: timed out after 1 s"
+
+
+def test_provider_error_is_one_line_without_the_key(llm, home):
+    server = llm([{"fault": "status", "status": 401, "message": f"invalid key {SECRET[:6]}…"}])
+    result = chat(home, server, "hello")
+    err = result.stderr.decode()
+    assert result.returncode == 1 and len(err.strip().splitlines()) == 1, err
+    assert "401" in err and SECRET not in err and "Traceback" not in err
+
+
+def test_stalled_stream_times_out(llm, home):
+    server = llm([{"fault": "stall", "text": "Hel", "after": 1}])
+    started = time.monotonic()
+    result = chat(home, server, "--llm-timeout", "1", "hello")
+    assert result.returncode == 1 and b"sent nothing for 1 s" in result.stderr
+    assert time.monotonic() - started < 10
+
+
+def test_resume_sends_the_history(llm, home):
+    server = llm([{"text": "First answer."}, {"text": "Second answer."}])
+    assert chat(home, server, "--name", "talk", "first question").returncode == 0
+    result = chat(home, server, "-r", "--name", "talk", "second question")
+    assert result.returncode == 0 and result.stdout == b"Second answer.\n"
+    contents = [m.get("content") for m in server.requests()[1]["body"]["messages"]]
+    assert "first question" in contents and "First answer." in contents and "second question" in contents
+
+
+def test_no_model_is_a_usage_error(home):
+    result = subprocess.run(
+        cli_command("chat", "-n", "hi"),
+        capture_output=True,
+        timeout=30,
+        env=cli_env(GPTME_TRIO_HOME=str(home), GPTME_TRIO_MODEL=""),
+    )
+    assert result.returncode == 2 and b"no model configured" in result.stderr
+
+
+def test_kill_9_mid_turn_leaves_a_log_that_resumes(llm, site, home):
+    server = llm(
+        [
+            {"tool_calls": [{"name": "read_url", "arguments": {"url": site.url("/normal")}}]},
+            {"fault": "stall", "text": "Partial answ", "after": 3},
+            {"text": "Resumed fine."},
+        ]
+    )
+    env = cli_env(GPTME_TRIO_HOME=str(home), **server.env("local"))
+    proc = subprocess.Popen(
+        cli_command("chat", "-n", "-m", "local/test-model", "--allow-hosts", "127.0.0.1", "go"),
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    tree = wait_for_descendants(proc.pid, lambda t: any("chrom" in p.name() for p in t), seconds=30)
+    deadline = time.monotonic() + 30
+    while len(server.requests()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)  # until the second reply is streaming (and stalls)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=10)
+    log = log_of(home)  # every line is valid JSON
+    assert [m["role"] for m in log] == ["system", "user", "assistant", "tool"]
+    deadline = time.monotonic() + 5  # orphans die when their pipes close
+    while alive(tree) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(tree)
+    result = chat(home, server, "-r", "continue")
+    assert result.returncode == 0 and result.stdout == b"Resumed fine.\n", result.stderr
