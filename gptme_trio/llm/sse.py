@@ -18,6 +18,7 @@ import socket
 import ssl
 import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -30,6 +31,7 @@ from .retry import Retryable, RetryPolicy, retry_after, with_retries
 
 MAX_MESSAGE = 200  # characters of an API error message we keep
 MAX_ERROR_BODY = 16_384  # bytes of an error body we read
+RETRYABLE = (httpx.NetworkError, httpx.RemoteProtocolError, httpx.TimeoutException)  # not: bad scheme, proxy
 
 
 class Assembler(Protocol):
@@ -85,10 +87,15 @@ async def _attempt(
             if source.response.status_code >= 400:
                 await _raise_for_status(source.response, request)
             return await _consume(source, request, assembler, on_event, started)
+    except httpx.InvalidURL as exc:
+        raise ProviderError(f"invalid URL {request.url!r}: {exc}") from exc
     except httpx.TransportError as exc:
         if opened:  # closing the response failed; _consume mapped everything before that
             raise StreamBroken(f"{request.provider}: connection lost ({_reason(exc)})") from exc
-        raise Retryable(ProviderError(f"cannot reach {request.origin}: {_reason(exc)}")) from exc
+        error = ProviderError(f"cannot reach {request.origin}: {_reason(exc)}")
+        if isinstance(exc, RETRYABLE):
+            raise Retryable(error) from exc
+        raise error from exc
 
 
 async def _consume(
@@ -102,25 +109,31 @@ async def _consume(
     ttft: int | None = None
     problem = f"{request.provider}: the stream ended before the reply was complete"
     try:
-        async for sse in source.aiter_sse():
-            events = assembler.feed(sse)
-            if ttft is None and assembler.has_content:
-                ttft = _ms_since(started)
-            for event in events:
-                delivered = True
-                on_event(event)
-            if assembler.done:
-                break
+        async with aclosing(source.aiter_sse()) as stream:
+            async for sse in stream:
+                events = assembler.feed(sse)
+                if ttft is None and assembler.has_content:
+                    ttft = _ms_since(started)
+                for event in events:
+                    delivered = True
+                    on_event(event)
+                if assembler.done:
+                    break
     except SSEError as exc:
         raise MalformedStream(f"{request.provider}: not an event stream ({exc})") from exc
+    except MalformedStream as exc:
+        raise MalformedStream(f"{request.provider}: {exc}") from exc
     except StreamBroken as exc:  # the API reported an error inside the stream
-        problem, cause = str(exc), exc
+        problem, cause = f"{request.provider}: {exc}", exc
     except (httpx.TransportError, httpx.StreamError) as exc:
         problem, cause = f"{request.provider}: connection lost mid-reply ({_reason(exc)})", exc
     else:
         cause = None
         if assembler.done:
-            reply = assembler.reply(complete=True)
+            try:
+                reply = assembler.reply(complete=True)
+            except MalformedStream as exc:
+                raise MalformedStream(f"{request.provider}: {exc}") from exc
             reply.ttft_ms, reply.generation_ms = ttft, _ms_since(started)
             return reply
     partial = assembler.reply(complete=False)
@@ -134,23 +147,28 @@ async def _consume(
 async def _raise_for_status(response: httpx.Response, request: SSERequest) -> None:
     body = bytearray()
     try:
-        async for piece in response.aiter_bytes():
-            body += piece
-            if len(body) >= MAX_ERROR_BODY:
-                break
+        async with aclosing(response.aiter_bytes()) as pieces:
+            async for piece in pieces:
+                body += piece
+                if len(body) >= MAX_ERROR_BODY:
+                    break
     except httpx.TransportError:
         pass  # the status is what matters; the body was a courtesy
     status = response.status_code
-    message = f"{request.provider} API error {status}: {error_message(bytes(body), response.reason_phrase)}"
+    where = f" at {request.url}" if status == 404 else ""  # most likely a wrong base URL
+    words = error_message(bytes(body), response.reason_phrase, secret=request.secret)
+    message = f"{request.provider} API error {status}{where}: {words}"
     error = ProviderHTTPError(message, status=status)
     if status == 429 or status >= 500:
         raise Retryable(error, after=retry_after(response.headers))
     raise error
 
 
-def error_message(body: bytes, fallback: str) -> str:
+def error_message(body: bytes, fallback: str, *, secret: str | None = None) -> str:
     """The API's own words: JSON `error.message` (or `message`/`error`), else the body; truncated."""
     text = body.decode("utf-8", errors="replace").strip()
+    if secret:  # before truncating, so no prefix of the key survives
+        text = text.replace(secret, "***")
     try:
         data = json.loads(text)
     except ValueError:

@@ -1,0 +1,116 @@
+"""From "PROVIDER/MODEL" to a Provider: one dict of factories, no if-chains.
+
+    provider = resolve("openrouter/meta-llama/llama-3-8b", os.environ, client)
+
+Each factory reads only the environment it is given and raises
+ProviderConfigError naming the exact variable to set. Keys never appear in a
+message or a repr.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import httpx
+
+from ..errors import ProviderConfigError
+from . import Provider
+from .anthropic import Anthropic
+from .openai import OpenAICompatible
+
+Env = Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class _Entry:
+    factory: Callable[[str, Env, httpx.AsyncClient], Provider]
+    needs: str  # one line for help text
+
+
+def resolve(spec: str, env: Env, client: httpx.AsyncClient) -> Provider:
+    """The provider for `spec` ("PROVIDER/MODEL"; MODEL may hold slashes), configured from `env`."""
+    name, slash, model = spec.partition("/")
+    if not slash or not name or not model:
+        raise ProviderConfigError(f"model must be PROVIDER/MODEL (e.g. openai/gpt-4o-mini), got {spec!r}")
+    entry = _REGISTRY.get(name)
+    if entry is None:
+        raise ProviderConfigError(f"unknown provider {name!r} in {spec!r}: use one of {', '.join(PROVIDERS)}")
+    return entry.factory(model, env, client)
+
+
+def describe(name: str) -> str:
+    """What a provider needs from the environment, for help text."""
+    return _REGISTRY[name].needs
+
+
+def _get(env: Env, var: str) -> str | None:
+    value = env.get(var, "").strip()
+    return value or None
+
+
+def _url(env: Env, var: str, default: str | None = None) -> str | None:
+    value = _get(env, var) or default
+    if value is not None and not value.startswith(("http://", "https://")):
+        raise ProviderConfigError(f"{var} must start with http:// or https://, got {value!r}")
+    return value
+
+
+def _require(env: Env, var: str, why: str) -> str:
+    value = _get(env, var)
+    if value is None:
+        raise ProviderConfigError(f"{var} is not set: export {var}=... {why}")
+    return value
+
+
+def _openai(model: str, env: Env, client: httpx.AsyncClient) -> Provider:
+    key = _require(env, "OPENAI_API_KEY", f"to use openai/{model}")
+    base = _url(env, "OPENAI_BASE_URL", "https://api.openai.com/v1")
+    return OpenAICompatible(client, model=model, base_url=base, api_key=key, name="openai")
+
+
+def _anthropic(model: str, env: Env, client: httpx.AsyncClient) -> Provider:
+    key = _require(env, "ANTHROPIC_API_KEY", f"to use anthropic/{model}")
+    base = _url(env, "ANTHROPIC_BASE_URL", "https://api.anthropic.com")
+    return Anthropic(client, model=model, base_url=base, api_key=key)
+
+
+def _openrouter(model: str, env: Env, client: httpx.AsyncClient) -> Provider:
+    key = _require(env, "OPENROUTER_API_KEY", f"to use openrouter/{model}")
+    base = _url(env, "OPENROUTER_BASE_URL", "https://openrouter.ai/api/v1")
+    return OpenAICompatible(client, model=model, base_url=base, api_key=key, name="openrouter")
+
+
+def _ollama(model: str, env: Env, client: httpx.AsyncClient) -> Provider:
+    host = ollama_url(_get(env, "OLLAMA_HOST") or "http://127.0.0.1:11434")
+    return OpenAICompatible(client, model=model, base_url=f"{host}/v1", name="ollama")
+
+
+def _local(model: str, env: Env, client: httpx.AsyncClient) -> Provider:
+    why = f"pointing at your OpenAI-compatible server (e.g. http://127.0.0.1:8080/v1) to use local/{model}"
+    base = _url(env, "OPENAI_BASE_URL") or _require(env, "OPENAI_BASE_URL", why)
+    return OpenAICompatible(client, model=model, base_url=base, api_key=_get(env, "OPENAI_API_KEY"), name="local")
+
+
+def ollama_url(host: str) -> str:
+    """OLLAMA_HOST as Ollama reads it: "host", "host:port" or a URL; bare hosts get port 11434."""
+    host = host.strip().rstrip("/")
+    if "://" in host:
+        return host
+    url = f"http://{host}"
+    try:
+        port = urlsplit(url).port
+    except ValueError as exc:
+        raise ProviderConfigError(f"OLLAMA_HOST is not a host[:port] or URL: {host!r}") from exc
+    return url if port is not None else f"{url}:11434"
+
+
+_REGISTRY: dict[str, _Entry] = {
+    "openai": _Entry(_openai, "OPENAI_API_KEY (OPENAI_BASE_URL to override https://api.openai.com/v1)"),
+    "anthropic": _Entry(_anthropic, "ANTHROPIC_API_KEY (ANTHROPIC_BASE_URL to override https://api.anthropic.com)"),
+    "openrouter": _Entry(_openrouter, "OPENROUTER_API_KEY (OPENROUTER_BASE_URL to override)"),
+    "ollama": _Entry(_ollama, "no key; OLLAMA_HOST (default http://127.0.0.1:11434)"),
+    "local": _Entry(_local, "OPENAI_BASE_URL of an OpenAI-compatible server; OPENAI_API_KEY optional"),
+}
+PROVIDERS: tuple[str, ...] = tuple(_REGISTRY)

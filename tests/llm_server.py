@@ -1,0 +1,360 @@
+"""A scripted LLM API on 127.0.0.1: OpenAI- and Anthropic-style streaming over real HTTP/1.1.
+
+It plays the provider's network peer in tests. Each POST to an API endpoint takes
+the next reply of its script (whatever the endpoint) and streams it as SSE in
+small pieces (text and tool-call arguments split across many chunks, every event
+written in two halves). It records every API request so tests can assert on what
+the model was sent.
+
+Script: a JSON list of replies, consumed in order.
+
+    {"text": "Hello!"}                                           a text reply
+    {"tool_calls": [{"name": "fetch", "arguments": {"url": "https://x"}}], "text": "optional"}
+    {"fault": "429", "retry_after": "1"}        429; Retry-After in seconds or as an HTTP-date
+    {"fault": "500"}                            500 (or "status": 503 ...) with a JSON error body
+    {"fault": "status", "status": 401, "message": "bad key"}    any error status
+    {"fault": "break", "text": "Hel", "after": 3}   stream the reply's events (the first `after`
+                                                    if given) but no ending, then drop the connection;
+                                                    "clean": true ends the body properly instead
+    {"fault": "malformed", "data": "{not json"}     one good event, then a data line that is not JSON
+    {"fault": "stall", "text": "Hi", "after": 2}    the first `after` events, then silence until
+                                                    the client hangs up (counted in /_status)
+
+Optional in any reply: "usage": {"input_tokens": 12, "output_tokens": 3} (default: counted from
+the request and reply), "delay_ms": 50 (before the first event), "piece": 3 (characters per
+delta), "message" (an error's text). A tool call may carry "id" (default "call_<reply>_<i>");
+string "arguments" are sent verbatim (to test invalid JSON). OpenAI usage is sent only when
+the request asked with stream_options.include_usage, as the real API does.
+
+Endpoints:
+    POST /v1/chat/completions, /chat/completions    OpenAI (base URL: http://127.0.0.1:PORT/v1)
+    POST /v1/messages                               Anthropic (base URL: http://127.0.0.1:PORT)
+    GET  /_requests   the recorded API requests: [{"method", "path", "headers", "body"}, ...]
+    GET  /_status     {"served": n, "remaining": n, "stalls_closed": n}
+    POST /_script     append replies (a JSON list) to the script
+
+An exhausted script answers 400 "llm_server: script exhausted". In a Trio test:
+
+    server = LLMServer([{"text": "hi"}]);  await nursery.start(server.serve)   # server.port
+
+As a process: `python tests/llm_server.py SCRIPT.json` prints `PORT <n>` and serves until its
+stdin closes (start it with stdin=subprocess.PIPE, like tests/site.py), then read
+`http://127.0.0.1:<n>/_requests`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import h11
+import trio
+
+FAULTS = {"429", "500", "status", "break", "malformed", "stall"}
+OPENAI_PATHS = {"/v1/chat/completions", "/chat/completions"}
+ANTHROPIC_PATHS = {"/v1/messages"}
+
+
+@dataclass
+class Stream:
+    events: list[str]  # SSE events, each ending in a blank line
+    closing: list[str]  # the events that finish the reply (finish reason, usage, done marker)
+
+
+def split(seq: Any, sizes: Sequence[int]) -> list[Any]:
+    """`seq` (str or bytes) cut into consecutive pieces of `sizes`, cycled; never an empty list."""
+    out, start, cycle = [], 0, itertools.cycle(sizes)
+    while start < len(seq):
+        size = next(cycle)
+        out.append(seq[start : start + size])
+        start += size
+    return out or [seq]
+
+
+def _arguments(call: dict[str, Any]) -> str:
+    arguments = call.get("arguments", {})
+    return arguments if isinstance(arguments, str) else json.dumps(arguments)
+
+
+def openai_stream(
+    reply: dict[str, Any], *, model: str, usage: dict[str, int] | None, sizes: Sequence[int] = (3,)
+) -> Stream:
+    """The chat-completion chunks of `reply`; `usage=None` leaves the usage chunk out."""
+
+    def chunk(choices: list[dict[str, Any]], **extra: Any) -> str:
+        body = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 0, "model": model}
+        return "data: " + json.dumps({**body, "choices": choices, **extra}) + "\n\n"
+
+    def delta(payload: dict[str, Any], finish: str | None = None) -> str:
+        return chunk([{"index": 0, "delta": payload, "finish_reason": finish}])
+
+    events = [delta({"role": "assistant", "content": ""})]
+    if reply.get("text"):
+        events += [delta({"content": piece}) for piece in split(reply["text"], sizes)]
+    for i, call in enumerate(reply.get("tool_calls", [])):
+        head = {"index": i, "id": call["id"], "type": "function", "function": {"name": call["name"], "arguments": ""}}
+        events.append(delta({"tool_calls": [head]}))
+        for piece in split(_arguments(call), sizes):
+            events.append(delta({"tool_calls": [{"index": i, "function": {"arguments": piece}}]}))
+    closing = [delta({}, "tool_calls" if reply.get("tool_calls") else "stop")]
+    if usage is not None:
+        tokens = {"prompt_tokens": usage["input_tokens"], "completion_tokens": usage["output_tokens"]}
+        closing.append(chunk([], usage={**tokens, "total_tokens": sum(tokens.values())}))
+    return Stream(events, [*closing, "data: [DONE]\n\n"])
+
+
+def anthropic_stream(
+    reply: dict[str, Any], *, model: str, usage: dict[str, int], sizes: Sequence[int] = (3,)
+) -> Stream:
+    """The Messages-API events of `reply`."""
+
+    def event(kind: str, **data: Any) -> str:
+        return f"event: {kind}\ndata: {json.dumps({'type': kind, **data})}\n\n"
+
+    message = {"id": "msg_1", "type": "message", "role": "assistant", "model": model, "content": []}
+    start_usage = {"input_tokens": usage["input_tokens"], "output_tokens": 1}
+    events = [event("message_start", message={**message, "usage": start_usage}), event("ping")]
+    index = 0
+    if reply.get("text"):
+        events.append(event("content_block_start", index=0, content_block={"type": "text", "text": ""}))
+        for piece in split(reply["text"], sizes):
+            events.append(event("content_block_delta", index=0, delta={"type": "text_delta", "text": piece}))
+        events.append(event("content_block_stop", index=0))
+        index = 1
+    for i, call in enumerate(reply.get("tool_calls", []), start=index):
+        block = {"type": "tool_use", "id": call["id"], "name": call["name"], "input": {}}
+        events.append(event("content_block_start", index=i, content_block=block))
+        for piece in split(_arguments(call), sizes):
+            events.append(
+                event("content_block_delta", index=i, delta={"type": "input_json_delta", "partial_json": piece})
+            )
+        events.append(event("content_block_stop", index=i))
+    stop = "tool_use" if reply.get("tool_calls") else "end_turn"
+    closing = [
+        event(
+            "message_delta",
+            delta={"stop_reason": stop, "stop_sequence": None},
+            usage={"output_tokens": usage["output_tokens"]},
+        ),
+        event("message_stop"),
+    ]
+    return Stream(events, closing)
+
+
+def check_script(replies: Any) -> list[dict[str, Any]]:
+    """The replies, or ValueError saying which one is wrong."""
+    if not isinstance(replies, list):
+        raise ValueError("a script is a JSON list of replies")
+    for number, reply in enumerate(replies):
+        if not isinstance(reply, dict):
+            raise ValueError(f"reply {number} is not an object")
+        if "fault" in reply and reply["fault"] not in FAULTS:
+            raise ValueError(f"reply {number}: unknown fault {reply['fault']!r} (one of {sorted(FAULTS)})")
+        for call in reply.get("tool_calls", []):
+            if "name" not in call:
+                raise ValueError(f"reply {number}: a tool call needs a name")
+    return replies
+
+
+class LLMServer:
+    """The scripted server; `await nursery.start(server.serve)` runs it in the caller's nursery."""
+
+    def __init__(self, script: list[dict[str, Any]] | None = None) -> None:
+        self.script: list[dict[str, Any]] = check_script(list(script or []))
+        self.requests: list[dict[str, Any]] = []
+        self.served = 0
+        self.stalls_closed = 0
+        self.port = 0
+        self._stall_closed = trio.Event()
+
+    def add(self, *replies: dict[str, Any]) -> None:
+        self.script += check_script(list(replies))
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def serve(self, *, task_status: trio.TaskStatus[LLMServer] = trio.TASK_STATUS_IGNORED) -> None:
+        listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+        self.port = listeners[0].socket.getsockname()[1]
+        task_status.started(self)
+        await trio.serve_listeners(self._connection, listeners)
+
+    async def wait_stall_closed(self) -> None:
+        """Until a client hung up on a stalled stream."""
+        await self._stall_closed.wait()
+
+    async def _connection(self, stream: trio.SocketStream) -> None:
+        peer = _Peer(stream, h11.Connection(h11.SERVER))
+        try:
+            while isinstance(request := await peer.next(), h11.Request):
+                body = b""
+                while isinstance(event := await peer.next(), h11.Data):
+                    body += event.data
+                if not await self._respond(peer, request, body) or peer.conn.our_state is not h11.DONE:
+                    return
+                peer.conn.start_next_cycle()
+        except (trio.BrokenResourceError, trio.ClosedResourceError, h11.ProtocolError):
+            pass
+        finally:
+            await stream.aclose()
+
+    async def _respond(self, peer: _Peer, request: h11.Request, body: bytes) -> bool:
+        """Answer one request; False when the connection must be dropped."""
+        method, path = request.method.decode(), request.target.decode().split("?")[0]
+        if method == "GET" and path == "/_requests":
+            return await peer.json(200, self.requests)
+        if method == "GET" and path == "/_status":
+            return await peer.json(
+                200, {"served": self.served, "remaining": len(self.script), "stalls_closed": self.stalls_closed}
+            )
+        if method == "POST" and path == "/_script":
+            try:
+                self.add(*check_script(json.loads(body)))
+            except ValueError as exc:
+                return await peer.error("openai", 400, f"llm_server: bad script: {exc}")
+            return await peer.json(200, {"remaining": len(self.script)})
+        kind = "openai" if path in OPENAI_PATHS else "anthropic" if path in ANTHROPIC_PATHS else None
+        if method != "POST" or kind is None:
+            return await peer.error(kind or "openai", 404, f"llm_server: no {method} {path}")
+        headers = {name.decode().lower(): value.decode("latin-1") for name, value in request.headers}
+        try:
+            data = json.loads(body)
+        except ValueError:
+            data = body.decode("utf-8", errors="replace")
+        self.requests.append({"method": method, "path": path, "headers": headers, "body": data})
+        problem = _invalid(kind, data)
+        if not problem and not self.script:
+            problem = f"llm_server: script exhausted after {self.served} replies"
+        if problem:
+            return await peer.error(kind, 400, problem)
+        self.served += 1
+        return await self._play(peer, kind, data, self.script.pop(0), self.served - 1)
+
+    async def _play(self, peer: _Peer, kind: str, request: dict, reply: dict, number: int) -> bool:
+        fault = reply.get("fault")
+        if fault in ("429", "500", "status"):
+            status = int(reply.get("status", 429 if fault == "429" else 500))
+            extra = [("retry-after", str(reply["retry_after"]))] if "retry_after" in reply else []
+            message = reply.get("message", "Rate limit reached" if status == 429 else "The server had an error")
+            return await peer.error(kind, status, message, extra)
+        calls = [{"id": f"call_{number}_{i}", **call} for i, call in enumerate(reply.get("tool_calls", []))]
+        reply = {**reply, "tool_calls": calls}
+        if fault in ("break", "stall") and "text" not in reply and not calls:
+            reply["text"] = "partial answer"
+        played = _encode(kind, reply, request)
+        head = [("content-type", "text/event-stream"), ("cache-control", "no-cache")]
+        await peer.send(h11.Response(status_code=200, headers=head))
+        await trio.sleep(reply.get("delay_ms", 0) / 1000)
+        if fault == "break":
+            await peer.events(played.events[: reply.get("after", len(played.events))])
+            if reply.get("clean"):
+                await peer.send(h11.EndOfMessage())
+            return False  # drop the connection (mid-body unless clean)
+        if fault == "stall":
+            await peer.events(played.events[: reply.get("after", 2)])
+            await peer.wait_hangup()
+            self.stalls_closed += 1
+            self._stall_closed.set()
+            return False
+        if fault == "malformed":
+            data = reply.get("data", '{"choices": [{"delta": {"content": "oo')
+            bad = f"data: {data}\n\n" if kind == "openai" else f"event: content_block_delta\ndata: {data}\n\n"
+            await peer.events([played.events[0], bad, *played.closing])
+        else:
+            await peer.events(played.events + played.closing)
+        await peer.send(h11.EndOfMessage())
+        return True
+
+
+def _invalid(kind: str, data: Any) -> str | None:
+    """What the real API would reject in this request body (only what the tests rely on)."""
+    if not isinstance(data, dict) or not isinstance(data.get("messages"), list):
+        return "messages: field required"
+    if data.get("stream") is not True:
+        return "llm_server streams only: set stream=true"
+    if kind == "anthropic" and not isinstance(data.get("max_tokens"), int):
+        return "max_tokens: Field required"
+    return None
+
+
+def _encode(kind: str, reply: dict[str, Any], request: dict[str, Any]) -> Stream:
+    text = reply.get("text", "") + "".join(_arguments(c) for c in reply["tool_calls"])
+    counted = {"input_tokens": max(1, len(json.dumps(request)) // 4), "output_tokens": max(1, len(text) // 4)}
+    usage = {**counted, **reply.get("usage", {})}
+    sizes, model = [int(reply.get("piece", 3))], str(request.get("model", "model"))
+    if kind == "anthropic":
+        return anthropic_stream(reply, model=model, usage=usage, sizes=sizes)
+    wants_usage = (request.get("stream_options") or {}).get("include_usage") is True
+    return openai_stream(reply, model=model, usage=usage if wants_usage else None, sizes=sizes)
+
+
+@dataclass
+class _Peer:
+    """One client connection, spoken through h11."""
+
+    stream: trio.SocketStream
+    conn: h11.Connection
+
+    async def next(self) -> Any:
+        while (event := self.conn.next_event()) is h11.NEED_DATA:
+            self.conn.receive_data(await self.stream.receive_some(65536))
+        return event
+
+    async def send(self, event: Any) -> None:
+        await self.stream.send_all(self.conn.send(event))
+
+    async def events(self, events: list[str]) -> None:
+        for event in events:
+            raw = event.encode()
+            for half in (raw[: len(raw) // 2], raw[len(raw) // 2 :]):  # lines split across reads
+                await self.send(h11.Data(data=half))
+                await trio.sleep(0)
+
+    async def json(self, status: int, value: Any, extra: Sequence[tuple[str, str]] = ()) -> bool:
+        body = json.dumps(value).encode()
+        headers = [("content-type", "application/json"), ("content-length", str(len(body))), *extra]
+        for event in (h11.Response(status_code=status, headers=headers), h11.Data(data=body), h11.EndOfMessage()):
+            await self.send(event)
+        return True
+
+    async def error(self, kind: str, status: int, message: str, extra: Sequence[tuple[str, str]] = ()) -> bool:
+        if kind == "anthropic":
+            return await self.json(status, {"type": "error", "error": {"type": "api_error", "message": message}}, extra)
+        return await self.json(status, {"error": {"message": message, "type": "server_error", "code": None}}, extra)
+
+    async def wait_hangup(self) -> None:
+        with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+            while await self.stream.receive_some(65536):
+                pass
+
+
+async def _serve_until_stdin_closes(server: LLMServer) -> None:
+    async with trio.open_nursery() as nursery:
+        await nursery.start(server.serve)
+        print(f"PORT {server.port}", flush=True)
+        await trio.to_thread.run_sync(sys.stdin.buffer.read, abandon_on_cancel=True)
+        nursery.cancel_scope.cancel()
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: python tests/llm_server.py SCRIPT.json", file=sys.stderr)
+        return 2
+    try:
+        server = LLMServer(json.loads(Path(argv[0]).read_text()))
+    except (OSError, ValueError) as exc:
+        print(f"llm_server: {argv[0]}: {exc}", file=sys.stderr)
+        return 2
+    trio.run(_serve_until_stdin_closes, server)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
