@@ -21,5 +21,8 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def bench(session: nox.Session) -> None:
-    session.install("-e", ".")
-    session.run("python", "bench/fetch_bench.py", *session.posargs)
+    session.install("-e", ".", "pexpect", "readability-lxml")  # bench-only peers, never project deps
+    session.run("python", "bench/fetch_bench.py", "--out", "bench/results/fetch.md")
+    session.run("python", "bench/extraction_bench.py")
+    session.run("python", "bench/chat_bench.py")
+    session.run("python", "bench/report.py")

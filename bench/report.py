@@ -1,0 +1,36 @@
+"""Assemble bench/RESULTS.md from the parts in bench/results/ (each written by its own script).
+
+Run from the repo root: `python bench/report.py` (`nox -s bench` runs every benchmark, then this).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+PARTS = [  # (file, what it covers)
+    ("fetch.md", "fetch: whole process vs bare Playwright, cancellation, CPU per page"),
+    ("extraction.md", "extraction quality on 181 pages vs trafilatura and readability-lxml"),
+    ("chat.md", "chat start-up"),
+]
+
+
+def main() -> None:
+    lines = [
+        "# Benchmarks",
+        "",
+        "`nox -s bench` runs every script below on this machine and rebuilds this file. Each part",
+        "says the command that produced it, when, and on what; comparisons are ratios from one run.",
+        "",
+    ]
+    lines += [f"- `results/{name}`: {what}" for name, what in PARTS]
+    for name, _ in PARTS:
+        path = BENCH / "results" / name
+        text = path.read_text() if path.exists() else f"# {name}\n\n(not run yet)\n"
+        lines += ["", "---", "", re.sub(r"(?m)^(#+) ", r"#\1 ", text).strip()]  # one level down
+    (BENCH / "RESULTS.md").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
