@@ -26,9 +26,13 @@ HELP = """\
 /exit              leave (Ctrl-D too)
 /tools             the tools the model can call
 /log               the conversation so far
+/undo [N]          forget the last N turns (default 1)
+/model [NAME]      show or switch the model (PROVIDER/MODEL)
+/rename NAME       rename this conversation
 /fetch URL         read a page yourself (no model needed)
+/screenshot URL    save a PNG of a page in the conversation's directory
 Anything else goes to the model. Ctrl-C stops the current reply or tool call."""
-COMMANDS = ["/help", "/exit", "/tools", "/log", "/fetch"]
+COMMANDS = ["/help", "/exit", "/tools", "/log", "/undo", "/model", "/rename", "/fetch", "/screenshot"]
 
 
 class TerminalUI:
@@ -63,20 +67,46 @@ def _describe(call: ToolCall) -> str:
 async def chat_loop(
     prompter: Prompter,
     conversation: Conversation,
-    agent: Agent | None,
     web: WebTools,
     interrupts: Interrupts,
+    make_agent: Callable[[str], Agent],
+    model: str | None,
     no_model_help: str,
 ) -> int:
-    ui = TerminalUI(prompter, agent is not None and agent.settings.confirm_tools)
     print(f"gptme-trio: conversation {conversation.name} ({conversation.path}); /help for commands", file=sys.stderr)
+    agent = make_agent(model) if model else None
     if agent is None:
         print(f"gptme-trio: {no_model_help}; slash commands still work", file=sys.stderr)
+
+    async def switch_model(name: str) -> None:
+        nonlocal agent
+        if not name:
+            await _say(f"model: {model_name(agent)}")
+            return
+        agent = make_agent(name)  # a bad name raises ProviderConfigError: printed, nothing changes
+        await _say(f"model: {model_name(agent)}")
+
+    async def rename(name: str) -> None:
+        conversation.rename(name)
+        web.save_dir = conversation.directory
+        await _say(f"renamed to {conversation.name}")
+
+    async def undo(arg: str) -> None:
+        turns = int(arg) if arg.isdigit() and int(arg) > 0 else 1
+        await _say(f"forgot {conversation.undo(turns)} message(s)")
+
+    async def screenshot(url: str) -> None:
+        await _say(await web.capture(parse_target(url), check_policy=False) if url else "usage: /screenshot URL")
+
     commands: dict[str, Callable[[str], Awaitable[None]]] = {
         "/help": lambda _: _say(HELP),
         "/tools": lambda _: _say("\n".join(f"{t.name}: {t.description}" for t in web.tools())),
         "/log": lambda _: _say(_render_log(conversation)),
+        "/undo": undo,
+        "/model": switch_model,
+        "/rename": rename,
         "/fetch": lambda arg: _fetch(web, arg),
+        "/screenshot": screenshot,
     }
     while True:
         try:
@@ -99,12 +129,17 @@ async def chat_loop(
                 elif agent is None:
                     await _say(no_model_help)
                 else:
+                    ui = TerminalUI(prompter, agent.settings.confirm_tools)
                     await agent.turn(conversation, line, ui)
                     sys.stdout.write("\n")
             except GptmeTrioError as exc:
                 print(f"\ngptme-trio: {exc}", file=sys.stderr, flush=True)
         if turn.cancelled_caught:
             print("\n[interrupted]", file=sys.stderr, flush=True)
+
+
+def model_name(agent: Agent | None) -> str:
+    return f"{agent.provider.name}/{agent.provider.model}" if agent else "none"
 
 
 async def _say(text: str) -> None:

@@ -93,18 +93,20 @@ async def run_chat(plan: ChatPlan, interrupts: Interrupts) -> int:
         raise ProviderConfigError(NO_MODEL_HELP)
     conversation = open_conversation(plan)
     async with httpx.AsyncClient(timeout=None) as client, open_browser(plan.browser) as browser:
-        web = WebTools(browser, UrlPolicy(plan.allow_hosts))
-        agent = None
-        if plan.model:
+        web = WebTools(browser, UrlPolicy(plan.allow_hosts), conversation.directory)
+
+        def make_agent(model: str) -> Agent:
             from .llm.registry import resolve
 
-            agent = Agent(resolve(plan.model, plan.env, client), {t.name: t for t in web.tools()}, plan.settings)
+            return Agent(resolve(model, plan.env, client), {t.name: t for t in web.tools()}, plan.settings)
+
         if plan.interactive:
             from .interactive import COMMANDS, chat_loop
             from .prompt import Prompter
 
             prompter = Prompter(plan.home / "history", COMMANDS)
-            return await chat_loop(prompter, conversation, agent, web, interrupts, NO_MODEL_HELP)
+            return await chat_loop(prompter, conversation, web, interrupts, make_agent, plan.model, NO_MODEL_HELP)
+        agent = make_agent(plan.model)
         ui = PlainUI()
         for prompt in plan.prompts:
             answer = await agent.turn(conversation, prompt, ui)

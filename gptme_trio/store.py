@@ -90,12 +90,48 @@ class Conversation:
         finally:
             os.close(fd)
 
+    def undo(self, turns: int = 1) -> int:
+        """Drop the last `turns` user turns (and all that followed them); return how many messages went.
+
+        The file is rewritten atomically (a temp file renamed over it): a crash leaves
+        either the old log or the new one, never a mix.
+        """
+        starts = [i for i, m in enumerate(self.messages) if m.role == "user"]
+        if not starts:
+            return 0
+        cut = starts[-min(turns, len(starts))]
+        dropped = len(self.messages) - cut
+        lines = self.path.read_text(encoding="utf-8").splitlines(keepends=True)
+        kept = [line for line in lines if _is_message(line)][:cut]
+        tmp = self.path.with_name(".conversation.jsonl.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.writelines(kept)
+        os.replace(tmp, self.path)
+        del self.messages[cut:]
+        return dropped
+
+    def rename(self, name: str) -> None:
+        target = self.directory.parent / check_name(name)
+        if target.exists():
+            raise UsageError(f"a conversation named {name!r} exists already")
+        self.directory.rename(target)
+        self.directory = target
+
     def _load(self) -> None:
         for line in self.path.read_text(encoding="utf-8", errors="replace").splitlines():
             try:
                 self.messages.append(_from_json(json.loads(line)))
             except (ValueError, KeyError, TypeError):
                 self.skipped_lines += 1
+
+
+def _is_message(line: str) -> bool:
+    try:
+        _from_json(json.loads(line))
+    except (ValueError, KeyError, TypeError):
+        return False
+    return True
 
 
 def _to_json(message: Message, metadata: dict[str, Any]) -> dict[str, Any]:

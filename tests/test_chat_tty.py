@@ -107,3 +107,56 @@ def test_ctrl_c_during_a_model_tool_call_then_the_next_turn_works(llm, site, tmp
     [log] = (home / "conversations").glob("*/conversation.jsonl")
     roles = [json.loads(line)["role"] for line in log.read_text().splitlines()]
     assert roles == ["system", "user", "assistant", "tool", "user", "assistant", "tool", "assistant"]
+
+
+def test_confirmation_slash_commands_and_ctrl_c_while_streaming(llm, site, tmp_path):
+    server = llm(
+        [
+            {"tool_calls": [{"name": "read_url", "arguments": {"url": site.url("/normal")}}]},
+            {"text": "Fine, I will not read it."},
+            {"fault": "stall", "text": "This reply never ends because", "after": 8},
+            {"text": "Back again."},
+        ]
+    )
+    home = tmp_path / "home"
+    child = spawn_chat("--allow-hosts", "127.0.0.1", GPTME_TRIO_HOME=str(home), **server.env("local"))
+    child.expect(PROMPT)
+    child.sendline("/model local/test-model")
+    child.expect("model: local/test-model")
+    child.expect(PROMPT)
+    child.sendline("read the page")
+    child.expect(r"Run read_url\(http://127\.0\.0\.1:\d+/normal\)\? \[Y/n\]")
+    child.sendline("n")
+    child.expect("Fine, I will not read it.")
+    child.expect(PROMPT)
+    child.sendline("tell me a long story")
+    child.expect("This reply")  # streamed to the terminal as it arrives
+    sent = time.monotonic()
+    child.sendintr()
+    child.expect(r"\[interrupted\]")
+    child.expect(PROMPT)
+    assert time.monotonic() - sent < 1.0
+    child.sendline("/rename story-time")
+    child.expect("renamed to story-time")
+    child.expect(PROMPT)
+    child.sendline("/screenshot " + site.url("/images"))
+    child.expect(r"saved a [\d,]+-byte PNG")
+    child.expect(PROMPT)
+    child.sendline("/undo")
+    child.expect(r"forgot 2 message\(s\)")  # the interrupted turn: the question and the partial reply
+    child.expect(PROMPT)
+    child.sendline("again")
+    child.expect("Back again.")
+    child.expect(PROMPT)
+    child.sendcontrol("d")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    directory = home / "conversations" / "story-time"
+    assert list(directory.glob("screenshot-*.png"))
+    log = [json.loads(line) for line in (directory / "conversation.jsonl").read_text().splitlines()]
+    declined = [m for m in log if m["role"] == "tool"]
+    assert declined[0]["content"] == "the user declined this tool call"
+    assert [m["content"] for m in log if m["role"] == "user"] == ["read the page", "again"]
+    assert "tell me a long story" in json.dumps(server.requests()[2]["body"])
+    assert "tell me a long story" not in json.dumps(server.requests()[3]["body"])  # undone

@@ -8,6 +8,9 @@ URL policy first, and again after redirects.
 from __future__ import annotations
 
 import math
+import secrets
+import time
+from pathlib import Path
 
 from ..browser import BrowserService, PageOptions
 from ..engines import RenderOptions
@@ -21,14 +24,16 @@ READ_BUDGET = 20_000  # characters of page text handed to the model per call
 
 
 class WebTools:
-    def __init__(self, browser: BrowserService, policy: UrlPolicy, budget: int = READ_BUDGET) -> None:
+    def __init__(self, browser: BrowserService, policy: UrlPolicy, save_dir: Path, budget: int = READ_BUDGET) -> None:
         self._browser = browser
         self._policy = policy
         self._budget = budget
+        self.save_dir = save_dir  # screenshots go here (the conversation's directory)
         self._engine = BrowserEngine(browser, PageOptions(block_media=True), RenderOptions())
+        self._camera = BrowserEngine(browser, PageOptions(), RenderOptions(capture="png"))
 
     def tools(self) -> list[Tool]:
-        return [tool(self.read_url)]
+        return [tool(self.read_url), tool(self.screenshot)]
 
     async def read_url(self, url: str) -> str:
         """Read a web page and return its main content as Markdown.
@@ -37,6 +42,28 @@ class WebTools:
         url: the http(s) URL of the page
         """
         return await self.read(Target(url, url), check_policy=True)
+
+    async def screenshot(self, url: str) -> str:
+        """Take a PNG screenshot of a web page; returns the file's path.
+
+        Args:
+        url: the http(s) URL of the page
+        """
+        return await self.capture(Target(url, url), check_policy=True)
+
+    async def capture(self, target: Target, *, check_policy: bool) -> str:
+        if check_policy:
+            await self._policy.check(target.url)
+        options = FetchOptions(format="png", seconds_per_url=math.inf)
+        record = await fetch_one(target, self._camera, options)
+        if record.error:
+            raise ToolError(f"{record.error}: {target.url}")
+        if check_policy and record.final_url and record.final_url != target.url:
+            await self._policy.check(record.final_url)
+        self.save_dir.mkdir(parents=True, exist_ok=True)
+        path = self.save_dir / f"screenshot-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}.png"
+        path.write_bytes(record.payload)
+        return f"saved a {len(record.payload):,}-byte PNG of {record.final_url or target.url} to {path}"
 
     async def read(self, target: Target, *, check_policy: bool) -> str:
         """Main content of `target`; URLs the user typed skip the policy (check_policy=False)."""
