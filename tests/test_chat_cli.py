@@ -63,7 +63,7 @@ def test_read_url_result_goes_back_to_the_model(llm, site, home, provider):
     assert result.returncode == 0, result.stderr
     assert result.stdout.decode() == "The page is about structured concurrency.\n"
     first, second = server.requests()
-    assert [t.get("function", t)["name"] for t in first["body"]["tools"]] == ["read_url"]
+    assert [t.get("function", t)["name"] for t in first["body"]["tools"]] == ["read_url", "screenshot"]
     [sent] = tool_results(second)
     assert "Structured concurrency means every task has an owner" in sent
     log = log_of(home)
