@@ -7,6 +7,7 @@ line on stderr with exit code 2. Deadlines are set from these options.
 from __future__ import annotations
 
 import functools
+import os
 import sys
 import traceback
 
@@ -185,6 +186,10 @@ def _run(main_fn, verbose: bool) -> None:
     sys.exit(code)
 
 
+def _first(*values):
+    return next(v for v in values if v is not None)
+
+
 def _first_own_error(exc: BaseException) -> GptmeTrioError | None:
     if isinstance(exc, GptmeTrioError):
         return exc
@@ -225,31 +230,24 @@ Exit codes:
 @click.option(
     "--tool-timeout",
     type=click.FloatRange(min=0, min_open=True),
-    default=30.0,
-    show_default=True,
     metavar="SECONDS",
-    help="Deadline for each tool call.",
+    help="Deadline for each tool call.  [default: 30]",
 )
 @click.option(
     "--llm-timeout",
     type=click.FloatRange(min=0, min_open=True),
-    default=120.0,
-    show_default=True,
     metavar="SECONDS",
-    help="Give up when the model sends nothing for this long.",
+    help="Give up when the model sends nothing for this long.  [default: 120]",
 )
 @click.option(
     "--max-steps",
     type=click.IntRange(1, 1000),
-    default=20,
-    show_default=True,
     metavar="N",
-    help="Model replies per turn at most (each may call tools).",
+    help="Model replies per turn at most (each may call tools).  [default: 20]",
 )
 @click.option(
     "--allow-hosts",
     metavar="H1,H2",
-    default="",
     help="Hosts the model may open even if local or private (e.g. localhost,127.0.0.1).",
 )
 @click.option("--system", metavar="TEXT", help="System prompt for a new conversation.")
@@ -274,6 +272,9 @@ def chat(
 ) -> None:
     """Chat with a model that can read the web.
 
+    Defaults for -m, --allow-hosts, the timeouts and the search engine can live in
+    config.toml ($GPTME_TRIO_HOME/config.toml, else ~/.config/gptme-trio/); flags win.
+
     \b
     Examples:
       gptme-trio chat -m openai/gpt-4o-mini                       # interactive
@@ -282,11 +283,18 @@ def chat(
       gptme-trio chat -r --name research 'and the second link?'   # resume a conversation
     """
     from .chat import ChatSettings
+    from .config import load_config
     from .plan import _browser_spec
     from .session import ChatPlan, run_chat
     from .store import check_name, home_dir
 
     try:
+        config = load_config()
+        model = model or config.model
+        tool_timeout = _first(tool_timeout, config.tool_timeout, 30.0)
+        llm_timeout = _first(llm_timeout, config.llm_timeout, 120.0)
+        max_steps = _first(max_steps, config.max_steps, 20)
+        hosts = tuple(h for h in allow_hosts.split(",") if h.strip()) if allow_hosts is not None else config.allow_hosts
         interactive = not non_interactive and sys.stdin.isatty()
         prompts = list(prompts)
         if not interactive and not prompts and not sys.stdin.isatty():
@@ -307,8 +315,11 @@ def chat(
             name=name,
             resume=resume,
             system=system,
-            allow_hosts=tuple(h for h in allow_hosts.split(",") if h.strip()),
+            allow_hosts=hosts,
             interactive=interactive,
+            env=config.provider_env(os.environ),
+            search_engine=os.environ.get("GPTME_TRIO_SEARCH_ENGINE") or config.search_engine or "duckduckgo",
+            search_url=os.environ.get("GPTME_TRIO_SEARCH_URL") or config.search_url,
         )
     except UsageError as exc:
         fail(str(exc))

@@ -44,6 +44,8 @@ class ChatPlan:
     allow_hosts: tuple[str, ...] = ()
     interactive: bool = False
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    search_engine: str = "duckduckgo"
+    search_url: str | None = None
 
 
 SYSTEM_PROMPT = (

@@ -205,3 +205,33 @@ def test_kill_9_mid_turn_leaves_a_log_that_resumes(llm, site, home):
     assert not alive(tree)
     result = chat(home, server, "-r", "continue")
     assert result.returncode == 0 and result.stdout == b"Resumed fine.\n", result.stderr
+
+
+def test_config_file_supplies_model_and_hosts_flags_win(llm, site, home):
+    server = llm(
+        [
+            {"tool_calls": [{"name": "read_url", "arguments": {"url": site.url("/normal")}}]},
+            {"text": "from config"},
+            {"text": "flag wins"},
+        ]
+    )
+    home.mkdir(parents=True)
+    (home / "config.toml").write_text(
+        f'model = "local/configured-model"\nallow_hosts = ["127.0.0.1"]\n'
+        f'[providers.local]\nbase_url = "http://127.0.0.1:{server.port}/v1"\n'
+    )
+    env = cli_env(GPTME_TRIO_HOME=str(home), OPENAI_BASE_URL="", GPTME_TRIO_MODEL="")
+    result = subprocess.run(
+        cli_command("chat", "-n", "read it"), capture_output=True, timeout=90, env=env, stdin=subprocess.DEVNULL
+    )
+    assert result.returncode == 0 and result.stdout == b"from config\n", result.stderr
+    assert server.requests()[0]["body"]["model"] == "configured-model"
+    assert "Structured concurrency" in tool_results(server.requests()[1])[0]  # allowed by the config
+    result = subprocess.run(
+        cli_command("chat", "-n", "-m", "local/flag-model", "hi"),
+        capture_output=True,
+        timeout=90,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.stdout == b"flag wins\n" and server.requests()[2]["body"]["model"] == "flag-model"

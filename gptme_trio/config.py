@@ -1,0 +1,117 @@
+"""Defaults from `config.toml`; options on the command line and env vars win over it.
+
+Where: $GPTME_TRIO_HOME/config.toml when GPTME_TRIO_HOME is set, else the platform's
+user config directory (e.g. ~/.config/gptme-trio/config.toml).
+
+    model = "anthropic/claude-sonnet-4-5"
+    allow_hosts = ["localhost"]
+    tool_timeout = 30
+    llm_timeout = 120
+    max_steps = 20
+
+    [search]
+    engine = "searxng"                  # or "duckduckgo"
+    url = "http://127.0.0.1:8888"
+
+    [providers.openai]                  # keys are named, never written here
+    api_key_env = "WORK_OPENAI_KEY"     # read the key from this variable instead of OPENAI_API_KEY
+    base_url = "https://gateway.example/v1"
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import UsageError
+
+# provider -> (its API key variable, its base URL variable)
+PROVIDER_ENV = {
+    "openai": ("OPENAI_API_KEY", "OPENAI_BASE_URL"),
+    "local": ("OPENAI_API_KEY", "OPENAI_BASE_URL"),
+    "anthropic": ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"),
+    "openrouter": ("OPENROUTER_API_KEY", "OPENROUTER_BASE_URL"),
+    "ollama": (None, "OLLAMA_HOST"),
+}
+_TOP = {
+    "model": str,
+    "allow_hosts": list,
+    "tool_timeout": (int, float),
+    "llm_timeout": (int, float),
+    "max_steps": int,
+    "search": dict,
+    "providers": dict,
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path | None = None
+    model: str | None = None
+    allow_hosts: tuple[str, ...] = ()
+    tool_timeout: float | None = None
+    llm_timeout: float | None = None
+    max_steps: int | None = None
+    search_engine: str | None = None
+    search_url: str | None = None
+    providers: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def provider_env(self, env: Mapping[str, str]) -> dict[str, str]:
+        """`env` with the config's key variables and base URLs applied (env vars still win for URLs)."""
+        merged = dict(env)
+        for name, settings in self.providers.items():
+            key_var, url_var = PROVIDER_ENV[name]
+            source = settings.get("api_key_env")
+            if key_var and source and env.get(source):
+                merged[key_var] = env[source]
+            if url_var and settings.get("base_url") and not env.get(url_var):
+                merged[url_var] = settings["base_url"]
+        return merged
+
+
+def config_path(env: Mapping[str, str] = os.environ) -> Path:
+    if env.get("GPTME_TRIO_HOME"):
+        return Path(env["GPTME_TRIO_HOME"]).expanduser() / "config.toml"
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir("gptme-trio")) / "config.toml"
+
+
+def load_config(env: Mapping[str, str] = os.environ) -> Config:
+    """The config file's settings (empty if there is none); UsageError if it is malformed."""
+    path = config_path(env)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return Config()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: cannot read ({exc})") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path}: not valid TOML ({exc})") from exc
+    for key, value in data.items():
+        if key not in _TOP:
+            raise UsageError(f"{path}: unknown setting {key!r} (known: {', '.join(_TOP)})")
+        if not isinstance(value, _TOP[key]) or isinstance(value, bool):
+            raise UsageError(f"{path}: {key} has the wrong type")
+    providers = data.get("providers", {})
+    for name, settings in providers.items():
+        if name not in PROVIDER_ENV or not isinstance(settings, dict):
+            raise UsageError(f"{path}: [providers.{name}]: unknown provider (known: {', '.join(PROVIDER_ENV)})")
+        if "api_key" in settings:
+            raise UsageError(f"{path}: [providers.{name}]: put the key in an env var and name it with api_key_env")
+    search: dict[str, Any] = data.get("search", {})
+    return Config(
+        path=path,
+        model=data.get("model"),
+        allow_hosts=tuple(str(h) for h in data.get("allow_hosts", [])),
+        tool_timeout=data.get("tool_timeout"),
+        llm_timeout=data.get("llm_timeout"),
+        max_steps=data.get("max_steps"),
+        search_engine=search.get("engine"),
+        search_url=search.get("url"),
+        providers={name: {k: str(v) for k, v in s.items()} for name, s in providers.items()},
+    )
