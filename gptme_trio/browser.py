@@ -280,6 +280,10 @@ class Page:
     async def screenshot(self, *, full_page: bool = False) -> bytes:
         return await self._call(self._raw.screenshot, full_page=full_page, type="png")
 
+    async def aria_snapshot(self) -> str:
+        """The page's accessibility tree as YAML (roles, names, text)."""
+        return await self._call(self._raw.locator("body").aria_snapshot)
+
     async def pdf(self) -> bytes:
         return await self._call(self._raw.pdf, print_background=True)
 

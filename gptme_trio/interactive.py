@@ -19,6 +19,7 @@ from .prompt import PromptEOF, Prompter, PromptInterrupted
 from .runtime import Interrupts
 from .store import Conversation
 from .targets import parse_target
+from .tools.search import WebSearch
 from .tools.web import WebTools
 
 HELP = """\
@@ -31,8 +32,9 @@ HELP = """\
 /rename NAME       rename this conversation
 /fetch URL         read a page yourself (no model needed)
 /screenshot URL    save a PNG of a page in the conversation's directory
+/search QUERY      search the web (DuckDuckGo, or SearXNG via config/GPTME_TRIO_SEARCH_URL)
 Anything else goes to the model. Ctrl-C stops the current reply or tool call."""
-COMMANDS = ["/help", "/exit", "/tools", "/log", "/undo", "/model", "/rename", "/fetch", "/screenshot"]
+COMMANDS = ["/help", "/exit", "/tools", "/log", "/undo", "/model", "/rename", "/fetch", "/screenshot", "/search"]
 
 
 class TerminalUI:
@@ -68,6 +70,7 @@ async def chat_loop(
     prompter: Prompter,
     conversation: Conversation,
     web: WebTools,
+    search: WebSearch,
     interrupts: Interrupts,
     make_agent: Callable[[str], Agent],
     model: str | None,
@@ -100,7 +103,8 @@ async def chat_loop(
 
     commands: dict[str, Callable[[str], Awaitable[None]]] = {
         "/help": lambda _: _say(HELP),
-        "/tools": lambda _: _say("\n".join(f"{t.name}: {t.description}" for t in web.tools())),
+        "/tools": lambda _: _say("\n".join(f"{t.name}: {t.description}" for t in [*web.tools(), *search.tools()])),
+        "/search": lambda query: _search(search, query),
         "/log": lambda _: _say(_render_log(conversation)),
         "/undo": undo,
         "/model": switch_model,
@@ -151,6 +155,10 @@ async def _fetch(web: WebTools, url: str) -> None:
         await _say("usage: /fetch URL")
         return
     await _say(await web.read(parse_target(url), check_policy=False))  # typed by the user: not restricted
+
+
+async def _search(search: WebSearch, query: str) -> None:
+    await _say(await search.search(query) if query else "usage: /search QUERY")
 
 
 def _render_log(conversation: Conversation) -> str:

@@ -23,6 +23,7 @@ from .llm import Message, ToolCall
 from .policy import UrlPolicy
 from .runtime import Interrupts
 from .store import Conversation
+from .tools.search import WebSearch
 from .tools.web import WebTools
 
 NO_MODEL_HELP = (
@@ -96,18 +97,22 @@ async def run_chat(plan: ChatPlan, interrupts: Interrupts) -> int:
     conversation = open_conversation(plan)
     async with httpx.AsyncClient(timeout=None) as client, open_browser(plan.browser) as browser:
         web = WebTools(browser, UrlPolicy(plan.allow_hosts), conversation.directory)
+        search = WebSearch(client, plan.search_engine, plan.search_url)
+        tools = {t.name: t for t in [*web.tools(), *search.tools()]}
 
         def make_agent(model: str) -> Agent:
             from .llm.registry import resolve
 
-            return Agent(resolve(model, plan.env, client), {t.name: t for t in web.tools()}, plan.settings)
+            return Agent(resolve(model, plan.env, client), tools, plan.settings)
 
         if plan.interactive:
             from .interactive import COMMANDS, chat_loop
             from .prompt import Prompter
 
             prompter = Prompter(plan.home / "history", COMMANDS)
-            return await chat_loop(prompter, conversation, web, interrupts, make_agent, plan.model, NO_MODEL_HELP)
+            return await chat_loop(
+                prompter, conversation, web, search, interrupts, make_agent, plan.model, NO_MODEL_HELP
+            )
         agent = make_agent(plan.model)
         ui = PlainUI()
         for prompt in plan.prompts:

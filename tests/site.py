@@ -13,6 +13,12 @@ stdin closes (so it never outlives the test run). Pages:
     /images            CSS and two images            /headers         echoes request headers/cookies
     /js-title          title set by JavaScript       /hits            JSON count of requests per path
     /image.png         a PNG (for /images)           /links           a list of links (for --full)
+    /never/...         never answers (a search base URL that hangs)
+    /ddg/html/?q=...   DuckDuckGo-style HTML results echoing q; q=nothing: none; q=many results: 15;
+                       403 without a browser User-Agent (as DuckDuckGo refuses bots)
+    /searx/search?q=...&format=json   SearXNG-style JSON echoing q; q=nothing: none; q=many results: 15;
+                       q=fail: 503; q=garbage: HTML, not JSON; q=shapeless: JSON without results;
+                       403 without format=json (SearXNG's answer when JSON is disabled)
 """
 
 from __future__ import annotations
@@ -26,8 +32,9 @@ import threading
 import time
 import zlib
 from collections import Counter
+from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 ARTICLE_TEXT = (
     "Structured concurrency means every task has an owner and a visible lifetime. "
@@ -76,6 +83,48 @@ def make_png() -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
 
 
+def ddg_page(q: str) -> bytes:
+    """A results page shaped like html.duckduckgo.com's: an ad, a wrapped href, a direct one."""
+
+    def block(title: str, href: str, snippet: str, kind: str = "result results_links web-result") -> str:
+        return (
+            f'<div class="{kind}"><div class="links_main result__body"><h2 class="result__title">'
+            f'<a rel="nofollow" class="result__a" href="{escape(href)}">{title}</a></h2>'
+            f'<a class="result__snippet" href="{escape(href)}">{snippet}</a></div></div>\n'
+        )
+
+    shown = escape(q)
+    if q == "nothing":
+        blocks = '<div class="no-results">No results.</div>'
+    else:
+        wrapped = "//duckduckgo.com/l/?uddg=" + quote("https://example.com/wrapped?a=1&b=caf%C3%A9", safe="")
+        blocks = block("Shop now", "https://duckduckgo.com/y.js?ad_domain=shop.example", "An ad.", "result result--ad")
+        blocks += block(f"Wrapped result for {shown}", wrapped + "&rut=f00d", f"The <b>first</b>\n snippet, {shown}.")
+        blocks += block(f"Direct result for {shown}", "https://example.org/direct", "The second snippet.")
+        if q == "many results":
+            blocks += "".join(
+                block(f"Result {i} for {shown}", f"https://example.net/{i}", f"Snippet {i}.") for i in range(3, 16)
+            )
+    return (
+        f"<!doctype html><html><head><title>{shown} at DuckDuckGo</title></head><body>"
+        f'<div id="links" class="results">{blocks}</div></body></html>'
+    ).encode()
+
+
+def searx_json(q: str) -> bytes:
+    """An answer shaped like SearXNG's /search?format=json: one result without a URL, one without content."""
+    results: list[dict[str, str]] = []
+    if q != "nothing":
+        results = [
+            {"title": f"First for {q}", "url": "https://example.com/one", "content": "First  snippet.", "engine": "x"},
+            {"title": "No URL", "content": "a result without a url"},
+            {"title": f"Second for {q}", "url": "https://example.org/two", "content": ""},
+        ]
+    if q == "many results":
+        results += [{"title": f"Result {i} for {q}", "url": f"https://example.net/{i}"} for i in range(3, 16)]
+    return json.dumps({"query": q, "number_of_results": len(results), "results": results}).encode()
+
+
 PDF = make_pdf("Hello from a PDF document")
 PNG = make_png()
 HITS: Counter[str] = Counter()
@@ -107,7 +156,7 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/slow":
             time.sleep(int(query.get("ms", ["500"])[0]) / 1000)
             self.send(200, article(title="Slow page").encode())
-        elif path == "/never":
+        elif path == "/never" or path.startswith("/never/"):
             FOREVER.wait()
         elif path == "/stall-body":
             self.send_response(200)
@@ -181,6 +230,23 @@ document.getElementById('root').replaceChildren(p); }, 300);</script></body></ht
         elif path == "/links":
             links = "".join(f'<li><a href="/page{i}">Page {i}</a></li>' for i in range(5))
             self.send(200, f"<html><head><title>Links</title></head><body><ul>{links}</ul></body></html>".encode())
+        elif path == "/ddg/html/":
+            if "Mozilla/" not in self.headers.get("User-Agent", ""):
+                self.send(403, b"<html><body>automated queries are not allowed</body></html>")
+            else:
+                self.send(200, ddg_page(query.get("q", [""])[0]))
+        elif path == "/searx/search":
+            q = query.get("q", [""])[0]
+            if query.get("format") != ["json"]:
+                self.send(403, b"<html><body>Forbidden</body></html>")
+            elif q == "fail":
+                self.send(503, b"<html><body>Service Unavailable</body></html>")
+            elif q == "garbage":
+                self.send(200, b"<html><body>surely not JSON</body></html>", "application/json")
+            elif q == "shapeless":
+                self.send(200, b'{"answers": []}', "application/json")
+            else:
+                self.send(200, searx_json(q), "application/json")
         elif path == "/hits":
             self.send(200, json.dumps(HITS).encode(), "application/json")
         else:

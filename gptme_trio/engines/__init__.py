@@ -22,7 +22,7 @@ class RenderOptions:
     wait_until: str = "load"  # commit | domcontentloaded | load | networkidle
     wait_for: str | None = None  # CSS selector to wait for (browser only)
     js: str | None = None  # script run after load; its result is kept (browser only)
-    capture: str = "html"  # html | png | pdf
+    capture: str = "html"  # html | png | pdf | aria
     full_page: bool = False  # png: the whole scrollable page
 
 
@@ -34,7 +34,7 @@ class Snapshot:
     content_type: str = ""
     html: str | None = None  # rendered DOM, or the decoded body
     body: bytes | None = None  # raw bytes when the response is not HTML (PDF)
-    capture: bytes | None = None  # png/pdf bytes
+    capture: bytes | None = None  # png/pdf bytes, or the aria snapshot (UTF-8)
     title: str = ""
     console: list[dict[str, str]] = field(default_factory=list)
     js_result: Any = None

@@ -44,6 +44,8 @@ class BrowserEngine:
                 snap.capture = await page.screenshot(full_page=render.full_page)
             elif render.capture == "pdf":
                 snap.capture = await page.pdf()
+            elif render.capture == "aria":
+                snap.capture = (await page.aria_snapshot()).encode()
             else:
                 snap.html = await page.content()
             snap.title = await page.title()

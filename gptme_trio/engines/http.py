@@ -46,7 +46,7 @@ class HttpEngine:
         except httpx.TooManyRedirects as exc:
             raise NavigationError("too many redirects", url=target.url) from exc
         except httpx.ConnectError as exc:
-            raise NavigationError(_connect_reason(exc), url=target.url) from exc
+            raise NavigationError(connect_reason(exc), url=target.url) from exc
         except httpx.RemoteProtocolError as exc:
             raise NavigationError(f"connection closed by the server ({exc})", url=target.url) from exc
         except httpx.TransportError as exc:
@@ -67,7 +67,7 @@ def _snapshot(url: str, final_url: str, status: int | None, content_type: str, b
     return Snapshot(url, final_url, status, content_type, html=html, title=title_of(html))
 
 
-def _connect_reason(exc: httpx.ConnectError) -> str:
+def connect_reason(exc: httpx.ConnectError) -> str:
     for cause in _causes(exc):
         if isinstance(cause, ssl.SSLError):
             return f"TLS error ({getattr(cause, 'verify_message', None) or cause.reason or cause})"

@@ -21,7 +21,7 @@ import httpx
 import lxml.etree
 import lxml.html
 
-from ..engines.http import _connect_reason
+from ..engines.http import connect_reason
 from ..errors import UsageError
 from . import Tool, ToolError, tool
 
@@ -99,7 +99,7 @@ class WebSearch:
                 timeout=None,  # the caller's cancel scope is the deadline, whatever the client's default
             )
         except httpx.ConnectError as exc:
-            raise ToolError(f"search engine unreachable: {_connect_reason(exc)} ({where})") from exc
+            raise ToolError(f"search engine unreachable: {connect_reason(exc)} ({where})") from exc
         except httpx.RemoteProtocolError as exc:
             raise ToolError(f"search engine unreachable: connection closed by the server ({where})") from exc
         except httpx.TooManyRedirects as exc:

@@ -31,9 +31,47 @@ class WebTools:
         self.save_dir = save_dir  # screenshots go here (the conversation's directory)
         self._engine = BrowserEngine(browser, PageOptions(block_media=True), RenderOptions())
         self._camera = BrowserEngine(browser, PageOptions(), RenderOptions(capture="png"))
+        self._reader = BrowserEngine(browser, PageOptions(block_media=True), RenderOptions(capture="aria"))
+        self._last_console: tuple[str, list[dict[str, str]]] | None = None
 
     def tools(self) -> list[Tool]:
-        return [tool(self.read_url), tool(self.screenshot)]
+        return [tool(self.read_url), tool(self.screenshot), tool(self.snapshot), tool(self.read_logs)]
+
+    async def snapshot(self, url: str) -> str:
+        """Open a web page and return its accessibility tree (roles, names, text) as YAML.
+
+        Args:
+        url: the http(s) URL of the page
+        """
+        record = await self._open(Target(url, url), self._reader, "markdown", check_policy=True)
+        return self._truncate(record.payload.decode() if isinstance(record.payload, bytes) else "")
+
+    async def read_logs(self) -> str:
+        """Return the console messages and page errors of the last page opened by a tool."""
+        if self._last_console is None:
+            return "no page has been opened yet"
+        url, messages = self._last_console
+        if not messages:
+            return f"no console messages or page errors on {url}"
+        return f"console of {url}:\n" + "\n".join(f"[{m['type']}] {m['text']}" for m in messages)
+
+    async def _open(self, target: Target, engine: BrowserEngine, fmt: str, *, check_policy: bool):
+        """Fetch `target` through the policy (before and after redirects); remember its console."""
+        if check_policy:
+            await self._policy.check(target.url)
+        record = await fetch_one(target, engine, FetchOptions(format=fmt, seconds_per_url=math.inf))
+        self._last_console = (target.url, record.console)
+        if record.error:
+            raise ToolError(f"{record.error}: {target.url}")
+        if check_policy and record.final_url and record.final_url != target.url:
+            await self._policy.check(record.final_url)
+        return record
+
+    def _truncate(self, content: str) -> str:
+        if len(content) <= self._budget:
+            return content
+        cut = content[: self._budget]
+        return cut + f"\n\n[truncated: showing {len(cut):,} of {len(content):,} characters]"
 
     async def read_url(self, url: str) -> str:
         """Read a web page and return its main content as Markdown.
@@ -52,14 +90,8 @@ class WebTools:
         return await self.capture(Target(url, url), check_policy=True)
 
     async def capture(self, target: Target, *, check_policy: bool) -> str:
-        if check_policy:
-            await self._policy.check(target.url)
-        options = FetchOptions(format="png", seconds_per_url=math.inf)
-        record = await fetch_one(target, self._camera, options)
-        if record.error:
-            raise ToolError(f"{record.error}: {target.url}")
-        if check_policy and record.final_url and record.final_url != target.url:
-            await self._policy.check(record.final_url)
+        """A PNG of `target` saved in `save_dir`; URLs the user typed skip the policy."""
+        record = await self._open(target, self._camera, "png", check_policy=check_policy)
         self.save_dir.mkdir(parents=True, exist_ok=True)
         path = self.save_dir / f"screenshot-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}.png"
         path.write_bytes(record.payload)
@@ -67,19 +99,6 @@ class WebTools:
 
     async def read(self, target: Target, *, check_policy: bool) -> str:
         """Main content of `target`; URLs the user typed skip the policy (check_policy=False)."""
-        url = target.url
-        if check_policy:
-            await self._policy.check(url)
-        # The caller's deadline (the tool timeout) bounds the whole call.
-        record = await fetch_one(target, self._engine, FetchOptions(seconds_per_url=math.inf))
-        if record.error:
-            raise ToolError(f"{record.error}: {url}")
-        if check_policy and record.final_url and record.final_url != url:
-            await self._policy.check(record.final_url)
-        content = record.content or ""
-        header = f"# {record.title}\n(from {record.final_url or url})\n\n" if record.title else ""
-        if len(content) > self._budget:
-            cut = content[: self._budget]
-            note = f"\n\n[truncated: showing {len(cut):,} of {len(content):,} characters]"
-            return header + cut + note
-        return header + content
+        record = await self._open(target, self._engine, "markdown", check_policy=check_policy)
+        header = f"# {record.title}\n(from {record.final_url or target.url})\n\n" if record.title else ""
+        return header + self._truncate(record.content or "")
