@@ -19,6 +19,7 @@ from .store import Conversation
 from .tools import Tool, ToolError
 
 INTERRUPTED = "interrupted by user"
+PREPARE_SECONDS = 60  # starting the browser, outside each call's own deadline
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,11 @@ class Agent:
             return f"error: no tool named {call.name!r}; available: {', '.join(self.tools)}", False
         seconds = self.settings.tool_timeout
         try:
+            if tool.prepare is not None:
+                with trio.move_on_after(PREPARE_SECONDS) as scope:
+                    await tool.prepare()
+                if scope.cancelled_caught:
+                    return f"error: {call.name} could not get ready within {PREPARE_SECONDS} s", False
             with trio.move_on_after(seconds):
                 return await tool.run(**tool.check_arguments(call.arguments)), True
         except (ToolError, FetchError) as exc:

@@ -291,3 +291,16 @@ def test_search_tool_through_searxng(llm, site, home):
         ),
     )
     assert bad.returncode == 2 and b"GPTME_TRIO_SEARCH_URL" in bad.stderr
+
+
+def test_browser_start_up_does_not_count_against_the_tool_timeout(llm, site, home, chromium, tmp_path):
+    slow = tmp_path / "slow-chromium"
+    slow.write_text(f'#!/bin/sh\nsleep 1\nexec "{chromium}" "$@"\n')  # start-up alone exceeds the tool timeout
+    slow.chmod(0o755)
+    server = llm([{"tool_calls": [{"name": "read_url", "arguments": {"url": site.url("/normal")}}]}, {"text": "ok"}])
+    result = chat(
+        home, server, "--allow-hosts", "127.0.0.1", "--tool-timeout", "0.8", "--browser-path", str(slow), "go"
+    )
+    assert result.returncode == 0, result.stderr
+    [sent] = tool_results(server.requests()[1])
+    assert "Structured concurrency means" in sent, sent

@@ -31,6 +31,9 @@ class Tool:
     description: str
     parameters: dict[str, Any]
     run: Callable[..., Awaitable[str]]
+    # Shared set-up a call waits for before its own deadline starts (starting the browser):
+    # not the call's fault, so not counted against --tool-timeout. Ctrl-C still cancels it.
+    prepare: Callable[[], Awaitable[None]] | None = None
 
     @property
     def spec(self) -> ToolSpec:
@@ -50,7 +53,7 @@ class Tool:
         return arguments
 
 
-def tool(fn: Callable[..., Awaitable[str]]) -> Tool:
+def tool(fn: Callable[..., Awaitable[str]], prepare: Callable[[], Awaitable[None]] | None = None) -> Tool:
     """A Tool from an async function: its name, typed parameters and docstring.
 
     The first docstring paragraph is the description; lines `name: text` under
@@ -69,4 +72,4 @@ def tool(fn: Callable[..., Awaitable[str]]) -> Tool:
         if param.default is inspect.Parameter.empty:
             required.append(name)
     schema = {"type": "object", "properties": properties, "required": required, "additionalProperties": False}
-    return Tool(fn.__name__, summary.strip(), schema, fn)
+    return Tool(fn.__name__, summary.strip(), schema, fn, prepare)

@@ -35,7 +35,13 @@ class WebTools:
         self._last_console: tuple[str, list[dict[str, str]]] | None = None
 
     def tools(self) -> list[Tool]:
-        return [tool(self.read_url), tool(self.screenshot), tool(self.snapshot), tool(self.read_logs)]
+        start = self._browser.start
+        return [
+            tool(self.read_url, start),
+            tool(self.screenshot, start),
+            tool(self.snapshot, start),
+            tool(self.read_logs),
+        ]
 
     async def snapshot(self, url: str) -> str:
         """Open a web page and return its accessibility tree (roles, names, text) as YAML.
