@@ -18,6 +18,18 @@ def spawn_chat(*args: str, **env: str) -> pexpect.spawn:
     return pexpect.spawn(cmd[0], cmd[1:], env=cli_env(PROMPT_TOOLKIT_NO_CPR="1", **env), timeout=20)
 
 
+def ctrl_d_exits_cleanly(child: pexpect.spawn, tree: list) -> None:
+    """Ctrl-D at the prompt: exit code 0, and every process in `tree` gone within 3 s."""
+    child.sendcontrol("d")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    deadline = time.monotonic() + 3
+    while alive(tree) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(tree)
+
+
 def test_without_a_model_slash_commands_work_and_ctrl_d_exits_clean(site):
     child = spawn_chat()
     started = time.monotonic()
@@ -38,14 +50,7 @@ def test_without_a_model_slash_commands_work_and_ctrl_d_exits_clean(site):
     child.sendline("/nonsense")
     child.expect("unknown command /nonsense")
     child.expect(PROMPT)
-    child.sendcontrol("d")
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0
-    deadline = time.monotonic() + 3
-    while alive(tree) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not alive(tree)
+    ctrl_d_exits_cleanly(child, tree)
 
 
 def test_ctrl_c_during_a_slow_fetch_returns_to_the_prompt(site):
@@ -61,10 +66,7 @@ def test_ctrl_c_during_a_slow_fetch_returns_to_the_prompt(site):
     child.sendline("/fetch " + site.url("/normal"))  # the browser survived the group's SIGINT
     child.expect("Structured concurrency means", timeout=10)
     child.expect(PROMPT)
-    child.sendcontrol("d")
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0
+    ctrl_d_exits_cleanly(child, [])
 
 
 def test_ctrl_c_during_a_model_tool_call_then_the_next_turn_works(llm, site, tmp_path):
@@ -92,14 +94,7 @@ def test_ctrl_c_during_a_model_tool_call_then_the_next_turn_works(llm, site, tmp
     child.sendline("now the normal one")
     child.expect("It is about structured concurrency.", timeout=15)
     child.expect(PROMPT)
-    child.sendcontrol("d")
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0
-    deadline = time.monotonic() + 3
-    while alive(tree) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not alive(tree)
+    ctrl_d_exits_cleanly(child, tree)
     requests = server.requests()
     assert len(requests) == 3
     second_turn = json.dumps(requests[1]["body"]["messages"])
@@ -148,10 +143,7 @@ def test_confirmation_slash_commands_and_ctrl_c_while_streaming(llm, site, tmp_p
     child.sendline("again")
     child.expect("Back again.")
     child.expect(PROMPT)
-    child.sendcontrol("d")
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0
+    ctrl_d_exits_cleanly(child, [])
     directory = home / "conversations" / "story-time"
     assert list(directory.glob("screenshot-*.png"))
     log = [json.loads(line) for line in (directory / "conversation.jsonl").read_text().splitlines()]
