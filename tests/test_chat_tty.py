@@ -66,7 +66,7 @@ def test_ctrl_c_during_a_slow_fetch_returns_to_the_prompt(site):
     child.sendline("/fetch " + site.url("/normal"))  # the browser survived the group's SIGINT
     child.expect("Structured concurrency means", timeout=10)
     child.expect(PROMPT)
-    ctrl_d_exits_cleanly(child, [])
+    ctrl_d_exits_cleanly(child, descendants(child.pid))
 
 
 def test_ctrl_c_during_a_model_tool_call_then_the_next_turn_works(llm, site, tmp_path):
@@ -143,7 +143,7 @@ def test_confirmation_slash_commands_and_ctrl_c_while_streaming(llm, site, tmp_p
     child.sendline("again")
     child.expect("Back again.")
     child.expect(PROMPT)
-    ctrl_d_exits_cleanly(child, [])
+    ctrl_d_exits_cleanly(child, descendants(child.pid))
     directory = home / "conversations" / "story-time"
     assert list(directory.glob("screenshot-*.png"))
     log = [json.loads(line) for line in (directory / "conversation.jsonl").read_text().splitlines()]
