@@ -25,4 +25,5 @@ def bench(session: nox.Session) -> None:
     session.run("python", "bench/fetch_bench.py", "--out", "bench/results/fetch.md")
     session.run("python", "bench/extraction_bench.py")
     session.run("python", "bench/chat_bench.py")
+    session.run("python", "bench/throughput_bench.py")  # peers: add --crawl4ai-python/--gptme-python
     session.run("python", "bench/report.py")

@@ -13,6 +13,7 @@ PARTS = [  # (file, what it covers)
     ("fetch.md", "fetch: whole process vs bare Playwright, cancellation, CPU per page"),
     ("extraction.md", "extraction quality on 181 pages vs trafilatura and readability-lxml"),
     ("chat.md", "chat start-up"),
+    ("throughput.md", "100 pages at -j 1/4/8: pages/s and peak memory, vs crawl4ai and gptme"),
 ]
 
 

@@ -22,9 +22,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import trio
@@ -66,6 +67,7 @@ class BrowserSpec:
     executable: str | None = None
     ws_endpoint: str | None = None  # a Playwright server: `playwright launch-server`
     cdp_endpoint: str | None = None  # a Chromium with --remote-debugging-port
+    driver_log: Path | None = None  # the driver's stderr goes here instead of the terminal
 
 
 @dataclass(frozen=True)
@@ -117,20 +119,22 @@ class BrowserService:
 
     @asynccontextmanager
     async def page(self, options: PageOptions) -> AsyncIterator[Page]:
-        """A fresh page in its own context; closed when the block exits."""
-        browser = await self._ensure_browser()
+        """A fresh page in its own context; closed when the block exits.
+
+        A browser found dead while opening the page (it died between calls) is
+        replaced once, transparently: nothing was in flight, so nothing is lost.
+        """
         context = None
         try:
-            # Creating a context and a page takes a few ms; cancelled halfway, it would leave
-            # a context in the browser that nobody can close. So it is shielded, and bounded.
-            with trio.CancelScope(shield=True), trio.move_on_after(_OPEN_PAGE_SECONDS):
-                context = await self._aio(browser.new_context, **_context_kwargs(options))
-                context.set_default_timeout(0)  # deadlines belong to the caller
-                context.set_default_navigation_timeout(0)
-                raw = await self._aio(context.new_page)
-            if context is None or raw is None:
-                self._crashed = True
-                raise BrowserCrashed(f"the browser did not open a page within {_OPEN_PAGE_SECONDS} s")
+            for attempt in (1, 2):
+                browser = await self._ensure_browser()
+                try:
+                    context, raw = await self._open_context(browser, options)
+                    break
+                except Exception as exc:
+                    if attempt == 2 or not (_is_driver_gone(exc) or not browser.is_connected()):
+                        raise
+                    self._crashed = True
             page = Page(self, raw, context)
             if options.block_media:
                 await page._block_media()
@@ -142,6 +146,22 @@ class BrowserService:
         finally:
             if context is not None:
                 self._nursery.start_soon(self._close_context, context)
+
+    async def _open_context(self, browser: Any, options: PageOptions) -> tuple[Any, Any]:
+        # Creating a context and a page takes a few ms; cancelled halfway, it would leave
+        # a context in the browser that nobody can close. So it is shielded, and bounded.
+        context = raw = None
+        with trio.CancelScope(shield=True), trio.move_on_after(_OPEN_PAGE_SECONDS):
+            context = await self._aio(browser.new_context, **_context_kwargs(options))
+            context.set_default_timeout(0)  # deadlines belong to the caller
+            context.set_default_navigation_timeout(0)
+            raw = await self._aio(context.new_page)
+        if raw is None:
+            self._crashed = True
+            if context is not None:
+                self._nursery.start_soon(self._close_context, context)
+            raise BrowserCrashed(f"the browser did not open a page within {_OPEN_PAGE_SECONDS} s")
+        return context, raw
 
     async def start(self) -> None:
         """Start the browser now instead of on first use (the caller sets the deadline)."""
@@ -170,7 +190,7 @@ class BrowserService:
             self._crashed = False
             # Cancelled halfway, start() would leave a driver process we hold no handle to
             # (and open_loop() would wait for it forever). It is local and quick: shield it.
-            with trio.CancelScope(shield=True):
+            with trio.CancelScope(shield=True), _driver_stderr(self._spec.driver_log):
                 self._playwright = await self._aio(async_playwright().start)
             self._browser = await self._connect(self._playwright.chromium)
         except BaseException as exc:  # cancellation too: never leave a half-started browser
@@ -303,6 +323,30 @@ class Page:
             await cdp.send("Network.setBlockedURLs", {"urls": list(BLOCKED_URL_PATTERNS)})
 
         await self._call(block)
+
+
+@contextlib.contextmanager
+def _driver_stderr(path: Path | None) -> Iterator[None]:
+    """Start the driver with its stderr on `path`.
+
+    The node driver restores the terminal modes it saw at start when it exits, which
+    breaks a prompt in raw mode; on a file it has no terminal to touch. Playwright has
+    no option for this: its transport asks `_get_stderr_fileno()` when it spawns the
+    driver, so that lookup is swapped for the duration of the (shielded) start.
+    """
+    if path is None:
+        yield
+        return
+    from playwright._impl import _transport
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "ab") as log:
+        original = _transport._get_stderr_fileno
+        _transport._get_stderr_fileno = log.fileno
+        try:
+            yield
+        finally:
+            _transport._get_stderr_fileno = original
 
 
 def _context_kwargs(options: PageOptions) -> dict[str, Any]:

@@ -6,6 +6,7 @@ line on stderr with exit code 2. Deadlines are set from these options.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import sys
@@ -306,9 +307,12 @@ def chat(
         plan = ChatPlan(
             prompts=prompts,
             model=model,
-            browser=_browser_spec(
-                "browser",
-                {"browser_endpoint": browser_endpoint, "cdp_endpoint": cdp_endpoint, "browser_path": browser_path},
+            browser=dataclasses.replace(
+                _browser_spec(
+                    "browser",
+                    {"browser_endpoint": browser_endpoint, "cdp_endpoint": cdp_endpoint, "browser_path": browser_path},
+                ),
+                driver_log=home_dir() / "logs" / "driver.log",  # never the terminal the prompt owns
             ),
             settings=ChatSettings(max_steps, tool_timeout, llm_timeout, confirm_tools=interactive and not no_confirm),
             home=home_dir(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 
@@ -152,3 +153,24 @@ def test_confirmation_slash_commands_and_ctrl_c_while_streaming(llm, site, tmp_p
     assert [m["content"] for m in log if m["role"] == "user"] == ["read the page", "again"]
     assert "tell me a long story" in json.dumps(server.requests()[2]["body"])
     assert "tell me a long story" not in json.dumps(server.requests()[3]["body"])  # undone
+
+
+def test_the_driver_never_gets_the_terminal(site, tmp_path):
+    """The driver restores the terminal modes it saw when it exits: it must not hold the tty."""
+    home = tmp_path / "home"
+    child = spawn_chat(GPTME_TRIO_HOME=str(home))
+    child.expect(PROMPT)
+    child.sendline("/fetch " + site.url("/normal"))
+    child.expect("Structured concurrency means")
+    child.expect(PROMPT)
+    tree = descendants(child.pid)
+    [driver] = [p for p in tree if p.parent().pid == child.pid]
+    assert os.readlink(f"/proc/{driver.pid}/fd/2") == str(home / "logs" / "driver.log")
+    driver.terminate()  # a driver dying while the prompt is up leaves the prompt usable
+    child.sendline("/help")
+    child.expect("forget the last N turns")
+    child.expect(PROMPT)
+    child.sendline("/fetch " + site.url("/js-title"))  # and a fresh browser serves the next call
+    child.expect("Title from JavaScript")  # rendered by a real browser again
+    child.expect(PROMPT)
+    ctrl_d_exits_cleanly(child, descendants(child.pid))
