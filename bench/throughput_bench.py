@@ -30,7 +30,6 @@ import tempfile
 import threading
 import time
 import uuid
-import zlib
 from collections import Counter
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -40,24 +39,16 @@ from urllib.parse import parse_qs, urlsplit
 
 import psutil
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from pages import make_png  # noqa: E402 - tests/ is not a package on sys.path
+
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 PAGES, DELAY = 100, 0.05
 PASS = {True: "PASS", False: "**MISS**"}
 
 
-def make_png() -> bytes:
-    """A 2x2 red PNG (as tests/site.py's)."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
-
-    raw = b"".join(b"\x00" + b"\xff\x00\x00" * 2 for _ in range(2))
-    header = (2).to_bytes(4, "big") * 2 + b"\x08\x02\x00\x00\x00"
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
-
-
-PNG = make_png()
+PNG = make_png()  # the test site's 2x2 red PNG
 PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Page {n}</title>
 <link rel="stylesheet" href="/style.css?n={n}"></head><body><nav><a href="/">Home</a></nav>
 <article><h1>Throughput page {n}</h1><p>{text}</p><img src="/image.png?n={n}&i=1" alt="one">

@@ -35,7 +35,7 @@ class Site:
 @pytest.fixture(scope="session")
 def site() -> Iterator[Site]:
     proc = subprocess.Popen(
-        [sys.executable, str(TESTS / "site.py")], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        [sys.executable, str(TESTS / "pages.py")], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )
     line = proc.stdout.readline()
     assert line.startswith("PORT "), f"test site did not start: {line!r}"

@@ -38,7 +38,7 @@ An exhausted script answers 400 "llm_server: script exhausted". In a Trio test:
     server = LLMServer([{"text": "hi"}]);  await nursery.start(server.serve)   # server.port
 
 As a process: `python tests/llm_server.py SCRIPT.json` prints `PORT <n>` and serves until its
-stdin closes (start it with stdin=subprocess.PIPE, like tests/site.py), then read
+stdin closes (start it with stdin=subprocess.PIPE, like tests/pages.py), then read
 `http://127.0.0.1:<n>/_requests`.
 """
 

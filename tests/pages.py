@@ -1,6 +1,6 @@
 """A local web site with every kind of page the tests need, on 127.0.0.1 only.
 
-Run as a process: `python tests/site.py` prints `PORT <http> <https>` and serves until
+Run as a process: `python tests/pages.py` prints `PORT <http> <https>` and serves until
 stdin closes (so it never outlives the test run). Pages:
 
     /normal            an article                    /slow?ms=N       the article after N ms
