@@ -14,6 +14,8 @@ stdin closes (so it never outlives the test run). Pages:
     /js-title          title set by JavaScript       /hits            JSON count of requests per path
     /image.png         a PNG (for /images)           /links           a list of links (for --full)
     /never/...         never answers (a search base URL that hangs)
+    /form              an input, a Greet button, a link to /normal; Enter submits to /form-result?name=
+    /lure?to=URL       an image, a fetch() and a link toward URL; &nav=1 also navigates there by script
     /ddg/html/?q=...   DuckDuckGo-style HTML results echoing q; q=nothing: none; q=many results: 15;
                        403 without a browser User-Agent (as DuckDuckGo refuses bots)
     /searx/search?q=...&format=json   SearXNG-style JSON echoing q; q=nothing: none; q=many results: 15;
@@ -127,6 +129,11 @@ def searx_json(q: str) -> bytes:
 
 PDF = make_pdf("Hello from a PDF document")
 PNG = make_png()
+FORM = b"""<!doctype html><html><head><meta charset="utf-8"><title>Form</title></head><body>
+<form action="/form-result" method="get"><label>Name <input id="name" name="name"></label>
+<button id="greet" type="button" onclick="document.getElementById('out').textContent =
+'Hello, ' + document.getElementById('name').value + '!'">Greet</button></form>
+<p id="out"></p><a id="article" href="/normal">Read the article</a></body></html>"""
 HITS: Counter[str] = Counter()
 FOREVER = threading.Event()  # never set: handlers that must hang wait on it
 
@@ -247,6 +254,22 @@ document.getElementById('root').replaceChildren(p); }, 300);</script></body></ht
                 self.send(200, b'{"answers": []}', "application/json")
             else:
                 self.send(200, searx_json(q), "application/json")
+        elif path == "/form":
+            self.send(200, FORM)
+        elif path == "/form-result":
+            name = escape(query.get("name", [""])[0])
+            self.send(
+                200, f"<html><head><title>Submitted</title></head><body><p>Submitted: {name}</p></body></html>".encode()
+            )
+        elif path == "/lure":
+            to = escape(query.get("to", [""])[0])
+            nav = f"<script>setTimeout(() => {{ location.href = '{to}' }}, 50)</script>" if query.get("nav") else ""
+            self.send(
+                200,
+                f"<html><head><title>Lure</title></head><body><p>Lure page.</p><img src='{to}'>"
+                f"<script>fetch('{to}').catch(() => {{}})</script><a id='go' href='{to}'>go</a>{nav}"
+                "</body></html>".encode(),
+            )
         elif path == "/hits":
             self.send(200, json.dumps(HITS).encode(), "application/json")
         else:
