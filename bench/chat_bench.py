@@ -1,9 +1,18 @@
-"""Chat start-up: from `gptme-trio chat` being run to its prompt being drawn on a terminal.
+"""Chat on a terminal: start-up (run → prompt drawn) and streaming delay (token on the wire → on screen).
 
-Run from the repo root: `python bench/chat_bench.py [--runs N]`; writes bench/results/chat.md.
-Each run spawns the CLI in a pseudo-terminal (pexpect) with a fresh GPTME_TRIO_HOME and
-measures until the prompt appears, then sends Ctrl-D; `python -c pass` is timed the same
+Run from the repo root: `python bench/chat_bench.py [--runs N] [--stream-runs N]`; writes bench/results/chat.md.
+
+Start-up: each run spawns the CLI in a pseudo-terminal (pexpect) with a fresh GPTME_TRIO_HOME
+and measures until the prompt appears, then sends Ctrl-D; `python -c pass` is timed the same
 way, alternating, as the floor of any Python program here.
+
+Streaming: a scripted OpenAI-compatible server runs in a thread of this process
+(bench/token_server.py) and streams distinct tokens `--gap-ms` apart, stamping each one as it
+leaves for the socket; a reader thread stamps every read of the terminal's output. Delay = the
+read in which a token is first complete on the terminal − its send, on one clock. One
+`gptme-trio chat -m local/bench` process answers every turn; a plain Python program that
+streams the same SSE with httpx and prints each delta (FLOOR) takes turns with it in its own
+pseudo-terminal, as the floor.
 """
 
 from __future__ import annotations
@@ -17,14 +26,40 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 import pexpect
+import psutil
+import ptyprocess
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from token_server import TokenServer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PROMPT = re.compile(rb"(^|\n)(\x1b\[[0-9;?]*[A-Za-z])*>")
 TARGET = 0.5
+STREAM_TARGET_MS = 10.0
+FLOOR = r"""
+import json, sys, httpx
+from httpx_sse import connect_sse
+with httpx.Client(timeout=None) as client:
+    while True:
+        sys.stdout.write("> "); sys.stdout.flush()
+        line = sys.stdin.readline()
+        if not line:
+            break
+        body = {"model": "floor", "messages": [{"role": "user", "content": line}], "stream": True}
+        with connect_sse(client, "POST", sys.argv[1] + "/chat/completions", json=body) as source:
+            for sse in source.iter_sse():
+                if sse.data == "[DONE]":
+                    break
+                for choice in json.loads(sse.data)["choices"]:
+                    if choice["delta"].get("content"):
+                        sys.stdout.write(choice["delta"]["content"]); sys.stdout.flush()
+        sys.stdout.write("\n")
+"""
 
 
 def time_chat() -> float:
@@ -50,27 +85,16 @@ def summary(values: list[float]) -> str:
     return f"{statistics.median(values) * 1000:.0f} ({min(values) * 1000:.0f}–{max(values) * 1000:.0f})"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "chat.md"))
-    args = parser.parse_args()
+def startup_section(runs: int) -> str:
     time_chat(), time_python()  # warm-up: file caches
     chat, floor = [], []
-    for _ in range(args.runs):
+    for _ in range(runs):
         chat.append(time_chat())
         floor.append(time_python())
-    median = statistics.median(chat)
-    verdict = "PASS" if median <= TARGET else "MISS"
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(
-        f"""# Chat start-up
+    verdict = "PASS" if statistics.median(chat) <= TARGET else "MISS"
+    return f"""# Chat start-up
 
-Date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M UTC}<br>
-Command: `python bench/chat_bench.py --runs {args.runs}` (Python {platform.python_version()}, {os.cpu_count()} CPUs)
-
-1 warm-up, then {args.runs} runs of each, alternating. Start = the process is spawned in a
+1 warm-up, then {runs} runs of each, alternating. Start = the process is spawned in a
 pseudo-terminal; end = the prompt is drawn. No model configured (the prompt must not wait
 for one); the browser starts lazily, so it is not part of start-up.
 
@@ -79,7 +103,166 @@ for one); the browser starts lazily, so it is not part of start-up.
 | `gptme-trio chat` start → prompt ready | {summary(chat)} | ≤ {TARGET * 1000:.0f} | {verdict} |
 | `python -c pass` (the floor of any Python program) | {summary(floor)} | — | info |
 """
-    )
+
+
+class Tty:
+    """A program in a pseudo-terminal; a thread reads its output as it comes and stamps every read."""
+
+    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+        self.proc = ptyprocess.PtyProcess.spawn(argv, env=env, cwd=str(ROOT), dimensions=(50, 200))
+        self.data = bytearray()
+        self.reads: list[tuple[int, float]] = []  # (end offset in data, perf_counter right after the read)
+        self.eof = False
+        self._cond = threading.Condition()
+        threading.Thread(target=self._reader, daemon=True).start()
+
+    def _reader(self) -> None:
+        while True:
+            try:
+                piece = os.read(self.proc.fd, 65536)
+            except OSError:  # EIO: the child side is closed
+                piece = b""
+            now = time.perf_counter()
+            with self._cond:
+                self.data += piece
+                self.reads.append((len(self.data), now))
+                self.eof = not piece
+                self._cond.notify_all()
+            if not piece:
+                return
+
+    def wait_for(self, pattern: re.Pattern[bytes], start: int, timeout: float = 30) -> int:
+        """The end offset of the first match of `pattern` at or after `start`."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not (match := pattern.search(self.data, start)):
+                if self.eof or not self._cond.wait(deadline - time.monotonic()):
+                    tail = bytes(self.data[start:][-300:])
+                    raise TimeoutError(f"{pattern.pattern!r} not seen on the terminal; it ends with {tail!r}")
+            return match.end()
+
+    def turn(self, server: TokenServer, tokens: list[str]) -> list[float]:
+        """Type a line; once every token and the next prompt are on screen, each token's delay in ms."""
+        server.tokens = tokens
+        with self._cond:
+            start = len(self.data)
+        os.write(self.proc.fd, b"go\r")
+        self.wait_for(PROMPT, self.wait_for(re.compile(re.escape(tokens[-1].encode())), start))
+        delays = []
+        with self._cond:
+            for token in tokens:
+                end = self.data.index(token.encode(), start) + len(token)
+                shown = next(stamp for offset, stamp in self.reads if offset >= end)
+                delays.append((shown - server.sent[token]) * 1000)
+        return delays
+
+    def close(self) -> None:
+        os.write(self.proc.fd, b"\x04")  # Ctrl-D at the prompt
+        with self._cond:
+            self._cond.wait_for(lambda: self.eof, timeout=10)
+        self.proc.wait()
+
+
+def cpu_seconds(tty: Tty) -> float:
+    times = psutil.Process(tty.proc.pid).cpu_times()
+    return times.user + times.system
+
+
+def load() -> str:
+    return "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+
+
+def stats(values: list[float]) -> tuple[float, float, float]:
+    return statistics.median(values), statistics.quantiles(values, n=10)[-1], max(values)
+
+
+def stream_section(runs: int, count: int, gap_ms: float, spy: str | None) -> str:
+    sys.setswitchinterval(0.0001)  # a thread of ours waiting for the GIL would skew a stamp by up to 5 ms
+    server = TokenServer(gap=gap_ms / 1000).start()
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    env |= {"PROMPT_TOOLKIT_NO_CPR": "1", "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "bench"}
+    with tempfile.TemporaryDirectory() as home:
+        chat = Tty([sys.executable, "-m", "gptme_trio", "chat", "-m", "local/bench"], {**env, "GPTME_TRIO_HOME": home})
+        floor = Tty([sys.executable, "-c", FLOOR, server.base_url], env)
+        chat.wait_for(PROMPT, 0)
+        floor.wait_for(PROMPT, 0)
+        words = [f"r{run:02d}t{i:03d} " for run in range(runs + 1) for i in range(count)]
+        turns = [words[i : i + count] for i in range(0, len(words), count)]
+        chat.turn(server, [f"c{t}" for t in turns[0]]), floor.turn(server, [f"f{t}" for t in turns[0]])  # warm-up
+        profiler = None
+        if spy:
+            spy_cmd = [str(Path(sys.executable).parent / "py-spy"), "record", "-o", spy, "-r", "1000", "--nonblocking"]
+            spy_cmd += ["--format", "flamegraph" if spy.endswith(".svg") else "raw"]
+            profiler = subprocess.Popen([*spy_cmd, "--pid", str(chat.proc.pid)], stdout=subprocess.DEVNULL)
+            time.sleep(1)
+        ours: list[list[float]] = []
+        base: list[list[float]] = []
+        cpu_before = [cpu_seconds(chat), cpu_seconds(floor)]
+        for turn in turns[1:]:
+            ours.append(chat.turn(server, [f"c{t}" for t in turn]))
+            base.append(floor.turn(server, [f"f{t}" for t in turn]))
+        cpu = [(cpu_seconds(p) - b) * 1000 / (runs * count) for p, b in zip([chat, floor], cpu_before, strict=True)]
+        if profiler:
+            profiler.send_signal(2)  # SIGINT: py-spy writes its flame graph
+            profiler.wait()
+        chat.close()
+        floor.close()
+        assert server.requests == 2 * (runs + 1), f"{server.requests} requests for {runs + 1} turns of each"
+    server.stop()
+    flat_ours, flat_base = [d for run in ours for d in run], [d for run in base for d in run]
+    (om, op, ox), (fm, fp, fx) = stats(flat_ours), stats(flat_base)
+    per_run = [statistics.median(a) - statistics.median(b) for a, b in zip(ours, base, strict=True)]
+    verdict_ours = "PASS" if om <= STREAM_TARGET_MS else "MISS"
+    verdict_added = "PASS" if om - fm <= STREAM_TARGET_MS else "MISS"
+    note = "Profiled with py-spy (`--py-spy`) during the measured turns, so perturbed. " if spy else ""
+    return f"""# Chat streaming: token on the wire → on the terminal
+
+A scripted OpenAI-compatible server in a thread of the benchmark (`bench/token_server.py`,
+127.0.0.1, HTTP/1.1 chunked, Nagle off) streams {count} distinct tokens per turn, {gap_ms:g} ms
+apart, and stamps each just before writing it to the socket; a reader thread stamps each read of
+the terminal's output (one clock, `time.perf_counter`). Delay = the first read in which the whole
+token is on the terminal − its send. One `gptme-trio chat -m local/bench` process
+(PROMPT_TOOLKIT_NO_CPR=1, fresh GPTME_TRIO_HOME) answers all turns; the floor is a plain Python
+program in its own pseudo-terminal that streams the same SSE with sync httpx + httpx-sse and
+writes each delta to stdout (`FLOOR` in `bench/chat_bench.py`). 1 warm-up turn each, then
+{runs} turns each, alternating: {runs * count} tokens per program.
+
+| ms per token | median | p90 | max | target | result |
+|---|---|---|---|---|---|
+| `gptme-trio chat` (ours) | {om:.2f} | {op:.2f} | {ox:.2f} | ≤ {STREAM_TARGET_MS:g} median | {verdict_ours} |
+| floor: httpx + print | {fm:.2f} | {fp:.2f} | {fx:.2f} | — | info |
+| ours − floor | {om - fm:.2f} | {op - fp:.2f} | {ox - fx:.2f} | ≤ {STREAM_TARGET_MS:g} median | {verdict_added} |
+
+The last row is the difference of the two above it. {note}Per turn, median ours − median floor:
+{min(per_run):.2f} to {max(per_run):.2f} ms. CPU time (user + system) over the measured turns, per token: ours
+{cpu[0]:.2f} ms, floor {cpu[1]:.2f} ms (it includes reading the typed line and drawing the prompt again, once
+per turn). Load average at the end: {load()}.
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=10, help="start-up runs")
+    parser.add_argument("--stream-runs", type=int, default=10, help="streamed turns of each program")
+    parser.add_argument("--tokens", type=int, default=50, help="tokens per turn")
+    parser.add_argument("--gap-ms", type=float, default=20, help="between tokens")
+    parser.add_argument("--py-spy", metavar="FILE", help="profile the chat's streamed turns (.svg, else raw stacks)")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "chat.md"))
+    args = parser.parse_args()
+    command = " ".join(["python", "bench/chat_bench.py", *sys.argv[1:]])
+    sections = []
+    for run in (
+        lambda: startup_section(args.runs),
+        lambda: stream_section(args.stream_runs, args.tokens, args.gap_ms, args.py_spy),
+    ):
+        head = f"""Date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M UTC}<br>
+Command: `{command}`<br>
+Machine: {os.cpu_count()} CPUs ({platform.machine()}), Python {platform.python_version()}, load average at start {load()}
+"""
+        sections.append(run().replace("\n\n", f"\n\n{head}\n", 1))  # under the title
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(sections))
     print(out.read_text())
 
 

@@ -11,9 +11,12 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 PARTS = [  # (file, what it covers)
     ("fetch.md", "fetch: whole process vs bare Playwright, cancellation, CPU per page"),
+    ("oneshot_peers.md", "figure 1: one-shot fetch, whole process, vs shot-scraper and bare Playwright"),
+    ("gptme_cancel.md", "figure 3: cancellation, ours next to gptme's browser thread"),
     ("extraction.md", "extraction quality on 181 pages vs trafilatura and readability-lxml"),
-    ("chat.md", "chat start-up"),
+    ("chat.md", "chat start-up, and the delay from a streamed token on the wire to the terminal"),
     ("throughput.md", "100 pages at -j 1/4/8: pages/s and peak memory, vs crawl4ai and gptme"),
+    ("policy.md", "URL policy: every bypass attempt and its outcome"),
 ]
 
 

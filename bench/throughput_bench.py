@@ -2,8 +2,8 @@
 
 Run from the repo root (talks only to 127.0.0.1; takes about 5 minutes, more with peers):
 
-    .venv/bin/python bench/throughput_bench.py     # optional: --runs N (default 3, >= 3)
-        [--crawl4ai-python /tmp/peer-c4ai/bin/python] [--gptme-python /tmp/peer-gptme/bin/python]
+    .venv/bin/python bench/throughput_bench.py     # optional: --runs N (default 5, >= 3)
+        [--crawl4ai-python PY] [--gptme-python PY] [--peers-dir .nox/peers] [--no-peers]
 
 The script serves 100 distinct pages (/page?n=1..100: an article with a stylesheet and two images,
 each page answered after a 50 ms sleep) from a ThreadingHTTPServer in a thread of its own process.
@@ -12,7 +12,8 @@ and `--no-block -j 4`: 1 warm-up round, then --runs rounds, the variants alterna
 Per run: wall time -> pages/s, and the peak memory of the whole process tree (the CLI and all its
 descendants: node driver, Chromium and its children), sampled every 50 ms as the sum of PSS
 (psutil memory_full_info; RSS where PSS is not readable). Peers (crawl4ai arun_many, gptme read_url
-one after another) run in their own virtualenvs, only when their python is given.
+one after another) run in their own bench-only virtualenvs: the pythons given, else those that
+bench/peers.py makes (or reuses) under --peers-dir; --no-peers skips them.
 At the end it checks that nothing it started is still running.
 """
 
@@ -40,6 +41,8 @@ from urllib.parse import parse_qs, urlsplit
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import peers  # noqa: E402 - bench/ is not a package; bench-only peer virtualenvs
 from pages import make_png  # noqa: E402 - tests/ is not a package on sys.path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -266,30 +269,22 @@ print(json.dumps({"inner_wall": time.perf_counter() - start, "ok": ok}))
 
 
 def bench_peers(b: Bench, args: argparse.Namespace, j4: float) -> str:
-    peers = {  # name -> (python, script, extra env, target ratio ours / theirs)
-        "crawl4ai `arun_many`": (args.crawl4ai_python, C4AI, {}, 2.0),
-        "gptme `read_url`, one after another": (
-            args.gptme_python,
-            GPTME,
-            {"GPTME_BROWSER_EXECUTABLE_PATH": CHROMIUM},
-            5.0,
-        ),
+    runs = {  # name -> (peer, script, target ratio ours / theirs)
+        "crawl4ai `arun_many`": ("crawl4ai", C4AI, 2.0),
+        "gptme `read_url`, one after another": ("gptme", GPTME, 5.0),
     }
     rows, notes = [], []
-    for name, (python, script, env, target) in peers.items():
-        label = f"{name} ({python})" if python else name
+    for name, (peer, script, target) in runs.items():
+        python = getattr(args, f"{peer}_python")
         if not python:
-            rows.append(f"| {label} | not run (no python given) | | | | ≥ {target:.0f}× | info |")
+            why = "--no-peers" if args.no_peers else "its virtualenv could not be made, see below"
+            rows.append(f"| {name} | not run ({why}) | | | | ≥ {target:.0f}× | info |")
+            notes += [f"- {name}: `{args.peer_errors[peer][-600:]}`"] if args.peer_errors.get(peer) else []
             continue
         try:
-            peer_version = subprocess.run(
-                [python, "-c", f"import importlib.metadata as m; print(m.version('{name.split()[0]}'))"],
-                capture_output=True,
-                text=True,
-                timeout=60,
-            ).stdout.strip()
-            saved, bindir = b.env, str(Path(python).parent)  # the venv's bin first on PATH: gptme runs `pandoc`
-            b.env = {**saved, **env, "PATH": bindir + os.pathsep + saved.get("PATH", "")}
+            peer_version = peers.version(python, peer)
+            saved = b.env  # peers.env: the venv's bin first on PATH (gptme runs `pandoc`), gptme's executable path
+            b.env = {**saved, **peers.env(peer, python)}
             try:
                 r = b.run([python, "-c", script, str(b.url_file)], timeout=args.peer_timeout)
             finally:
@@ -307,8 +302,9 @@ def bench_peers(b: Bench, args: argparse.Namespace, j4: float) -> str:
             notes.append(f"- {name}: `{err}`")
     return f"""## 2. Peers on the same {PAGES} URLs (best effort, one run each after ours)
 
-Each peer runs in its own throwaway virtualenv as one subprocess (whole process tree measured as above;
-pages/s includes Python and browser start-up, like ours), with that venv's bin/ first on PATH, both on
+Each peer runs in its own bench-only virtualenv (bench/peers.py: pinned versions from PyPI) as one
+subprocess (whole process tree measured as above; pages/s includes Python and browser start-up, like
+ours), with that venv's bin/ first on PATH, both on
 {CHROMIUM}. crawl4ai: `AsyncWebCrawler(BrowserConfig(headless=True, extra_args=["--no-sandbox"]))`,
 `arun_many(urls, CrawlerRunConfig(cache_mode=BYPASS))` (its default dispatcher); it has no executable-path
 setting, so the script wraps Playwright's `BrowserType.launch` to add `executable_path`. gptme:
@@ -350,13 +346,16 @@ Command: `{command}`
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=3, help="measured rounds (>= 3)")
-    parser.add_argument("--crawl4ai-python", help="python of a virtualenv with crawl4ai installed")
-    parser.add_argument("--gptme-python", help="python of a virtualenv with gptme installed")
+    parser.add_argument("--runs", type=int, default=5, help="measured rounds (>= 3)")
+    parser.add_argument("--crawl4ai-python", help="python of a venv with crawl4ai (default: bench/peers.py makes one)")
+    parser.add_argument("--gptme-python", help="python of a venv with gptme (default: bench/peers.py makes one)")
+    parser.add_argument("--peers-dir", default=str(peers.DEFAULT_DIR), help="where bench/peers.py keeps the venvs")
+    parser.add_argument("--no-peers", action="store_true", help="skip the peers (crawl4ai, gptme)")
     parser.add_argument("--peer-timeout", type=float, default=300, help="seconds per peer run")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "throughput.md"))
     args = parser.parse_args()
     started = time.perf_counter()
+    args.peer_errors = peers.resolve_args(args, ("crawl4ai", "gptme"))  # made or reused before measuring
     sections = [header(f"cd {Path.cwd()} && {shlex.join([os.path.relpath(sys.executable), *sys.argv])}")]
     with tempfile.TemporaryDirectory(prefix="throughput-bench-") as tmp:
         bench = Bench(tmp)

@@ -107,10 +107,19 @@ class Agent:
             results[index] = (text, ok, round((time.perf_counter() - started) * 1000))
             ui.on_tool_end(call, text, ok)
 
+        def sequential(call: ToolCall) -> bool:
+            return call.name in self.tools and self.tools[call.name].sequential
+
+        async def run_in_order(indices: list[int]) -> None:
+            for index in indices:
+                await run(index, calls[index])
+
         try:
             async with trio.open_nursery() as nursery:
+                nursery.start_soon(run_in_order, [i for i, call in enumerate(calls) if sequential(call)])
                 for index, call in enumerate(calls):
-                    nursery.start_soon(run, index, call)
+                    if not sequential(call):
+                        nursery.start_soon(run, index, call)
         finally:  # on Ctrl-C too: every call gets a result, so the log stays a valid exchange
             for call, result in zip(calls, results, strict=True):
                 text, ok, ms = result or (INTERRUPTED, False, None)

@@ -97,21 +97,38 @@ def load_config(env: Mapping[str, str] = os.environ) -> Config:
             raise UsageError(f"{path}: unknown setting {key!r} (known: {', '.join(_TOP)})")
         if not isinstance(value, _TOP[key]) or isinstance(value, bool):
             raise UsageError(f"{path}: {key} has the wrong type")
+    for key in ("tool_timeout", "llm_timeout"):  # as the flags: a number of seconds > 0 (TOML has nan and -inf)
+        if key in data and not data[key] > 0:
+            raise UsageError(f"{path}: {key} must be a number of seconds > 0, got {data[key]}")
+    if "max_steps" in data and not 1 <= data["max_steps"] <= 1000:
+        raise UsageError(f"{path}: max_steps must be between 1 and 1000, got {data['max_steps']}")
+    if not all(isinstance(h, str) for h in data.get("allow_hosts", [])):
+        raise UsageError(f"{path}: allow_hosts must be a list of host names")
     providers = data.get("providers", {})
     for name, settings in providers.items():
         if name not in PROVIDER_ENV or not isinstance(settings, dict):
             raise UsageError(f"{path}: [providers.{name}]: unknown provider (known: {', '.join(PROVIDER_ENV)})")
         if "api_key" in settings:
             raise UsageError(f"{path}: [providers.{name}]: put the key in an env var and name it with api_key_env")
+        _check_table(path, f"providers.{name}", settings, ("api_key_env", "base_url"))
     search: dict[str, Any] = data.get("search", {})
+    _check_table(path, "search", search, ("engine", "url"))
     return Config(
         path=path,
         model=data.get("model"),
-        allow_hosts=tuple(str(h) for h in data.get("allow_hosts", [])),
+        allow_hosts=tuple(data.get("allow_hosts", [])),
         tool_timeout=data.get("tool_timeout"),
         llm_timeout=data.get("llm_timeout"),
         max_steps=data.get("max_steps"),
         search_engine=search.get("engine"),
         search_url=search.get("url"),
-        providers={name: {k: str(v) for k, v in s.items()} for name, s in providers.items()},
+        providers={name: dict(s) for name, s in providers.items()},
     )
+
+
+def _check_table(path: Path, name: str, table: dict[str, Any], known: tuple[str, ...]) -> None:
+    for key, value in table.items():
+        if key not in known:
+            raise UsageError(f"{path}: [{name}]: unknown setting {key!r} (known: {', '.join(known)})")
+        if not isinstance(value, str):
+            raise UsageError(f"{path}: [{name}]: {key} must be a string")

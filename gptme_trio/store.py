@@ -61,7 +61,8 @@ class Conversation:
         while directory.exists():
             n += 1
             directory = root / f"{name}-{n}"
-        directory.mkdir(parents=True, mode=0o700)
+        root.mkdir(parents=True, exist_ok=True, mode=0o700)  # the names say what was asked, too
+        directory.mkdir(mode=0o700)
         return cls(directory)
 
     @classmethod
@@ -83,10 +84,14 @@ class Conversation:
 
     def append(self, message: Message, metadata: dict[str, Any] | None = None) -> None:
         self.messages.append(message)
-        line = json.dumps(_to_json(message, metadata or {}), ensure_ascii=False) + "\n"
+        data = _to_json(message, metadata or {})
+        try:
+            line = (json.dumps(data, ensure_ascii=False) + "\n").encode()
+        except UnicodeEncodeError:  # a lone surrogate (JavaScript strings may hold them): escape it
+            line = (json.dumps(data) + "\n").encode()
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
-            os.write(fd, line.encode())
+            os.write(fd, line)
         finally:
             os.close(fd)
 
@@ -101,8 +106,7 @@ class Conversation:
             return 0
         cut = starts[-min(turns, len(starts))]
         dropped = len(self.messages) - cut
-        lines = self.path.read_text(encoding="utf-8").splitlines(keepends=True)
-        kept = [line for line in lines if _is_message(line)][:cut]
+        kept = [line + "\n" for line in _lines(self.path) if _is_message(line)][:cut]
         tmp = self.path.with_name(".conversation.jsonl.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -119,19 +123,30 @@ class Conversation:
         self.directory = target
 
     def _load(self) -> None:
-        for line in self.path.read_text(encoding="utf-8", errors="replace").splitlines():
-            try:
-                self.messages.append(_from_json(json.loads(line)))
-            except (ValueError, KeyError, TypeError):
+        for line in _lines(self.path):
+            message = _parse(line)
+            if message is None:
                 self.skipped_lines += 1
+            else:
+                self.messages.append(message)
+
+
+def _lines(path: Path) -> list[str]:
+    """The file's lines, split at "\n" only: a message may hold U+2028, U+0085... (splitlines() cuts there)."""
+    lines = path.read_bytes().decode("utf-8", errors="replace").split("\n")  # no newline translation either
+    return lines[:-1] if lines[-1] == "" else lines
 
 
 def _is_message(line: str) -> bool:
+    return _parse(line) is not None
+
+
+def _parse(line: str) -> Message | None:
+    """The message on one line, or None for a torn or garbage line (any JSON at all, any depth)."""
     try:
-        _from_json(json.loads(line))
-    except (ValueError, KeyError, TypeError):
-        return False
-    return True
+        return _from_json(json.loads(line))
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        return None
 
 
 def _to_json(message: Message, metadata: dict[str, Any]) -> dict[str, Any]:
@@ -146,10 +161,27 @@ def _to_json(message: Message, metadata: dict[str, Any]) -> dict[str, Any]:
 
 
 def _from_json(data: dict[str, Any]) -> Message:
-    if data["role"] not in ("system", "user", "assistant", "tool") or not isinstance(data["content"], str):
+    """A message with every field of the type the providers rely on, else ValueError."""
+    role, content, call_id, name = data["role"], data["content"], data.get("call_id"), data.get("name")
+    if role not in ("system", "user", "assistant", "tool") or not isinstance(content, str):
         raise ValueError("not a message")
-    calls = [ToolCall(c["id"], c["name"], dict(c["arguments"])) for c in data.get("tool_calls", [])]
-    return Message(data["role"], data["content"], calls, data.get("call_id"), data.get("name"))
+    if not (call_id is None or isinstance(call_id, str)) or not (name is None or isinstance(name, str)):
+        raise ValueError("call_id and name are strings")
+    if role == "tool" and call_id is None:
+        raise ValueError("a tool result names the call it answers")
+    calls = data.get("tool_calls", [])
+    if not isinstance(calls, list) or not all(_is_call(c) for c in calls):
+        raise ValueError("malformed tool_calls")
+    return Message(role, content, [ToolCall(c["id"], c["name"], c["arguments"]) for c in calls], call_id, name)
+
+
+def _is_call(call: Any) -> bool:
+    return (
+        isinstance(call, dict)
+        and isinstance(call.get("id"), str)
+        and isinstance(call.get("name"), str)
+        and isinstance(call.get("arguments"), dict)
+    )
 
 
 def _now() -> str:

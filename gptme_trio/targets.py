@@ -29,11 +29,29 @@ class Target:
 
 
 def parse_target(raw: str) -> Target:
+    """`raw` as a Target, or UsageError naming it (one line, whatever `raw` holds)."""
+    try:
+        return _parse(raw)
+    except UsageError:
+        raise
+    except (OSError, ValueError, RuntimeError) as exc:  # a name too long for the OS, ~nosuchuser/...
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        raise UsageError(f"{_shown(raw)}: {reason}") from exc
+
+
+def _shown(raw: str) -> str:
+    """`raw` for a message: as typed, or quoted with escapes if it holds control characters; cut if long."""
+    shown = raw if raw.isprintable() else repr(raw)
+    return shown if len(shown) <= 200 else shown[:199] + "…"
+
+
+def _parse(raw: str) -> Target:
+    shown = _shown(raw)
     text = raw.strip()
     if not text:
         raise UsageError("empty URL")
     if any(ch.isspace() for ch in text):
-        raise UsageError(f"{raw!r}: not a URL (contains whitespace)")
+        raise UsageError(f"{_shown(repr(raw))}: not a URL (contains whitespace)")
     scheme = _SCHEME.match(text)
     if scheme and not _looks_like_host_port(text):
         name = scheme.group(1).lower()
@@ -41,7 +59,7 @@ def parse_target(raw: str) -> Target:
             return Target(raw, _check_http(text, raw))
         if name == "file":
             return _file_target(Path(unquote(urlsplit(text).path)), raw)
-        raise UsageError(f"{raw}: unsupported scheme {name!r} (use http, https, file or a path)")
+        raise UsageError(f"{shown}: unsupported scheme {_shown(name)!r} (use http, https, file or a path)")
     path = Path(text).expanduser()
     host = re.split(r"[/?#]", text, maxsplit=1)[0]
     looks_like_path = text.startswith(("/", ".", "~")) or "/" not in text and _FILE_SUFFIX.search(text)
@@ -50,7 +68,7 @@ def parse_target(raw: str) -> Target:
     if _HOSTNAME.match(re.sub(r":\d+$", "", host)):
         bare = host.split(":")[0] in ("localhost", "127.0.0.1")
         return Target(raw, _check_http(f"{'http' if bare else 'https'}://{text}", raw))
-    raise UsageError(f"{raw}: no such file, and not a URL")
+    raise UsageError(f"{shown}: no such file, and not a URL")
 
 
 def _looks_like_host_port(text: str) -> bool:
@@ -64,20 +82,20 @@ def _check_http(url: str, raw: str) -> str:
         parts = urlsplit(url)
         port = parts.port  # raises ValueError when out of range
     except ValueError as exc:
-        raise UsageError(f"{raw}: malformed URL ({exc})") from exc
+        raise UsageError(f"{_shown(raw)}: malformed URL ({exc})") from exc
     if not parts.hostname:
-        raise UsageError(f"{raw}: malformed URL (no host)")
+        raise UsageError(f"{_shown(raw)}: malformed URL (no host)")
     if port == 0:
-        raise UsageError(f"{raw}: malformed URL (port 0)")
+        raise UsageError(f"{_shown(raw)}: malformed URL (port 0)")
     return url
 
 
 def _file_target(path: Path, raw: str) -> Target:
     path = path.expanduser()
     if not path.exists():
-        raise UsageError(f"{raw}: no such file")
+        raise UsageError(f"{_shown(raw)}: no such file")
     if path.is_dir():
-        raise UsageError(f"{raw}: is a directory")
+        raise UsageError(f"{_shown(raw)}: is a directory")
     path = path.resolve()
     return Target(raw, path.as_uri(), path)
 

@@ -7,6 +7,7 @@ stdin closes (so it never outlives the test run). Pages:
     /never             never answers                 /stall-body      half a body, then silence
     /infinite-js       a script that never ends      /console         console messages and a page error
     /redirect          302 -> /normal                /redirect-loop   302 -> itself
+    /redirect-to?url=U 302 -> U
     /status/N          that status, an HTML body     /doc.pdf, /pdf-no-ext   a PDF with text
     /latin1            ISO-8859-1 by header          /latin1-meta     windows-1252 by <meta>
     /big               ~5 MB of article              /late            text added by JS after 300 ms
@@ -186,6 +187,8 @@ class Handler(BaseHTTPRequestHandler):
             self.send(200, body.encode())
         elif path == "/redirect":
             self.send(302, b"", Location="/normal")
+        elif path == "/redirect-to":
+            self.send(302, b"", Location=query.get("url", ["/normal"])[0])
         elif path == "/redirect-loop":
             self.send(302, b"", Location="/redirect-loop")
         elif path.startswith("/status/"):

@@ -68,6 +68,12 @@ def test_read_url_result_goes_back_to_the_model(llm, site, home, provider):
         "screenshot",
         "snapshot",
         "read_logs",
+        "open_page",
+        "click",
+        "fill",
+        "press",
+        "page_text",
+        "close_page",
         "search",
     ]
     [sent] = tool_results(second)

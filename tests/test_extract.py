@@ -5,7 +5,7 @@ import pytest
 from gptme_trio import extract
 from gptme_trio.errors import ContentError, UsageError
 
-from .site import ARTICLE, make_pdf
+from .pages import ARTICLE, make_pdf
 
 PAGE = ARTICLE.format(title="A title")
 

@@ -11,14 +11,15 @@ from . import RenderOptions, Snapshot
 
 
 class BrowserEngine:
+    """Renders each URL in a reused tab (see `BrowserService.tabs`): one per concurrent caller."""
+
     def __init__(self, service: BrowserService, page_options: PageOptions, render: RenderOptions) -> None:
-        self._service = service
-        self._page_options = page_options
+        self._tabs = service.tabs(page_options)
         self._render = render
 
     async def snapshot(self, target: Target) -> Snapshot:
         render = self._render
-        async with self._service.page(self._page_options) as page:
+        async with self._tabs.page() as page:
             if render.capture == "html" and is_pdf("", target.url):
                 if target.path is not None:  # a local PDF: no need to render it
                     body = await trio.Path(target.path).read_bytes()

@@ -14,6 +14,7 @@ MalformedStream, timings. No error message ever holds the API key.
 from __future__ import annotations
 
 import json
+import math
 import socket
 import ssl
 import time
@@ -80,8 +81,9 @@ async def _attempt(
     started = time.perf_counter()
     opened = False
     try:
+        headers = {**request.headers, "content-type": "application/json"}
         async with aconnect_sse(
-            client, "POST", request.url, json=request.body, headers=dict(request.headers), timeout=None
+            client, "POST", request.url, content=encode_body(request.body), headers=headers, timeout=None
         ) as source:
             opened = True
             if source.response.status_code >= 400:
@@ -123,6 +125,8 @@ async def _consume(
         raise MalformedStream(f"{request.provider}: not an event stream ({exc})") from exc
     except MalformedStream as exc:
         raise MalformedStream(f"{request.provider}: {exc}") from exc
+    except RecursionError as exc:  # JSON nested thousands deep, wherever an assembler parsed it
+        raise MalformedStream(f"{request.provider}: JSON nested too deeply") from exc
     except StreamBroken as exc:  # the API reported an error inside the stream
         problem, cause = f"{request.provider}: {exc}", exc
     except (httpx.TransportError, httpx.StreamError) as exc:
@@ -134,6 +138,8 @@ async def _consume(
                 reply = assembler.reply(complete=True)
             except MalformedStream as exc:
                 raise MalformedStream(f"{request.provider}: {exc}") from exc
+            except RecursionError as exc:  # tool-call arguments nested thousands deep
+                raise MalformedStream(f"{request.provider}: JSON nested too deeply") from exc
             reply.ttft_ms, reply.generation_ms = ttft, _ms_since(started)
             return reply
     partial = assembler.reply(complete=False)
@@ -164,14 +170,35 @@ async def _raise_for_status(response: httpx.Response, request: SSERequest) -> No
     raise error
 
 
+def encode_body(body: dict[str, Any]) -> bytes:
+    """`body` as UTF-8 JSON even when it holds what httpx refuses: lone surrogates (JavaScript strings
+    from a page, half an emoji from the model) become U+FFFD, NaN and infinities (model arguments) null."""
+    try:
+        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except ValueError:
+        text = json.dumps(_finite(body), ensure_ascii=False, separators=(",", ":"))
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:  # pairs of lone surrogates join up, single ones become U+FFFD
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode("utf-8")
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
 def error_message(body: bytes, fallback: str, *, secret: str | None = None) -> str:
     """The API's own words: JSON `error.message` (or `message`/`error`), else the body; truncated."""
     text = body.decode("utf-8", errors="replace").strip()
-    if secret:  # before truncating, so no prefix of the key survives
-        text = text.replace(secret, "***")
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         data = None
     if isinstance(data, dict):
         error = data.get("error", data)
@@ -179,7 +206,7 @@ def error_message(body: bytes, fallback: str, *, secret: str | None = None) -> s
             text = error["message"]
         elif isinstance(error, str):
             text = error
-    text = " ".join(text.split()) or fallback
+    text = redact(" ".join(text.split()), secret) or fallback  # decoded (JSON may escape the key), then cut
     return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
 
 
@@ -213,9 +240,21 @@ def _ms_since(started: float) -> int:
     return round((time.perf_counter() - started) * 1000)
 
 
+def redact(text: str, secret: str | None) -> str:
+    """`text` without `secret`, nor what a cut-off quote left of it (its first 8+ characters)."""
+    if not secret:
+        return text
+    text = text.replace(secret, "***")
+    for size in range(len(secret) - 1, 7, -1):
+        text = text.replace(secret[:size], "***")
+    return text
+
+
 def _scrub(exc: ProviderError, secret: str | None) -> None:
+    """Redact the key from `exc` and every exception it chains to (-v prints the cause too)."""
     if secret:
-        exc.args = tuple(a.replace(secret, "***") if isinstance(a, str) else a for a in exc.args)
+        for each in _causes(exc):
+            each.args = tuple(redact(a, secret) if isinstance(a, str) else a for a in each.args)
 
 
 # Parse helpers for assemblers: wrong shapes become MalformedStream, never KeyError/TypeError.
@@ -225,7 +264,7 @@ def load_object(data: str, what: str) -> dict[str, Any]:
     """`data` as a JSON object, or MalformedStream quoting the start of it."""
     try:
         value = json.loads(data)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise MalformedStream(f"{what} is not valid JSON ({exc}): {data[:80]!r}") from exc
     return as_dict(value, what)
 

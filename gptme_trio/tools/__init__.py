@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, get_type_hints
 
 from ..errors import GptmeTrioError
@@ -34,6 +34,12 @@ class Tool:
     # Shared set-up a call waits for before its own deadline starts (starting the browser):
     # not the call's fault, so not counted against --tool-timeout. Ctrl-C still cancels it.
     prepare: Callable[[], Awaitable[None]] | None = None
+    # Calls of sequential tools in one reply run one after another, in call order (they act on
+    # shared state: the interactive page); the others run concurrently beside them.
+    sequential: bool = False
+
+    def as_sequential(self) -> Tool:
+        return replace(self, sequential=True)
 
     @property
     def spec(self) -> ToolSpec:

@@ -2,7 +2,9 @@
 
 Navigation failures come back as errors with their reason ("connection refused:
 http://…"), never as Chrome's error page. Every URL the model chooses passes the
-URL policy first, and again after redirects.
+URL policy first, and again after redirects; every request its pages make (redirect
+hops, subresources, navigations by script) passes it too, in the browser. URLs the
+user types (/fetch, /screenshot) are not checked.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from ..fetch import FetchOptions, fetch_one
 from ..policy import UrlPolicy
 from ..targets import Target
 from . import Tool, ToolError, tool
+from .page import InteractivePage
 
 READ_BUDGET = 20_000  # characters of page text handed to the model per call
 
@@ -29,10 +32,9 @@ class WebTools:
         self._policy = policy
         self._budget = budget
         self.save_dir = save_dir  # screenshots go here (the conversation's directory)
-        self._engine = BrowserEngine(browser, PageOptions(block_media=True), RenderOptions())
-        self._camera = BrowserEngine(browser, PageOptions(), RenderOptions(capture="png"))
-        self._reader = BrowserEngine(browser, PageOptions(block_media=True), RenderOptions(capture="aria"))
+        self._engines: dict[tuple[str, bool], BrowserEngine] = {}
         self._last_console: tuple[str, list[dict[str, str]]] | None = None
+        self.page = InteractivePage(browser, policy, self.request_filter, self._truncate)
 
     def tools(self) -> list[Tool]:
         start = self._browser.start
@@ -41,7 +43,29 @@ class WebTools:
             tool(self.screenshot, start),
             tool(self.snapshot, start),
             tool(self.read_logs),
+            *self.page.tools(),
         ]
+
+    async def request_filter(self, url: str) -> str | None:
+        """For the browser: None lets a request of a model-opened page through, else why not."""
+        scheme = url.partition(":")[0].lower()
+        if scheme in ("data", "blob", "about"):
+            return None  # nothing leaves the browser
+        if scheme in ("ws", "wss"):
+            url = "http" + url[2:]
+        try:
+            await self._policy.check(url)
+        except ToolError as exc:
+            return str(exc).removeprefix("refused: ").split("; the user can")[0]
+        return None
+
+    def _engine(self, capture: str, *, checked: bool) -> BrowserEngine:
+        """One engine (with its reused tabs) per capture kind and policy."""
+        key = (capture, checked)
+        if key not in self._engines:
+            options = PageOptions(block_media=capture != "png", request_filter=self.request_filter if checked else None)
+            self._engines[key] = BrowserEngine(self._browser, options, RenderOptions(capture=capture))
+        return self._engines[key]
 
     async def snapshot(self, url: str) -> str:
         """Open a web page and return its accessibility tree (roles, names, text) as YAML.
@@ -49,7 +73,7 @@ class WebTools:
         Args:
         url: the http(s) URL of the page
         """
-        record = await self._open(Target(url, url), self._reader, "markdown", check_policy=True)
+        record = await self._open(Target(url, url), self._engine("aria", checked=True), "markdown", check_policy=True)
         return self._truncate(record.payload.decode() if isinstance(record.payload, bytes) else "")
 
     async def read_logs(self) -> str:
@@ -97,7 +121,7 @@ class WebTools:
 
     async def capture(self, target: Target, *, check_policy: bool) -> str:
         """A PNG of `target` saved in `save_dir`; URLs the user typed skip the policy."""
-        record = await self._open(target, self._camera, "png", check_policy=check_policy)
+        record = await self._open(target, self._engine("png", checked=check_policy), "png", check_policy=check_policy)
         self.save_dir.mkdir(parents=True, exist_ok=True)
         path = self.save_dir / f"screenshot-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}.png"
         path.write_bytes(record.payload)
@@ -105,6 +129,7 @@ class WebTools:
 
     async def read(self, target: Target, *, check_policy: bool) -> str:
         """Main content of `target`; URLs the user typed skip the policy (check_policy=False)."""
-        record = await self._open(target, self._engine, "markdown", check_policy=check_policy)
+        engine = self._engine("html", checked=check_policy)
+        record = await self._open(target, engine, "markdown", check_policy=check_policy)
         header = f"# {record.title}\n(from {record.final_url or target.url})\n\n" if record.title else ""
         return header + self._truncate(record.content or "")

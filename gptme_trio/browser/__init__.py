@@ -1,0 +1,30 @@
+"""The browser service: Playwright on a trio-asyncio loop, seen from Trio.
+
+This package is the only asyncio-flavoured code in the project. Every Playwright
+await crosses into Trio here (`aio_as_trio`), and every Playwright exception is
+mapped into `gptme_trio.errors` here. Callers set deadlines with Trio cancel
+scopes; a cancelled call returns as soon as the driver is told to abort.
+
+    async with open_browser(BrowserSpec(executable=...)) as browser:
+        async with browser.page(PageOptions()) as page:       # a fresh tab, closed after
+            nav = await page.goto(url, wait_until="load")
+            html = await page.content()
+        tabs = browser.tabs(PageOptions())                      # tabs reused between callers
+        async with tabs.page() as page:
+            ...
+
+    options.py   BrowserSpec, PageOptions, Chromium flags
+    service.py   open_browser, BrowserService (start-up, crash recovery), Tabs
+    page.py      Page: one tab's calls, errors mapped
+    errors.py    Playwright's errors -> ours
+"""
+
+from .options import BLOCKED_URL_PATTERNS as BLOCKED_URL_PATTERNS
+from .options import CHROMIUM_ARGS as CHROMIUM_ARGS
+from .options import BrowserSpec as BrowserSpec
+from .options import Navigation as Navigation
+from .options import PageOptions as PageOptions
+from .page import Page as Page
+from .service import BrowserService as BrowserService
+from .service import Tabs as Tabs
+from .service import open_browser as open_browser

@@ -1,0 +1,242 @@
+"""Page: one browser tab, with Trio-flavoured methods and Playwright's errors mapped to ours."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urldefrag, urljoin
+
+import trio
+
+from ..errors import BrowserCrashed, NavigationError, PageError
+from .options import BLOCKED_URL_PATTERNS, Navigation
+
+if TYPE_CHECKING:
+    from .service import BrowserService
+
+# route.fetch()'s failures (Node's error codes) -> route.abort()'s error codes (Chromium's net errors)
+_FETCH_ERRORS = {
+    "ECONNREFUSED": "connectionrefused",
+    "ECONNRESET": "connectionreset",
+    "ENOTFOUND": "namenotresolved",
+    "EAI_AGAIN": "namenotresolved",
+    "ETIMEDOUT": "timedout",
+    "EHOSTUNREACH": "addressunreachable",
+    "ENETUNREACH": "internetdisconnected",
+}
+_NAVIGATION_COMMIT_SECONDS = 2  # content() waits this long for a navigation in progress to commit
+
+
+class Page:
+    """One tab in its own browser context. `console` and `refused` describe the current use."""
+
+    def __init__(self, service: BrowserService, raw: Any, context: Any, generation: int) -> None:
+        self._service = service
+        self._raw = raw
+        self._context = context
+        self.generation = generation  # which browser start-up it belongs to
+        self.uses = 0
+        self.console: list[dict[str, str]] = []
+        self.refused: list[str] = []  # requests the page made that the request filter refused
+        self._refused_navigation: tuple[str, str] | None = None  # (url, why): the filter's last refused navigation
+        self._committed = trio.Event()  # set when the main frame commits a navigation
+        self._stale = False  # reused, and still showing the last use's document: its events are not ours
+        raw.on("console", lambda m: self._note(m.type, m.text))
+        raw.on("pageerror", lambda e: self._note("pageerror", str(e)))
+        raw.on("crash", lambda _: self._note("crash", "page crashed"))
+        raw.on("framenavigated", self._on_navigated)
+
+    def _note(self, kind: str, text: str) -> None:
+        if not self._stale:
+            self.console.append({"type": kind, "text": text})
+
+    def _on_navigated(self, frame: Any) -> None:
+        if frame is self._raw.main_frame:
+            self._stale = False
+            self._committed.set()
+
+    async def _call(self, fn: Callable[..., Any], *args: Any, url: str = "", **kwargs: Any) -> Any:
+        try:
+            return await self._service._aio(fn, *args, **kwargs)
+        except Exception as exc:
+            raise self._service._map(exc, url or self._raw.url) from exc
+        except asyncio.CancelledError as exc:  # asyncio side gone without a Trio cancel
+            raise BrowserCrashed("the browser connection was cancelled", url=url) from exc
+
+    @property
+    def url(self) -> str:
+        return self._raw.url
+
+    @property
+    def closed(self) -> bool:
+        return self._raw.is_closed()
+
+    def close(self) -> None:
+        """Close the tab (in the service's nursery: this never waits)."""
+        self._service._discard(self)
+
+    async def goto(self, url: str, wait_until: str = "load") -> Navigation:
+        if self.uses > 1 and urldefrag(url)[0] == urldefrag(self._raw.url)[0]:
+            # Only the fragment differs from the tab's last page: that would not load anything.
+            await self._call(self._raw.goto, "about:blank", url=url)
+        self._refused_navigation = None
+        response = await self._call(self._raw.goto, url, url=url, wait_until=wait_until)
+        if self._refused_navigation and self._refused_navigation[0] == self._raw.url:
+            raise NavigationError(f"refused by the URL policy: {self._refused_navigation[1]}", url=url)
+        if response is None:
+            return Navigation(None, self._raw.url, "")
+        content_type = response.headers.get("content-type", "")
+        return Navigation(response.status, self._raw.url, content_type)
+
+    async def wait_for_load_state(self, state: str) -> None:
+        await self._call(self._raw.wait_for_load_state, state)
+
+    async def wait_for_selector(self, selector: str) -> None:
+        await self._call(self._raw.wait_for_selector, selector)
+
+    async def evaluate(self, script: str) -> Any:
+        return await self._call(self._raw.evaluate, script)
+
+    async def content(self) -> str:
+        """The DOM as HTML. A page that navigates by script while it is read is read again once
+        its next document has loaded (twice at most: a page that never stops navigating fails)."""
+        for attempt in range(3):
+            self._committed = committed = trio.Event()
+            try:
+                return await self._call(self._raw.content)
+            except PageError as exc:
+                if attempt == 2 or "is navigating" not in str(exc):
+                    raise
+            with trio.move_on_after(_NAVIGATION_COMMIT_SECONDS):  # it may have committed already
+                await committed.wait()
+            await self.wait_for_load_state("load")
+        raise AssertionError("unreachable")
+
+    async def title(self) -> str:
+        return await self._call(self._raw.title)
+
+    async def inner_text(self, selector: str = "body") -> str:
+        return await self._call(self._raw.inner_text, selector)
+
+    async def click(self, selector: str) -> None:
+        await self._call(self._raw.click, selector)
+
+    async def fill(self, selector: str, value: str) -> None:
+        await self._call(self._raw.fill, selector, value)
+
+    async def press(self, key: str) -> None:
+        """Press `key` on the focused element (the page when none is): like click(), this waits
+        for a navigation it starts to commit."""
+        focused = await self._call(
+            self._raw.evaluate, "document.activeElement && document.activeElement !== document.body"
+        )
+        await self._call(self._raw.press, "*:focus" if focused else "body", key)
+
+    async def screenshot(self, *, full_page: bool = False) -> bytes:
+        return await self._call(self._raw.screenshot, full_page=full_page, type="png")
+
+    async def aria_snapshot(self) -> str:
+        """The page's accessibility tree as YAML (roles, names, text)."""
+        return await self._call(self._raw.locator("body").aria_snapshot)
+
+    async def pdf(self) -> bytes:
+        return await self._call(self._raw.pdf, print_background=True)
+
+    async def download(self, url: str) -> tuple[int, str, bytes]:
+        """GET `url` with this page's cookies and headers, without rendering it."""
+
+        async def get() -> tuple[int, str, bytes]:
+            response = await self._context.request.get(url, max_redirects=20)
+            return response.status, response.headers.get("content-type", ""), await response.body()
+
+        return await self._call(get, url=url)
+
+    async def _setup(self, block_media: bool, request_filter: Callable[[str], Any] | None) -> None:
+        """Once per tab: media blocking in the browser, the request filter on every request."""
+        if block_media:
+
+            async def block() -> None:
+                cdp = await self._context.new_cdp_session(self._raw)
+                await cdp.send("Network.enable")
+                await cdp.send("Network.setBlockedURLs", {"urls": list(BLOCKED_URL_PATTERNS)})
+
+            await self._call(block)
+        if request_filter is not None:
+            await self._call(self._context.route, "**/*", self._router(request_filter))
+
+    def _router(self, request_filter: Callable[[str], Any]) -> Callable[[Any], Any]:
+        check = self._service._trio_as_aio(request_filter)
+
+        async def route(route: Any) -> None:  # asyncio-flavoured: Playwright calls it
+            try:
+                await self._filter(route, check)
+            except Exception:  # the page went away meanwhile: nothing to answer
+                if not self._raw.is_closed():
+                    with contextlib.suppress(Exception):
+                        await route.abort("failed")  # never continue unchecked
+
+        return route
+
+    async def _filter(self, route: Any, check: Callable[[str], Any]) -> None:
+        """Let a request through, or refuse it; a document's redirect hops are checked one by one."""
+        url = route.request.url
+        reason = await check(url)
+        request = route.request
+        if reason is None and request.is_navigation_request():
+            # Playwright routes only the first URL of a redirect chain: a document is fetched
+            # here without following redirects, so that each hop meets the filter.
+            try:
+                response = await route.fetch(max_redirects=0)
+            except Exception as exc:  # as Chromium would have failed it, so the reason survives
+                if not self._raw.is_closed():
+                    code = next((c for e, c in _FETCH_ERRORS.items() if e in str(exc)), "failed")
+                    await route.abort(code)
+                return
+            location = response.headers.get("location")
+            if not (300 <= response.status < 400 and location):
+                await route.fulfill(response=response)
+                return
+            hop = urljoin(url, location)
+            reason = await check(hop)
+            if reason is None:
+                await route.fulfill(response=response)  # Chromium follows it: routed again
+                return
+            url = hop
+        elif reason is None:
+            await route.continue_()
+            return
+        if not self._stale:
+            self.refused.append(f"{url} ({reason})")
+        if request.is_navigation_request() and request.frame.parent_frame is None:
+            # Aborted, it would leave Chrome's error page, or a document whose load event
+            # never comes (goto would wait for it forever): a page of our own says what happened.
+            self._refused_navigation = (request.url, f"{url} ({reason})")  # the tab shows it at request.url
+            body = _refused_page(url, reason)
+            await route.fulfill(status=403, content_type="text/html; charset=utf-8", body=body)
+        else:
+            await route.abort("blockedbyclient")
+
+    async def _prepare_reuse(self, clear_cookies: bool) -> None:
+        """Before a reused tab's next use: a clean record, no popups, no cookies from before."""
+        self.uses += 1
+        self.console, self.refused = [], []
+        if self.uses == 1:
+            return
+        self._stale = True  # until our own navigation commits
+        for other in self._context.pages:
+            if other is not self._raw:
+                await self._call(other.close)
+        if clear_cookies:
+            await self._call(self._context.clear_cookies)
+        else:
+            await self._call(self._context.cookies)  # a round trip all the same: is the driver alive?
+
+
+def _refused_page(url: str, reason: str) -> str:
+    return (
+        "<!doctype html><title>Refused</title><p>gptme-trio's URL policy refused to open "
+        f"{html.escape(url)}: {html.escape(reason)}</p>"
+    )

@@ -1,0 +1,292 @@
+"""open_browser and BrowserService: Playwright and Chromium started on demand, owned by a nursery.
+
+Chromium (or the connection to a remote one) starts on first use and is reused.
+`page()` gives a fresh tab in its own browser context, closed in the service's own
+nursery when the caller is done, so a cancelled caller never waits for it. `tabs()`
+gives tabs that are kept and reused one caller at a time: a new tab costs Chromium
+new renderer processes, about three quarters of the CPU of a simple page. If
+Chromium or the driver dies, that call fails with BrowserCrashed and the next one
+starts a fresh browser.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import trio
+import trio_asyncio
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import async_playwright
+
+from ..errors import BrowserCrashed, GptmeTrioError
+from .errors import first_line, is_driver_gone, map_playwright_error
+from .options import CHROMIUM_ARGS, BrowserSpec, PageOptions, context_kwargs, driver_stderr
+from .page import Page
+
+_SHUTDOWN_SECONDS = 10
+_CLOSE_PAGE_SECONDS = 5
+_OPEN_PAGE_SECONDS = 10
+TAB_USES = 50  # a reused tab is replaced after this many uses, so its memory cannot creep up
+
+
+@dataclass
+class _Launch:
+    """One browser start-up attempt, awaited by every caller that needs the browser."""
+
+    done: trio.Event = field(default_factory=trio.Event)
+    error: BrowserCrashed | None = None
+
+
+@asynccontextmanager
+async def open_browser(spec: BrowserSpec) -> AsyncIterator[BrowserService]:
+    """Run the browser service for the duration of the block."""
+    async with trio_asyncio.open_loop() as loop:
+        service = None
+        try:
+            async with trio.open_nursery() as nursery:
+                service = BrowserService(spec, loop, nursery)
+                yield service
+                nursery.cancel_scope.cancel()  # page closers and a start-up in flight clean up after themselves
+        finally:
+            if service is not None:
+                with trio.CancelScope(shield=True), trio.move_on_after(_SHUTDOWN_SECONDS):
+                    await service._stop_playwright()
+
+
+class BrowserService:
+    """Hands out pages; owns Playwright, Chromium and the page closers."""
+
+    def __init__(self, spec: BrowserSpec, loop: Any, nursery: trio.Nursery) -> None:
+        self._spec = spec
+        self._loop = loop
+        self._nursery = nursery
+        self._playwright: Any = None
+        self._browser: Any = None
+        self._generation = 0  # counts browser start-ups: tabs of an older one are dead
+        self._crashed = False  # set when a call saw the browser or driver die
+        self._launch: _Launch | None = None  # the start-up in progress, if any
+
+    async def _aio(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return await trio_asyncio.aio_as_trio(fn, loop=self._loop)(*args, **kwargs)
+
+    def _trio_as_aio(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        return trio_asyncio.trio_as_aio(fn, loop=self._loop)
+
+    @asynccontextmanager
+    async def page(self, options: PageOptions) -> AsyncIterator[Page]:
+        """A fresh page in its own context; closed when the block exits."""
+        page = None
+        async with self._mapped():
+            try:
+                page = await self._new_page(options)
+                await page._prepare_reuse(clear_cookies=False)
+                yield page
+            finally:
+                if page is not None:
+                    self._discard(page)
+
+    async def new_page(self, options: PageOptions) -> Page:
+        """A page that stays open until `page.close()` or the end of the service."""
+        async with self._mapped():
+            page = await self._new_page(options)
+            await page._prepare_reuse(clear_cookies=False)
+            return page
+
+    def tabs(self, options: PageOptions) -> Tabs:
+        """Tabs with `options`, kept open and handed to one caller at a time."""
+        return Tabs(self, options)
+
+    @asynccontextmanager
+    async def _mapped(self) -> AsyncIterator[None]:
+        """Playwright errors escaping a page block become ours."""
+        try:
+            yield
+        except GptmeTrioError:
+            raise
+        except Exception as exc:
+            if isinstance(exc, PlaywrightError) or is_driver_gone(exc):
+                raise self._map(exc, "") from exc
+            raise
+
+    async def _new_page(self, options: PageOptions) -> Page:
+        """A new tab in its own context, set up. A browser found dead while opening it (it died
+        between calls) is replaced once, transparently: nothing was in flight, so nothing is lost.
+        """
+        for attempt in (1, 2):
+            browser = await self._ensure_browser()
+            try:
+                context, raw = await self._open_context(browser, options)
+                break
+            except Exception as exc:
+                if attempt == 2 or not (is_driver_gone(exc) or not browser.is_connected()):
+                    raise
+                self._crashed = True
+        page = Page(self, raw, context, self._generation)
+        try:
+            await page._setup(options.block_media, options.request_filter)
+        except BaseException:
+            self._discard(page)
+            raise
+        return page
+
+    def _usable(self, page: Page) -> bool:
+        alive = self._browser is not None and self._browser.is_connected() and not self._crashed
+        return alive and page.generation == self._generation and not page.closed
+
+    def _discard(self, page: Page) -> None:
+        self._nursery.start_soon(self._close_context, page._context)
+
+    async def _open_context(self, browser: Any, options: PageOptions) -> tuple[Any, Any]:
+        # Creating a context and a page takes a few ms; cancelled halfway, it would leave
+        # a context in the browser that nobody can close. So it is shielded, and bounded.
+        context = raw = None
+        with trio.CancelScope(shield=True), trio.move_on_after(_OPEN_PAGE_SECONDS):
+            context = await self._aio(browser.new_context, **context_kwargs(options))
+            context.set_default_timeout(0)  # deadlines belong to the caller
+            context.set_default_navigation_timeout(0)
+            raw = await self._aio(context.new_page)
+        if raw is None:
+            self._crashed = True
+            if context is not None:
+                self._nursery.start_soon(self._close_context, context)
+            raise BrowserCrashed(f"the browser did not open a page within {_OPEN_PAGE_SECONDS} s")
+        return context, raw
+
+    async def start(self) -> None:
+        """Start the browser now instead of on first use (the caller sets the deadline)."""
+        await self._ensure_browser()
+
+    async def _ensure_browser(self) -> Any:
+        """The running browser; starts one (in the service's nursery) when there is none.
+
+        Start-up runs as the service's own task, so a caller cancelled while waiting for
+        it never tears a half-started driver or browser apart: the next caller gets it.
+        """
+        while not (self._browser is not None and self._browser.is_connected() and not self._crashed):
+            if self._launch is None:
+                self._launch = _Launch()
+                self._nursery.start_soon(self._start_browser, self._launch)
+            launch = self._launch
+            await launch.done.wait()
+            if launch.error is not None:
+                raise launch.error
+        return self._browser
+
+    async def _start_browser(self, launch: _Launch) -> None:
+        try:
+            if self._browser is not None or self._playwright is not None:  # it died: start over
+                await self._stop_playwright()
+            self._crashed = False
+            self._generation += 1
+            # Cancelled halfway, start() would leave a driver process we hold no handle to
+            # (and open_loop() would wait for it forever). It is local and quick: shield it.
+            with trio.CancelScope(shield=True), driver_stderr(self._spec.driver_log):
+                self._playwright = await self._aio(async_playwright().start)
+            self._browser = await self._connect(self._playwright.chromium)
+        except BaseException as exc:  # cancellation too: never leave a half-started browser
+            with trio.CancelScope(shield=True), trio.move_on_after(_SHUTDOWN_SECONDS):
+                await self._stop_playwright()
+            # Playwright raises a bare Exception when the driver dies.
+            if not isinstance(exc, PlaywrightError) and not is_driver_gone(exc):
+                raise
+            where = self._spec.ws_endpoint or self._spec.cdp_endpoint or self._spec.executable
+            exited = re.search(r"process did exit: exitCode=(\d+)", str(exc))
+            reason = f"it exited with code {exited.group(1)}" if exited else first_line(exc)
+            launch.error = BrowserCrashed(f"could not start the browser ({where}): {reason}")
+            launch.error.__cause__ = exc
+        finally:
+            self._launch = None
+            launch.done.set()
+
+    async def _connect(self, chromium: Any) -> Any:
+        spec = self._spec
+        if spec.ws_endpoint:
+            return await self._aio(chromium.connect, spec.ws_endpoint)
+        if spec.cdp_endpoint:
+            return await self._aio(chromium.connect_over_cdp, spec.cdp_endpoint)
+        return await self._aio(
+            chromium.launch,
+            executable_path=spec.executable,
+            args=list(CHROMIUM_ARGS),
+            headless=True,
+            handle_sigint=False,
+            handle_sigterm=False,
+            handle_sighup=False,
+        )
+
+    async def _close_context(self, context: Any) -> None:
+        # Runs in the service's nursery: the caller may be cancelled already.
+        # A page wedged by JavaScript takes ~0.5 s to close; the browser itself
+        # closes every context at shutdown, so a bound here loses nothing.
+        with contextlib.suppress(Exception), trio.move_on_after(_CLOSE_PAGE_SECONDS):
+            await self._aio(context.close)  # failing means the browser is gone: nothing to close
+
+    async def _stop_playwright(self) -> None:
+        browser, playwright = self._browser, self._playwright
+        self._browser = self._playwright = None
+        for step in (browser and browser.close, playwright and playwright.stop):
+            if step is None:
+                continue
+            with contextlib.suppress(Exception):
+                await self._aio(step)  # failing here means already dead: what we want
+
+    def _map(self, exc: Exception, url: str) -> Exception:
+        """Our error for a Playwright failure. Anything else is a bug: re-raised as it is."""
+        dead = self._browser is None or not self._browser.is_connected()
+        if dead or is_driver_gone(exc):
+            self._crashed = True
+            return BrowserCrashed(f"the browser died: {first_line(exc)}", url=url)
+        if isinstance(exc, PlaywrightError):
+            return map_playwright_error(exc, url)
+        raise exc
+
+
+class Tabs:
+    """Tabs with the same options, reused one caller at a time (a new one when all are busy).
+
+    A tab goes back for reuse only when its block ended normally: after an error or a
+    cancellation it may be wedged, so it is closed. Cookies do not carry over from one use
+    to the next unless the options load a storage state (a logged-in session is the point).
+    Each tab is replaced after TAB_USES uses. Idle tabs live until the service ends.
+    """
+
+    def __init__(self, service: BrowserService, options: PageOptions) -> None:
+        self._service = service
+        self._options = options
+        self._idle: list[Page] = []
+
+    @asynccontextmanager
+    async def page(self) -> AsyncIterator[Page]:
+        service = self._service
+        page = None
+        async with service._mapped():
+            while self._idle and page is None:
+                candidate = self._idle.pop()
+                if service._usable(candidate):
+                    page = candidate
+                else:
+                    service._discard(candidate)
+            done = False
+            try:
+                if page is not None:
+                    try:
+                        await page._prepare_reuse(clear_cookies=not self._options.storage_state)
+                    except BrowserCrashed:  # it died between uses: nothing was in flight, so start over
+                        service._discard(page)
+                        page = None
+                if page is None:
+                    page = await service._new_page(self._options)
+                    await page._prepare_reuse(clear_cookies=False)
+                yield page
+                done = True
+            finally:
+                if page is not None:
+                    if done and page.uses < TAB_USES and service._usable(page):
+                        self._idle.append(page)
+                    else:
+                        service._discard(page)

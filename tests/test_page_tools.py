@@ -1,0 +1,134 @@
+"""The interactive page tools and the URL policy inside the browser (WebTools on a real Chromium)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import httpx
+import pytest
+import trio
+
+from gptme_trio.errors import NavigationError
+from gptme_trio.policy import UrlPolicy
+from gptme_trio.tools import ToolError
+from gptme_trio.tools.web import WebTools
+
+from .test_chat_cli import chat, log_of, tool_results
+
+
+@pytest.fixture
+def web(browser, tmp_path):
+    return WebTools(browser, UrlPolicy(["127.0.0.1"]), tmp_path)
+
+
+async def hits(site, path: str) -> int:
+    async with httpx.AsyncClient() as client:
+        return json.loads((await client.get(site.url("/hits"))).text).get(path, 0)
+
+
+def elsewhere(site, path: str) -> str:
+    """The same local server under a name the policy does not allow (localhost, not 127.0.0.1)."""
+    return site.url(path).replace("127.0.0.1", "localhost")
+
+
+async def test_open_fill_press_click_and_read(web, site):
+    opened = await web.page.open_page(site.url("/form"))
+    assert "'Form' at " in opened and 'textbox "Name"' in opened and 'button "Greet"' in opened
+    assert "filled #name" in await web.page.fill("#name", "Ada")
+    clicked = await web.page.click("text=Greet")
+    assert clicked.startswith("clicked text=Greet")
+    assert "Hello, Ada!" in await web.page.page_text()
+    pressed = await web.page.press("Tab")  # focus moves on; nothing navigates
+    assert "'Form'" in pressed
+    await web.page.fill("#name", "Grace")
+    submitted = await web.page.press("Enter")  # submits the form: the page navigates
+    assert "'Submitted'" in submitted and "/form-result?name=Grace" in submitted
+    assert "Submitted: Grace" in await web.page.page_text()
+    followed = await web.page.open_page(site.url("/form"))
+    assert "link" in followed
+    assert "'Normal page'" in await web.page.click("#article")
+
+
+async def test_page_tools_without_a_page_and_after_close(web, site):
+    with pytest.raises(ToolError, match="no page is open"):
+        await web.page.page_text()
+    assert await web.page.close_page() == "no page was open"
+    await web.page.open_page(site.url("/form"))
+    page = web.page._page
+    assert await web.page.close_page() == "closed the page"
+    with pytest.raises(ToolError, match="no page is open"):
+        await web.page.click("#greet")
+    await trio.sleep(0.5)
+    assert page.closed
+
+
+async def test_a_missing_element_is_an_error_for_the_model(web, site):
+    await web.page.open_page(site.url("/form"))
+    with trio.move_on_after(1) as scope:  # Playwright waits for the element: the caller's deadline ends it
+        await web.page.click("#no-such-button")
+    assert scope.cancelled_caught
+    assert "Hello" not in await web.page.page_text()  # the page is still usable
+
+
+async def test_open_page_is_checked_against_the_policy(web, site):
+    with pytest.raises(ToolError, match="refused: localhost"):
+        await web.page.open_page(elsewhere(site, "/form"))
+
+
+@pytest.mark.parametrize("allowed", [False, True])
+async def test_requests_a_page_makes_go_through_the_policy(browser, site, tmp_path, allowed):
+    """An allowed page's image, fetch() and script navigation toward a refused host never leave the browser."""
+    target = f"/lure-target-{uuid.uuid4().hex}"
+    web = WebTools(browser, UrlPolicy(["127.0.0.1", *(["localhost"] if allowed else [])]), tmp_path)
+    lure = site.url("/lure?nav=1&to=" + elsewhere(site, target))
+    try:  # the page navigates by script 50 ms after it runs: before or after the read, by luck
+        text = await web.read_url(lure)
+        assert "Lure page." in text or (allowed and "not found" in text)
+    except ToolError as exc:
+        assert not allowed and "refused: localhost" in str(exc)
+    try:
+        opened = await web.page.open_page(lure)
+    except NavigationError as exc:  # the script ran before the load event: goto ended on the refusal
+        assert not allowed and "refused by the URL policy: http://localhost" in str(exc)
+        opened = "the URL policy refused requests of the page: http://localhost"
+    await trio.sleep(0.5)
+    if allowed:  # the control: the same page does reach the target when the host is allowed
+        assert await hits(site, target) > 0
+        return
+    assert await hits(site, target) == 0
+    assert "the URL policy refused requests of the page: http://localhost" in opened
+    with pytest.raises(ToolError, match="refused: localhost"):  # the script's navigation: our page
+        await web.page.page_text()
+
+
+async def test_a_redirect_to_a_refused_host_is_stopped_in_the_browser(web, site):
+    target = f"/lure-target-{uuid.uuid4().hex}"
+    with pytest.raises(Exception, match="refused by the URL policy: http://localhost"):
+        await web.read_url(site.url("/redirect-to?url=" + elsewhere(site, target)))
+    assert await hits(site, target) == 0  # refused before the request went out, not after
+
+
+def test_page_tools_of_one_reply_run_in_call_order(llm, site, tmp_path):
+    """open_page, fill, press, page_text in ONE model reply: each acts on what the last one left."""
+    calls = [
+        ("open_page", {"url": site.url("/form")}),
+        ("fill", {"selector": "#name", "value": "Ada"}),
+        ("press", {"key": "Enter"}),
+        ("page_text", {}),
+        ("close_page", {}),
+    ]
+    server = llm(
+        [
+            {"tool_calls": [{"name": name, "arguments": args} for name, args in calls]},
+            {"text": "Submitted."},
+        ]
+    )
+    home = tmp_path / "home"
+    result = chat(home, server, "--allow-hosts", "127.0.0.1", "Submit the form as Ada")
+    assert result.returncode == 0, result.stderr
+    sent = tool_results(server.requests()[1])
+    assert len(sent) == 5
+    assert "textbox" in sent[0] and "filled #name" in sent[1] and "Submitted" in sent[2]
+    assert "Submitted: Ada" in sent[3] and sent[4] == "closed the page"
+    assert [m["name"] for m in log_of(home) if m["role"] == "tool"] == [name for name, _ in calls]

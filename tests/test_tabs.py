@@ -1,0 +1,127 @@
+"""Reused tabs (BrowserService.tabs): one tab serves many uses; anything odd gets a new one."""
+
+from __future__ import annotations
+
+import os
+
+import psutil
+import pytest
+import trio
+
+from gptme_trio.browser import PageOptions
+from gptme_trio.browser import service as browser_service
+from gptme_trio.engines import RenderOptions
+from gptme_trio.engines.browser import BrowserEngine
+from gptme_trio.targets import Target
+
+from .test_browser import _browser_process
+
+
+async def test_a_tab_is_reused_with_a_clean_record(browser, site):
+    tabs = browser.tabs(PageOptions())
+    async with tabs.page() as first:
+        await first.goto(site.url("/console"))
+        assert first.console
+        await first.evaluate("document.cookie = 'seen=yes; path=/'")
+    async with tabs.page() as second:
+        assert second is first and second.console == []
+        await second.goto(site.url("/headers"))
+        assert "seen=yes" not in await second.content()  # cookies do not carry over
+        assert await second.title() != "Normal page"
+
+
+async def test_the_same_url_twice_loads_twice(browser, site):
+    tabs = browser.tabs(PageOptions())
+    for _ in range(2):
+        async with tabs.page() as page:
+            nav = await page.goto(site.url("/normal#part"))
+            assert nav.status == 200  # a fragment-only change would load nothing: status None
+
+
+async def test_concurrent_users_get_different_tabs(browser, site):
+    tabs = browser.tabs(PageOptions())
+    seen = []
+
+    async def use() -> None:
+        async with tabs.page() as page:
+            seen.append(page)
+            await page.goto(site.url("/slow?ms=200"))
+
+    async with trio.open_nursery() as nursery:
+        for _ in range(3):
+            nursery.start_soon(use)
+    assert len({id(p) for p in seen}) == 3
+    async with tabs.page() as page:
+        assert page in seen  # back in the pool
+
+
+async def test_a_cancelled_or_failed_use_closes_the_tab(browser, site, free_port):
+    tabs = browser.tabs(PageOptions())
+    async with tabs.page() as wedged:
+        await wedged.goto(site.url("/normal"))
+    with trio.move_on_after(0.5):
+        async with tabs.page() as again:
+            assert again is wedged
+            await wedged.evaluate("while (true) {}")
+    async with tabs.page() as page:
+        assert page is not wedged
+        await page.goto(site.url("/normal"))
+    try:
+        async with tabs.page() as failed:
+            await failed.goto(f"http://127.0.0.1:{free_port}/")
+    except Exception:
+        pass
+    async with tabs.page() as page:
+        assert page is not failed and page is not wedged
+        await page.goto(site.url("/normal"))
+    await trio.sleep(1)  # closing runs in the service's nursery
+    assert wedged.closed and failed.closed
+
+
+async def test_a_tab_is_replaced_after_its_uses(browser, site, monkeypatch):
+    monkeypatch.setattr(browser_service, "TAB_USES", 3)
+    tabs = browser.tabs(PageOptions())
+    pages = []
+    for _ in range(4):
+        async with tabs.page() as page:
+            pages.append(page)
+            await page.goto(site.url("/normal"))
+    assert pages[0] is pages[1] is pages[2] and pages[3] is not pages[0]
+
+
+async def test_popups_are_closed_between_uses(browser, site):
+    tabs = browser.tabs(PageOptions())
+    async with tabs.page() as page:
+        await page.goto(site.url("/normal"))
+        await page.evaluate("window.open('/normal'); window.open('/links')")
+        await trio.sleep(0.3)
+        assert len(page._context.pages) == 3
+    async with tabs.page() as again:
+        assert again is page and len(page._context.pages) == 1
+
+
+@pytest.mark.parametrize("victim", ["chromium", "driver"])
+async def test_tabs_of_a_dead_browser_are_replaced(browser, site, victim):
+    """Died between uses: the next use gets a fresh browser, transparently (nothing was in flight)."""
+    tabs = browser.tabs(PageOptions())
+    async with tabs.page() as page:
+        await page.goto(site.url("/normal"))
+    chromium = _browser_process(os.getpid())
+    target = chromium if victim == "chromium" else chromium.parent()
+    target.kill()
+    with trio.fail_after(10):  # never reap it here (psutil.wait_procs would): it is the service's child
+        while target.is_running() and target.status() != psutil.STATUS_ZOMBIE:
+            await trio.sleep(0.05)
+    await trio.sleep(0.2)  # the driver's pipe closing reaches the service
+    async with tabs.page() as fresh:
+        assert fresh is not page
+        await fresh.goto(site.url("/normal"))
+        assert await fresh.title() == "Normal page"
+
+
+async def test_the_browser_engine_renders_in_reused_tabs(browser, site):
+    engine = BrowserEngine(browser, PageOptions(), RenderOptions())
+    for n in range(3):
+        snap = await engine.snapshot(Target(site.url(f"/normal?n={n}"), site.url(f"/normal?n={n}")))
+        assert snap.status == 200 and "Structured concurrency" in snap.html
+    assert len(engine._tabs._idle) == 1 and engine._tabs._idle[0].uses == 3
