@@ -25,6 +25,9 @@ CHROMIUM_ARGS = (
     "--disable-sync",
     "--no-first-run",
     "--disable-default-apps",
+    # Without a limit, Chromium starts a new renderer process for most navigations of pages
+    # loaded side by side (43 for 100 URLs at -j 4, vs 6 with it): 20% fewer pages/s.
+    "--renderer-process-limit=4",
 )
 
 

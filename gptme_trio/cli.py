@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import os
 import sys
 import traceback
@@ -25,6 +26,21 @@ Exit codes:
   2    usage error: bad URL, option, file or no browser found
   130  interrupted (SIGINT / Ctrl-C)
   143  terminated (SIGTERM)"""
+
+
+class _Seconds(click.FloatRange):
+    """A positive, finite number of seconds (FloatRange alone lets nan and inf through)."""
+
+    name = "seconds"
+
+    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+        seconds = super().convert(value, param, ctx)
+        if not math.isfinite(seconds):
+            self.fail(f"{value!r} is not a finite number of seconds", param, ctx)
+        return seconds
+
+
+SECONDS = _Seconds(min=0, min_open=True)
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> None:
@@ -107,7 +123,7 @@ def cli() -> None:
 @click.option(
     "-t",
     "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
+    type=SECONDS,
     default=30.0,
     show_default=True,
     metavar="SECONDS",
@@ -230,13 +246,13 @@ Exit codes:
 @click.option("-r", "--resume", is_flag=True, help="Resume the latest conversation (or --name).")
 @click.option(
     "--tool-timeout",
-    type=click.FloatRange(min=0, min_open=True),
+    type=SECONDS,
     metavar="SECONDS",
     help="Deadline for each tool call.  [default: 30]",
 )
 @click.option(
     "--llm-timeout",
-    type=click.FloatRange(min=0, min_open=True),
+    type=SECONDS,
     metavar="SECONDS",
     help="Give up when the model sends nothing for this long.  [default: 120]",
 )

@@ -7,6 +7,7 @@ UsageError: nothing has started yet. `run_fetch_plan` runs it under Trio.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -166,12 +167,17 @@ def _read_input(source: str) -> list[str]:
     return read_target_lines(text, source)
 
 
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 token
+
+
 def parse_headers(values: tuple[str, ...]) -> dict[str, str]:
     headers = {}
     for value in values:
         name, sep, content = value.partition(":")
-        if not sep or not name.strip() or any(c.isspace() for c in name.strip()):
-            raise UsageError(f"-H {value!r}: expected 'Name: value'")
+        if not sep or not _HEADER_NAME.fullmatch(name.strip()):
+            raise UsageError(f"-H {value!r}: expected 'Name: value' (a name of letters, digits and !#$%&'*+-.^_`|~)")
+        if any(ord(c) < 32 and c != "\t" or ord(c) == 127 for c in content):
+            raise UsageError(f"-H {value!r}: control characters are not allowed in a header value")
         headers[name.strip()] = content.strip()
     return headers
 

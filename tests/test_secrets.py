@@ -96,6 +96,7 @@ def test_a_run_with_the_browser_leaves_no_key_in_logs_or_conversations(llm, site
     [tool_result] = [m for m in server.requests()[1]["body"]["messages"] if m["role"] == "tool"]
     assert "Authorization" not in tool_result["content"] and leaks(tool_result["content"]) == []  # not sent to pages
     assert (home / "logs" / "driver.log").exists()  # the browser ran, its log was scanned
+    assert (home / "logs" / "driver.log").stat().st_mode & 0o777 == 0o600
 
 
 ESCAPES = st.sampled_from([lambda c: c, lambda c: f"\\u{ord(c):04x}"])

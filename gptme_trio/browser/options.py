@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,9 @@ CHROMIUM_ARGS = (
     "--disable-sync",
     "--no-first-run",
     "--disable-default-apps",
+    # Without a limit, Chromium starts a new renderer process for most navigations of pages
+    # loaded side by side (43 for 100 URLs at -j 4, vs 6 with it): 20% fewer pages/s.
+    "--renderer-process-limit=4",
 )
 # Blocked without a Python round trip per request (CDP Network.setBlockedURLs).
 _BLOCKED_EXTENSIONS = "png jpg jpeg gif webp avif svg ico bmp woff woff2 ttf otf eot mp4 webm mp3 ogg wav m4a"
@@ -81,7 +85,7 @@ def driver_stderr(path: Path | None) -> Iterator[None]:
     from playwright._impl import _transport
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "ab") as log:
+    with open(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab") as log:
         original = _transport._get_stderr_fileno
         _transport._get_stderr_fileno = log.fileno
         try:

@@ -42,6 +42,7 @@ class Page:
         self.console: list[dict[str, str]] = []
         self.refused: list[str] = []  # requests the page made that the request filter refused
         self._refused_navigation: tuple[str, str] | None = None  # (url, why): the filter's last refused navigation
+        self._routing: set[asyncio.Task[None]] = set()  # request-filter handlers in flight
         self._committed = trio.Event()  # set when the main frame commits a navigation
         self._stale = False  # reused, and still showing the last use's document: its events are not ours
         raw.on("console", lambda m: self._note(m.type, m.text))
@@ -77,6 +78,11 @@ class Page:
     def close(self) -> None:
         """Close the tab (in the service's nursery: this never waits)."""
         self._service._discard(self)
+
+    def _stop_routing(self) -> None:
+        """Cancel request checks in flight (a document fetch that never answers would outlive the tab)."""
+        for task in list(self._routing):
+            task.cancel()
 
     async def goto(self, url: str, wait_until: str = "load") -> Navigation:
         if self.uses > 1 and urldefrag(url)[0] == urldefrag(self._raw.url)[0]:
@@ -171,12 +177,16 @@ class Page:
         check = self._service._trio_as_aio(request_filter)
 
         async def route(route: Any) -> None:  # asyncio-flavoured: Playwright calls it
+            task = asyncio.current_task()
+            self._routing.add(task)
             try:
                 await self._filter(route, check)
             except Exception:  # the page went away meanwhile: nothing to answer
                 if not self._raw.is_closed():
                     with contextlib.suppress(Exception):
                         await route.abort("failed")  # never continue unchecked
+            finally:
+                self._routing.discard(task)
 
         return route
 

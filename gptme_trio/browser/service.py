@@ -139,6 +139,7 @@ class BrowserService:
         return alive and page.generation == self._generation and not page.closed
 
     def _discard(self, page: Page) -> None:
+        page._stop_routing()
         self._nursery.start_soon(self._close_context, page._context)
 
     async def _open_context(self, browser: Any, options: PageOptions) -> tuple[Any, Any]:
