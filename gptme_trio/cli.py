@@ -343,4 +343,6 @@ def chat(
         )
     except UsageError as exc:
         fail(str(exc))
+    for name in config.key_vars():  # the plan has its copy; the driver and Chromium inherit no keys
+        os.environ.pop(name, None)
     _run(lambda interrupts: run_chat(plan, interrupts), verbose)

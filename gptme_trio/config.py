@@ -60,6 +60,11 @@ class Config:
     search_url: str | None = None
     providers: dict[str, dict[str, str]] = field(default_factory=dict)
 
+    def key_vars(self) -> set[str]:
+        """The names of every variable that may hold an API key (built in, and named in the config)."""
+        names = {key_var for key_var, _ in PROVIDER_ENV.values() if key_var}
+        return names | {s["api_key_env"] for s in self.providers.values() if s.get("api_key_env")}
+
     def provider_env(self, env: Mapping[str, str]) -> dict[str, str]:
         """`env` with the config's key variables and base URLs applied (env vars still win for URLs)."""
         merged = dict(env)

@@ -21,7 +21,7 @@ from gptme_trio.llm.sse import error_message
 from gptme_trio.store import Conversation
 from tests.llm_server import anthropic_stream
 
-from .conftest import SECRET, cli_command, cli_env
+from .conftest import SECRET, cli_command, cli_env, wait_for_descendants
 
 PIECES = {SECRET[i : i + 10] for i in range(len(SECRET) - 9)}  # any 10 characters of it in a row
 
@@ -160,3 +160,23 @@ def test_history_file_is_created_private(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "home" / "history").stat().st_mode & 0o777 == 0o600
+
+
+def test_the_browser_and_driver_inherit_no_key(llm, site, tmp_path):
+    """Chromium and the Playwright driver run page code and third-party binaries: no key in their environment."""
+    call = {"name": "read_url", "arguments": {"url": site.url("/slow?ms=4000")}}
+    server = llm([{"tool_calls": [call]}, {"text": "ok"}])
+    env = cli_env(GPTME_TRIO_HOME=str(tmp_path / "home"), WORK_KEY=SECRET, **server.env("local"))
+    config = tmp_path / "home" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text('[providers.local]\napi_key_env = "WORK_KEY"\n')
+    args = cli_command("chat", "-n", "-m", "local/test-model", "--allow-hosts", "127.0.0.1", "go")
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    try:
+        tree = wait_for_descendants(proc.pid, lambda ps: sum("chrom" in p.name() for p in ps) >= 3, 30)
+        environs = {p.pid: Path(f"/proc/{p.pid}/environ").read_bytes() for p in tree}
+    finally:
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert len(environs) >= 3  # the driver, Chromium and its children
+    assert [pid for pid, data in environs.items() if SECRET.encode() in data] == []
