@@ -40,4 +40,6 @@ def bench(session: nox.Session) -> None:
     session.run("python", "bench/chat_bench.py")
     session.run("python", "bench/throughput_bench.py", *peer("crawl4ai"), *peer("gptme"))
     session.run("python", "bench/policy_bench.py")
+    session.run("python", "bench/soak_bench.py")
+    session.run("python", "bench/fault_matrix.py")
     session.run("python", "bench/report.py")

@@ -1,0 +1,389 @@
+"""Soak: 1,000 fetches in one `fetch -i` run, 300 tool calls in one `chat -n` session; writes bench/results/soak.md.
+
+Run from the repo root (talks only to 127.0.0.1; about 1.5 minutes on 2 busy cores):
+
+    .venv/bin/python bench/soak_bench.py    # optional: --fetches N (1000) --tool-calls N (300)
+        [--calls-per-reply N (5)] [--every N (50)] [-j N (4)] [--out PATH]
+
+Pages: throughput_bench's page server (a thread of this process), /page?n=1..N, without its 50 ms delay.
+1. `python -m gptme_trio fetch -f json -q -j 4 -i URLS.txt`: stdout is read record by record; at every
+   --every-th record the whole process tree (the CLI and all descendants: node driver, Chromium and its
+   children) is sampled: RSS and PSS sums, open fds, processes, threads, and the same per role.
+2. `python -m gptme_trio chat -n -m local/test-model --allow-hosts 127.0.0.1 ...` against tests/llm_server.py
+   (a subprocess): replies of --calls-per-reply read_url calls on distinct pages, then a text answer; the
+   `-> read_url(` lines on its stderr are counted and the tree is sampled at every --every-th one.
+For each metric: least-squares slope over the samples after the warm-up ones, the fitted change over the
+run, the noise (residual SD) and a verdict (see THRESHOLDS in the report). Every record / tool result must
+succeed and carry its page's marker. At the end it checks that nothing it started is still running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import throughput_bench as tb  # noqa: E402 - bench/ is not a package: its page server, header, CPU meters
+
+ROOT = tb.ROOT
+LLM_SERVER = ROOT / "tests" / "llm_server.py"
+ROLES = ("python", "driver", "browser", "renderer", "webui", "other")
+MiB = 2**20
+WARMUP = {"fetch": 2, "chat": 1}  # samples left out of the trend: tabs, caches and heaps still filling
+THRESHOLDS = """A metric is **flat** when its fitted change over the measured samples (slope × operations
+between the first and last of them) is at most max(floor, 2 × noise), noise being the residual SD of the
+samples around the fitted line. Floors: memory 2 % of its mean (at least 1 MiB), fds 3, processes 1,
+threads 2. Why: the samples are snapshots of a tree whose tabs are replaced every 50 uses and whose
+contexts close in the background, so single samples jump by a renderer or a few sockets; 2 × noise keeps
+that sawtooth from reading as a trend, and the floor keeps a perfectly quiet series from calling one stray
+fd or a 1 % heap wobble growth. A leak of a fixed amount per operation grows the fitted change linearly
+with the run length and is flagged once it exceeds both. A metric that is not flat over the run but is flat
+over the second half of its samples (same rule) is reported as "rose, then levelled off" (a heap or cache
+filling up to its working size), one still rising in its second half as **GROWS**. The criterion is the
+tree's totals; the per-role rows are diagnostics: they say which process moves."""
+FLOORS = {"mem": (0.02, 1.0), "fds": (0, 3), "procs": (0, 1), "threads": (0, 2)}  # (relative, absolute)
+
+
+def role(p: psutil.Process, root_pid: int) -> str:
+    if p.pid == root_pid:
+        return "python"
+    cmd = p.cmdline()
+    if "run-driver" in cmd or p.name() == "node" or (cmd and cmd[0].endswith("/node")):
+        return "driver"
+    if "--type=renderer" in cmd:
+        return "webui" if "--top-chrome-webui" in cmd else "renderer"
+    if cmd and "chromium" in cmd[0] and not any(c.startswith("--type=") for c in cmd):
+        return "browser"
+    return "other"  # zygotes, GPU process, network / storage utilities, crash handler
+
+
+def sample(root: psutil.Process, ops: int, t0: float) -> dict:
+    """Totals and per-role figures of root and all its descendants (zombies counted apart)."""
+    s = {"ops": ops, "t": time.perf_counter() - t0, "rss": 0, "pss": 0, "fds": 0, "procs": 0, "threads": 0}
+    s |= {"zombies": 0, "pss_kind": "PSS", "roles": {r: {"n": 0, "pss": 0, "rss": 0, "fds": 0} for r in ROLES}}
+    with contextlib.suppress(psutil.Error):
+        procs = [root, *root.children(recursive=True)]
+    for p in procs:
+        try:
+            with p.oneshot():
+                if p.status() == psutil.STATUS_ZOMBIE:
+                    s["zombies"] += 1
+                    continue
+                r, rss, fds, threads = role(p, root.pid), p.memory_info().rss, p.num_fds(), p.num_threads()
+                try:
+                    pss = p.memory_full_info().pss
+                except psutil.AccessDenied:
+                    pss, s["pss_kind"] = rss, "RSS"
+        except psutil.Error:  # gone between listing and reading
+            continue
+        for key, value in (("rss", rss), ("pss", pss), ("fds", fds), ("threads", threads), ("procs", 1)):
+            s[key] += value
+        for key, value in (("n", 1), ("pss", pss), ("rss", rss), ("fds", fds)):
+            s["roles"][r][key] += value
+    return s
+
+
+def kill_tree(proc: subprocess.Popen) -> None:
+    with contextlib.suppress(psutil.Error):
+        ps = psutil.Process(proc.pid)
+        for p in [ps, *ps.children(recursive=True)]:
+            with contextlib.suppress(psutil.Error):
+                p.kill()
+    proc.wait()
+
+
+def soak(
+    cmd: list[str], env: dict, tmp: str, lines: str, count: Callable[[str], int | None], every: int, timeout: float
+) -> dict:
+    """Run cmd; for each line of its `lines` stream ("stdout" / "stderr") count(line) -> operations
+    done (cumulative) or None; sample the tree whenever that count passes a multiple of `every`."""
+    other = open(Path(tmp) / f"{'err' if lines == 'stdout' else 'out'}.txt", "wb")  # noqa: SIM115
+    pipes = (
+        {"stdout": subprocess.PIPE, "stderr": other}
+        if lines == "stdout"
+        else {"stdout": other, "stderr": subprocess.PIPE}
+    )
+    busy, own, reaped = tb.cpu_busy(), time.process_time(), tb.resource_children()
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, text=True, **pipes)
+    root, samples, done, timer = psutil.Process(proc.pid), [], 0, threading.Timer(timeout, kill_tree, [proc])
+    timer.start()
+    try:
+        for line in getattr(proc, lines):
+            ops = count(line)
+            if ops is not None and ops // every > done // every:
+                samples.append(sample(root, ops, t0))
+            done = ops if ops is not None else done
+        proc.wait()
+    finally:
+        timer.cancel()
+        if proc.poll() is None:
+            kill_tree(proc)
+        other.close()
+    wall = time.perf_counter() - t0
+    tree_cpu = tb.resource_children() - reaped
+    noise = tb.cpu_busy() - busy - tree_cpu - (time.process_time() - own)
+    side = Path(other.name).read_text(errors="replace")
+    return {"samples": samples, "rc": proc.returncode, "wall": wall, "cpu": tree_cpu, "noise": noise, "other": side}
+
+
+def fetch_soak(b: tb.Bench, tmp: str, n: int, every: int, jobs: int) -> dict:
+    url_file = Path(tmp) / "soak-urls.txt"
+    url_file.write_text("".join(f"{b.base}/page?n={i}\n" for i in range(1, n + 1)))
+    cmd = [sys.executable, "-m", "gptme_trio", "fetch", "-f", "json", "-q", "-j", str(jobs), "-i", str(url_file)]
+    records: list[dict] = []
+
+    def count(line: str) -> int | None:  # the last record ends the run: sampled then, the tree is exiting
+        records.append(json.loads(line))
+        return len(records) if len(records) < n else None
+
+    r = soak(cmd, b.env, tmp, "stdout", count, every, timeout=900)
+    ok = sum(
+        rec["error"] is None and f"page-{i}-done" in (rec["content"] or "") and rec["url"].endswith(f"n={i}")
+        for i, rec in enumerate(records, 1)
+    )
+    return r | {"cmd": cmd, "ok": ok, "total": n, "records": len(records), "hits": tb.Handler.hits.copy()}
+
+
+def chat_soak(b: tb.Bench, tmp: str, calls: int, per_reply: int, every: int) -> dict:
+    urls = [f"{b.base}/page?n={i}" for i in range(1, calls + 1)]
+    script = [
+        {"tool_calls": [{"name": "read_url", "arguments": {"url": u}} for u in urls[i : i + per_reply]]}
+        for i in range(0, calls, per_reply)
+    ] + [{"text": "soak done"}]
+    (Path(tmp) / "script.json").write_text(json.dumps(script))
+    server = subprocess.Popen(
+        [sys.executable, str(LLM_SERVER), str(Path(tmp) / "script.json")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=b.env,
+    )
+    try:
+        port = int(server.stdout.readline().split()[1])
+        home = Path(tmp) / "home"
+        env = b.env | {"GPTME_TRIO_HOME": str(home), "OPENAI_BASE_URL": f"http://127.0.0.1:{port}/v1"}
+        env |= {"OPENAI_API_KEY": "sk-soak-local"}
+        steps = str(min(1000, len(script) + 5))  # the CLI's maximum
+        cmd = [sys.executable, "-m", "gptme_trio", "chat", "-n", "-m", "local/test-model", "--allow-hosts"]
+        cmd += ["127.0.0.1", "--max-steps", steps, "--tool-timeout", "60", "Read every page you are given."]
+        started, failed = [0], [0]
+
+        def count(line: str) -> int | None:
+            failed[0] += line.startswith("   read_url:")
+            if line.startswith("-> read_url("):
+                started[0] += 1
+                return started[0]
+            return None
+
+        r = soak(cmd, env, tmp, "stderr", count, every, timeout=900)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_status", timeout=10) as resp:
+            status = json.load(resp)
+    finally:
+        server.stdin.close()
+        server.wait(timeout=10)
+    log = [json.loads(x) for p in home.glob("conversations/*/conversation.jsonl") for x in p.read_text().splitlines()]
+    asked = {c["id"]: c["arguments"]["url"] for m in log for c in m.get("tool_calls", [])}
+    ok = sum(
+        m["role"] == "tool"
+        and m.get("metadata", {}).get("ok") is True
+        and f"page-{asked.get(m['call_id'], '=?').rsplit('=', 1)[1]}-done" in m["content"]
+        for m in log
+    )
+    return r | {"cmd": cmd, "ok": ok, "total": calls, "started": started[0], "failed": failed[0], "status": status}
+
+
+def fit(points: list[tuple[float, float]], kind: str) -> dict:
+    """Least-squares line: slope, fitted change first..last sample, residual SD, the flat limit."""
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    slope, intercept = statistics.linear_regression(xs, ys)
+    noise = (sum((y - (intercept + slope * x)) ** 2 for x, y in zip(xs, ys, strict=True)) / (len(xs) - 2)) ** 0.5
+    rel, floor = FLOORS[kind]
+    change, limit = slope * (xs[-1] - xs[0]), max(floor, rel * statistics.fmean(ys), 2 * noise)
+    return {"slope": slope * 1000, "change": change, "noise": noise, "limit": limit, "flat": change <= limit}
+
+
+def trend(points: list[tuple[float, float]], kind: str) -> dict:
+    if len(points) < 3:
+        return {"verdict": "too few samples"}
+    t = fit(points, kind)
+    half = points[len(points) // 2 :]
+    t["half"] = fit(half, kind)["change"] if len(half) >= 3 else float("nan")
+    if t["flat"]:
+        t["verdict"] = "flat"
+    elif len(half) >= 3 and fit(half, kind)["flat"]:
+        t["verdict"] = "rose, then levelled off"
+    else:
+        t["verdict"] = "**GROWS**"
+    first, last, ys = points[0][1], points[-1][1], [p[1] for p in points]
+    return t | {"first": first, "last": last, "ratio": last / first if first else float("nan"), "range": ys}
+
+
+def metrics(r: dict) -> list[tuple[str, str, Callable[[dict], float]]]:
+    kind = r["samples"][0]["pss_kind"] if r["samples"] else "PSS"
+    out = [("RSS sum, MiB", "mem", lambda s: s["rss"] / MiB), (f"{kind} sum, MiB", "mem", lambda s: s["pss"] / MiB)]
+    out += [("open fds", "fds", lambda s: s["fds"]), ("processes", "procs", lambda s: s["procs"])]
+    out += [("threads", "threads", lambda s: s["threads"])]
+    out += [(f"{kind} {ro}, MiB", "mem", lambda s, ro=ro: s["roles"][ro]["pss"] / MiB) for ro in ROLES]
+    out += [(f"fds {ro}", "fds", lambda s, ro=ro: s["roles"][ro]["fds"]) for ro in ("python", "driver", "browser")]
+    return out
+
+
+def section(title: str, what: str, r: dict, warm: int) -> tuple[str, list[str]]:
+    s = r["samples"]
+    head = "| ops | s | RSS MiB | PSS MiB | fds | procs | threads | PSS MiB: python / driver / browser / renderers (n) / webui (n) / other (n) | fds: python / driver / browser / renderers / webui / other |"
+    rows = [head, "|" + "---|" * 9]
+    for i, x in enumerate(s):
+        ro, zombies = x["roles"], f" +{x['zombies']} zombie" if x["zombies"] else ""
+        pss = " / ".join(f"{ro[k]['pss'] / MiB:.0f}" + (f" ({ro[k]['n']})" if k in ROLES[3:] else "") for k in ROLES)
+        fds = " / ".join(str(ro[k]["fds"]) for k in ROLES)
+        mark = " (warm-up)" if i < warm else ""
+        rows.append(
+            f"| {x['ops']}{mark} | {x['t']:.0f} | {x['rss'] / MiB:.0f} | {x['pss'] / MiB:.0f} | {x['fds']} | {x['procs']}"
+            f"{zombies} | {x['threads']} | {pss} | {fds} |"
+        )
+    trows = ["| metric | first | last | last / first | slope per 1,000 ops | fitted change | noise (SD) | flat if ≤ "]
+    trows = [trows[0] + "| change, 2nd half | min–max | verdict |", "|" + "---|" * 11]
+    grows = []
+    for name, kind, get in metrics(r):
+        t = trend([(x["ops"], get(x)) for x in s[warm:]], kind)
+        if "first" not in t:
+            trows.append(f"| {name} | | | | | | | | | | {t['verdict']} |")
+            continue
+        if t["verdict"] != "flat":
+            where = "diagnostic" if name.split()[1].rstrip(",") in ROLES else "criterion"
+            grows.append(
+                f"{where}: {title.split(':')[0]}: {name} {t['verdict'].strip('*')}: {t['change']:+.1f} over the run "
+                f"({t['slope']:+.1f} per 1,000 ops; {t['half']:+.1f} in its second half)"
+            )
+        trows.append(
+            f"| {name} | {t['first']:.1f} | {t['last']:.1f} | {t['ratio']:.3f} | {t['slope']:+.2f} | {t['change']:+.1f} "
+            f"| {t['noise']:.1f} | {t['limit']:.1f} | {t['half']:+.1f} | {min(t['range']):.0f}–{max(t['range']):.0f} "
+            f"| {t['verdict']} |"
+        )
+    cmd = shlex.join([os.path.relpath(sys.executable, ROOT), *r["cmd"][1:]])
+    passed = r["rc"] == 0 and r["ok"] == r["total"]
+    text = f"""## {title}
+
+{what}
+
+Command: `{cmd}`<br>
+Result: exit code {r["rc"]}; **{r["ok"]} / {r["total"]}** succeeded with their page's marker ({"PASS" if passed else "**FAIL**"});
+{r["wall"]:.0f} s wall ({r["total"] / r["wall"]:.1f} ops/s), tree CPU {r["cpu"]:.0f} s; other processes used
+{r["noise"]:.0f} CPU-s meanwhile ({r["noise"] / r["wall"] / (os.cpu_count() or 1):.0%} of all cores).
+{r.get("extra", "")}
+
+Samples (the tree at every {r["every"]}th operation; warm-up samples, left out of the trends: the first {warm}):
+
+{chr(10).join(rows)}
+
+Trends over the samples after the warm-up:
+
+{chr(10).join(trows)}
+"""
+    if not passed:
+        grows.append(f"criterion: {title}: not every operation succeeded (exit {r['rc']}, {r['ok']}/{r['total']})")
+    return text, grows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fetches", type=int, default=1000)
+    parser.add_argument("--tool-calls", type=int, default=300)
+    parser.add_argument("--calls-per-reply", type=int, default=5, help="read_url calls per model reply (run at once)")
+    parser.add_argument("--every", type=int, default=50, help="sample every N operations")
+    parser.add_argument("-j", "--jobs", type=int, default=4, help="fetch -j")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "soak.md"))
+    args = parser.parse_args()
+    started = time.perf_counter()
+    command = f"cd {Path.cwd()} && {shlex.join([os.path.relpath(sys.executable), *sys.argv])}"
+    head = tb.header(command).replace("fetch throughput benchmark", "soak: fetch -i and chat -n", 1)
+    tb.DELAY = 0.0  # the page server answers at once: the soak is about drift, not about waiting
+    sections, problems = [head], []
+    with tempfile.TemporaryDirectory(prefix="soak-bench-") as tmp:
+        bench = tb.Bench(tmp)
+        try:
+            tb.Handler.hits.clear()
+            f = fetch_soak(bench, tmp, args.fetches, args.every, args.jobs) | {"every": args.every}
+            f["extra"] = f"Requests served: {dict(f['hits'])}; stderr: `{f['other'][-300:].strip() or '(empty)'}`"
+            print(f"fetch soak: rc {f['rc']}, {f['ok']}/{f['total']} ok, {f['wall']:.0f} s", flush=True)
+            what = (
+                f"{args.fetches} distinct pages (/page?n=1..{args.fetches}: article, stylesheet, two images; images"
+                " blocked as usual for text formats) in one process; a record succeeds when its `error` is null and"
+                " its content has the page's marker. The last record ends the run, so the last sample is at the last"
+                " multiple of the interval before it."
+            )
+            text, bad = section(f"1. fetch soak: {args.fetches} pages, -j {args.jobs}", what, f, WARMUP["fetch"])
+            sections.append(text)
+            problems += bad
+            c = chat_soak(bench, tmp, args.tool_calls, args.calls_per_reply, args.every) | {"every": args.every}
+            c["extra"] = (
+                f"`-> read_url(` lines: {c['started']}; failure lines: {c['failed']}; LLM server: {c['status']}; "
+                f"stdout: `{c['other'].strip()[:80]}`"
+            )
+            print(f"chat soak: rc {c['rc']}, {c['ok']}/{c['total']} ok, {c['wall']:.0f} s", flush=True)
+            replies = -(-args.tool_calls // args.calls_per_reply)
+            what = (
+                f"One `chat -n` process; tests/llm_server.py replies {replies} times with {args.calls_per_reply}"
+                " read_url calls on distinct pages (run concurrently, so that many reused tabs, each replaced after"
+                " 50 uses), then with a text answer. A tool call succeeds when the conversation log records it"
+                " `ok` and its result has the page's marker. The conversation (all page texts) grows by design."
+            )
+            text, bad = section(f"2. chat soak: {args.tool_calls} read_url calls", what, c, WARMUP["chat"])
+            sections.append(text)
+            problems += bad
+        finally:
+            bench.server.shutdown()
+            bench.server.server_close()
+        for _ in range(20):  # Chromium exits when its pipe closes; give it up to 5 s
+            if not (left := bench.leftovers()):
+                break
+            time.sleep(0.25)
+    load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
+    alive = "".join(f"\n  - {p}" for p in left) or " (CLIs, drivers, Chromium, LLM server all gone)"
+    crit = [p.split(": ", 1)[1] for p in problems if p.startswith("criterion")]
+    diag = [p.split(": ", 1)[1] for p in problems if p.startswith("diagnostic")]
+    verdict = "**PASS**: every operation succeeded; RSS, PSS, fds, processes and threads of the tree are flat."
+    verdict = "**FAIL**:" + "".join(f"\n- {p}" for p in crit) if crit else verdict
+    roles = "".join(f"\n- {p}" for p in diag) or " none: every role is flat."
+    sections.append(f"""## Verdict
+
+Criterion (the issue: the whole tree's totals stay flat, every operation succeeds): {verdict}
+
+Per-role diagnostics that are not flat (which process grows, if any):{roles}
+
+{THRESHOLDS}
+
+PSS splits shared pages among the processes that map them (the sum is the tree's real footprint); RSS
+counts them in every process. Roles: python = the CLI; driver = Playwright's node; browser = Chromium's
+main process; renderers = page renderers (one per live tab / context); webui = `--top-chrome-webui`
+renderers (Chromium's omnibox popup, chrome://omnibox-popup.top-chrome/, one per browser context);
+other = zygotes, GPU process, network and storage utilities. PSS moves between processes when one forks
+or exits (shared pages are re-divided), so single per-role samples jump where the sum does not.
+
+## Housekeeping
+
+- Total benchmark time: {time.perf_counter() - started:.0f} s; load average at end (1/5/15 min): {load}.
+- The page server and the sampling run in this script, on the same cores; a sample takes ~0.05 s.
+- Processes started by this run still running at the end (zombies not counted): {len(left)}{alive}.
+""")
+    Path(args.out).write_text("\n".join(sections))
+    print(sections[-1] + f"\nwrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
