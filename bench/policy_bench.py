@@ -37,18 +37,19 @@ The check runs in our process, on the URL, before (and after) Chromium does the 
   later. The table's `rebind.test` rows show only what we see. Closing this needs the address we
   checked to be the one Chromium connects to: a local proxy that resolves, checks and connects in
   one step (Chromium's `--proxy-server`), or per-launch `--host-resolver-rules` pinning.
-- **Redirect hops are checked after the fact.** Playwright's `route()` is not called for the
-  requests a redirect makes (its own test "should not work with redirects"), so an allowed page
-  that answers `302 Location: http://10.0.0.5/admin?delete=1` makes Chromium send that request; the
-  policy then refuses the final URL and the model never sees the content, but the request (and its
-  side effects) happened. `tests/test_policy.py::test_a_refused_redirect_target_is_never_requested`
-  shows it (strict xfail). Intermediate hops (public -> internal -> public) are not checked at all.
-  The proxy above would also close this.
+- **Redirect hops of subresources.** Playwright's `route()` sees only the first URL of a redirect
+  chain. For documents (top-level and iframe navigations) gptme_trio/browser/page.py fetches the
+  response itself without following redirects and checks every `Location` before the browser
+  follows it, so a refused hop is never requested
+  (`tests/test_policy.py::test_a_refused_redirect_target_is_never_requested`). For subresources
+  (images, scripts, `fetch()`) only the first URL is checked: an allowed image URL that redirects
+  to an internal address is requested by Chromium (the response is not shown to the model as text,
+  but a screenshot could show an image). The proxy above would close this too.
 - **What the page does by itself.** Subresources, `fetch()`, iframes and navigations by script go
-  through the same policy via `context.route()` (tools/web.py `request_filter`), but only what
-  Playwright hands to `route()` is seen: not redirect hops (above), not requests a service worker
-  makes, and WebSockets only if routed separately (`route_web_socket`). Chromium's Private Network
-  Access rules are a second line for public -> private requests, not a guarantee.
+  through the same policy via `context.route()` (tools/web.py `request_filter`); a refused
+  top-level navigation leaves a "Refused" page of ours instead of the target. Not seen: requests a
+  service worker makes, and WebSockets (not routed: `route_web_socket` is not used yet). Chromium's
+  Private Network Access rules are a second line for public -> private requests, not a guarantee.
 - **Our parser vs Chromium's.** We read the host the WHATWG way (backslashes, percent-escapes,
   IPv4 short/octal/hex forms, UTS 46 for non-ASCII) and tests/test_policy.py checks that against
   a WHATWG parser (Node's, shipped with Playwright) on random URLs; Chromium's own parser (GURL)
