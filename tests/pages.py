@@ -22,11 +22,17 @@ stdin closes (so it never outlives the test run). Pages:
     /searx/search?q=...&format=json   SearXNG-style JSON echoing q; q=nothing: none; q=many results: 15;
                        q=fail: 503; q=garbage: HTML, not JSON; q=shapeless: JSON without results;
                        403 without format=json (SearXNG's answer when JSON is disabled)
+    /close-body?ms=D&frac=F      headers (Content-Length of a whole article), after D ms the first F
+                                 (default 0.5) of the body, then the socket is closed: a body cut off
+    /stall-mid-body?ms=D&frac=F  the same, then silence until the client hangs up (at most 300 s)
+    /counted?ms=N&id=X           the article after N ms; /count?id=X: JSON, how many /counted requests had id X
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import ssl
 import subprocess
 import sys
@@ -136,6 +142,7 @@ FORM = b"""<!doctype html><html><head><meta charset="utf-8"><title>Form</title><
 'Hello, ' + document.getElementById('name').value + '!'">Greet</button></form>
 <p id="out"></p><a id="article" href="/normal">Read the article</a></body></html>"""
 HITS: Counter[str] = Counter()
+COUNTED: Counter[str] = Counter()  # /counted requests per id
 FOREVER = threading.Event()  # never set: handlers that must hang wait on it
 
 
@@ -275,8 +282,36 @@ document.getElementById('root').replaceChildren(p); }, 300);</script></body></ht
             )
         elif path == "/hits":
             self.send(200, json.dumps(HITS).encode(), "application/json")
+        elif path in ("/close-body", "/stall-mid-body"):
+            self.cut_body(int(query.get("ms", ["0"])[0]), float(query.get("frac", ["0.5"])[0]), path == "/close-body")
+        elif path == "/counted":
+            COUNTED[query.get("id", [""])[0]] += 1
+            time.sleep(int(query.get("ms", ["0"])[0]) / 1000)
+            self.send(200, article(title="Counted page").encode())
+        elif path == "/count":
+            self.send(200, json.dumps(COUNTED[query.get("id", [""])[0]]).encode(), "application/json")
         else:
             self.send(404, b"<html><body>not found</body></html>")
+
+    def cut_body(self, ms: int, frac: float, close: bool) -> None:
+        """A 200 whose body stops at `frac` after `ms` ms: the socket closed, or silent until the client leaves."""
+        body = ARTICLE.format(title="Cut page").encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.flush()
+        time.sleep(ms / 1000)
+        self.wfile.write(body[: int(len(body) * frac)])
+        self.wfile.flush()
+        self.close_connection = True
+        if close:
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        self.connection.settimeout(300)
+        with contextlib.suppress(OSError):
+            while self.connection.recv(65536):  # until the client hangs up (or the timeout)
+                pass
 
 
 def serve(server: ThreadingHTTPServer) -> int:
