@@ -24,12 +24,6 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 import fault_matrix as fm  # noqa: E402 - bench/ is not a package
 
-CHAT_CRASH = (
-    "chat: a browser or driver killed mid tool call breaks the session: the next tool call is cancelled "
-    "('interrupted by user') and the CLI exits 1 with an internal error or hangs (asyncio's 'Task was destroyed "
-    "but it is pending' / 'Task exception was never retrieved' for Playwright's route tasks, raised into the "
-    "loop by trio-asyncio's exception handler)"
-)
 KNOWN = {  # (scenario, fault): (what is wrong, the problems it causes: all of a trial's must match)
     ("fetch", "kill-renderer"): (
         "fetch: a renderer killed mid-navigation is reported as 'navigation failed (ERR_ABORTED)', not as a crash",
@@ -39,8 +33,6 @@ KNOWN = {  # (scenario, fault): (what is wrong, the problems it causes: all of a
         "chat: a renderer killed mid-navigation comes back as 'error: navigation failed (ERR_ABORTED)'",
         r"crash came back as 'error: navigation failed \(ERR_ABORTED\)",
     ),
-    ("chat", "kill-browser"): (CHAT_CRASH, r"hung|internal error|exit (None|1), stdout|next tool call failed"),
-    ("chat", "kill-driver"): (CHAT_CRASH, r"hung|internal error|exit (None|1), stdout|next tool call failed"),
     ("fetch", "kill-at-launch"): (
         "fetch: a browser that dies while it starts fails the whole run ('could not start the browser', no records)",
         r"0 records for 7 URLs; exit 1",

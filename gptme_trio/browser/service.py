@@ -12,6 +12,7 @@ starts a fresh browser.
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -28,6 +29,7 @@ from .errors import first_line, is_driver_gone, map_playwright_error
 from .options import CHROMIUM_ARGS, BrowserSpec, PageOptions, context_kwargs, driver_stderr
 from .page import Page
 
+_log = logging.getLogger(__name__)
 _SHUTDOWN_SECONDS = 10
 _CLOSE_PAGE_SECONDS = 5
 _OPEN_PAGE_SECONDS = 10
@@ -46,6 +48,7 @@ class _Launch:
 async def open_browser(spec: BrowserSpec) -> AsyncIterator[BrowserService]:
     """Run the browser service for the duration of the block."""
     async with trio_asyncio.open_loop() as loop:
+        loop.set_exception_handler(_log_stray_asyncio_error)
         service = None
         try:
             async with trio.open_nursery() as nursery:
@@ -56,6 +59,14 @@ async def open_browser(spec: BrowserSpec) -> AsyncIterator[BrowserService]:
             if service is not None:
                 with trio.CancelScope(shield=True), trio.move_on_after(_SHUTDOWN_SECONDS):
                     await service._stop_playwright()
+
+
+def _log_stray_asyncio_error(loop: Any, context: dict[str, Any]) -> None:
+    """Errors of asyncio tasks nobody awaits: Playwright's own (a route answered after its page or
+    driver died, "Task was destroyed" for one that never will be). Every Playwright call of ours is
+    awaited, so these concern nothing in flight; trio-asyncio's default handler would raise them into
+    the loop's nursery and end the whole service (and a chat session) over them. Logged instead."""
+    _log.debug("asyncio: %s", context.get("message"), exc_info=context.get("exception"))
 
 
 class BrowserService:
