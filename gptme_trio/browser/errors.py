@@ -36,16 +36,21 @@ def map_playwright_error(exc: PlaywrightError, url: str) -> Exception:
     """Turn a Playwright error into our error tree (the browser is still alive)."""
     message = first_line(exc)
     if "net::ERR_" in message:
-        code = message.split("net::", 1)[1].split()[0]
-        name = code.removeprefix("ERR_")
-        if "CERT" in name or "SSL" in name:
-            return NavigationError(f"TLS error ({code})", url=url)
-        return NavigationError(_NET_ERRORS.get(code, f"navigation failed ({code})"), url=url)
+        return net_error(message, url)
     if "Target crashed" in message or "Page crashed" in message:
         return PageError("the page crashed", url=url)
     if "has been closed" in message:
         return PageError("the page was closed", url=url)
     return PageError(message, url=url)
+
+
+def net_error(message: str, url: str) -> NavigationError:
+    """Our error for a message holding one of Chromium's "net::ERR_..." codes."""
+    code = message.split("net::", 1)[1].split()[0].rstrip(";")
+    name = code.removeprefix("ERR_")
+    if "CERT" in name or "SSL" in name:
+        return NavigationError(f"TLS error ({code})", url=url)
+    return NavigationError(_NET_ERRORS.get(code, f"navigation failed ({code})"), url=url)
 
 
 def is_driver_gone(exc: BaseException) -> bool:

@@ -12,6 +12,7 @@ from urllib.parse import urldefrag, urljoin
 import trio
 
 from ..errors import BrowserCrashed, NavigationError, PageError
+from .errors import net_error
 from .options import BLOCKED_URL_PATTERNS, Navigation
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ _FETCH_ERRORS = {
     "ENETUNREACH": "internetdisconnected",
 }
 _NAVIGATION_COMMIT_SECONDS = 2  # content() waits this long for a navigation in progress to commit
+_CRASH_PROBE_SECONDS = 1  # a navigation aborted for no reason we know: is the renderer still there?
 
 
 class Page:
@@ -45,14 +47,33 @@ class Page:
         self._routing: set[asyncio.Task[None]] = set()  # request-filter handlers in flight
         self._committed = trio.Event()  # set when the main frame commits a navigation
         self._stale = False  # reused, and still showing the last use's document: its events are not ours
+        self._crashed = False  # its renderer process died: the tab is of no more use
+        self._navigation: trio.CancelScope | None = None  # around goto(), while it runs
+        self._document_failure = ""  # why the document of the navigation in flight failed after it committed
         raw.on("console", lambda m: self._note(m.type, m.text))
         raw.on("pageerror", lambda e: self._note("pageerror", str(e)))
-        raw.on("crash", lambda _: self._note("crash", "page crashed"))
+        raw.on("crash", self._on_crash)
         raw.on("framenavigated", self._on_navigated)
+        raw.on("requestfailed", self._on_request_failed)
 
     def _note(self, kind: str, text: str) -> None:
         if not self._stale:
             self.console.append({"type": kind, "text": text})
+
+    def _on_crash(self, _: Any) -> None:
+        self._crashed = True
+        self._note("crash", "page crashed")
+
+    def _on_request_failed(self, request: Any) -> None:
+        # A document cut off after its headers (Content-Length not reached, a broken chunked
+        # body) has committed: Chromium never fires its load event, so goto() would wait for
+        # its deadline. The failure is known at once: end the navigation with it.
+        failure = request.failure or ""
+        if self._navigation is None or "net::ERR_" not in failure or "ERR_ABORTED" in failure:
+            return
+        if request.is_navigation_request() and request.frame is self._raw.main_frame:
+            self._document_failure = failure
+            self._navigation.cancel()
 
     def _on_navigated(self, frame: Any) -> None:
         if frame is self._raw.main_frame:
@@ -89,13 +110,32 @@ class Page:
             # Only the fragment differs from the tab's last page: that would not load anything.
             await self._call(self._raw.goto, "about:blank", url=url)
         self._refused_navigation = None
-        response = await self._call(self._raw.goto, url, url=url, wait_until=wait_until)
+        self._document_failure = ""
+        with trio.CancelScope() as self._navigation:
+            try:
+                response = await self._call(self._raw.goto, url, url=url, wait_until=wait_until)
+            except NavigationError as exc:
+                # A renderer that dies mid-navigation shows first as an aborted navigation.
+                if "ERR_ABORTED" in str(exc) and await self._has_crashed():
+                    raise PageError("the page crashed", url=url) from exc
+                raise
+            finally:
+                self._navigation = None
+        if self._document_failure:  # only our own cancel is caught by that scope
+            raise net_error(self._document_failure, url)
         if self._refused_navigation and self._refused_navigation[0] == self._raw.url:
             raise NavigationError(f"refused by the URL policy: {self._refused_navigation[1]}", url=url)
         if response is None:
             return Navigation(None, self._raw.url, "")
         content_type = response.headers.get("content-type", "")
         return Navigation(response.status, self._raw.url, content_type)
+
+    async def _has_crashed(self) -> bool:
+        """Whether the renderer died (its crash event comes after the navigation's abort)."""
+        with trio.move_on_after(_CRASH_PROBE_SECONDS):
+            with contextlib.suppress(PageError, NavigationError):  # "the page crashed" sets the flag
+                await self._call(self._raw.evaluate, "0")
+        return self._crashed
 
     async def wait_for_load_state(self, state: str) -> None:
         await self._call(self._raw.wait_for_load_state, state)

@@ -156,16 +156,24 @@ class BrowserService:
     async def _open_context(self, browser: Any, options: PageOptions) -> tuple[Any, Any]:
         # Creating a context and a page takes a few ms; cancelled halfway, it would leave
         # a context in the browser that nobody can close. So it is shielded, and bounded.
+        # If Chromium dies meanwhile, new_page() may never settle: its 'disconnected' event ends the wait.
         context = raw = None
-        with trio.CancelScope(shield=True), trio.move_on_after(_OPEN_PAGE_SECONDS):
-            context = await self._aio(browser.new_context, **context_kwargs(options))
-            context.set_default_timeout(0)  # deadlines belong to the caller
-            context.set_default_navigation_timeout(0)
-            raw = await self._aio(context.new_page)
+        with trio.CancelScope(shield=True) as scope, trio.move_on_after(_OPEN_PAGE_SECONDS):
+            gone = lambda *_: scope.cancel()  # noqa: E731 - runs on the loop, in this thread
+            browser.on("disconnected", gone)
+            try:
+                context = await self._aio(browser.new_context, **context_kwargs(options))
+                context.set_default_timeout(0)  # deadlines belong to the caller
+                context.set_default_navigation_timeout(0)
+                raw = await self._aio(context.new_page)
+            finally:
+                browser.remove_listener("disconnected", gone)
         if raw is None:
             self._crashed = True
             if context is not None:
                 self._nursery.start_soon(self._close_context, context)
+            if scope.cancelled_caught:
+                raise BrowserCrashed("the browser died while it opened a tab")
             raise BrowserCrashed(f"the browser did not open a page within {_OPEN_PAGE_SECONDS} s")
         return context, raw
 
@@ -191,29 +199,39 @@ class BrowserService:
 
     async def _start_browser(self, launch: _Launch) -> None:
         try:
-            if self._browser is not None or self._playwright is not None:  # it died: start over
-                await self._stop_playwright()
-            self._crashed = False
-            self._generation += 1
-            # Cancelled halfway, start() would leave a driver process we hold no handle to
-            # (and open_loop() would wait for it forever). It is local and quick: shield it.
-            with trio.CancelScope(shield=True), driver_stderr(self._spec.driver_log):
-                self._playwright = await self._aio(async_playwright().start)
-            self._browser = await self._connect(self._playwright.chromium)
-        except BaseException as exc:  # cancellation too: never leave a half-started browser
-            with trio.CancelScope(shield=True), trio.move_on_after(_SHUTDOWN_SECONDS):
-                await self._stop_playwright()
-            # Playwright raises a bare Exception when the driver dies.
-            if not isinstance(exc, PlaywrightError) and not is_driver_gone(exc):
-                raise
-            where = self._spec.ws_endpoint or self._spec.cdp_endpoint or self._spec.executable
-            exited = re.search(r"process did exit: exitCode=(\d+)", str(exc))
-            reason = f"it exited with code {exited.group(1)}" if exited else first_line(exc)
-            launch.error = BrowserCrashed(f"could not start the browser ({where}): {reason}")
-            launch.error.__cause__ = exc
+            for attempt in (1, 2):
+                try:
+                    await self._start_once()
+                    return
+                except BaseException as exc:  # cancellation too: never leave a half-started browser
+                    with trio.CancelScope(shield=True), trio.move_on_after(_SHUTDOWN_SECONDS):
+                        await self._stop_playwright()
+                    # Playwright raises a bare Exception when the driver dies.
+                    if not isinstance(exc, PlaywrightError) and not is_driver_gone(exc):
+                        raise
+                    exited = re.search(r"process did exit: exitCode=(\d+)", str(exc))
+                    if attempt == 1 and not exited:  # killed while starting (not a browser that cannot run)
+                        _log.warning("the browser died while it started (%s): starting it again", first_line(exc))
+                        continue
+                    where = self._spec.ws_endpoint or self._spec.cdp_endpoint or self._spec.executable
+                    reason = f"it exited with code {exited.group(1)}" if exited else first_line(exc)
+                    launch.error = BrowserCrashed(f"could not start the browser ({where}): {reason}")
+                    launch.error.__cause__ = exc
+                    return
         finally:
             self._launch = None
             launch.done.set()
+
+    async def _start_once(self) -> None:
+        if self._browser is not None or self._playwright is not None:  # it died: start over
+            await self._stop_playwright()
+        self._crashed = False
+        self._generation += 1
+        # Cancelled halfway, start() would leave a driver process we hold no handle to
+        # (and open_loop() would wait for it forever). It is local and quick: shield it.
+        with trio.CancelScope(shield=True), driver_stderr(self._spec.driver_log):
+            self._playwright = await self._aio(async_playwright().start)
+        self._browser = await self._connect(self._playwright.chromium)
 
     async def _connect(self, chromium: Any) -> Any:
         spec = self._spec
