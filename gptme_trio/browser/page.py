@@ -4,30 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import html
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urldefrag, urljoin
+from urllib.parse import urldefrag
 
 import trio
 
 from ..errors import BrowserCrashed, NavigationError, PageError
 from .errors import net_error
 from .options import BLOCKED_URL_PATTERNS, Navigation
+from .routing import RequestGuard
 
 if TYPE_CHECKING:
     from .service import BrowserService
 
-# route.fetch()'s failures (Node's error codes) -> route.abort()'s error codes (Chromium's net errors)
-_FETCH_ERRORS = {
-    "ECONNREFUSED": "connectionrefused",
-    "ECONNRESET": "connectionreset",
-    "ENOTFOUND": "namenotresolved",
-    "EAI_AGAIN": "namenotresolved",
-    "ETIMEDOUT": "timedout",
-    "EHOSTUNREACH": "addressunreachable",
-    "ENETUNREACH": "internetdisconnected",
-}
 _NAVIGATION_COMMIT_SECONDS = 2  # content() waits this long for a navigation in progress to commit
 _CRASH_PROBE_SECONDS = 1  # a navigation aborted for no reason we know: is the renderer still there?
 
@@ -44,7 +34,7 @@ class Page:
         self.console: list[dict[str, str]] = []
         self.refused: list[str] = []  # requests the page made that the request filter refused
         self._refused_navigation: tuple[str, str] | None = None  # (url, why): the filter's last refused navigation
-        self._routing: set[asyncio.Task[None]] = set()  # request-filter handlers in flight
+        self._guard: RequestGuard | None = None  # the request filter, when there is one
         self._committed = trio.Event()  # set when the main frame commits a navigation
         self._stale = False  # reused, and still showing the last use's document: its events are not ours
         self._crashed = False  # its renderer process died: the tab is of no more use
@@ -102,8 +92,12 @@ class Page:
 
     def _stop_routing(self) -> None:
         """Cancel request checks in flight (a document fetch that never answers would outlive the tab)."""
-        for task in list(self._routing):
-            task.cancel()
+        if self._guard is not None:
+            self._guard.stop()
+
+    def _note_refused(self, url: str, reason: str) -> None:
+        if not self._stale:
+            self.refused.append(f"{url} ({reason})")
 
     async def goto(self, url: str, wait_until: str = "load") -> Navigation:
         if self.uses > 1 and urldefrag(url)[0] == urldefrag(self._raw.url)[0]:
@@ -211,63 +205,8 @@ class Page:
 
             await self._call(block)
         if request_filter is not None:
-            await self._call(self._context.route, "**/*", self._router(request_filter))
-
-    def _router(self, request_filter: Callable[[str], Any]) -> Callable[[Any], Any]:
-        check = self._service._trio_as_aio(request_filter)
-
-        async def route(route: Any) -> None:  # asyncio-flavoured: Playwright calls it
-            task = asyncio.current_task()
-            self._routing.add(task)
-            try:
-                await self._filter(route, check)
-            except Exception:  # the page went away meanwhile: nothing to answer
-                if not self._raw.is_closed():
-                    with contextlib.suppress(Exception):
-                        await route.abort("failed")  # never continue unchecked
-            finally:
-                self._routing.discard(task)
-
-        return route
-
-    async def _filter(self, route: Any, check: Callable[[str], Any]) -> None:
-        """Let a request through, or refuse it; a document's redirect hops are checked one by one."""
-        url = route.request.url
-        reason = await check(url)
-        request = route.request
-        if reason is None and request.is_navigation_request():
-            # Playwright routes only the first URL of a redirect chain: a document is fetched
-            # here without following redirects, so that each hop meets the filter.
-            try:
-                response = await route.fetch(max_redirects=0)
-            except Exception as exc:  # as Chromium would have failed it, so the reason survives
-                if not self._raw.is_closed():
-                    code = next((c for e, c in _FETCH_ERRORS.items() if e in str(exc)), "failed")
-                    await route.abort(code)
-                return
-            location = response.headers.get("location")
-            if not (300 <= response.status < 400 and location):
-                await route.fulfill(response=response)
-                return
-            hop = urljoin(url, location)
-            reason = await check(hop)
-            if reason is None:
-                await route.fulfill(response=response)  # Chromium follows it: routed again
-                return
-            url = hop
-        elif reason is None:
-            await route.continue_()
-            return
-        if not self._stale:
-            self.refused.append(f"{url} ({reason})")
-        if request.is_navigation_request() and request.frame.parent_frame is None:
-            # Aborted, it would leave Chrome's error page, or a document whose load event
-            # never comes (goto would wait for it forever): a page of our own says what happened.
-            self._refused_navigation = (request.url, f"{url} ({reason})")  # the tab shows it at request.url
-            body = _refused_page(url, reason)
-            await route.fulfill(status=403, content_type="text/html; charset=utf-8", body=body)
-        else:
-            await route.abort("blockedbyclient")
+            self._guard = RequestGuard(self, self._service._trio_as_aio(request_filter))
+            await self._call(self._guard.install, self._context)
 
     async def _prepare_reuse(self, clear_cookies: bool) -> None:
         """Before a reused tab's next use: a clean record, no popups, no cookies from before."""
@@ -283,10 +222,3 @@ class Page:
             await self._call(self._context.clear_cookies)
         else:
             await self._call(self._context.cookies)  # a round trip all the same: is the driver alive?
-
-
-def _refused_page(url: str, reason: str) -> str:
-    return (
-        "<!doctype html><title>Refused</title><p>gptme-trio's URL policy refused to open "
-        f"{html.escape(url)}: {html.escape(reason)}</p>"
-    )

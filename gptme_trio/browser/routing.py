@@ -1,0 +1,109 @@
+"""RequestGuard: a tab's request filter, applied in the browser to every request of the tab.
+
+Asyncio-flavoured on purpose: Playwright calls these handlers on the loop. The filter itself is a
+Trio function (url -> None, or why not), called through trio-asyncio.
+
+Playwright routes only the first URL of a redirect chain. So a document that passes is fetched
+here without following redirects (`route.fetch(max_redirects=0)`), and a redirect's Location
+meets the filter before Chromium follows it (the next hop is routed again). Subresources
+cannot be done the same way: Chromium does not follow a redirect fulfilled for an image or a
+fetch() (measured), so they go through unfetched and only their first URL is checked.
+WebSockets are not routed: with `route_web_socket`, `connect_to_server()` never reached the
+server on trio-asyncio (measured with Playwright 1.64), so an allowed WebSocket would break.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin
+
+if TYPE_CHECKING:
+    from .page import Page
+
+# route.fetch()'s failures (Node's error codes) -> route.abort()'s error codes (Chromium's net errors)
+_FETCH_ERRORS = {
+    "ECONNREFUSED": "connectionrefused",
+    "ECONNRESET": "connectionreset",
+    "ENOTFOUND": "namenotresolved",
+    "EAI_AGAIN": "namenotresolved",
+    "ETIMEDOUT": "timedout",
+    "EHOSTUNREACH": "addressunreachable",
+    "ENETUNREACH": "internetdisconnected",
+}
+
+
+class RequestGuard:
+    """The filter of one tab. `stop()` cancels the checks in flight (a fetch that never answers
+    would outlive the tab)."""
+
+    def __init__(self, page: Page, check: Callable[[str], Any]) -> None:
+        self._page = page
+        self._check = check  # asyncio-flavoured wrapper of the Trio filter
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    async def install(self, context: Any) -> None:
+        await context.route("**/*", self._guarded(self._request))
+
+    def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+
+    def _guarded(self, handler: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        async def guarded(route: Any) -> None:
+            task = asyncio.current_task()
+            self._tasks.add(task)
+            try:
+                await handler(route)
+            except Exception:  # the page went away meanwhile: nothing to answer
+                if not self._page.closed:
+                    with contextlib.suppress(Exception):
+                        await _refuse_quietly(route)  # never let it through unchecked
+            finally:
+                self._tasks.discard(task)
+
+        return guarded
+
+    async def _request(self, route: Any) -> None:
+        request = route.request
+        url = request.url
+        reason = await self._check(url)
+        if reason is None and not request.is_navigation_request():
+            await route.continue_()  # see the module's docstring: its redirect hops are not checked
+            return
+        if reason is None:
+            try:
+                response = await route.fetch(max_redirects=0)
+            except Exception as exc:  # as Chromium would have failed it, so the reason survives
+                if not self._page.closed:
+                    await route.abort(next((c for e, c in _FETCH_ERRORS.items() if e in str(exc)), "failed"))
+                return
+            location = response.headers.get("location")
+            hop = urljoin(url, location) if 300 <= response.status < 400 and location else None
+            if hop is None or (reason := await self._check(hop)) is None:
+                await route.fulfill(response=response)  # a redirect: Chromium follows it, routed again
+                return
+            url = hop
+        self._page._note_refused(url, reason)
+        if request.is_navigation_request() and request.frame.parent_frame is None:
+            # Aborted, it would leave Chrome's error page, or a document whose load event
+            # never comes (goto would wait for it forever): a page of our own says what happened.
+            self._page._refused_navigation = (request.url, f"{url} ({reason})")  # the tab shows it at request.url
+            body = _refused_page(url, reason)
+            await route.fulfill(status=403, content_type="text/html; charset=utf-8", body=body)
+        else:
+            await route.abort("blockedbyclient")
+
+
+async def _refuse_quietly(route: Any) -> None:
+    await route.abort("failed")
+
+
+def _refused_page(url: str, reason: str) -> str:
+    return (
+        "<!doctype html><title>Refused</title><p>gptme-trio's URL policy refused to open "
+        f"{html.escape(url)}: {html.escape(reason)}</p>"
+    )
