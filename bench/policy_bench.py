@@ -38,17 +38,21 @@ The check runs in our process, on the URL, before (and after) Chromium does the 
   checked to be the one Chromium connects to: a local proxy that resolves, checks and connects in
   one step (Chromium's `--proxy-server`), or per-launch `--host-resolver-rules` pinning.
 - **Redirect hops of subresources.** Playwright's `route()` sees only the first URL of a redirect
-  chain. For documents (top-level and iframe navigations) gptme_trio/browser/page.py fetches the
+  chain. For documents (top-level and iframe navigations) gptme_trio/browser/routing.py fetches the
   response itself without following redirects and checks every `Location` before the browser
   follows it, so a refused hop is never requested
   (`tests/test_policy.py::test_a_refused_redirect_target_is_never_requested`). For subresources
   (images, scripts, `fetch()`) only the first URL is checked: an allowed image URL that redirects
   to an internal address is requested by Chromium (the response is not shown to the model as text,
-  but a screenshot could show an image). The proxy above would close this too.
+  but a screenshot could show an image). Fetching subresources the same way does not work: Chromium
+  does not follow a redirect fulfilled for an image or a `fetch()` (tried: the allowed hop was never
+  requested), so pages would break. The proxy above would close this too.
 - **What the page does by itself.** Subresources, `fetch()`, iframes and navigations by script go
   through the same policy via `context.route()` (tools/web.py `request_filter`); a refused
   top-level navigation leaves a "Refused" page of ours instead of the target. Not seen: requests a
-  service worker makes, and WebSockets (not routed: `route_web_socket` is not used yet). Chromium's
+  service worker makes, and WebSockets: with `route_web_socket`, refusing works, but an allowed
+  socket's `connect_to_server()` never reached the server on trio-asyncio (tried with Playwright
+  1.64), so routing them would break every page that uses one; not routed. Chromium's
   Private Network Access rules are a second line for public -> private requests, not a guarantee.
 - **Our parser vs Chromium's.** We read the host the WHATWG way (backslashes, percent-escapes,
   IPv4 short/octal/hex forms, UTS 46 for non-ASCII) and tests/test_policy.py checks that against
