@@ -51,8 +51,9 @@ The check runs in our process, on the URL, before (and after) Chromium does the 
   through the same policy via `context.route()` (tools/web.py `request_filter`); a refused
   top-level navigation leaves a "Refused" page of ours instead of the target. Not seen: requests a
   service worker makes, and WebSockets: with `route_web_socket`, refusing works, but an allowed
-  socket's `connect_to_server()` never reached the server on trio-asyncio (tried with Playwright
-  1.64), so routing them would break every page that uses one; not routed. Chromium's
+  socket's `connect_to_server()` never reached the server from a page loaded with `goto` (tried with
+  Playwright 1.64, in plain asyncio too), so routing them would break every page that uses one; not
+  routed. Chromium's
   Private Network Access rules are a second line for public -> private requests, not a guarantee.
 - **Our parser vs Chromium's.** We read the host the WHATWG way (backslashes, percent-escapes,
   IPv4 short/octal/hex forms, UTS 46 for non-ASCII) and tests/test_policy.py checks that against

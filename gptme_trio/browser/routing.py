@@ -8,8 +8,9 @@ here without following redirects (`route.fetch(max_redirects=0)`), and a redirec
 meets the filter before Chromium follows it (the next hop is routed again). Subresources
 cannot be done the same way: Chromium does not follow a redirect fulfilled for an image or a
 fetch() (measured), so they go through unfetched and only their first URL is checked.
-WebSockets are not routed: with `route_web_socket`, `connect_to_server()` never reached the
-server on trio-asyncio (measured with Playwright 1.64), so an allowed WebSocket would break.
+WebSockets are not routed: with `route_web_socket`, an allowed socket's `connect_to_server()`
+never reached the server from a page loaded with goto (Playwright 1.64, plain asyncio too; it did
+from set_content), so routing them would break every page that uses one.
 """
 
 from __future__ import annotations
