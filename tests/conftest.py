@@ -32,8 +32,7 @@ class Site:
         return self.base + path
 
 
-@pytest.fixture(scope="session")
-def site() -> Iterator[Site]:
+def _serve_pages() -> Iterator[Site]:
     proc = subprocess.Popen(
         [sys.executable, str(TESTS / "pages.py")], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )
@@ -43,6 +42,17 @@ def site() -> Iterator[Site]:
     yield Site(f"http://127.0.0.1:{port}", f"https://127.0.0.1:{tls_port}")
     proc.stdin.close()
     proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def site() -> Iterator[Site]:
+    yield from _serve_pages()
+
+
+@pytest.fixture(scope="session")
+def other_site() -> Iterator[Site]:
+    """The same pages on another port: another origin on 127.0.0.1."""
+    yield from _serve_pages()
 
 
 @pytest.fixture(scope="session")

@@ -102,6 +102,17 @@ async def test_requests_a_page_makes_go_through_the_policy(browser, site, tmp_pa
         await web.page.page_text()
 
 
+@pytest.mark.parametrize("tool", ["read_url", "open_page"])
+async def test_an_allowed_local_page_reaches_another_allowed_local_origin(web, site, other_site, tool):
+    """With 127.0.0.1 allowed, a page's image and fetch() to another port arrive. Chromium's Local Network
+    Access check blocked them (ERR_FAILED) from the documents the policy fetches and fulfils itself."""
+    target = f"/lure-target-{uuid.uuid4().hex}"
+    await getattr(web if tool == "read_url" else web.page, tool)(site.url("/lure?to=" + other_site.url(target)))
+    with trio.fail_after(5):
+        while await hits(other_site, target) < 2:  # the image and the fetch()
+            await trio.sleep(0.05)
+
+
 async def test_a_redirect_to_a_refused_host_is_stopped_in_the_browser(web, site):
     target = f"/lure-target-{uuid.uuid4().hex}"
     with pytest.raises(Exception, match="refused by the URL policy: http://localhost"):

@@ -47,6 +47,11 @@ class PageOptions:
     # Trio-flavoured function: None lets it through, a string refuses it (the reason). It costs a
     # round trip to Python per request, so fetch runs without one; chat's URL policy uses it.
     request_filter: Callable[[str], Awaitable[str | None]] | None = field(default=None, compare=False)
+    # Grant Chromium's Local Network Access permission: requests to local and private addresses are
+    # then left to the request filter. Without it Chromium blocks them from any document the filter
+    # fetched and fulfilled itself (such a document has no address, so it counts as public): with
+    # --allow-hosts 127.0.0.1, a page's requests to another local port failed (measured).
+    local_network: bool = False
 
 
 @dataclass(frozen=True)

@@ -165,6 +165,8 @@ class BrowserService:
                 context = await self._aio(browser.new_context, **context_kwargs(options))
                 context.set_default_timeout(0)  # deadlines belong to the caller
                 context.set_default_navigation_timeout(0)
+                if options.local_network:
+                    await self._aio(context.grant_permissions, ["local-network-access"])
                 raw = await self._aio(context.new_page)
             finally:
                 browser.remove_listener("disconnected", gone)

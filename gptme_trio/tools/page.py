@@ -27,7 +27,8 @@ class InteractivePage:
     ) -> None:
         self._browser = browser
         self._policy = policy
-        self._options = PageOptions(request_filter=request_filter)
+        # The user's allowed hosts are trusted whole: Chromium's own local-network check steps aside.
+        self._options = PageOptions(request_filter=request_filter, local_network=bool(policy.allow_hosts))
         self._truncate = truncate
         self._page: Page | None = None
         self._refusals_shown = 0

@@ -63,7 +63,11 @@ class WebTools:
         """One engine (with its reused tabs) per capture kind and policy."""
         key = (capture, checked)
         if key not in self._engines:
-            options = PageOptions(block_media=capture != "png", request_filter=self.request_filter if checked else None)
+            options = PageOptions(
+                block_media=capture != "png",
+                request_filter=self.request_filter if checked else None,
+                local_network=checked and bool(self._policy.allow_hosts),  # see PageOptions
+            )
             self._engines[key] = BrowserEngine(self._browser, options, RenderOptions(capture=capture))
         return self._engines[key]
 
