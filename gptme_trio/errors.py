@@ -13,7 +13,7 @@
         ├── NavigationError         DNS, refused, TLS, reset, redirect loop...
         ├── HTTPStatusError         the server answered with status >= 400
         ├── DeadlineError           the caller's deadline passed first
-        ├── ContentError            the body could not be read (PDF, encoding)
+        ├── ContentError            the body could not be read (PDF, bytes that are no page)
         └── BrowserError            the browser failed us
             ├── BrowserCrashed      Chromium or the Playwright driver died
             └── PageError           the page itself failed (JS, closed page)

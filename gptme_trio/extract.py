@@ -8,6 +8,8 @@ pdf_to_text(body)                    text of a PDF
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import io
 import re
 
@@ -18,6 +20,15 @@ from .errors import ContentError, UsageError
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset=["']?\s*([A-Za-z0-9._:-]+)""", re.IGNORECASE)
 _HEADER_CHARSET = re.compile(r"charset=[\"']?([A-Za-z0-9._:-]+)", re.IGNORECASE)
+_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+# Main-content extraction (trafilatura) takes time quadratic in the page's size: ~8 s for 8 MB of
+# HTML, minutes for 50 MB. Larger pages are converted whole, which takes linear time (~1 s for 50 MB).
+MAIN_CONTENT_MAX_CHARS = 8_000_000
+# libxml2 (lxml, trafilatura) stops parsing at an element nested 256 deep: everything after it is
+# lost. Deeper elements are flattened to this depth first (Chromium's parser stops nesting at 512).
+_MAX_DEPTH = 200
+_TAG = re.compile(r"<(/?)([A-Za-z][^\s/>]*)[^>]*>")
+_VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 
 
 def is_pdf(content_type: str, url: str = "") -> bool:
@@ -32,7 +43,10 @@ def is_html_or_text(content_type: str) -> bool:
 
 
 def charset_of(body: bytes, content_type: str = "") -> str:
-    """The charset a browser would use: header, then <meta>, then UTF-8 if valid, else cp1252."""
+    """The charset a browser would use: byte order mark, header, <meta>, UTF-8 if valid, else cp1252."""
+    for bom, name in _BOMS:
+        if body.startswith(bom):
+            return name
     for match in (_HEADER_CHARSET.search(content_type or ""), _META_CHARSET.search(body[:4096])):
         if match:
             name = match.group(1).decode() if isinstance(match.group(1), bytes) else match.group(1)
@@ -83,8 +97,9 @@ def title_of(html: str) -> str:
 
 
 def to_markdown(html: str, *, url: str = "", main: bool = True) -> str:
-    """Markdown of the main content (or of everything when main=False)."""
-    if main:
+    """Markdown of the main content (or of everything when main=False, or a page that is too large)."""
+    html = _shallow(html)
+    if main and len(html) <= MAIN_CONTENT_MAX_CHARS:
         found = _trafilatura(html, url, "markdown")
         if found:
             return found
@@ -92,8 +107,9 @@ def to_markdown(html: str, *, url: str = "", main: bool = True) -> str:
 
 
 def to_text(html: str, *, url: str = "", main: bool = True) -> str:
-    """Plain text of the main content (or of everything when main=False)."""
-    if main:
+    """Plain text of the main content (or of everything when main=False, or a page that is too large)."""
+    html = _shallow(html)
+    if main and len(html) <= MAIN_CONTENT_MAX_CHARS:
         found = _trafilatura(html, url, "txt")
         if found:
             return found
@@ -144,10 +160,42 @@ def _convert(html: str, url: str, output_format: str) -> str:
     return html_to_markdown.convert(html, options).content.strip() + "\n"
 
 
-def _parse(html: str) -> lxml.html.HtmlElement | None:
+def _parse(html: str, *, shallow: bool = True) -> lxml.html.HtmlElement | None:
     if not html.strip():
         return None
+    parser = lxml.html.HTMLParser()
     try:
-        return lxml.html.document_fromstring(html)
+        root = lxml.html.document_fromstring(html, parser=parser)
     except (lxml.etree.ParserError, ValueError):
         return None
+    if shallow and _too_deep(parser):
+        return _parse(_flatten(html, _MAX_DEPTH), shallow=False)
+    return root
+
+
+def _shallow(html: str) -> str:
+    """`html`, flattened if it nests too deep for libxml2 (see _MAX_DEPTH)."""
+    parser = lxml.html.HTMLParser()
+    with contextlib.suppress(lxml.etree.ParserError, ValueError):
+        lxml.html.document_fromstring(html, parser=parser)
+    return _flatten(html, _MAX_DEPTH) if _too_deep(parser) else html
+
+
+def _too_deep(parser: lxml.html.HTMLParser) -> bool:
+    return any(error.type_name == "ERR_RESOURCE_LIMIT" for error in parser.error_log)
+
+
+def _flatten(html: str, depth: int) -> str:
+    """`html` without the tags of elements nested deeper than `depth` (their text stays, spaced)."""
+    parts, level, start = [], 0, 0
+    for tag in _TAG.finditer(html):
+        closing, name = tag.group(1), tag.group(2).lower()
+        if name in _VOID or tag.group(0).endswith("/>"):
+            continue
+        level = max(level - 1, 0) if closing else level + 1
+        if level + (1 if closing else 0) > depth:
+            text = html[start : tag.start()]
+            parts.append(text + " " if text and not text[-1].isspace() else text)
+            start = tag.end()
+    parts.append(html[start:])
+    return "".join(parts)

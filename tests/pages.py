@@ -26,6 +26,7 @@ stdin closes (so it never outlives the test run). Pages:
                                  (default 0.5) of the body, then the socket is closed: a body cut off
     /stall-mid-body?ms=D&frac=F  the same, then silence until the client hangs up (at most 300 s)
     /counted?ms=N&id=X           the article after N ms; /count?id=X: JSON, how many /counted requests had id X
+    /hostile/...                 hostile pages (50 MB, 10,000 deep, endless redirects, popups...): tests/hostile_site.py
 """
 
 from __future__ import annotations
@@ -290,6 +291,10 @@ document.getElementById('root').replaceChildren(p); }, 300);</script></body></ht
             self.send(200, article(title="Counted page").encode())
         elif path == "/count":
             self.send(200, json.dumps(COUNTED[query.get("id", [""])[0]]).encode(), "application/json")
+        elif path.startswith("/hostile/"):
+            import hostile_site  # tests/ is sys.path[0]: this module runs as a script
+
+            hostile_site.handle(self, path, query)
         else:
             self.send(404, b"<html><body>not found</body></html>")
 

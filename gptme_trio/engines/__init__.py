@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ..errors import ContentError
+from ..extract import decode_html, is_html_or_text, is_pdf, title_of
 from ..targets import Target
 
 
@@ -42,3 +44,15 @@ class Snapshot:
 
 class Engine(Protocol):
     async def snapshot(self, target: Target) -> Snapshot: ...
+
+
+def from_body(url: str, final_url: str, status: int | None, content_type: str, body: bytes) -> Snapshot:
+    """A response read without rendering it (the http engine; a download in the browser): a PDF,
+    HTML or text decoded by its charset, or ContentError for anything else."""
+    if is_pdf(content_type, final_url):
+        return Snapshot(url, final_url, status, content_type, body=body)
+    if not is_html_or_text(content_type):
+        mime = content_type.split(";")[0]
+        raise ContentError(f"cannot extract text from {mime} content", url=url)
+    html = decode_html(body, content_type)
+    return Snapshot(url, final_url, status, content_type, html=html, title=title_of(html))

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import trio
 
-from ..browser import BrowserService, PageOptions
+from ..browser import BrowserService, Page, PageOptions
+from ..errors import ContentError, PageError
 from ..extract import is_pdf
 from ..targets import Target
-from . import RenderOptions, Snapshot
+from . import RenderOptions, Snapshot, from_body
 
 
 class BrowserEngine:
@@ -27,7 +28,12 @@ class BrowserEngine:
                 status, content_type, body = await page.download(target.url)
                 return Snapshot(target.url, target.url, status, content_type, body=body, console=page.console)
             wait_until = "load" if render.wait_until == "networkidle" else render.wait_until
-            nav = await page.goto(target.url, wait_until=wait_until)
+            try:
+                nav = await page.goto(target.url, wait_until=wait_until)
+            except PageError as exc:
+                if "Download is starting" not in str(exc):  # Playwright's words for a download
+                    raise
+                return await self._download(page, target, exc)
             snap = Snapshot(target.url, nav.final_url, nav.status, nav.content_type, console=page.console)
             if render.capture == "html" and is_pdf(nav.content_type, target.url):
                 _, _, snap.body = await page.download(nav.final_url)
@@ -52,3 +58,15 @@ class BrowserEngine:
             snap.title = await page.title()
             snap.final_url = page.url
             return snap
+
+    async def _download(self, page: Page, target: Target, exc: PageError) -> Snapshot:
+        """A URL Chromium downloads instead of showing (Content-Disposition: attachment, a type it
+        cannot display) is read as the http engine reads it: HTML, text and PDF become content."""
+        if self._render.capture != "html":
+            raise ContentError(
+                f"the server sent a download, not a page: no {self._render.capture} of it", url=target.url
+            ) from exc
+        status, content_type, body = await page.download(target.url)
+        snap = from_body(target.url, target.url, status, content_type, body)
+        snap.console = page.console
+        return snap

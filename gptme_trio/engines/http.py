@@ -12,10 +12,10 @@ import ssl
 import httpx
 import trio
 
-from ..errors import ContentError, NavigationError, UsageError
-from ..extract import decode_html, is_html_or_text, is_pdf, title_of
+from ..errors import NavigationError, UsageError
+from ..extract import is_pdf
 from ..targets import Target
-from . import Snapshot
+from . import Snapshot, from_body
 
 MAX_REDIRECTS = 20
 
@@ -40,7 +40,7 @@ class HttpEngine:
         if target.path is not None:
             body = await trio.Path(target.path).read_bytes()
             content_type = "application/pdf" if is_pdf("", target.url) else ""
-            return _snapshot(target.url, target.url, None, content_type, body)
+            return from_body(target.url, target.url, None, content_type, body)
         try:
             response = await self._client.get(target.url)
         except httpx.TooManyRedirects as exc:
@@ -54,17 +54,7 @@ class HttpEngine:
         except httpx.InvalidURL as exc:
             raise NavigationError(f"invalid URL ({exc})", url=target.url) from exc
         content_type = response.headers.get("content-type", "")
-        return _snapshot(target.url, str(response.url), response.status_code, content_type, response.content)
-
-
-def _snapshot(url: str, final_url: str, status: int | None, content_type: str, body: bytes) -> Snapshot:
-    if is_pdf(content_type, final_url):
-        return Snapshot(url, final_url, status, content_type, body=body)
-    if not is_html_or_text(content_type):
-        mime = content_type.split(";")[0]
-        raise ContentError(f"cannot extract text from {mime} content", url=url)
-    html = decode_html(body, content_type)
-    return Snapshot(url, final_url, status, content_type, html=html, title=title_of(html))
+        return from_body(target.url, str(response.url), response.status_code, content_type, response.content)
 
 
 def connect_reason(exc: httpx.ConnectError) -> str:
