@@ -6,7 +6,10 @@ Run from the repo root (talks only to 127.0.0.1; about a minute, plus building t
         [--shot-scraper-python PY] [--peers-dir .nox/peers]
 
 Against /normal on tests/pages.py: 1 warm-up round, then --runs rounds; in every round the commands run
-one after another (A, B, S), each a fresh process, timed from start to exit. shot-scraper runs from its
+one after another (A, B, S), each a fresh process, timed from start to exit. Then --probe-runs rounds of the
+same commands under bench/phase_probe.py: a phase table (imports, driver start, launch, tab, goto, content,
+extraction, shutdown) and the paragraph on where the time goes, from this run's numbers (timelines of the
+last round saved in bench/profiles/). shot-scraper runs from its
 own bench-only virtualenv (bench/peers.py) on the same /usr/bin/chromium with the same flags; it has no
 executable-path option, so PLAYWRIGHT_BROWSERS_PATH points Playwright at symlinks to it (see peers.py).
 Writes bench/results/oneshot_peers.md.
@@ -15,6 +18,8 @@ Writes bench/results/oneshot_peers.md.
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -23,8 +28,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import peers  # noqa: E402 - bench/ is not a package
+import phase_probe  # noqa: E402
 from bare_playwright import CHROMIUM_ARGS  # noqa: E402
 from peer_common import CHROMIUM, PASS, Site, header, housekeeping, med  # noqa: E402
+
+PROFILES = Path(__file__).resolve().parent / "profiles"
 
 
 def bench(site: Site, args: argparse.Namespace, shot: str) -> str:
@@ -43,6 +51,7 @@ def bench(site: Site, args: argparse.Namespace, shot: str) -> str:
             times[name] += [elapsed] if i else []
         print(f"round {i}: " + ", ".join(f"{n[:1]} {t:.3f} s" for n, t in took.items()), flush=True)
     a, b, s = (statistics.median(v) for v in times.values())
+    profile = probe(site, args, variants) if args.probe_runs else ""
     rows = "\n".join(f"| {name} | {med(v, 1, '{:.3f}')} | — | info |" for name, v in times.items())
     sv, pv, flags = peers.version(shot, "shot-scraper"), peers.version(shot, "playwright"), " ".join(CHROMIUM_ARGS)
     quick = " (fewer than 5: a quick try, not a result)" if args.runs < 5 else ""
@@ -62,12 +71,74 @@ shot-scraper's headless Chromium as its "chromium-headless-shell", here a symlin
 | **ratio of medians A / S** (ours / shot-scraper) | **{a / s:.3f}×** | ≤ 0.8× | {PASS[a / s <= 0.8]} |
 | ratio of medians A / B (ours / bare Playwright; also in results/fetch.md) | {a / b:.3f}× | ≤ 1.3× | {PASS[a / b <= 1.3]} |
 | ratio of medians S / B (shot-scraper / bare Playwright) | {s / b:.3f}× | — | info |
+{profile and explain(profile, a, b, s)}{profile and profile["table"]}"""
+
+
+def probe(site: Site, args: argparse.Namespace, variants: dict) -> dict:
+    """--probe-runs more rounds of A, B, S under bench/phase_probe.py: median seconds per phase, per command."""
+    phases: dict[str, list[dict]] = {name[:1]: [] for name in variants}
+    PROFILES.mkdir(exist_ok=True)
+    for i in range(args.probe_runs):
+        for name, (cmd, expect, env) in variants.items():
+            out = os.path.join(site.tmp, f"probe-{name[:1]}-{i}.jsonl")
+            python, rest = cmd[0], cmd[1:]  # A: -m gptme_trio fetch URL; B: bench/bare_playwright.py URL
+            if name[:1] == "S":  # the shot-scraper script's python, its console entry point
+                python, rest = str(Path(cmd[0]).parent / "python"), ["--entry", "shot_scraper.cli:cli", *rest]
+            spawn = time.time()
+            site.run([python, "bench/phase_probe.py", out, *rest], expect, env, timeout=60)
+            phases[name[:1]].append(phase_probe.summarize(phase_probe.load(out), spawn, time.time()))
+            if i == args.probe_runs - 1:  # the last round's timelines, a few KB each
+                shutil.copy(out, PROFILES / f"oneshot-{name[:1]}.jsonl")
+    med = {k: {p: statistics.median(r[p] for r in runs) for p in runs[0]} for k, runs in phases.items()}
+    rows = "\n".join(
+        f"| {p} | {med['A'][p] * 1000:.0f} | {med['B'][p] * 1000:.0f} | {med['S'][p] * 1000:.0f} | "
+        f"{(med['A'][p] - med['S'][p]) * 1000:+.0f} |"
+        for p in med["A"]
+    )
+    table = f"""
+Phases (`bench/phase_probe.py`: {args.probe_runs} more rounds of A, B, S, each under a probe that timestamps every
+Playwright call and, in ours, the extraction; ms, median per phase; the probe adds microseconds per call):
+
+| phase | A (ours) | B (bare) | S (shot-scraper) | A − S |
+|---|---|---|---|---|
+{rows}
+"""
+    return {"table": table, "med": med}
+
+
+def explain(profile: dict, a: float, b: float, s: float) -> str:
+    """Figure 1's paragraph, from this run's numbers."""
+    med, ms = profile["med"], lambda x: f"{x * 1000:.0f} ms"  # noqa: E731
+    keys = list(phase_probe.PHASES)
+    diff = {k: med["A"][k] - med["S"][k] for k in keys}
+    worse = ", ".join(
+        f"{k.split(' (')[0].split(':')[0]} {ms(v)}" for k, v in sorted(diff.items(), key=lambda kv: -kv[1]) if v > 0.01
+    )
+    shared = sum(med["B"][k] for k in keys[1:6] + keys[7:])  # driver, launch, tab, goto, content, shutdown
+    save1, save2 = min(med["A"][keys[0]], med["A"][keys[1]]), med["A"][keys[7]]
+    after = (a - save1 - save2) / s
+    reach = "which would meet 0.8×" if after <= 0.8 else "still short of 0.8×"
+    return f"""
+**Where the time goes (figure 1).** Ours takes {ms(a - s)} more than shot-scraper and {ms(a - b)} more than the bare
+script (medians of the timed rounds). By phase (table below), ours is slower than shot-scraper in: {worse or "none"}.
+The steps all three take in series (driver start, Chromium launch, first tab, goto, content, shutdown) take
+{ms(shared)} in the bare script alone; the target, 0.8 × S = {0.8 * s:.3f} s, is {ms(b - 0.8 * s)} below even the bare
+script (B = {b:.3f} s): it cannot be met by trimming our own Python, only by doing those steps differently. What
+would close it: (1) spawn the Playwright driver first, before importing the rest of the CLI (ours spends
+{ms(med["A"][keys[0]])} before the driver starts, the bare script {ms(med["B"][keys[0]])}; the driver's own start, {ms(med["A"][keys[1]])},
+would then overlap the imports); (2) exit once the output is written and flushed, leaving Chromium's close to
+the driver, which closes it when its pipe closes (shutdown: {ms(med["A"][keys[7]])} of ours; the trade-off: the driver and
+Chromium outlive the CLI by that long); (3) drop imports the
+one-shot path does not use (`gptme_trio.plan` imports `trio.testing`, which imports pytest when it is
+installed, 45 ms in the dev venv). (1) saves at most the shorter of the two (here {ms(save1)}), (2) at most
+{ms(save2)}: A would be about {a - save1 - save2:.2f} s = {after:.2f}× S, {reach}.
 """
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=9, help="measured runs per command (>= 5)")
+    parser.add_argument("--probe-runs", type=int, default=3, help="more rounds under phase_probe.py (0: none)")
     parser.add_argument("--shot-scraper-python", help="python of a venv with shot-scraper (default: bench/peers.py)")
     parser.add_argument("--peers-dir", default=str(peers.DEFAULT_DIR), help="where bench/peers.py keeps the venvs")
     parser.add_argument("--out", default=str(peers.ROOT / "bench" / "results" / "oneshot_peers.md"))

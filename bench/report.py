@@ -5,6 +5,7 @@ Run from the repo root: `python bench/report.py` (`nox -s bench` runs every benc
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -22,15 +23,36 @@ PARTS = [  # (file, what it covers)
 ]
 
 
+def durations() -> list[str]:
+    """The table of how long each part of the last `nox -s bench` took (noxfile.py writes durations.json)."""
+    path = BENCH / "results" / "durations.json"
+    if not path.exists():
+        return ["", "(No part durations: this file was not built by `nox -s bench`.)"]
+    data = json.loads(path.read_text())
+    rows = [f"| {p['part']} | `{p.get('command', '')}` | {p['seconds']:.0f} |" for p in data["parts"][:-1]]
+    total = data["parts"][-1]
+    return [
+        "",
+        f"Run time of each part of the last `{data['command']}` (wall seconds, in the order they ran; the report",
+        "itself, under a second, is not in it). Budget: under 30 minutes in all, 25 planned.",
+        "",
+        "| part | command | s |",
+        "|---|---|---|",
+        *rows,
+        f"| **{total['part']}** | | **{total['seconds']:.0f} ({total['seconds'] / 60:.1f} min)** |",
+    ]
+
+
 def main() -> None:
     lines = [
         "# Benchmarks",
         "",
         "`nox -s bench` runs every script below on this machine and rebuilds this file. Each part",
-        "says the command that produced it, when, and on what; comparisons are ratios from one run.",
+        "says the command that produced it, when, and on what; comparisons are ratios measured in the same run (alternating runs).",
         "",
     ]
     lines += [f"- `results/{name}`: {what}" for name, what in PARTS]
+    lines += durations()
     for name, _ in PARTS:
         path = BENCH / "results" / name
         text = path.read_text() if path.exists() else f"# {name}\n\n(not run yet)\n"

@@ -1,27 +1,28 @@
-"""Throughput of `gptme-trio fetch` over 100 local pages; writes bench/results/throughput.md.
+"""Figure 2: throughput of `gptme-trio fetch` over 100 local pages, vs crawl4ai and gptme; writes
+bench/results/throughput.md.
 
-Run from the repo root (talks only to 127.0.0.1; takes about 5 minutes, more with peers):
+Run from the repo root (talks only to 127.0.0.1; about 7 minutes with the peers, 4 without):
 
-    .venv/bin/python bench/throughput_bench.py     # optional: --runs N (default 5, >= 3)
+    .venv/bin/python bench/throughput_bench.py     # optional: --runs N (default 5), --gptme-pages N (default 20)
         [--crawl4ai-python PY] [--gptme-python PY] [--peers-dir .nox/peers] [--no-peers]
 
 The script serves 100 distinct pages (/page?n=1..100: an article with a stylesheet and two images,
 each page answered after a 50 ms sleep) from a ThreadingHTTPServer in a thread of its own process.
-It runs `python -m gptme_trio fetch -f text -q -i URLS.txt -j N` as a subprocess for N = 1, 4, 8
-and `--no-block -j 4`: 1 warm-up round, then --runs rounds, the variants alternating in every round.
+Ours: `python -m gptme_trio fetch -f text -q -i URLS.txt -j N` as a subprocess for N = 1, 4, 8 and
+`--no-block -j 4`. Peers (crawl4ai arun_many over the 100 URLs, gptme read_url one after another over the
+first --gptme-pages) run in their own bench-only virtualenvs: the pythons given, else those bench/peers.py
+makes (or reuses) under --peers-dir; --no-peers skips them. A warm-up run of each tool on 10 URLs (gptme: 3), then
+--runs rounds of: ours -j 4, crawl4ai, ours -j 1, gptme, ours -j 8, ours -j 4 --no-block (throughput_peers.py).
 Per run: wall time -> pages/s, and the peak memory of the whole process tree (the CLI and all its
 descendants: node driver, Chromium and its children), sampled every 50 ms as the sum of PSS
-(psutil memory_full_info; RSS where PSS is not readable). Peers (crawl4ai arun_many, gptme read_url
-one after another) run in their own bench-only virtualenvs: the pythons given, else those that
-bench/peers.py makes (or reuses) under --peers-dir; --no-peers skips them.
-At the end it checks that nothing it started is still running.
+(psutil memory_full_info; RSS where PSS is not readable). Then one profiled -j 4 run: where its time goes
+(throughput_profile.py). At the end it checks that nothing it started is still running.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import shlex
 import statistics
@@ -43,6 +44,8 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import peers  # noqa: E402 - bench/ is not a package; bench-only peer virtualenvs
+import throughput_peers  # noqa: E402
+import throughput_profile  # noqa: E402
 from pages import make_png  # noqa: E402 - tests/ is not a package on sys.path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -123,21 +126,25 @@ class Bench:
         self.kinds: set[str] = set()
         self.noise_cpu = self.wall_total = self.tree_cpu = 0.0
 
-    def run(self, cmd: list[str], expect_markers: bool = True, timeout: float = 600) -> dict:
-        """Run cmd, sampling its tree's memory every 50 ms; wall, peak, tree CPU, requests served."""
+    def run(self, cmd: list[str], pages: int = PAGES, env: dict | None = None, timeout: float = 600, **probe) -> dict:
+        """Run cmd, sampling its tree's memory every 50 ms; wall, peak, tree CPU, requests served. Its output
+        must hold the markers of pages 1..`pages`. probe: roles={} (filled: pid -> [role, CPU-s]) and role_of."""
         Handler.hits.clear()
         before = resource_children()
         busy, own = cpu_busy(), time.process_time()
         out_path = Path(self.tmp) / "out.txt"
         with open(out_path, "w") as out, open(Path(self.tmp) / "err.txt", "w") as err:
             start = time.perf_counter()
-            proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+            env = {**self.env, **(env or {})}
+            proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
             ps, peak = psutil.Process(proc.pid), 0
             try:
                 while proc.poll() is None:
                     tick = time.perf_counter()
                     mem, kinds = tree_memory(ps)
                     peak, self.kinds = max(peak, mem), self.kinds | kinds
+                    if probe:  # roles: pid -> [role_of(process, root pid), CPU-s], sampled
+                        sample_roles(ps, probe["roles"], probe["role_of"])
                     if tick - start > timeout:
                         raise SystemExit(f"timed out after {timeout} s: {shlex.join(cmd)}")
                     time.sleep(max(0.0, 0.05 - (time.perf_counter() - tick)))
@@ -152,11 +159,11 @@ class Bench:
         other = cpu_busy() - busy - tree_cpu - (time.process_time() - own)
         self.noise_cpu, self.wall_total, self.tree_cpu = self.noise_cpu + other, self.wall_total + wall, tree_cpu
         text = out_path.read_text(errors="replace")
-        missing = [n for n in range(1, PAGES + 1) if f"page-{n}-done" not in text] if expect_markers else []
+        missing = [n for n in range(1, pages + 1) if f"page-{n}-done" not in text]
         if proc.returncode != 0 or missing:
             tail = text[-500:] + (Path(self.tmp) / "err.txt").read_text(errors="replace")[-2000:]
             raise SystemExit(f"failed ({proc.returncode}, {len(missing)} pages missing): {shlex.join(cmd)}\n{tail}")
-        return {"wall": wall, "peak": peak, "cpu": tree_cpu, "hits": dict(Handler.hits), "out": text}
+        return {"wall": wall, "peak": peak, "cpu": tree_cpu, "hits": dict(Handler.hits), "out": text, "pages": pages}
 
     def leftovers(self) -> list[str]:
         """Processes still running that this run started: its tag in the environment or tmp on the command line."""
@@ -172,6 +179,17 @@ class Bench:
         return left
 
 
+def sample_roles(root: psutil.Process, roles: dict, role_of) -> None:  # noqa: ANN001
+    """pid -> [role_of(process, root pid), CPU-s so far] for root and its descendants."""
+    with contextlib.suppress(psutil.Error):
+        for p in [root, *root.children(recursive=True)]:
+            with contextlib.suppress(psutil.Error):
+                if p.pid not in roles:
+                    roles[p.pid] = [role_of(p, root.pid), 0.0]
+                t = p.cpu_times()
+                roles[p.pid][1] = t.user + t.system
+
+
 def resource_children() -> float:
     """CPU-s of all waited-for descendants (a process's reaped children roll up into it when it is reaped)."""
     import resource
@@ -185,24 +203,65 @@ def med(values: list[float], fmt: str = "{:.2f}") -> str:
     return f"{m} ({lo}–{hi})"
 
 
-def bench_ours(b: Bench, runs: int) -> tuple[str, float]:
-    fetch = [sys.executable, "-m", "gptme_trio", "fetch", "-f", "text", "-q", "-i", str(b.url_file)]
-    variants = {
-        "-j 1": [*fetch, "-j", "1"],
-        "-j 4": [*fetch, "-j", "4"],
-        "-j 8": [*fetch, "-j", "8"],
-        "-j 4 --no-block": [*fetch, "-j", "4", "--no-block"],
+def bench_rounds(b: Bench, args: argparse.Namespace) -> tuple[str, str, dict[str, list[float]], dict]:
+    """Ours and the peers, alternating in every round: our section, the peers' section, our pages/s per variant."""
+    fetch = [sys.executable, "-m", "gptme_trio", "fetch", "-f", "text", "-q", "-i"]
+    ours = {
+        "-j 4": ["-j", "4"],
+        "crawl4ai": None,
+        "-j 1": ["-j", "1"],
+        "gptme": None,
+        "-j 8": ["-j", "8"],
+        "-j 4 --no-block": ["-j", "4", "--no-block"],
     }
-    res: dict[str, list[dict]] = {name: [] for name in variants}
-    for i in range(runs + 1):  # round 0 is the warm-up; the variants alternate within each round
-        for name, cmd in variants.items():
-            r = b.run(cmd)
-            print(f"round {i} {name}: {PAGES / r['wall']:.2f} pages/s, peak {r['peak'] / 2**20:.0f} MiB", flush=True)
-            if i:
-                res[name].append(r)
-    rate = {n: [PAGES / r["wall"] for r in rs] for n, rs in res.items()}
+    few = {10: b.url_file.with_name("urls-10.txt"), 3: b.url_file.with_name("urls-3.txt")}
+    for n, path in few.items():
+        path.write_text("\n".join(b.urls[:n]) + "\n")
+    subset = b.url_file.with_name("urls-gptme.txt")
+    subset.write_text("\n".join(b.urls[: args.gptme_pages]) + "\n")
+    peer_py = {p: getattr(args, f"{p}_python") for p in throughput_peers.PEERS}
+    notes, versions = [], {}
+    for peer, python in peer_py.items():
+        if python:
+            versions[peer] = peers.version(python, peer)
+        else:
+            why = "--no-peers" if args.no_peers else "its virtualenv could not be made"
+            error = (args.peer_errors.get(peer) or "")[-600:]
+            notes.append(f"- {peer}: not run ({why})" + (f": `{error}`" if error else ""))
+
+    def command(name: str, urls: Path) -> tuple[list[str], dict | None]:
+        if ours[name] is not None:
+            return [*fetch, str(urls), *ours[name]], None
+        python = peer_py[name]
+        return [python, "-c", throughput_peers.PEERS[name][1], str(urls)], peers.env(name, python)
+
+    def one(name: str, urls: Path, pages: int, label: str) -> dict | None:
+        if ours[name] is None and not peer_py[name]:
+            return None
+        cmd, env = command(name, urls)
+        try:
+            r = b.run(cmd, pages, env, args.peer_timeout if env else 600)
+        except (SystemExit, Exception) as exc:  # noqa: BLE001 - a peer's failure is a result, not a crash
+            if env is None:
+                raise
+            notes.append(f"- {name} ({label}): `{str(exc).strip().replace(chr(10), ' ')[-600:]}`")
+            peer_py[name] = None  # not again
+            return None
+        print(f"{label} {name}: {pages / r['wall']:.2f} pages/s, peak {r['peak'] / 2**20:.0f} MiB", flush=True)
+        return r
+
+    for name, n in (("-j 4", 10), ("crawl4ai", 10), ("gptme", 3)):  # warm-up: file caches, each tool once
+        one(name, few[n], n, "warm-up")
+    res: dict[str, list[dict]] = {name: [] for name in ours}
+    for i in range(args.runs):
+        for name in ours:
+            pages, urls = (args.gptme_pages, subset) if name == "gptme" else (PAGES, b.url_file)
+            if (r := one(name, urls, pages, f"round {i + 1}")) is not None:
+                res[name].append({**r, "round": i})
+    mine = {n: rs for n, rs in res.items() if ours[n] is not None}
+    rate = {n: [PAGES / r["wall"] for r in rs] for n, rs in mine.items()}
     rows = []
-    for name, rs in res.items():
+    for name, rs in mine.items():
         peak = med([r["peak"] / 2**20 for r in rs], "{:.0f}")
         cpu = med([r["cpu"] / PAGES * 1000 for r in rs], "{:.0f}")
         imgs = statistics.median(r["hits"].get("/image.png", 0) for r in rs)
@@ -216,9 +275,9 @@ def bench_ours(b: Bench, runs: int) -> tuple[str, float]:
     kind = "+".join(sorted(b.kinds)) or "?"
     text = f"""## 1. gptme-trio fetch: {PAGES} pages, CSS + two images each, {DELAY * 1000:.0f} ms server delay
 
-1 warm-up round + {runs} measured rounds; in every round the four commands run one after another
-(-j 1, -j 4, -j 8, -j 4 --no-block). Every run must exit 0 and print all {PAGES} page markers.
-Command: `{shlex.join([os.path.relpath(sys.executable, ROOT), *fetch[1:]])} -j N [--no-block]`.
+1 warm-up run (-j 4 on 10 URLs) + {args.runs} measured rounds; in every round ours run -j 4, -j 1, -j 8,
+-j 4 --no-block, with the peers between them (section 2). Every run must exit 0 and print all {PAGES} page markers.
+Command: `{shlex.join([os.path.relpath(sys.executable, ROOT), *fetch[1:]])} URLS.txt -j N [--no-block]`.
 Peak memory = highest sum of {kind} over the CLI process and all its descendants, sampled every 50 ms.
 Tree CPU = CPU-s of the whole process tree (reaped children's rusage) / {PAGES} pages.
 Requests = requests the server saw for the stylesheet / the images in one run (median).
@@ -230,95 +289,10 @@ Requests = requests the server saw for the stylesheet / the images in one run (m
 | -j 8 / -j 4 pages/s, ratio of medians | {m["-j 8"] / j4:.2f}× | | | | — | info |
 | blocked / --no-block at -j 4, ratio of medians | {j4 / m["-j 4 --no-block"]:.2f}× | | | | — | info |
 """
-    return text, j4
-
-
-C4AI = """
-import asyncio, json, sys, time
-from crawl4ai import AsyncWebCrawler, BrowserConfig, CrawlerRunConfig, CacheMode
-from playwright.async_api import BrowserType
-launch = BrowserType.launch  # crawl4ai has no executable-path setting: inject /usr/bin/chromium here
-async def launch_chromium(self, **kw):
-    return await launch(self, **{**kw, "executable_path": "/usr/bin/chromium"})
-BrowserType.launch = launch_chromium
-urls = open(sys.argv[1]).read().split()
-async def main():
-    cfg = BrowserConfig(headless=True, verbose=False, extra_args=["--no-sandbox"])
-    async with AsyncWebCrawler(config=cfg) as crawler:
-        run = CrawlerRunConfig(cache_mode=CacheMode.BYPASS, verbose=False)
-        start = time.perf_counter()
-        results = await crawler.arun_many(urls, config=run)
-        wall = time.perf_counter() - start
-    ok = [r for r in results if r.success and "-done" in (r.markdown or "")]
-    print("\\n".join(f"page-{r.url.rsplit('=', 1)[1]}-done" for r in ok))
-    print(json.dumps({"inner_wall": wall, "ok": len(ok)}))
-asyncio.run(main())
-"""
-GPTME = """
-import json, sys, time
-from gptme.tools.browser import read_url
-urls = open(sys.argv[1]).read().split()
-start, ok = time.perf_counter(), 0
-for url in urls:
-    text = read_url(url)
-    if "-done" in text:
-        ok += 1
-        print(f"page-{url.rsplit('=', 1)[1]}-done")
-print(json.dumps({"inner_wall": time.perf_counter() - start, "ok": ok}))
-"""
-
-
-def bench_peers(b: Bench, args: argparse.Namespace, j4: float) -> str:
-    runs = {  # name -> (peer, script, target ratio ours / theirs)
-        "crawl4ai `arun_many`": ("crawl4ai", C4AI, 2.0),
-        "gptme `read_url`, one after another": ("gptme", GPTME, 5.0),
-    }
-    rows, notes = [], []
-    for name, (peer, script, target) in runs.items():
-        python = getattr(args, f"{peer}_python")
-        if not python:
-            why = "--no-peers" if args.no_peers else "its virtualenv could not be made, see below"
-            rows.append(f"| {name} | not run ({why}) | | | | ≥ {target:.0f}× | info |")
-            notes += [f"- {name}: `{args.peer_errors[peer][-600:]}`"] if args.peer_errors.get(peer) else []
-            continue
-        try:
-            peer_version = peers.version(python, peer)
-            saved = b.env  # peers.env: the venv's bin first on PATH (gptme runs `pandoc`), gptme's executable path
-            b.env = {**saved, **peers.env(peer, python)}
-            try:
-                r = b.run([python, "-c", script, str(b.url_file)], timeout=args.peer_timeout)
-            finally:
-                b.env = saved
-            inner = json.loads(r["out"].strip().splitlines()[-1])
-            rate = PAGES / r["wall"]
-            rows.append(
-                f"| {name} {peer_version} | {rate:.2f} (1 run; {PAGES / inner['inner_wall']:.2f} without start-up) "
-                f"| {r['peak'] / 2**20:.0f} | {r['cpu'] / PAGES * 1000:.0f} | {r['hits'].get('/style.css', 0)} / "
-                f"{r['hits'].get('/image.png', 0)} | ≥ {target:.0f}× | **{j4 / rate:.2f}×** {PASS[j4 / rate >= target]} |"
-            )
-        except (SystemExit, Exception) as exc:  # noqa: BLE001 - a peer's failure is a result, not a crash
-            err = str(exc).strip().replace("\n", " ")[-600:]
-            rows.append(f"| {name} | could not run, see below | | | | ≥ {target:.0f}× | info |")
-            notes.append(f"- {name}: `{err}`")
-    return f"""## 2. Peers on the same {PAGES} URLs (best effort, one run each after ours)
-
-Each peer runs in its own bench-only virtualenv (bench/peers.py: pinned versions from PyPI) as one
-subprocess (whole process tree measured as above; pages/s includes Python and browser start-up, like
-ours), with that venv's bin/ first on PATH, both on
-{CHROMIUM}. crawl4ai: `AsyncWebCrawler(BrowserConfig(headless=True, extra_args=["--no-sandbox"]))`,
-`arun_many(urls, CrawlerRunConfig(cache_mode=BYPASS))` (its default dispatcher); it has no executable-path
-setting, so the script wraps Playwright's `BrowserType.launch` to add `executable_path`. gptme:
-`gptme.tools.browser.read_url(url)` per URL with GPTME_BROWSER_EXECUTABLE_PATH={CHROMIUM}; `pip install gptme`
-alone fails here ("No browser backend available": playwright is not a dependency; then "Pandoc is not
-installed"), so its venv also needs `pip install playwright pypandoc-binary` and pypandoc's `pandoc` linked
-into its bin/. Result column: our -j 4 median pages/s
-({j4:.2f}) divided by the peer's, against the target.
-
-| Peer | pages/s | peak MiB | tree CPU ms/page | requests CSS / images | target (ours / peer) | ratio, result |
-|---|---|---|---|---|---|---|
-{chr(10).join(rows)}
-{chr(10).join(notes)}
-"""
+    peer_runs = {n: rs for n, rs in res.items() if ours[n] is None}
+    args.pages = PAGES
+    peer_text, ratios = throughput_peers.section(peer_runs, rate["-j 4"], versions, notes, args)
+    return text, peer_text, rate, ratios
 
 
 def header(command: str) -> str:
@@ -346,7 +320,8 @@ Command: `{command}`
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5, help="measured rounds (>= 3)")
+    parser.add_argument("--runs", type=int, default=5, help="measured rounds (>= 5 for a result)")
+    parser.add_argument("--gptme-pages", type=int, default=20, help="URLs per gptme run (the first N)")
     parser.add_argument("--crawl4ai-python", help="python of a venv with crawl4ai (default: bench/peers.py makes one)")
     parser.add_argument("--gptme-python", help="python of a venv with gptme (default: bench/peers.py makes one)")
     parser.add_argument("--peers-dir", default=str(peers.DEFAULT_DIR), help="where bench/peers.py keeps the venvs")
@@ -361,16 +336,16 @@ def main() -> None:
         bench = Bench(tmp)
         try:
             noise, wall = bench.noise_cpu, bench.wall_total
-            text, j4 = bench_ours(bench, max(3, args.runs))
+            text, peer_text, rate, ratios = bench_rounds(bench, args)
             noise, wall = bench.noise_cpu - noise, bench.wall_total - wall
             sections.append(
                 f"{text}\nNoise: other processes (not this script, not its children) used {noise:.1f} CPU-s "
-                f"during the runs, {noise / wall / (os.cpu_count() or 1):.0%} of all cores over {wall:.0f} s.\n"
+                f"during the runs (ours and the peers'), {noise / wall / (os.cpu_count() or 1):.0%} of all cores "
+                f"over {wall:.0f} s.\n"
             )
-            print(sections[-1], flush=True)
-            Path(args.out).write_text("\n".join(sections))  # written early: peers are best effort
-            sections.append(bench_peers(bench, args, j4))
-            print(sections[-1], flush=True)
+            prof, numbers = throughput_profile.profile(bench, PAGES)
+            sections += [prof, peer_text, throughput_profile.explain(numbers, rate, ratios.get("crawl4ai"))]
+            print("\n".join(sections[1:]), flush=True)
         finally:
             bench.server.shutdown()
             bench.server.server_close()
