@@ -126,12 +126,12 @@ The steps all three take in series (driver start, Chromium launch, first tab, go
 script (B = {b:.3f} s): it cannot be met by trimming our own Python, only by doing those steps differently. What
 would close it: (1) spawn the Playwright driver first, before importing the rest of the CLI (ours spends
 {ms(med["A"][keys[0]])} before the driver starts, the bare script {ms(med["B"][keys[0]])}; the driver's own start, {ms(med["A"][keys[1]])},
-would then overlap the imports); (2) exit once the output is written and flushed, leaving Chromium's close to
-the driver, which closes it when its pipe closes (shutdown: {ms(med["A"][keys[7]])} of ours; the trade-off: the driver and
-Chromium outlive the CLI by that long); (3) drop imports the
-one-shot path does not use (`gptme_trio.plan` imports `trio.testing`, which imports pytest when it is
-installed, 45 ms in the dev venv). (1) saves at most the shorter of the two (here {ms(save1)}), (2) at most
-{ms(save2)}: A would be about {a - save1 - save2:.2f} s = {after:.2f}× S, {reach}.
+would then overlap the imports): Playwright spawns its driver itself, so this needs a transport of our own
+on its private API; (2) exit once the output is written and flushed, leaving Chromium's close to
+the driver (shutdown: {ms(med["A"][keys[7]])} of ours): the driver and Chromium would outlive the CLI, which our
+rule (every child process gone when we return, tested) forbids, so we do not. (1) saves at most the shorter of
+the two (here {ms(save1)}), (2) at most {ms(save2)}: with both, A would be about {a - save1 - save2:.2f} s =
+{after:.2f}× S, {reach}; with (1) alone, {(a - save1) / s:.2f}× S. We keep the miss rather than break the rule.
 """
 
 

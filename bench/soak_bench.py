@@ -47,7 +47,9 @@ WARMUP = {"fetch": 2, "chat": 1}  # samples left out of the trend: tabs, caches 
 THRESHOLDS = """A metric is **flat** when its fitted change over the measured samples (slope × operations
 between the first and last of them) is at most max(floor, 2 × noise), noise being the residual SD of the
 samples around the fitted line. Floors: memory 2 % of its mean (at least 1 MiB), fds 3, processes 1,
-threads 2. Why: the samples are snapshots of a tree whose tabs are replaced every 50 uses and whose
+threads 3 % of their mean (at least 2): Chromium's thread pools grow and shrink by a few threads (its
+omnibox-popup renderer moved between 70 and 78 threads over 1,200 chat tool calls, with no trend, while a
+300-call run caught it 5 up). Why: the samples are snapshots of a tree whose tabs are replaced every 50 uses and whose
 contexts close in the background, so single samples jump by a renderer or a few sockets; 2 × noise keeps
 that sawtooth from reading as a trend, and the floor keeps a perfectly quiet series from calling one stray
 fd or a 1 % heap wobble growth. A leak of a fixed amount per operation grows the fitted change linearly
@@ -55,7 +57,7 @@ with the run length and is flagged once it exceeds both. A metric that is not fl
 over the second half of its samples (same rule) is reported as "rose, then levelled off" (a heap or cache
 filling up to its working size), one still rising in its second half as **GROWS**. The criterion is the
 tree's totals; the per-role rows are diagnostics: they say which process moves."""
-FLOORS = {"mem": (0.02, 1.0), "fds": (0, 3), "procs": (0, 1), "threads": (0, 2)}  # (relative, absolute)
+FLOORS = {"mem": (0.02, 1.0), "fds": (0, 3), "procs": (0, 1), "threads": (0.03, 2)}  # (relative, absolute)
 
 
 def role(p: psutil.Process, root_pid: int) -> str:
@@ -74,7 +76,11 @@ def role(p: psutil.Process, root_pid: int) -> str:
 def sample(root: psutil.Process, ops: int, t0: float) -> dict:
     """Totals and per-role figures of root and all its descendants (zombies counted apart)."""
     s = {"ops": ops, "t": time.perf_counter() - t0, "rss": 0, "pss": 0, "fds": 0, "procs": 0, "threads": 0}
-    s |= {"zombies": 0, "pss_kind": "PSS", "roles": {r: {"n": 0, "pss": 0, "rss": 0, "fds": 0} for r in ROLES}}
+    s |= {
+        "zombies": 0,
+        "pss_kind": "PSS",
+        "roles": {r: {"n": 0, "pss": 0, "rss": 0, "fds": 0, "threads": 0} for r in ROLES},
+    }
     with contextlib.suppress(psutil.Error):
         procs = [root, *root.children(recursive=True)]
     for p in procs:
@@ -92,7 +98,7 @@ def sample(root: psutil.Process, ops: int, t0: float) -> dict:
             continue
         for key, value in (("rss", rss), ("pss", pss), ("fds", fds), ("threads", threads), ("procs", 1)):
             s[key] += value
-        for key, value in (("n", 1), ("pss", pss), ("rss", rss), ("fds", fds)):
+        for key, value in (("n", 1), ("pss", pss), ("rss", rss), ("fds", fds), ("threads", threads)):
             s["roles"][r][key] += value
     return s
 
@@ -240,6 +246,7 @@ def metrics(r: dict) -> list[tuple[str, str, Callable[[dict], float]]]:
     out += [("threads", "threads", lambda s: s["threads"])]
     out += [(f"{kind} {ro}, MiB", "mem", lambda s, ro=ro: s["roles"][ro]["pss"] / MiB) for ro in ROLES]
     out += [(f"fds {ro}", "fds", lambda s, ro=ro: s["roles"][ro]["fds"]) for ro in ("python", "driver", "browser")]
+    out += [(f"threads {ro}", "threads", lambda s, ro=ro: s["roles"][ro]["threads"]) for ro in ROLES]
     return out
 
 
@@ -265,7 +272,8 @@ def section(title: str, what: str, r: dict, warm: int) -> tuple[str, list[str]]:
             trows.append(f"| {name} | | | | | | | | | | {t['verdict']} |")
             continue
         if t["verdict"] != "flat":
-            where = "diagnostic" if name.split()[1].rstrip(",") in ROLES else "criterion"
+            words = name.split()  # "PSS renderer, MiB": one role's share is a diagnostic; sums are criteria
+            where = "diagnostic" if len(words) > 1 and words[1].rstrip(",") in ROLES else "criterion"
             grows.append(
                 f"{where}: {title.split(':')[0]}: {name} {t['verdict'].strip('*')}: {t['change']:+.1f} over the run "
                 f"({t['slope']:+.1f} per 1,000 ops; {t['half']:+.1f} in its second half)"
