@@ -212,8 +212,9 @@ class BrowserService:
                     if not isinstance(exc, PlaywrightError) and not is_driver_gone(exc):
                         raise
                     exited = re.search(r"process did exit: exitCode=(\d+)", str(exc))
-                    if attempt == 1 and not exited:  # killed while starting (not a browser that cannot run)
-                        _log.warning("the browser died while it started (%s): starting it again", first_line(exc))
+                    # Killed while starting (not a browser that cannot run, not a remote one that is not there):
+                    if attempt == 1 and not exited and not self._spec.ws_endpoint and not self._spec.cdp_endpoint:
+                        _log.info("the browser died while it started (%s): starting it again", first_line(exc))
                         continue
                     where = self._spec.ws_endpoint or self._spec.cdp_endpoint or self._spec.executable
                     reason = f"it exited with code {exited.group(1)}" if exited else first_line(exc)
