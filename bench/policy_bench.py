@@ -37,16 +37,19 @@ The check runs in our process, on the URL, before (and after) Chromium does the 
   later. The table's `rebind.test` rows show only what we see. Closing this needs the address we
   checked to be the one Chromium connects to: a local proxy that resolves, checks and connects in
   one step (Chromium's `--proxy-server`), or per-launch `--host-resolver-rules` pinning.
-- **Redirect hops of subresources.** Playwright's `route()` sees only the first URL of a redirect
-  chain. For documents (top-level and iframe navigations) gptme_trio/browser/routing.py fetches the
-  response itself without following redirects and checks every `Location` before the browser
-  follows it, so a refused hop is never requested
-  (`tests/test_policy.py::test_a_refused_redirect_target_is_never_requested`). For subresources
-  (images, scripts, `fetch()`) only the first URL is checked: an allowed image URL that redirects
-  to an internal address is requested by Chromium (the response is not shown to the model as text,
-  but a screenshot could show an image). Fetching subresources the same way does not work: Chromium
-  does not follow a redirect fulfilled for an image or a `fetch()` (tried: the allowed hop was never
-  requested), so pages would break. The proxy above would close this too.
+- **Redirect hops of subresources.** Playwright routes only the first request of a redirect chain:
+  Chromium follows the later hops by itself, unrouted. For documents (top-level and iframe
+  navigations) gptme_trio/browser/routing.py fetches the response without following redirects,
+  checks the `Location`, and never hands Chromium the redirect: the next hop becomes a new, routed
+  navigation (goto follows it itself; a click or script gets a page that does `location.replace`).
+  So no refused hop of a document is ever requested, however long the chain
+  (`tests/test_page_tools.py::test_every_hop_of_a_redirect_chain_is_checked`: a two-hop chain
+  reached localhost before this was done; `tests/test_policy.py::test_a_refused_redirect_target_is_never_requested`).
+  For subresources (images, scripts, `fetch()`) only the first URL is checked: an allowed image URL
+  that redirects to an internal address is requested by Chromium (the response is not shown to the
+  model as text, but a screenshot could show an image). Doing the same for them needs each
+  subresource fetched by the driver and its redirects followed there (the response then carries the
+  first URL, which breaks relative URLs in CSS); not done. The proxy above would close this too.
 - **What the page does by itself.** Subresources, `fetch()`, iframes and navigations by script go
   through the same policy via `context.route()` (tools/web.py `request_filter`); a refused
   top-level navigation leaves a "Refused" page of ours instead of the target. Not seen: requests a

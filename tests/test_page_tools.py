@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -100,6 +101,26 @@ async def test_requests_a_page_makes_go_through_the_policy(browser, site, tmp_pa
     assert "the URL policy refused requests of the page: http://localhost" in opened
     with pytest.raises(ToolError, match="refused: localhost"):  # the script's navigation: our page
         await web.page.page_text()
+
+
+async def test_every_hop_of_a_redirect_chain_is_checked(web, site):
+    """Playwright routes only the first request of a redirect chain: a two-hop chain used to reach localhost."""
+    target = f"/lure-target-{uuid.uuid4().hex}"
+    hop = site.url("/redirect-to?url=" + quote(elsewhere(site, target), safe=""))  # allowed host, then refused
+    with pytest.raises(Exception, match="refused by the URL policy: http://localhost"):
+        await web.read_url(site.url("/redirect-to?url=" + quote(hop, safe="")))
+    assert await hits(site, target) == 0
+
+
+@pytest.mark.parametrize("tool", ["read_url", "open_page"])
+async def test_an_allowed_redirect_chain_ends_on_its_last_page(web, site, tool):
+    chain = "/normal"
+    for _ in range(3):
+        chain = "/redirect-to?url=" + quote(site.url(chain), safe="")
+    result = await getattr(web if tool == "read_url" else web.page, tool)(site.url(chain))
+    assert ("Structured concurrency means" if tool == "read_url" else "Normal page") in result, result
+    if tool == "open_page":
+        assert web.page._page.url == site.url("/normal")
 
 
 @pytest.mark.parametrize("tool", ["read_url", "open_page"])

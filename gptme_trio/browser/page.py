@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .service import BrowserService
 
 _NAVIGATION_COMMIT_SECONDS = 2  # content() waits this long for a navigation in progress to commit
+_MAX_REDIRECTS = 20  # as Chromium
 _CRASH_PROBE_SECONDS = 1  # a navigation aborted for no reason we know: is the renderer still there?
 
 
@@ -39,6 +40,8 @@ class Page:
         self._stale = False  # reused, and still showing the last use's document: its events are not ours
         self._crashed = False  # its renderer process died: the tab is of no more use
         self._navigation: trio.CancelScope | None = None  # around goto(), while it runs
+        self._in_goto = False  # a main-frame navigation now is goto()'s
+        self._redirect_hop: str | None = None  # where the request filter found goto()'s document redirecting
         self._document_failure = ""  # why the document of the navigation in flight failed after it committed
         raw.on("console", lambda m: self._note(m.type, m.text))
         raw.on("pageerror", lambda e: self._note("pageerror", str(e)))
@@ -103,18 +106,27 @@ class Page:
         if self.uses > 1 and urldefrag(url)[0] == urldefrag(self._raw.url)[0]:
             # Only the fragment differs from the tab's last page: that would not load anything.
             await self._call(self._raw.goto, "about:blank", url=url)
-        self._refused_navigation = None
-        self._document_failure = ""
-        with trio.CancelScope() as self._navigation:
-            try:
-                response = await self._call(self._raw.goto, url, url=url, wait_until=wait_until)
-            except NavigationError as exc:
-                # A renderer that dies mid-navigation shows first as an aborted navigation.
-                if "ERR_ABORTED" in str(exc) and await self._has_crashed():
-                    raise PageError("the page crashed", url=url) from exc
-                raise
-            finally:
-                self._navigation = None
+        target, hops = url, 0
+        while True:  # the request filter turns each redirect hop into a navigation of ours (routing.py)
+            self._refused_navigation = self._redirect_hop = None
+            self._document_failure = ""
+            with trio.CancelScope() as self._navigation:
+                self._in_goto = True
+                try:
+                    response = await self._call(self._raw.goto, target, url=url, wait_until=wait_until)
+                except NavigationError as exc:
+                    if self._redirect_hop is None:
+                        # A renderer that dies mid-navigation shows first as an aborted navigation.
+                        if "ERR_ABORTED" in str(exc) and await self._has_crashed():
+                            raise PageError("the page crashed", url=url) from exc
+                        raise
+                finally:
+                    self._navigation, self._in_goto = None, False
+            if self._redirect_hop is None:
+                break
+            target, hops = self._redirect_hop, hops + 1
+            if hops > _MAX_REDIRECTS:
+                raise NavigationError("too many redirects", url=url)
         if self._document_failure:  # only our own cancel is caught by that scope
             raise net_error(self._document_failure, url)
         if self._refused_navigation and self._refused_navigation[0] == self._raw.url:

@@ -3,11 +3,13 @@
 Asyncio-flavoured on purpose: Playwright calls these handlers on the loop. The filter itself is a
 Trio function (url -> None, or why not), called through trio-asyncio.
 
-Playwright routes only the first URL of a redirect chain. So a document that passes is fetched
-here without following redirects (`route.fetch(max_redirects=0)`), and a redirect's Location
-meets the filter before Chromium follows it (the next hop is routed again). Subresources
-cannot be done the same way: Chromium does not follow a redirect fulfilled for an image or a
-fetch() (measured), so they go through unfetched and only their first URL is checked.
+Playwright routes only the first request of a redirect chain: Chromium follows the later hops
+by itself. So a document that passes is fetched here without following redirects
+(`route.fetch(max_redirects=0)`), a redirect's Location meets the filter, and Chromium never
+sees the redirect: the next hop becomes a new navigation, routed like the first (page.goto
+follows it itself; other navigations get a page that does `location.replace(hop)`).
+Subresources go through unfetched (`continue_`), so only their first URL is checked: their
+later hops are not (documented in bench/results/policy.md).
 WebSockets are not routed: with `route_web_socket`, an allowed socket's `connect_to_server()`
 never reached the server from a page loaded with goto (Playwright 1.64, plain asyncio too; it did
 from set_content), so routing them would break every page that uses one.
@@ -18,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
+import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
@@ -84,8 +87,11 @@ class RequestGuard:
                 return
             location = response.headers.get("location")
             hop = urljoin(url, location) if 300 <= response.status < 400 and location else None
-            if hop is None or (reason := await self._check(hop)) is None:
-                await route.fulfill(response=response)  # a redirect: Chromium follows it, routed again
+            if hop is None:
+                await route.fulfill(response=response)
+                return
+            if (reason := await self._check(hop)) is None:
+                await self._redirect(route, request, hop)
                 return
             url = hop
         self._page._note_refused(url, reason)
@@ -97,6 +103,18 @@ class RequestGuard:
             await route.fulfill(status=403, content_type="text/html; charset=utf-8", body=body)
         else:
             await route.abort("blockedbyclient")
+
+    async def _redirect(self, route: Any, request: Any, hop: str) -> None:
+        """Chromium is never handed a redirect: it would request every later hop unchecked. The next
+        hop becomes a new navigation instead, routed like the first: page.goto() goes there itself;
+        a navigation of the page's own (a click, a script, a frame) gets a page that goes there."""
+        if self._page._in_goto and request.frame.parent_frame is None:
+            self._page._redirect_hop = hop
+            await route.abort("aborted")  # goto() sees it and navigates to the hop
+            return
+        target = json.dumps(hop).replace("</", "<\\/")
+        body = f"<!doctype html><title>Redirecting</title><script>location.replace({target})</script>"
+        await route.fulfill(status=200, content_type="text/html; charset=utf-8", body=body)
 
 
 async def _refuse_quietly(route: Any) -> None:
