@@ -14,12 +14,13 @@
         ├── HTTPStatusError         the server answered with status >= 400
         ├── DeadlineError           the caller's deadline passed first
         ├── ContentError            the body could not be read (PDF, bytes that are no page)
+        │   └── DownloadResponse    the browser got a download, not a page (engines read it as http does)
         └── BrowserError            the browser failed us
             ├── BrowserCrashed      Chromium or the Playwright driver died
             └── PageError           the page itself failed (JS, closed page)
 
 Foreign exceptions (Playwright, httpx, asyncio) are mapped into this tree at
-the module that talks to them (`browser.py`, `httpfetch.py`) with
+the module that talks to them (`browser/`, `engines/http.py`) with
 ``raise OurError(...) from exc``; nothing else needs to know they exist.
 A `FetchError` carries the URL it concerns.
 """
@@ -109,6 +110,10 @@ class DeadlineError(FetchError):
 
 class ContentError(FetchError):
     """The response arrived but its body could not be turned into content."""
+
+
+class DownloadResponse(ContentError):
+    """The browser was sent a download (an attachment, a type it does not show) instead of a page."""
 
 
 class BrowserError(FetchError):

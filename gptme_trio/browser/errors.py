@@ -10,7 +10,7 @@ import re
 
 from playwright.async_api import Error as PlaywrightError
 
-from ..errors import NavigationError, PageError
+from ..errors import DownloadResponse, NavigationError, PageError
 
 _NET_ERRORS = {
     "ERR_NAME_NOT_RESOLVED": "DNS lookup failed",
@@ -37,6 +37,8 @@ def map_playwright_error(exc: PlaywrightError, url: str) -> Exception:
     message = first_line(exc)
     if "net::ERR_" in message:
         return net_error(message, url)
+    if "Download is starting" in message:  # Playwright's words for a navigation that became a download
+        return DownloadResponse("the server sent a download, not a page", url=url)
     if "Target crashed" in message or "Page crashed" in message:
         return PageError("the page crashed", url=url)
     if "has been closed" in message:

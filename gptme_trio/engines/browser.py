@@ -5,7 +5,7 @@ from __future__ import annotations
 import trio
 
 from ..browser import BrowserService, Page, PageOptions
-from ..errors import ContentError, PageError
+from ..errors import ContentError, DownloadResponse
 from ..extract import is_pdf, title_of
 from ..targets import Target
 from . import RenderOptions, Snapshot, from_body
@@ -30,9 +30,7 @@ class BrowserEngine:
             wait_until = "load" if render.wait_until == "networkidle" else render.wait_until
             try:
                 nav = await page.goto(target.url, wait_until=wait_until)
-            except PageError as exc:
-                if "Download is starting" not in str(exc):  # Playwright's words for a download
-                    raise
+            except DownloadResponse as exc:
                 return await self._download(page, target, exc)
             snap = Snapshot(target.url, nav.final_url, nav.status, nav.content_type, console=page.console)
             if render.capture == "html" and is_pdf(nav.content_type, target.url):
@@ -60,7 +58,7 @@ class BrowserEngine:
             snap.final_url = page.url
             return snap
 
-    async def _download(self, page: Page, target: Target, exc: PageError) -> Snapshot:
+    async def _download(self, page: Page, target: Target, exc: DownloadResponse) -> Snapshot:
         """A URL Chromium downloads instead of showing (Content-Disposition: attachment, a type it
         cannot display) is read as the http engine reads it: HTML, text and PDF become content."""
         if self._render.capture != "html":
