@@ -355,12 +355,7 @@ def main() -> None:
             sections.append(text)
             problems += bad
         finally:
-            bench.server.shutdown()
-            bench.server.server_close()
-        for _ in range(20):  # Chromium exits when its pipe closes; give it up to 5 s
-            if not (left := bench.leftovers()):
-                break
-            time.sleep(0.25)
+            left = bench.close()
     load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
     alive = "".join(f"\n  - {p}" for p in left) or " (CLIs, drivers, Chromium, LLM server all gone)"
     crit = [p.split(": ", 1)[1] for p in problems if p.startswith("criterion")]

@@ -178,6 +178,16 @@ class Bench:
                     left.append(f"{p.pid} {' '.join(p.info['cmdline'] or [])[:80]!r}")
         return left
 
+    def close(self) -> list[str]:
+        """Stop the page server; then what this run started and is still running, after up to 5 s."""
+        self.server.shutdown()
+        self.server.server_close()
+        for _ in range(20):  # Chromium exits when its pipe closes; give it up to 5 s
+            if not (left := self.leftovers()):
+                break
+            time.sleep(0.25)
+        return left
+
 
 def sample_roles(root: psutil.Process, roles: dict, role_of) -> None:  # noqa: ANN001
     """pid -> [role_of(process, root pid), CPU-s so far] for root and its descendants."""
@@ -347,12 +357,7 @@ def main() -> None:
             sections += [prof, peer_text, throughput_profile.explain(numbers, rate, ratios.get("crawl4ai"))]
             print("\n".join(sections[1:]), flush=True)
         finally:
-            bench.server.shutdown()
-            bench.server.server_close()
-        for _ in range(20):  # Chromium exits when its pipe closes; give it up to 5 s
-            if not (left := bench.leftovers()):
-                break
-            time.sleep(0.25)
+            left = bench.close()
     load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
     alive = "".join(f"\n  - {p}" for p in left) or " (CLIs, drivers, Chromium and peers all gone)"
     sections.append(f"""## Housekeeping

@@ -7,16 +7,12 @@ and the tests check one thing one way, and the script stays runnable on its own.
 with SIGINT, SIGTERM, SIGKILL of a renderer / the browser / the driver (mid-page, and as the browser
 launches), or a page whose body stalls or is cut off. A failure says what the trial found: exit code,
 errors, the next operation, the log, leftover processes. Only 127.0.0.1. About 80 s.
-
-Known bugs are strict xfails that raise KnownBug only when what went wrong is that bug and nothing else
-(any other failure fails the test; a fixed bug XPASSes, which fails too: drop the mark then).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import re
 import sys
 import time
 from pathlib import Path
@@ -32,20 +28,9 @@ from .conftest import descendants
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 import fault_matrix as fm  # noqa: E402 - bench/ is not a package
 
-KNOWN: dict[tuple[str, str], tuple[str, str]] = {}  # (scenario, fault): (what is wrong, the problems it causes)
 MOMENTS = {"kill-at-launch": 0.0, "stall-body": 0.3, "close-body": 0.3}  # others: 0.5 s into the first page
 # Seed 1 picks the newest renderer (the page's), the browser (not the driver) at launch, the cut page first in fetch.
 TRIALS = [fm.Trial(s, f, MOMENTS.get(f, 0.5), seed=1) for s in fm.SCENARIOS for f in fm.FAULTS]
-
-
-class KnownBug(Exception):
-    pass
-
-
-def param(trial: fm.Trial):
-    known = KNOWN.get((trial.scenario, trial.fault))
-    marks = [pytest.mark.xfail(strict=True, raises=KnownBug, reason=known[0])] if known else []
-    return pytest.param(trial, id=f"{trial.scenario}-{trial.fault}", marks=marks)
 
 
 @pytest.fixture(autouse=True)
@@ -53,13 +38,9 @@ def _quick_hangs(monkeypatch):
     monkeypatch.setattr(fm, "HANG_LIMIT", 15.0)  # a trial takes 2-6 s; a hang costs this
 
 
-@pytest.mark.parametrize("trial", [param(t) for t in TRIALS])
+@pytest.mark.parametrize("trial", TRIALS, ids=[f"{t.scenario}-{t.fault}" for t in TRIALS])
 def test_fault(site, tmp_path, trial):
     outcome = fm.run_trial(trial, site.base, tmp_path)
-    known = KNOWN.get((trial.scenario, trial.fault))
-    only_known = known and outcome.problems and all(re.search(known[1], p) for p in outcome.problems)
-    if only_known and not (outcome.orphans or outcome.corrupt):
-        raise KnownBug(outcome.explain())
     assert outcome.ok, outcome.explain()
 
 
