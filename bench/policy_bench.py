@@ -29,35 +29,32 @@ from tests.policy_cases import CASES, DNS, Case, FakeDNS  # noqa: E402
 CANNOT_CATCH = """\
 ## What the policy cannot catch
 
-The check runs in our process, on the URL, before (and after) Chromium does the real work. So:
+The table above is the URL check alone (`UrlPolicy.check`). In chat it runs three times over: on the
+URL the model chose, on every request the model-opened page makes (the request guard,
+gptme_trio/browser/routing.py, inside the browser), and on every connection the page opens (the
+policy proxy, gptme_trio/proxy.py: Chromium's proxy for those pages, which resolves the host once,
+checks every address and connects to a checked one). results/policy_browser.md runs the attempts only
+a connection-level check sees in a real Chromium, with the guard alone and with the proxy:
 
-- **DNS rebinding between our check and Chromium's own lookup.** We resolve the name, find only
-  public addresses, and let the URL through; Chromium then resolves it again, itself. A name with a
-  zero TTL can answer a public address to us and 127.0.0.1 or 169.254.169.254 to Chromium a moment
-  later. The table's `rebind.test` rows show only what we see. Closing this needs the address we
-  checked to be the one Chromium connects to: a local proxy that resolves, checks and connects in
-  one step (Chromium's `--proxy-server`), or per-launch `--host-resolver-rules` pinning.
-- **Redirect hops of subresources.** Playwright routes only the first request of a redirect chain:
-  Chromium follows the later hops by itself, unrouted. For documents (top-level and iframe
-  navigations) gptme_trio/browser/routing.py fetches the response without following redirects,
-  checks the `Location`, and never hands Chromium the redirect: the next hop becomes a new, routed
-  navigation (goto follows it itself; a click or script gets a page that does `location.replace`).
-  So no refused hop of a document is ever requested, however long the chain
-  (`tests/test_page_tools.py::test_every_hop_of_a_redirect_chain_is_checked`: a two-hop chain
-  reached localhost before this was done; `tests/test_policy.py::test_a_refused_redirect_target_is_never_requested`).
-  For subresources (images, scripts, `fetch()`) only the first URL is checked: an allowed image URL
-  that redirects to an internal address is requested by Chromium (the response is not shown to the
-  model as text, but a screenshot could show an image). Doing the same for them needs each
-  subresource fetched by the driver and its redirects followed there (the response then carries the
-  first URL, which breaks relative URLs in CSS); not done. The proxy above would close this too.
+- **DNS rebinding between our check and the connection.** Closed by the proxy: Chromium never resolves
+  a name of a model-opened page (the proxy does, and the answer it checks is the one it connects to).
+  The table's `rebind.test` rows show only what the URL check sees.
+- **Redirect hops.** Playwright routes only the first request of a redirect chain. For documents the
+  guard fetches without following redirects and checks each `Location` (a refused hop is never
+  requested: `tests/test_page_tools.py::test_every_hop_of_a_redirect_chain_is_checked`). For
+  subresources (images, scripts, `fetch()`) the guard sees only the first URL; each later hop is a new
+  request to the proxy, checked there (`tests/test_policy_proxy.py`).
+- **WebSockets** are not routed by the guard (with `route_web_socket`, an allowed socket's
+  `connect_to_server()` never reached the server from a page loaded with `goto`, Playwright 1.64);
+  they reach the proxy as CONNECT and are checked there.
 - **What the page does by itself.** Subresources, `fetch()`, iframes and navigations by script go
-  through the same policy via `context.route()` (tools/web.py `request_filter`); a refused
-  top-level navigation leaves a "Refused" page of ours instead of the target. Not seen: requests a
-  service worker makes, and WebSockets: with `route_web_socket`, refusing works, but an allowed
-  socket's `connect_to_server()` never reached the server from a page loaded with `goto` (tried with
-  Playwright 1.64, in plain asyncio too), so routing them would break every page that uses one; not
-  routed. Chromium's
-  Private Network Access rules are a second line for public -> private requests, not a guarantee.
+  through the guard; a refused top-level navigation leaves a "Refused" page of ours instead of the
+  target. Requests a service worker makes are not routed by the guard; their connections use the
+  context's proxy like the page's (by Chromium's design; not tested here).
+- **The proxy's limits.** It checks hosts, not ports or paths (the policy is about addresses). Anything able to connect to 127.0.0.1 on this machine can
+  use it while chat runs (it relays only what the policy allows). A browser on another machine
+  (`--browser-endpoint`, `--cdp-endpoint`) cannot reach it: chat says so at start and pages are then
+  checked by the guard only, with the three gaps above open.
 - **Our parser vs Chromium's.** We read the host the WHATWG way (backslashes, percent-escapes,
   IPv4 short/octal/hex forms, UTS 46 for non-ASCII) and tests/test_policy.py checks that against
   a WHATWG parser (Node's, shipped with Playwright) on random URLs; Chromium's own parser (GURL)
@@ -65,8 +62,7 @@ The check runs in our process, on the URL, before (and after) Chromium does the 
 - **Allowed hosts are trusted whole**: every port and path on them, and anything they redirect to
   on the same host. An `--allow-hosts` entry with a port (`127.0.0.1:8080`) matches nothing.
 - **Addresses that are public but internal by routing** (a company's intranet on public
-  addresses, a VPN), and **remote browsers** (`--browser-endpoint`, `--cdp-endpoint`): there,
-  "private" is about the browser's network, while we resolve names on ours.
+  addresses, a VPN).
 - **URLs the user types** (`fetch`, `/fetch`, `/screenshot`) are not checked, by design.
 """
 

@@ -22,7 +22,7 @@ import trio
 
 from .tools import ToolError
 
-Resolver = Callable[[str], Awaitable[list[str]]]
+Resolver = Callable[[str], Awaitable[list[str]]]  # raises LookupFailed
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052: the last 32 bits are an IPv4 address
@@ -32,12 +32,16 @@ _C0_AND_SPACE = "".join(map(chr, range(0x21)))
 _FORBIDDEN = re.compile(r"[\x00-\x20#%/:<>?@\[\\\]^|\x7f]")  # WHATWG forbidden domain code points (and %)
 
 
+class LookupFailed(ToolError):
+    """The host name did not resolve (not a refusal: the page cannot be reached)."""
+
+
 async def resolve(host: str) -> list[str]:
     """The addresses `host` resolves to (the system resolver, off the event loop's back)."""
     try:
         infos = await trio.socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:  # gaierror; a label the IDNA codec refuses
-        raise ToolError(f"DNS lookup failed for {host}") from exc
+        raise LookupFailed(f"DNS lookup failed for {host}") from exc
     return [info[4][0] for info in infos]
 
 
@@ -54,8 +58,14 @@ class UrlPolicy:
     async def check(self, url: str) -> None:
         """Raise ToolError unless the model may open `url`."""
         host = host_of(url)
-        if host in self.allow_hosts:
-            return
+        if host not in self.allow_hosts:
+            await self.addresses(host)
+
+    async def addresses(self, host: str) -> list[Address]:
+        """The addresses a connection to `host` (canonical, see `host_of`) may go to: resolved once,
+        every one checked (the user's allowed hosts are not). The policy proxy connects only to these,
+        so a DNS answer that changes after the check is never used. ToolError if refused;
+        LookupFailed if the name does not resolve."""
         literal = _as_ip(host)
         if literal is not None:
             addresses = [literal]
@@ -64,17 +74,20 @@ class UrlPolicy:
         else:
             answers = await self._resolve(host)
             if not answers:
-                raise ToolError(f"refused: {host} has no address")
+                raise LookupFailed(f"refused: {host} has no address")
             parsed = [_as_ip(a) for a in answers]
             if None in parsed:
                 raise ToolError(f"refused: {host} resolved to something that is not an address: {answers}")
             addresses = [a for a in parsed if a is not None]
+        if host in self.allow_hosts:
+            return addresses
         for address in addresses:
             if not _is_public(address):
                 raise ToolError(
                     f"refused: {host} is a local or private address ({address}); "
                     "the user can allow it with --allow-hosts"
                 )
+        return addresses
 
 
 def host_of(url: str) -> str:

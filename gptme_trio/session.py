@@ -9,10 +9,12 @@ global. The browser starts lazily, on the first tool call that needs it.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -21,6 +23,7 @@ from .chat import Agent, ChatSettings
 from .errors import EXIT_OK, ProviderConfigError
 from .llm import Message, ToolCall
 from .policy import UrlPolicy
+from .proxy import open_policy_proxy
 from .runtime import Interrupts
 from .store import Conversation
 from .tools.search import WebSearch
@@ -29,6 +32,13 @@ from .tools.web import WebTools
 NO_MODEL_HELP = (
     "no model configured: pass -m PROVIDER/MODEL (e.g. -m openai/gpt-4o-mini, -m local/qwen2.5) "
     "or set GPTME_TRIO_MODEL, with the provider's key in its env var (OPENAI_API_KEY, ANTHROPIC_API_KEY, ...)"
+)
+
+
+REMOTE_BROWSER_NOTE = (
+    "gptme-trio: the browser at {} is not on this machine, so it cannot reach the URL-policy proxy: "
+    "model-opened pages are checked request by request only (redirect hops of images and scripts, "
+    "WebSockets and changing DNS answers are not checked)"
 )
 
 
@@ -95,8 +105,16 @@ async def run_chat(plan: ChatPlan, interrupts: Interrupts) -> int:
     if not plan.model and not plan.interactive:
         raise ProviderConfigError(NO_MODEL_HELP)
     conversation = open_conversation(plan)
-    async with httpx.AsyncClient(timeout=None) as client, open_browser(plan.browser) as browser:
-        web = WebTools(browser, UrlPolicy(plan.allow_hosts), conversation.directory)
+    policy = UrlPolicy(plan.allow_hosts)
+    async with (
+        httpx.AsyncClient(timeout=None) as client,
+        open_policy_proxy(policy) as proxy,  # outlives the browser: its pages connect through it
+        open_browser(plan.browser) as browser,
+    ):
+        if not _on_this_machine(plan.browser):
+            proxy = None
+            print(REMOTE_BROWSER_NOTE.format(plan.browser.ws_endpoint or plan.browser.cdp_endpoint), file=sys.stderr)
+        web = WebTools(browser, policy, conversation.directory, proxy=proxy)
         search = WebSearch(client, plan.search_engine, plan.search_url)
         tools = {t.name: t for t in [*web.tools(), *search.tools()]}
 
@@ -120,3 +138,15 @@ async def run_chat(plan: ChatPlan, interrupts: Interrupts) -> int:
             sys.stdout.write(answer if answer.endswith("\n") else answer + "\n")
             sys.stdout.flush()
     return EXIT_OK
+
+
+def _on_this_machine(spec: BrowserSpec) -> bool:
+    """The policy proxy listens on 127.0.0.1: only a browser on this machine can use it."""
+    endpoint = spec.ws_endpoint or spec.cdp_endpoint
+    if not endpoint:
+        return True
+    host = (urlsplit(endpoint).hostname or "").strip("[]")
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

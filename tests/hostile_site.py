@@ -11,7 +11,8 @@
                               nonsense (charset=x-nonsense), bom (UTF-16LE with a BOM, declared UTF-8),
                               surrogate (a script writes a lone UTF-16 surrogate into the DOM)
 /hostile/chunked-forever      chunked: the start of an article, then silence until the client leaves
-/hostile/ws-page              an article whose script opens /hostile/ws, which sends a message every 50 ms
+/hostile/ws-page              an article whose script opens /hostile/ws, which sends a message every 50 ms;
+                              ?to=WS-URL opens that socket instead; the page shows the socket's state
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import json
 import time
 from typing import Any
 
@@ -40,8 +42,11 @@ for (let i = 0; i < {n}; i++) {{ const div = document.createElement('div'); node
 node.textContent = 'The sentence at the bottom of the deep page.';
 </script>"""
 WS_SCRIPT = """<script>
-const ws = new WebSocket('ws://' + location.host + '/hostile/ws');
-ws.onmessage = (event) => { document.getElementById('count').textContent = event.data };
+const ws = new WebSocket(%s || 'ws://' + location.host + '/hostile/ws');
+const show = (id, text) => { document.getElementById(id).textContent = text };
+ws.onopen = () => show('state', 'open');
+ws.onerror = () => show('state', 'failed');
+ws.onmessage = (event) => show('count', event.data);
 </script>"""
 CHARSETS: dict[str, tuple[str, bytes]] = {
     "utf8-junk": (
@@ -99,8 +104,9 @@ def handle(handler: Any, path: str, query: dict[str, list[str]]) -> None:
     elif name == "chunked-forever":
         chunked_forever(handler)
     elif name == "ws-page":
-        text = "Messages so far: <span id='count'>0</span>."
-        handler.send(200, ARTICLE.format(title="WebSocket page", text=text).replace("</body>", WS_SCRIPT).encode())
+        text = "Socket <span id='state'>connecting</span>. Messages so far: <span id='count'>0</span>."
+        script = WS_SCRIPT % json.dumps(query.get("to", [""])[0]).replace("</", "<\\/")
+        handler.send(200, ARTICLE.format(title="WebSocket page", text=text).replace("</body>", script).encode())
     elif name == "ws":
         websocket(handler)
     else:

@@ -12,6 +12,7 @@ import trio
 
 from gptme_trio.errors import NavigationError
 from gptme_trio.policy import UrlPolicy
+from gptme_trio.proxy import open_policy_proxy
 from gptme_trio.tools import ToolError
 from gptme_trio.tools.web import WebTools
 
@@ -19,8 +20,10 @@ from .test_chat_cli import chat, log_of, tool_results
 
 
 @pytest.fixture
-def web(browser, tmp_path):
-    return WebTools(browser, UrlPolicy(["127.0.0.1"]), tmp_path)
+async def web(browser, tmp_path):
+    """As chat builds them: the request guard and the policy proxy."""
+    async with open_policy_proxy(policy := UrlPolicy(["127.0.0.1"])) as proxy:
+        yield WebTools(browser, policy, tmp_path, proxy=proxy)
 
 
 async def hits(site, path: str) -> int:
@@ -81,7 +84,12 @@ async def test_open_page_is_checked_against_the_policy(web, site):
 async def test_requests_a_page_makes_go_through_the_policy(browser, site, tmp_path, allowed):
     """An allowed page's image, fetch() and script navigation toward a refused host never leave the browser."""
     target = f"/lure-target-{uuid.uuid4().hex}"
-    web = WebTools(browser, UrlPolicy(["127.0.0.1", *(["localhost"] if allowed else [])]), tmp_path)
+    policy = UrlPolicy(["127.0.0.1", *(["localhost"] if allowed else [])])
+    async with open_policy_proxy(policy) as proxy:
+        await _lure(WebTools(browser, policy, tmp_path, proxy=proxy), site, target, allowed)
+
+
+async def _lure(web, site, target, allowed):
     lure = site.url("/lure?nav=1&to=" + elsewhere(site, target))
     try:  # the page navigates by script 50 ms after it runs: before or after the read, by luck
         text = await web.read_url(lure)

@@ -29,6 +29,9 @@ _NET_ERRORS = {
     "ERR_UNSAFE_PORT": "port refused by the browser as unsafe",
     "ERR_FILE_NOT_FOUND": "file not found",
     "ERR_BLOCKED_BY_CLIENT": "blocked by the browser",
+    # Through the policy proxy (chat): CONNECT refused by the policy, or the host unreachable.
+    "ERR_TUNNEL_CONNECTION_FAILED": "refused by the URL policy or unreachable",
+    "ERR_PROXY_CONNECTION_FAILED": "the URL-policy proxy is not reachable",
 }
 
 

@@ -52,6 +52,8 @@ class PageOptions:
     # fetched and fulfilled itself (such a document has no address, so it counts as public): with
     # --allow-hosts 127.0.0.1, a page's requests to another local port failed (measured).
     local_network: bool = False
+    # The URL of the policy proxy (gptme_trio.proxy) every connection of the page goes through.
+    proxy: str | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,8 @@ def context_kwargs(options: PageOptions) -> dict[str, Any]:
         kwargs["user_agent"] = options.user_agent
     if options.storage_state:
         kwargs["storage_state"] = options.storage_state
+    if options.proxy:
+        kwargs["proxy"] = {"server": options.proxy}  # Playwright sends loopback through it too (<-loopback>)
     return kwargs
 
 

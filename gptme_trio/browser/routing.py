@@ -8,11 +8,12 @@ by itself. So a document that passes is fetched here without following redirects
 (`route.fetch(max_redirects=0)`), a redirect's Location meets the filter, and Chromium never
 sees the redirect: the next hop becomes a new navigation, routed like the first (page.goto
 follows it itself; other navigations get a page that does `location.replace(hop)`).
-Subresources go through unfetched (`continue_`), so only their first URL is checked: their
-later hops are not (documented in bench/results/policy.md).
+Subresources go through unfetched (`continue_`): only their first URL is checked here.
 WebSockets are not routed: with `route_web_socket`, an allowed socket's `connect_to_server()`
-never reached the server from a page loaded with goto (Playwright 1.64, plain asyncio too; it did
-from set_content), so routing them would break every page that uses one.
+never reached the server from a page loaded with goto (Playwright 1.64, plain asyncio too).
+Both meet the policy in the policy proxy (gptme_trio.proxy) instead, when the page has one: it
+sees every connection, redirect hops and WebSockets included. Its refusals and failures arrive
+here as answers to `route.fetch()` with a header saying so, and are reported as ours.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
+
+from ..proxy import ERROR_HEADER, REFUSED_HEADER
 
 if TYPE_CHECKING:
     from .page import Page
@@ -87,13 +90,16 @@ class RequestGuard:
                 return
             location = response.headers.get("location")
             hop = urljoin(url, location) if 300 <= response.status < 400 and location else None
-            if hop is None:
+            if (code := response.headers.get(ERROR_HEADER)) is not None:  # the policy proxy could not connect
+                await route.abort(code)
+                return
+            if (reason := response.headers.get(REFUSED_HEADER)) is None and hop is None:
                 await route.fulfill(response=response)
                 return
-            if (reason := await self._check(hop)) is None:
+            if reason is None and (reason := await self._check(hop)) is None:
                 await self._redirect(route, request, hop)
                 return
-            url = hop
+            url = hop or url
         self._page._note_refused(url, reason)
         if request.is_navigation_request() and request.frame.parent_frame is None:
             # Aborted, it would leave Chrome's error page, or a document whose load event

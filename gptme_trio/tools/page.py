@@ -3,12 +3,12 @@
 The page stays open between tool calls (the browser service owns it and closes it at the
 end of the session at the latest). These tools are `sequential`: several of them in one
 model reply run one after another in call order, since each acts on what the last left.
-Every request the page makes goes through the URL policy (`PageOptions.request_filter`).
+Every request the page makes goes through the URL policy (`PageOptions.request_filter` and `.proxy`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from ..browser import BrowserService, Page, PageOptions
 from ..policy import UrlPolicy
@@ -22,13 +22,12 @@ class InteractivePage:
         self,
         browser: BrowserService,
         policy: UrlPolicy,
-        request_filter: Callable[[str], Awaitable[str | None]],
+        options: PageOptions,
         truncate: Callable[[str], str],
     ) -> None:
         self._browser = browser
         self._policy = policy
-        # The user's allowed hosts are trusted whole: Chromium's own local-network check steps aside.
-        self._options = PageOptions(request_filter=request_filter, local_network=bool(policy.allow_hosts))
+        self._options = options  # with the URL policy's request filter and proxy
         self._truncate = truncate
         self._page: Page | None = None
         self._refusals_shown = 0

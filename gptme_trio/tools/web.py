@@ -3,7 +3,8 @@
 Navigation failures come back as errors with their reason ("connection refused:
 http://…"), never as Chrome's error page. Every URL the model chooses passes the
 URL policy first, and again after redirects; every request its pages make (redirect
-hops, subresources, navigations by script) passes it too, in the browser. URLs the
+hops, subresources, navigations by script) passes it too, in the browser; and every
+connection they open passes it in the policy proxy (gptme_trio.proxy). URLs the
 user types (/fetch, /screenshot) are not checked.
 """
 
@@ -27,14 +28,22 @@ READ_BUDGET = 20_000  # characters of page text handed to the model per call
 
 
 class WebTools:
-    def __init__(self, browser: BrowserService, policy: UrlPolicy, save_dir: Path, budget: int = READ_BUDGET) -> None:
+    def __init__(
+        self,
+        browser: BrowserService,
+        policy: UrlPolicy,
+        save_dir: Path,
+        budget: int = READ_BUDGET,
+        proxy: str | None = None,
+    ) -> None:
         self._browser = browser
         self._policy = policy
+        self._proxy = proxy  # the policy proxy model-opened pages connect through (gptme_trio.proxy)
         self._budget = budget
         self.save_dir = save_dir  # screenshots go here (the conversation's directory)
         self._engines: dict[tuple[str, bool], BrowserEngine] = {}
         self._last_console: tuple[str, list[dict[str, str]]] | None = None
-        self.page = InteractivePage(browser, policy, self.request_filter, self._truncate)
+        self.page = InteractivePage(browser, policy, self.checked_options(), self._truncate)
 
     def tools(self) -> list[Tool]:
         start = self._browser.start
@@ -59,15 +68,21 @@ class WebTools:
             return str(exc).removeprefix("refused: ").split("; the user can")[0]
         return None
 
+    def checked_options(self, block_media: bool = False) -> PageOptions:
+        """A model-opened page: every request through the filter, every connection through the proxy."""
+        return PageOptions(
+            block_media=block_media,
+            request_filter=self.request_filter,
+            local_network=bool(self._policy.allow_hosts),  # see PageOptions
+            proxy=self._proxy,
+        )
+
     def _engine(self, capture: str, *, checked: bool) -> BrowserEngine:
         """One engine (with its reused tabs) per capture kind and policy."""
         key = (capture, checked)
         if key not in self._engines:
-            options = PageOptions(
-                block_media=capture != "png",
-                request_filter=self.request_filter if checked else None,
-                local_network=checked and bool(self._policy.allow_hosts),  # see PageOptions
-            )
+            block = capture != "png"
+            options = self.checked_options(block) if checked else PageOptions(block_media=block)
             self._engines[key] = BrowserEngine(self._browser, options, RenderOptions(capture=capture))
         return self._engines[key]
 
