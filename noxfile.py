@@ -64,6 +64,7 @@ def bench(session: nox.Session) -> None:
     part("figure 5: chat", "python", "bench/chat_bench.py")
     part("figure 2: throughput vs peers", "python", "bench/throughput_bench.py", *peer("crawl4ai"), *peer("gptme"))
     part("policy", "python", "bench/policy_bench.py")
+    part("policy in the browser", "python", "bench/proxy_bench.py")
     part("soak", "python", "bench/soak_bench.py")
     # 200 trials, 2 at once (~6 min). Not 3: a trial costs ~2.3 CPU-s, so 3 at once keep both cores ~90 % busy and
     # the trials' own deadlines (-t 4, a browser restart) start failing from load, not from the product.

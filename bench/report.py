@@ -18,6 +18,7 @@ PARTS = [  # (file, what it covers)
     ("chat.md", "chat start-up, and the delay from a streamed token on the wire to the terminal"),
     ("throughput.md", "100 pages at -j 1/4/8: pages/s and peak memory, vs crawl4ai and gptme"),
     ("policy.md", "URL policy: every bypass attempt and its outcome"),
+    ("policy_browser.md", "URL policy in a real Chromium: request guard alone vs guard + policy proxy, and its cost"),
     ("soak.md", "soak: 1,000 fetches and 300 chat tool calls, memory/fds/processes every 50"),
     ("faults.md", "fault matrix: signals, crashes and server faults injected at random moments"),
 ]

@@ -7,12 +7,18 @@ import os
 import re
 import signal
 import subprocess
+import urllib.request
+import uuid
 from collections.abc import Iterator
+from urllib.parse import quote
 
 import pytest
 from playwright._impl._driver import compute_driver_executable
 
-from gptme_trio.browser import CHROMIUM_ARGS
+from gptme_trio.browser import CHROMIUM_ARGS, BrowserSpec
+from gptme_trio.session import _on_this_machine
+
+from .test_chat_cli import chat, tool_results
 
 
 def start_group(cmd: list[str], **kwargs) -> subprocess.Popen:
@@ -101,3 +107,41 @@ def test_unreachable_endpoint_is_one_clear_error(run_cli, site, free_port, optio
     err = result.stderr.decode()
     assert result.returncode == 1 and "could not start the browser" in err, err
     assert len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize("kind", ["local", "ws", "cdp"])
+def test_chat_with_a_browser_on_this_machine_uses_the_policy_proxy(llm, site, request, tmp_path, kind):
+    """The model's page loads an image whose redirect hop goes to localhost: only the proxy can refuse it."""
+    options = []
+    if kind == "ws":
+        options = ["--browser-endpoint", request.getfixturevalue("playwright_server")]
+    elif kind == "cdp":
+        options = ["--cdp-endpoint", request.getfixturevalue("cdp_chromium")]
+    target = f"/lure-target-{uuid.uuid4().hex}"
+    hop = site.url("/redirect-to?url=" + quote(site.url(target).replace("127.0.0.1", "localhost"), safe=""))
+    lure = site.url("/lure?to=" + quote(hop))
+    server = llm([{"tool_calls": [{"name": "open_page", "arguments": {"url": lure}}]}, {"text": "Done."}])
+    result = chat(tmp_path / "home", server, *options, "--allow-hosts", "127.0.0.1", "Open it")
+    assert result.returncode == 0, result.stderr
+    assert b"not on this machine" not in result.stderr
+    assert "Lure page" in tool_results(server.requests()[-1])[0]
+    with urllib.request.urlopen(site.url("/hits")) as response:
+        counts = json.load(response)
+    assert counts.get("/redirect-to", 0) >= 2 and counts.get(target, 0) == 0  # the image's and fetch()'s first hops
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "local"),
+    [
+        ("ws://127.0.0.1:3000/abc", True),
+        ("http://localhost:9222", True),
+        ("ws://[::1]:3000/", True),
+        ("http://127.1.2.3:9222", True),
+        ("ws://10.0.0.5:3000/abc", False),
+        ("http://browser.internal:9222", False),
+        ("wss://[2001:db8::1]:443/", False),
+    ],
+)
+def test_only_a_browser_on_this_machine_is_given_the_proxy(endpoint, local):
+    spec = BrowserSpec(ws_endpoint=endpoint) if endpoint.startswith("ws") else BrowserSpec(cdp_endpoint=endpoint)
+    assert _on_this_machine(spec) is local
