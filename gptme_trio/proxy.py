@@ -86,6 +86,8 @@ class _Connection:
                 await _send_quietly(client, reply.response)
             except _GONE:
                 pass  # either side went away: nothing left to relay
+            except Exception as exc:  # a bug costs this connection, never the session's other pages
+                _log.error("policy proxy: a connection failed: %r", exc, exc_info=_log.isEnabledFor(logging.DEBUG))
 
     async def _open(self, host: str, port: int) -> trio.SocketStream:
         """A connection to a checked address of `host` (each tried in turn), or _Reply."""
@@ -107,7 +109,7 @@ class _Connection:
         raise _Reply(502, "Bad Gateway", f"could not connect to {host}:{port}: {failure}", (ERROR_HEADER, name))
 
     async def _tunnel(self, client: trio.SocketStream, authority: str, rest: bytes) -> None:
-        host, port = _authority(authority)
+        host, port = _host_port(f"http://{authority}/")
         if port is None:
             raise _Reply(400, "Bad Request", f"CONNECT needs a port: {authority}")
         upstream = await self._open(host, port)
@@ -124,11 +126,14 @@ class _Connection:
     ) -> None:
         if not target.lower().startswith("http://"):
             raise _Reply(400, "Bad Request", f"a proxy request needs an absolute http:// URL, not {target[:200]}")
-        host, port = _authority(urlsplit(target).netloc.rpartition("@")[2], url=target)
+        host, port = _host_port(target)
         names = {name.lower() for name, _ in headers}
         if "transfer-encoding" in names:  # Chromium streams uploads over HTTP/2 only: never sent here
             raise _Reply(411, "Length Required", "chunked request bodies are not relayed")
-        length = int(next((v for n, v in headers if n.lower() == "content-length"), "0") or 0)
+        length = next((v for n, v in headers if n.lower() == "content-length"), "0")
+        if not length.isdigit():
+            raise _Reply(400, "Bad Request", f"bad Content-Length: {length[:50]!r}")
+        length = int(length)
         upstream = await self._open(host, port or 80)
         async with upstream:
             await upstream.send_all(_request_head(method, target, headers))
@@ -183,14 +188,12 @@ def _parse_request(head: bytes) -> tuple[str, str, Headers]:
     return parts[0], parts[1], headers
 
 
-def _authority(authority: str, url: str | None = None) -> tuple[str, int | None]:
-    """The canonical host (as the policy reads it) and the port of `host:port`."""
+def _host_port(url: str) -> tuple[str, int | None]:
+    """The canonical host of `url` (as the policy reads it) and its port, if it has one."""
     try:
-        port = urlsplit("//" + authority).port
-        host = host_of(url or f"http://{authority}/")
+        return host_of(url), urlsplit(url).port
     except (ValueError, ToolError) as exc:
-        raise _Reply(400, "Bad Request", f"malformed host: {authority[:200]}") from exc
-    return host, port
+        raise _Reply(400, "Bad Request", f"malformed host in {url[:200]}") from exc
 
 
 def _request_head(method: str, target: str, headers: Headers) -> bytes:

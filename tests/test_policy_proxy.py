@@ -100,6 +100,10 @@ async def test_a_kept_alive_connection_never_carries_a_second_request(proxy, sit
         b"GET /relative HTTP/1.1\r\n\r\n",
         b"CONNECT nohost HTTP/1.1\r\n\r\n",
         b"GET http://a b c\r\n\r\n",
+        b"GET http://[::1/ HTTP/1.1\r\n\r\n",
+        b"GET http://127.0.0.1:99999/ HTTP/1.1\r\n\r\n",
+        b"POST http://127.0.0.1/ HTTP/1.1\r\nContent-Length: lots\r\n\r\n",
+        b"POST http://127.0.0.1/ HTTP/1.1\r\nContent-Length: -5\r\n\r\n",
     ],
 )
 async def test_malformed_requests_get_a_400_and_the_proxy_lives_on(proxy, site, request_bytes):
