@@ -20,6 +20,7 @@ PARTS = [  # (file, what it covers)
     ("policy.md", "URL policy: every bypass attempt and its outcome"),
     ("policy_browser.md", "URL policy in a real Chromium: request guard alone vs guard + policy proxy, and its cost"),
     ("soak.md", "soak: 1,000 fetches and 300 chat tool calls, memory/fds/processes every 50"),
+    ("soak_long.md", "soak, long: 5,000 fetches in one process (run apart from nox -s bench: 5 min; command inside)"),
     ("faults.md", "fault matrix: signals, crashes and server faults injected at random moments"),
 ]
 

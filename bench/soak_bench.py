@@ -20,7 +20,9 @@ succeed and carry its page's marker. At the end it checks that nothing it starte
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
+import itertools
 import json
 import os
 import shlex
@@ -73,6 +75,13 @@ def role(p: psutil.Process, root_pid: int) -> str:
     return "other"  # zygotes, GPU process, network / storage utilities, crash handler
 
 
+def kind(p: psutil.Process, root_pid: int) -> str:
+    """A finer name than the role: Chromium's --type and --utility-sub-type (which utility it is)."""
+    cmd = p.cmdline()
+    found = [c.split("=", 1)[1] for c in cmd if c.startswith(("--type=", "--utility-sub-type="))]
+    return ":".join(found) or role(p, root_pid)
+
+
 def sample(root: psutil.Process, ops: int, t0: float) -> dict:
     """Totals and per-role figures of root and all its descendants (zombies counted apart)."""
     s = {"ops": ops, "t": time.perf_counter() - t0, "rss": 0, "pss": 0, "fds": 0, "procs": 0, "threads": 0}
@@ -80,6 +89,7 @@ def sample(root: psutil.Process, ops: int, t0: float) -> dict:
         "zombies": 0,
         "pss_kind": "PSS",
         "roles": {r: {"n": 0, "pss": 0, "rss": 0, "fds": 0, "threads": 0} for r in ROLES},
+        "kinds": collections.Counter(),  # processes by kind: which one came or went between samples
     }
     with contextlib.suppress(psutil.Error):
         procs = [root, *root.children(recursive=True)]
@@ -90,6 +100,7 @@ def sample(root: psutil.Process, ops: int, t0: float) -> dict:
                     s["zombies"] += 1
                     continue
                 r, rss, fds, threads = role(p, root.pid), p.memory_info().rss, p.num_fds(), p.num_threads()
+                s["kinds"][kind(p, root.pid)] += 1
                 try:
                     pss = p.memory_full_info().pss
                 except psutil.AccessDenied:
@@ -250,6 +261,26 @@ def metrics(r: dict) -> list[tuple[str, str, Callable[[dict], float]]]:
     return out
 
 
+def kinds_line(s: list[dict]) -> str:
+    """Which kinds of process came or went between the first and the last measured sample, and when."""
+    if len(s) < 2:
+        return ""
+    changes = []
+    for before, after in itertools.pairwise(s):
+        diff = (after["kinds"] - before["kinds"]), (before["kinds"] - after["kinds"])
+        for sign, counter in zip("+-", diff, strict=True):
+            changes += [f"{sign}{n} {k} (by op {after['ops']})" for k, n in sorted(counter.items())]
+    first, last = s[0]["kinds"], s[-1]["kinds"]
+    net = [f"+{n} {k}" for k, n in sorted((last - first).items())] + [
+        f"-{n} {k}" for k, n in sorted((first - last).items())
+    ]
+    return (
+        "Processes by kind (Chromium's --type, --utility-sub-type) between measured samples: "
+        + (", ".join(changes) or "no change")
+        + f"; first to last: {', '.join(net) or 'the same'}."
+    )
+
+
 def section(title: str, what: str, r: dict, warm: int) -> tuple[str, list[str]]:
     s = r["samples"]
     head = "| ops | s | RSS MiB | PSS MiB | fds | procs | threads | PSS MiB: python / driver / browser / renderers (n) / webui (n) / other (n) | fds: python / driver / browser / renderers / webui / other |"
@@ -299,6 +330,8 @@ Samples (the tree at every {r["every"]}th operation; warm-up samples, left out o
 
 {chr(10).join(rows)}
 
+{kinds_line(s[warm:])}
+
 Trends over the samples after the warm-up:
 
 {chr(10).join(trows)}
@@ -311,7 +344,7 @@ Trends over the samples after the warm-up:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fetches", type=int, default=1000)
-    parser.add_argument("--tool-calls", type=int, default=300)
+    parser.add_argument("--tool-calls", type=int, default=300, help="0: no chat soak")
     parser.add_argument("--calls-per-reply", type=int, default=5, help="read_url calls per model reply (run at once)")
     parser.add_argument("--every", type=int, default=50, help="sample every N operations")
     parser.add_argument("-j", "--jobs", type=int, default=4, help="fetch -j")
@@ -338,22 +371,23 @@ def main() -> None:
             text, bad = section(f"1. fetch soak: {args.fetches} pages, -j {args.jobs}", what, f, WARMUP["fetch"])
             sections.append(text)
             problems += bad
-            c = chat_soak(bench, tmp, args.tool_calls, args.calls_per_reply, args.every) | {"every": args.every}
-            c["extra"] = (
-                f"`-> read_url(` lines: {c['started']}; failure lines: {c['failed']}; LLM server: {c['status']}; "
-                f"stdout: `{c['other'].strip()[:80]}`"
-            )
-            print(f"chat soak: rc {c['rc']}, {c['ok']}/{c['total']} ok, {c['wall']:.0f} s", flush=True)
-            replies = -(-args.tool_calls // args.calls_per_reply)
-            what = (
-                f"One `chat -n` process; tests/llm_server.py replies {replies} times with {args.calls_per_reply}"
-                " read_url calls on distinct pages (run concurrently, so that many reused tabs, each replaced after"
-                " 50 uses), then with a text answer. A tool call succeeds when the conversation log records it"
-                " `ok` and its result has the page's marker. The conversation (all page texts) grows by design."
-            )
-            text, bad = section(f"2. chat soak: {args.tool_calls} read_url calls", what, c, WARMUP["chat"])
-            sections.append(text)
-            problems += bad
+            if args.tool_calls:  # --tool-calls 0: the fetch soak alone (the long run in results/soak_long.md)
+                c = chat_soak(bench, tmp, args.tool_calls, args.calls_per_reply, args.every) | {"every": args.every}
+                c["extra"] = (
+                    f"`-> read_url(` lines: {c['started']}; failure lines: {c['failed']}; LLM server: {c['status']}; "
+                    f"stdout: `{c['other'].strip()[:80]}`"
+                )
+                print(f"chat soak: rc {c['rc']}, {c['ok']}/{c['total']} ok, {c['wall']:.0f} s", flush=True)
+                replies = -(-args.tool_calls // args.calls_per_reply)
+                what = (
+                    f"One `chat -n` process; tests/llm_server.py replies {replies} times with {args.calls_per_reply}"
+                    " read_url calls on distinct pages (run concurrently, so that many reused tabs, each replaced after"
+                    " 50 uses), then with a text answer. A tool call succeeds when the conversation log records it"
+                    " `ok` and its result has the page's marker. The conversation (all page texts) grows by design."
+                )
+                text, bad = section(f"2. chat soak: {args.tool_calls} read_url calls", what, c, WARMUP["chat"])
+                sections.append(text)
+                problems += bad
         finally:
             left = bench.close()
     load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
