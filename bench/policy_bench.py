@@ -54,7 +54,9 @@ a connection-level check sees in a real Chromium, with the guard alone and with 
 - **The proxy's limits.** It checks hosts, not ports or paths (the policy is about addresses). Anything able to connect to 127.0.0.1 on this machine can
   use it while chat runs (it relays only what the policy allows). A browser on another machine
   (`--browser-endpoint`, `--cdp-endpoint`) cannot reach it: chat says so at start and pages are then
-  checked by the guard only, with the three gaps above open.
+  checked by the guard only, with the three gaps above open. Its refusals are not listed in the tool
+  result as the guard's are: Chromium reports a refused image hop as blocked by ORB and a refused
+  `fetch()` hop as a CORS failure, never with the proxy's answer (measured); `-v` logs each one.
 - **Our parser vs Chromium's.** We read the host the WHATWG way (backslashes, percent-escapes,
   IPv4 short/octal/hex forms, UTS 46 for non-ASCII) and tests/test_policy.py checks that against
   a WHATWG parser (Node's, shipped with Playwright) on random URLs; Chromium's own parser (GURL)
