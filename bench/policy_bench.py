@@ -56,7 +56,7 @@ a connection-level check sees in a real Chromium, with the guard alone and with 
   (`--browser-endpoint`, `--cdp-endpoint`) cannot reach it: chat says so at start and pages are then
   checked by the guard only, with the three gaps above open. Its refusals are not listed in the tool
   result as the guard's are: Chromium reports a refused image hop as blocked by ORB and a refused
-  `fetch()` hop as a CORS failure, never with the proxy's answer (measured); `-v` logs each one.
+  `fetch()` hop as a CORS failure, never with the proxy's answer (measured); `chat -v` prints each one.
 - **Our parser vs Chromium's.** We read the host the WHATWG way (backslashes, percent-escapes,
   IPv4 short/octal/hex forms, UTS 46 for non-ASCII) and tests/test_policy.py checks that against
   a WHATWG parser (Node's, shipped with Playwright) on random URLs; Chromium's own parser (GURL)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 import math
 import os
 import sys
@@ -187,6 +188,8 @@ def fetch(urls, input_file, fmt, output, **opts) -> None:
 def _run(main_fn, verbose: bool) -> None:
     from . import runtime
 
+    if verbose:
+        _log_to_stderr()
     try:
         code = runtime.run(main_fn)
     except BaseException as exc:  # noqa: BLE001 - the one place a bug becomes a clean exit
@@ -201,6 +204,24 @@ def _run(main_fn, verbose: bool) -> None:
             traceback.print_exception(exc)
         fail(f"internal error: {type(exc).__name__}: {exc} (run with -v for details)", 1)
     sys.exit(code)
+
+
+class _StderrLines(logging.Handler):
+    """One `gptme-trio: ...` line per record, on whatever sys.stderr is at the time (the prompt patches it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(f"gptme-trio: {self.format(record)}\n")
+            sys.stderr.flush()
+        except Exception:  # noqa: BLE001 - logging's own contract: never raise from emit
+            self.handleError(record)
+
+
+def _log_to_stderr() -> None:
+    """-v: our info lines (a browser started again, a request the URL-policy proxy refused) on stderr."""
+    logger = logging.getLogger("gptme_trio")
+    logger.setLevel(logging.INFO)
+    logger.addHandler(_StderrLines())
 
 
 def _first(*values):
@@ -268,7 +289,7 @@ Exit codes:
     help="Hosts the model may open even if local or private (e.g. localhost,127.0.0.1).",
 )
 @click.option("--system", metavar="TEXT", help="System prompt for a new conversation.")
-@click.option("-v", "--verbose", is_flag=True, help="Show details of failures.")
+@click.option("-v", "--verbose", is_flag=True, help="Show details of failures, and what the URL policy refused.")
 @browser_options
 def chat(
     prompts,

@@ -23,6 +23,7 @@ from gptme_trio.tools import ToolError
 from gptme_trio.tools.web import WebTools
 from tests.policy_cases import FakeDNS
 
+from .test_chat_cli import chat
 from .test_page_tools import elsewhere, hits
 
 PUBLIC = "93.184.215.14"  # only ever an answer to a check: nothing connects to it
@@ -225,3 +226,18 @@ def test_any_request_head_is_parsed_or_answered_with_a_status(head):
         assert reply.response.startswith(b"HTTP/1.1 4")
     else:
         assert method and target and all(name == name.strip() for name, _ in headers)
+
+
+@pytest.mark.parametrize("verbose", [True, False])
+def test_chat_v_shows_what_the_proxy_refused(llm, site, tmp_path, verbose):
+    path = target()
+    hop = site.url("/redirect-to?url=" + quote(elsewhere(site, path), safe=""))
+    lure = site.url("/lure?to=" + quote(hop))
+    server = llm([{"tool_calls": [{"name": "open_page", "arguments": {"url": lure}}]}, {"text": "Done."}])
+    server_args = ["-v"] if verbose else []
+    result = chat(tmp_path / "home", server, *server_args, "--allow-hosts", "127.0.0.1", "Open it")
+    stderr = result.stderr.decode()
+    assert result.returncode == 0, stderr
+    line = f"gptme-trio: policy proxy refused localhost:{site.base.rsplit(':', 1)[1]}: localhost is a local"
+    assert (line in stderr) is verbose, stderr
+    assert "Traceback" not in stderr
