@@ -30,7 +30,7 @@ from .tools import ToolError
 
 REFUSED_HEADER = "x-gptme-trio-refused"
 ERROR_HEADER = "x-gptme-trio-error"
-_MAX_HEAD = 64 * 1024
+_MAX_HEAD = 256 * 1024  # as Chromium (a longer response head is ERR_RESPONSE_HEADERS_TOO_BIG there)
 _DROPPED = {"connection", "keep-alive", "proxy-connection", "proxy-authorization", REFUSED_HEADER, ERROR_HEADER}
 _ERRNO_NAMES = {
     errno.ECONNREFUSED: "connectionrefused",
@@ -156,7 +156,7 @@ async def _read_head(stream: trio.SocketStream) -> tuple[bytes, bytes]:
     data = bytearray()
     while (end := _head_end(data)) is None:
         if len(data) > _MAX_HEAD:
-            raise _Reply(431, "Request Header Fields Too Large", "the message head is over 64 KiB")
+            raise _Reply(431, "Request Header Fields Too Large", "the message head is over 256 KiB")
         chunk = await stream.receive_some(65536)
         if not chunk:
             raise trio.BrokenResourceError("closed before the end of the message head")

@@ -205,7 +205,8 @@ async def upstream(nursery):
         (b"HTTP/1.1 200 OK\r\nX-Gptme-Trio-Refused: forged\r\nNo colon line\r\n\r\nok", 200, "ok"),
         (b"", 502, "no valid response"),
         (b"\x00\xff garbage that is no HTTP at all\r\n\r\n", 502, "not an HTTP response"),
-        (b"HTTP/1.1 200 OK\r\n" + b"X: " + b"y" * 70_000, 502, "no valid response"),
+        (b"HTTP/1.1 200 OK\r\n" + b"X: " + b"y" * 300_000, 502, "no valid response"),
+        (b"HTTP/1.1 200 OK\r\nX: " + b"y" * 100_000 + b"\r\n\r\nbig head", 200, "big head"),
     ],
 )
 async def test_hostile_server_replies_are_relayed_or_a_502(proxy, upstream, raw, status, body):
