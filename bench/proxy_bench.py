@@ -23,7 +23,6 @@ import contextlib
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from peer_common import CHROMIUM, header  # noqa: E402
+from peer_common import CHROMIUM, Site, header  # noqa: E402
 
 from gptme_trio.browser import BrowserSpec, open_browser  # noqa: E402
 from gptme_trio.errors import GptmeTrioError  # noqa: E402
@@ -50,28 +49,17 @@ from tests.policy_cases import FakeDNS  # noqa: E402
 PUBLIC = "93.184.215.14"  # the rebinding name's answer to our checks: checked, never connected to
 
 
-class Site:
-    def __init__(self) -> None:
-        pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "stderr": subprocess.DEVNULL, "text": True}
-        self.proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "pages.py")], **pipes)
-        _, port, _tls = self.proc.stdout.readline().split()
-        self.port = int(port)
-        self.base = f"http://127.0.0.1:{port}"
-
-    def hits(self, path: str) -> int:
-        with urllib.request.urlopen(self.base + "/hits") as response:
-            return json.load(response).get(path, 0)
-
-    def close(self) -> None:
-        self.proc.stdin.close()
-        self.proc.wait(timeout=10)
+def hits(site: Site, path: str) -> int:
+    """How many requests tests/pages.py has served for `path`."""
+    with urllib.request.urlopen(site.base + "/hits") as response:
+        return json.load(response).get(path, 0)
 
 
 def attempts(site: Site) -> list[tuple[str, str, str, str]]:
     """(attempt, tool, URL the model opens, path whose hits mean "reached")."""
-    rows = []
+    rows, port = [], site.base.rsplit(":", 1)[1]
     target = f"/lure-target-{uuid.uuid4().hex}"
-    hop = f"{site.base}/redirect-to?url=" + quote(f"http://localhost:{site.port}{target}", safe="")
+    hop = f"{site.base}/redirect-to?url=" + quote(f"http://localhost:{port}{target}", safe="")
     rows.append(
         (
             "an image and a fetch() whose first URL is allowed, redirecting to localhost",
@@ -80,7 +68,7 @@ def attempts(site: Site) -> list[tuple[str, str, str, str]]:
             target,
         )
     )
-    socket_url = f"ws://localhost:{site.port}/hostile/ws"
+    socket_url = f"ws://localhost:{port}/hostile/ws"
     rows.append(
         (
             "a WebSocket to ws://localhost (a page on an allowed host opens it)",
@@ -94,7 +82,7 @@ def attempts(site: Site) -> list[tuple[str, str, str, str]]:
         (
             "DNS rebinding: an image on rebind.test, public when checked, 127.0.0.1 when connected",
             "read_url",
-            f"{site.base}/lure?to=" + quote(f"http://rebind.test:{site.port}{target}"),
+            f"{site.base}/lure?to=" + quote(f"http://rebind.test:{port}{target}"),
             target,
         )
     )
@@ -106,7 +94,7 @@ async def attempt(browser, site: Site, tool: str, url: str, path: str, *, proxie
     extra = ["localhost", "rebind.test"] if allow else []
     check_policy = UrlPolicy(["127.0.0.1", *extra], FakeDNS({"rebind.test": [PUBLIC]}))
     connect_policy = UrlPolicy(["127.0.0.1", *extra], FakeDNS({"rebind.test": ["127.0.0.1"]}))
-    before = site.hits(path)
+    before = hits(site, path)
     async with open_policy_proxy(connect_policy) as proxy:
         with tempfile.TemporaryDirectory() as tmp:
             web = WebTools(browser, check_policy, Path(tmp), proxy=proxy if proxied else None)
@@ -114,7 +102,7 @@ async def attempt(browser, site: Site, tool: str, url: str, path: str, *, proxie
                 await (web.read_url(url) if tool == "read_url" else web.page.open_page(url))
             await trio.sleep(1.0)  # images, fetch() and the socket go out after the load
             await web.page.close_page()
-    return site.hits(path) > before
+    return hits(site, path) > before
 
 
 async def cost(browser, site: Site, rounds: int) -> list[tuple[str, float, float]]:
@@ -183,8 +171,8 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "policy_browser.md")
     args = parser.parse_args()
     started = time.perf_counter()
-    site = Site()
     with tempfile.TemporaryDirectory(prefix="proxy-bench-") as tmp:
+        site = Site(tmp)
         wrapper = Path(tmp) / "chromium"  # the attacker's second DNS answer, for Chromium's own lookups
         wrapper.write_text(f'#!/bin/sh\nexec {CHROMIUM} "--host-resolver-rules=MAP rebind.test 127.0.0.1" "$@"\n')
         wrapper.chmod(0o755)
@@ -192,9 +180,12 @@ def main() -> int:
             lines, ok = trio.run(run, args, site, str(wrapper))
         finally:
             site.close()
+        left = site.wait_gone()
     text = header("URL policy in the browser: request guard alone vs guard + policy proxy", {})
     text += "\n" + __doc__.split("\n\n", 2)[2].strip() + "\n\n" + "\n".join(lines)
-    text += f"\n\nTotal: {time.perf_counter() - started:.0f} s. Verdict: **{'PASS' if ok else 'FAIL'}**\n"
+    ok = ok and not left
+    text += f"\n\nTotal: {time.perf_counter() - started:.0f} s. Processes left running: {len(left)} {left}."
+    text += f" Verdict: **{'PASS' if ok else 'FAIL'}**\n"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     print(text)

@@ -355,29 +355,32 @@ def main() -> None:
     head = tb.header(command).replace("fetch throughput benchmark", "soak: fetch -i and chat -n", 1)
     tb.DELAY = 0.0  # the page server answers at once: the soak is about drift, not about waiting
     sections, problems = [head], []
+
+    def add(title: str, what: str, r: dict, warm: int) -> None:
+        print(f"{title.split(':')[0]}: rc {r['rc']}, {r['ok']}/{r['total']} ok, {r['wall']:.0f} s", flush=True)
+        text, bad = section(title, what, r, warm)
+        sections.append(text)
+        problems.extend(bad)
+
     with tempfile.TemporaryDirectory(prefix="soak-bench-") as tmp:
         bench = tb.Bench(tmp)
         try:
             tb.Handler.hits.clear()
             f = fetch_soak(bench, tmp, args.fetches, args.every, args.jobs) | {"every": args.every}
             f["extra"] = f"Requests served: {dict(f['hits'])}; stderr: `{f['other'][-300:].strip() or '(empty)'}`"
-            print(f"fetch soak: rc {f['rc']}, {f['ok']}/{f['total']} ok, {f['wall']:.0f} s", flush=True)
             what = (
                 f"{args.fetches} distinct pages (/page?n=1..{args.fetches}: article, stylesheet, two images; images"
                 " blocked as usual for text formats) in one process; a record succeeds when its `error` is null and"
                 " its content has the page's marker. The last record ends the run, so the last sample is at the last"
                 " multiple of the interval before it."
             )
-            text, bad = section(f"1. fetch soak: {args.fetches} pages, -j {args.jobs}", what, f, WARMUP["fetch"])
-            sections.append(text)
-            problems += bad
+            add(f"1. fetch soak: {args.fetches} pages, -j {args.jobs}", what, f, WARMUP["fetch"])
             if args.tool_calls:  # --tool-calls 0: the fetch soak alone (the long run in results/soak_long.md)
                 c = chat_soak(bench, tmp, args.tool_calls, args.calls_per_reply, args.every) | {"every": args.every}
                 c["extra"] = (
                     f"`-> read_url(` lines: {c['started']}; failure lines: {c['failed']}; LLM server: {c['status']}; "
                     f"stdout: `{c['other'].strip()[:80]}`"
                 )
-                print(f"chat soak: rc {c['rc']}, {c['ok']}/{c['total']} ok, {c['wall']:.0f} s", flush=True)
                 replies = -(-args.tool_calls // args.calls_per_reply)
                 what = (
                     f"One `chat -n` process; tests/llm_server.py replies {replies} times with {args.calls_per_reply}"
@@ -385,9 +388,7 @@ def main() -> None:
                     " 50 uses), then with a text answer. A tool call succeeds when the conversation log records it"
                     " `ok` and its result has the page's marker. The conversation (all page texts) grows by design."
                 )
-                text, bad = section(f"2. chat soak: {args.tool_calls} read_url calls", what, c, WARMUP["chat"])
-                sections.append(text)
-                problems += bad
+                add(f"2. chat soak: {args.tool_calls} read_url calls", what, c, WARMUP["chat"])
         finally:
             left = bench.close()
     load = " / ".join(f"{x:.2f}" for x in os.getloadavg())

@@ -90,6 +90,12 @@ class UrlPolicy:
         return addresses
 
 
+def why_refused(exc: ToolError) -> str:
+    """A refusal's reason alone ("localhost is a local or private address (127.0.0.1)"), for the browser's
+    filter and the proxy, without the "refused: " prefix and the hint meant for the model."""
+    return str(exc).removeprefix("refused: ").split("; the user can")[0]
+
+
 def host_of(url: str) -> str:
     """The canonical host Chromium would connect to for an http(s) `url`, or ToolError."""
     text = url.strip(_C0_AND_SPACE)  # as the browser does

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 import trio
 
-from .policy import LookupFailed, UrlPolicy, host_of
+from .policy import LookupFailed, UrlPolicy, host_of, why_refused
 from .tools import ToolError
 
 REFUSED_HEADER = "x-gptme-trio-refused"
@@ -96,7 +96,7 @@ class _Connection:
         except LookupFailed as exc:
             raise _Reply(502, "Bad Gateway", str(exc), (ERROR_HEADER, "namenotresolved")) from exc
         except ToolError as exc:
-            why = str(exc).removeprefix("refused: ").split("; the user can")[0]
+            why = why_refused(exc)
             _log.info("policy proxy refused %s:%s: %s", host, port, why)
             raise _Reply(403, "Forbidden", f"refused by gptme-trio's URL policy: {why}", (REFUSED_HEADER, why)) from exc
         failure: OSError | None = None

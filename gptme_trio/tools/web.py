@@ -19,7 +19,7 @@ from ..browser import BrowserService, PageOptions
 from ..engines import RenderOptions
 from ..engines.browser import BrowserEngine
 from ..fetch import FetchOptions, fetch_one
-from ..policy import UrlPolicy
+from ..policy import UrlPolicy, why_refused
 from ..targets import Target
 from . import Tool, ToolError, tool
 from .page import InteractivePage
@@ -65,7 +65,7 @@ class WebTools:
         try:
             await self._policy.check(url)
         except ToolError as exc:
-            return str(exc).removeprefix("refused: ").split("; the user can")[0]
+            return why_refused(exc)
         return None
 
     def checked_options(self, block_media: bool = False) -> PageOptions:
