@@ -15,6 +15,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+import trio
 
 from gptme_trio.browser import BrowserSpec, open_browser
 from gptme_trio.errors import BrowserNotFound
@@ -122,6 +123,14 @@ def wait_for_descendants(pid: int, predicate: Callable[[list[psutil.Process]], b
             return tree
         time.sleep(0.05)
     raise AssertionError(f"process tree of {pid} never matched: {[p.name() for p in descendants(pid)]}")
+
+
+async def until(condition: Callable[[], bool], seconds: float = 5) -> None:
+    """Wait until `condition()` holds, failing after `seconds` (test helper only: what the product
+    does in the background, such as closing a tab, has no event a test could wait on)."""
+    with trio.fail_after(seconds):
+        while not condition():
+            await trio.sleep(0.02)
 
 
 def alive(processes: list[psutil.Process]) -> list[psutil.Process]:

@@ -17,6 +17,7 @@ from gptme_trio.proxy import open_policy_proxy
 from gptme_trio.tools import ToolError
 from gptme_trio.tools.web import WebTools
 
+from .conftest import until
 from .test_chat_cli import chat, log_of, tool_results
 
 
@@ -64,8 +65,7 @@ async def test_page_tools_without_a_page_and_after_close(web, site):
     assert await web.page.close_page() == "closed the page"
     with pytest.raises(ToolError, match="no page is open"):
         await web.page.click("#greet")
-    await trio.sleep(0.5)
-    assert page.closed
+    await until(lambda: page.closed)
 
 
 async def test_a_missing_element_is_an_error_for_the_model(web, site):

@@ -14,6 +14,7 @@ from gptme_trio.engines import RenderOptions
 from gptme_trio.engines.browser import BrowserEngine
 from gptme_trio.targets import Target
 
+from .conftest import until
 from .test_browser import _browser_process
 
 
@@ -74,8 +75,7 @@ async def test_a_cancelled_or_failed_use_closes_the_tab(browser, site, free_port
     async with tabs.page() as page:
         assert page is not failed and page is not wedged
         await page.goto(site.url("/normal"))
-    await trio.sleep(1)  # closing runs in the service's nursery
-    assert wedged.closed and failed.closed
+    await until(lambda: wedged.closed and failed.closed)  # closing runs in the service's nursery
 
 
 async def test_a_tab_is_replaced_after_its_uses(browser, site, monkeypatch):
@@ -94,8 +94,7 @@ async def test_popups_are_closed_between_uses(browser, site):
     async with tabs.page() as page:
         await page.goto(site.url("/normal"))
         await page.evaluate("window.open('/normal'); window.open('/links')")
-        await trio.sleep(0.3)
-        assert len(page._context.pages) == 3
+        await until(lambda: len(page._context.pages) == 3)
     async with tabs.page() as again:
         assert again is page and len(page._context.pages) == 1
 
@@ -112,7 +111,6 @@ async def test_tabs_of_a_dead_browser_are_replaced(browser, site, victim):
     with trio.fail_after(10):  # never reap it here (psutil.wait_procs would): it is the service's child
         while target.is_running() and target.status() != psutil.STATUS_ZOMBIE:
             await trio.sleep(0.05)
-    await trio.sleep(0.2)  # the driver's pipe closing reaches the service
     async with tabs.page() as fresh:
         assert fresh is not page
         await fresh.goto(site.url("/normal"))
