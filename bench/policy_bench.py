@@ -49,8 +49,11 @@ a connection-level check sees in a real Chromium, with the guard alone and with 
   they reach the proxy as CONNECT and are checked there.
 - **What the page does by itself.** Subresources, `fetch()`, iframes and navigations by script go
   through the guard; a refused top-level navigation leaves a "Refused" page of ours instead of the
-  target. Requests a service worker makes are not routed by the guard; their connections use the
-  context's proxy like the page's (by Chromium's design; not tested here).
+  target. Pages the model opens get no service worker (Playwright's `service_workers="block"`):
+  Playwright routes a worker's requests to the guard unless `PLAYWRIGHT_DISABLE_SERVICE_WORKER_NETWORK`
+  is set, and with it set a worker's `fetch()` to localhost passed the guard alone (measured; the proxy
+  refused it). `tests/test_page_tools.py::test_a_model_opened_page_gets_no_service_worker`, with its
+  control (a page without the policy: the worker reaches the target).
 - **The proxy's limits.** It checks hosts, not ports or paths (the policy is about addresses). Anything able to connect to 127.0.0.1 on this machine can
   use it while chat runs (it relays only what the policy allows). A browser on another machine
   (`--browser-endpoint`, `--cdp-endpoint`) cannot reach it: chat says so at start and pages are then

@@ -13,6 +13,8 @@
 /hostile/chunked-forever      chunked: the start of an article, then silence until the client leaves
 /hostile/ws-page              an article whose script opens /hostile/ws, which sends a message every 50 ms;
                               ?to=WS-URL opens that socket instead; the page shows the socket's state
+/hostile/sw-page?to=URL       an article whose script registers /hostile/sw.js?to=URL, a service worker that
+                              fetches URL when it installs; the page shows 'registered' or why it was not
 """
 
 from __future__ import annotations
@@ -48,6 +50,13 @@ ws.onopen = () => show('state', 'open');
 ws.onerror = () => show('state', 'failed');
 ws.onmessage = (event) => show('count', event.data);
 </script>"""
+SW_SCRIPT = """<script>
+const show = (text) => { document.getElementById('sw').textContent = text };
+navigator.serviceWorker.register('/hostile/sw.js?to=' + encodeURIComponent(%s))
+  .then((r) => show(r ? 'registered' : 'not registered (no registration)'),
+        (e) => show('not registered: ' + e.message));
+</script>"""
+SW_WORKER = "self.addEventListener('install', (event) => event.waitUntil(fetch(%s, {mode: 'no-cors'}).catch(() => 0)));"
 CHARSETS: dict[str, tuple[str, bytes]] = {
     "utf8-junk": (
         "text/html; charset=utf-8",
@@ -109,6 +118,12 @@ def handle(handler: Any, path: str, query: dict[str, list[str]]) -> None:
         handler.send(200, ARTICLE.format(title="WebSocket page", text=text).replace("</body>", script).encode())
     elif name == "ws":
         websocket(handler)
+    elif name == "sw-page":
+        script = SW_SCRIPT % json.dumps(query.get("to", [""])[0]).replace("</", "<\\/")
+        text = "Service worker: <span id='sw'>registering</span>."
+        handler.send(200, ARTICLE.format(title="Service worker page", text=text).replace("</body>", script).encode())
+    elif name == "sw.js":
+        handler.send(200, (SW_WORKER % json.dumps(query.get("to", [""])[0])).encode(), "text/javascript")
     else:
         handler.send(404, b"<html><body>no such hostile page</body></html>")
 

@@ -11,6 +11,7 @@ import httpx
 import pytest
 import trio
 
+from gptme_trio.browser import PageOptions
 from gptme_trio.errors import NavigationError
 from gptme_trio.policy import UrlPolicy
 from gptme_trio.proxy import open_policy_proxy
@@ -110,6 +111,40 @@ async def _lure(web, site, target, allowed):
     assert "the URL policy refused requests of the page: http://localhost" in opened
     with pytest.raises(ToolError, match="refused: localhost"):  # the script's navigation: our page
         await web.page.page_text()
+
+
+def sw_page(site, target: str) -> str:
+    """A page on an allowed host whose service worker fetches `target` on localhost (refused)."""
+    return site.url("/hostile/sw-page?to=" + quote(elsewhere(site, target), safe=""))
+
+
+async def test_the_service_worker_lure_works_when_nothing_stops_it(browser, site):
+    """The control for the next test: a plain page (no policy) registers the worker, which reaches the target."""
+    target = f"/lure-target-{uuid.uuid4().hex}"
+    async with browser.tabs(PageOptions()).page() as page:
+        await page.goto(sw_page(site, target))
+        with trio.fail_after(5):
+            while await hits(site, target) == 0:
+                await trio.sleep(0.05)
+        assert "Service worker: registered." in await page.evaluate("document.body.innerText")
+
+
+@pytest.mark.parametrize("proxied", [False, True])
+async def test_a_model_opened_page_gets_no_service_worker(browser, site, tmp_path, proxied):
+    """Playwright routes a service worker's requests only unless PLAYWRIGHT_DISABLE_SERVICE_WORKER_NETWORK
+    is set (then the worker's fetch() passed the request guard unseen); without the proxy (a browser on
+    another machine), nothing else would stop it. So model-opened pages get no service worker."""
+    target = f"/lure-target-{uuid.uuid4().hex}"
+    policy = UrlPolicy(["127.0.0.1"])
+    async with open_policy_proxy(policy) as proxy:
+        web = WebTools(browser, policy, tmp_path, proxy=proxy if proxied else None)
+        await web.page.open_page(sw_page(site, target))
+        with trio.fail_after(5):
+            while "registering" in (text := await web.page.page_text()):
+                await trio.sleep(0.05)
+        await trio.sleep(0.5)
+    assert await hits(site, target) == 0
+    assert "not registered" in text
 
 
 async def test_every_hop_of_a_redirect_chain_is_checked(web, site):

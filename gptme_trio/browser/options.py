@@ -74,6 +74,11 @@ def context_kwargs(options: PageOptions) -> dict[str, Any]:
         kwargs["user_agent"] = options.user_agent
     if options.storage_state:
         kwargs["storage_state"] = options.storage_state
+    if options.request_filter is not None:
+        # A service worker's requests reach the filter only while Playwright routes them (it does
+        # unless PLAYWRIGHT_DISABLE_SERVICE_WORKER_NETWORK is set: then a worker's fetch() got
+        # through, measured). A page read once loses nothing without one.
+        kwargs["service_workers"] = "block"
     if options.proxy:
         kwargs["proxy"] = {"server": options.proxy}  # Playwright sends loopback through it too (<-loopback>)
     return kwargs
