@@ -6,6 +6,9 @@ and each one must be gone (or a zombie awaiting its reaper) soon after the CLI e
 
 from __future__ import annotations
 
+import json
+import os
+import select
 import signal
 import subprocess
 import time
@@ -29,6 +32,19 @@ def start_fetch(*args: str) -> subprocess.Popen:
     )
 
 
+def first_line(proc: subprocess.Popen, seconds: float) -> bytes:
+    """What the CLI has written on stdout up to its first line's end (it writes each record as soon as it
+    is done). Read from the pipe itself: communicate() reads there too, never from a file object's buffer."""
+    data, deadline = b"", time.monotonic() + seconds
+    while b"\n" not in data:
+        ready, _, _ = select.select([proc.stdout], [], [], max(0, deadline - time.monotonic()))
+        assert ready, f"no whole line on stdout within {seconds} s: {data!r}"
+        chunk = os.read(proc.stdout.fileno(), 1 << 16)
+        assert chunk, f"stdout closed after {data!r}"
+        data += chunk
+    return data
+
+
 def assert_tree_gone(tree, seconds: float = 2.0) -> None:
     deadline = time.monotonic() + seconds
     while alive(tree) and time.monotonic() < deadline:
@@ -41,7 +57,8 @@ def test_signal_mid_fetch(site, signum, code):
     # The first URL finishes; the second never does until the signal arrives.
     proc = start_fetch("-f", "json", "-j", "1", "-t", "60", site.url("/normal"), site.url("/never"))
     tree = wait_for_descendants(proc.pid, has_browser, seconds=30)
-    time.sleep(1.5)  # let /normal finish and /never start
+    first = first_line(proc, seconds=30)  # /normal is fetched and written; /never starts now
+    time.sleep(0.3)
     tree = list({p.pid: p for p in tree + wait_for_descendants(proc.pid, has_browser, 5)}.values())
     sent = time.monotonic()
     proc.send_signal(signum)
@@ -50,7 +67,8 @@ def test_signal_mid_fetch(site, signum, code):
     assert proc.returncode == code, err
     assert took < 3, f"exit took {took:.2f} s after the signal"
     assert b"Traceback" not in err
-    assert b'"title": "Normal page"' in out  # what was fetched before the signal is kept
+    assert b'"title": "Normal page"' in first  # written as soon as it was fetched, not held until exit
+    assert [json.loads(line)["url"] for line in (first + out).splitlines()] == [site.url("/normal")], out
     assert_tree_gone(tree)
 
 
