@@ -12,7 +12,7 @@ import trio
 from gptme_trio.browser import BrowserSpec, PageOptions, open_browser
 from gptme_trio.errors import BrowserCrashed, NavigationError
 
-from .conftest import alive, descendants
+from .conftest import alive, descendants, until
 
 CANCEL_LATENCY = 0.05  # the target: a cancelled call returns within 50 ms of its deadline (median)
 CANCEL_CEILING = 0.25  # any single trial, with slack for a loaded 2-core CI machine (bench/ has the figures)
@@ -91,7 +91,7 @@ async def test_concurrent_pages(browser, site):
 async def test_console_messages_and_page_errors(browser, site):
     async with browser.page(PageOptions()) as page:
         await page.goto(site.url("/console"))
-        await trio.sleep(0.2)  # the page throws from a timer
+        await until(lambda: any(m["type"] == "pageerror" for m in page.console))  # thrown from a timer
         kinds = {(m["type"], m["text"].split(":")[-1].strip()) for m in page.console}
     assert ("log", "hello from the console") in kinds
     assert ("error", "something went wrong") in kinds
