@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import trio
 
-from .errors import FetchError, ProviderError, StreamBroken
+from .errors import RESTARTED_MEANWHILE, FetchError, ProviderError, StreamBroken
 from .llm import Event, Message, Provider, Reply, TextDelta, ToolCall
 from .store import Conversation
 from .tools import Tool, ToolError
@@ -133,15 +133,16 @@ class Agent:
         tool = self.tools.get(call.name)
         if tool is None:
             return f"error: no tool named {call.name!r}; available: {', '.join(self.tools)}", False
-        seconds = self.settings.tool_timeout
+        seconds, starts = self.settings.tool_timeout, tool.starts or (lambda: 0)
         try:
             if tool.prepare is not None:
                 with trio.move_on_after(PREPARE_SECONDS) as scope:
                     await tool.prepare()
                 if scope.cancelled_caught:
                     return f"error: {call.name} could not get ready within {PREPARE_SECONDS} s", False
+            before = starts()
             with trio.move_on_after(seconds):
                 return await tool.run(**tool.check_arguments(call.arguments)), True
         except (ToolError, FetchError) as exc:
             return f"error: {exc}", False
-        return f"error: timed out after {seconds:g} s", False
+        return f"error: timed out after {seconds:g} s{RESTARTED_MEANWHILE if starts() != before else ''}", False

@@ -108,6 +108,11 @@ class DeadlineError(FetchError):
     """The per-URL deadline passed before the page was done."""
 
 
+# Said after "timed out after N s" when a browser crash and restart ate into that deadline (the
+# restart is transparent, so the crash would otherwise read as a slow page).
+RESTARTED_MEANWHILE = "; the browser died meanwhile and was started again"
+
+
 class ContentError(FetchError):
     """The response arrived but its body could not be turned into content."""
 

@@ -18,7 +18,7 @@ import trio
 
 from . import extract
 from .engines import Engine, Snapshot
-from .errors import DeadlineError, FetchError, HTTPStatusError
+from .errors import RESTARTED_MEANWHILE, DeadlineError, FetchError, HTTPStatusError
 from .targets import Target
 
 FORMATS = ("markdown", "text", "html", "json", "png", "pdf")
@@ -84,12 +84,13 @@ async def fetch_all(
 async def fetch_one(target: Target, engine: Engine, options: FetchOptions) -> Record:
     """Fetch one target under its deadline; errors become the record's `error`."""
     started = time.perf_counter()
-    record = Record(url=target.url)
+    record, starts = Record(url=target.url), engine.starts()
     try:
         with trio.move_on_after(options.seconds_per_url) as scope:
             snapshot = await engine.snapshot(target)
         if scope.cancelled_caught:
-            raise DeadlineError(f"timed out after {options.seconds_per_url:g} s", url=target.url)
+            why = RESTARTED_MEANWHILE if engine.starts() != starts else ""
+            raise DeadlineError(f"timed out after {options.seconds_per_url:g} s{why}", url=target.url)
         _fill(record, snapshot, options)
     except FetchError as exc:
         record.error, record.exception = str(exc), exc

@@ -17,11 +17,19 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 import trio
 from playwright.async_api import BrowserContext
 
 from gptme_trio.browser import PageOptions
+from gptme_trio.chat import Agent, ChatSettings
+from gptme_trio.engines import RenderOptions
+from gptme_trio.engines.browser import BrowserEngine
+from gptme_trio.fetch import FetchOptions, fetch_one
+from gptme_trio.llm import ToolCall
+from gptme_trio.targets import Target
+from gptme_trio.tools import tool
 
 from .conftest import descendants
 
@@ -69,3 +77,35 @@ async def test_a_browser_dying_while_a_tab_opens_is_replaced_within_the_callers_
             navigation = await page.goto(site.url("/normal"))
     assert navigation.status == 200
     assert not chromium.is_running()
+
+
+@pytest.mark.parametrize("crash", [False, True])
+async def test_a_deadline_that_a_browser_restart_ate_into_says_so(browser, site, crash):
+    """Chromium dies between uses: the next use restarts it transparently, inside that URL's deadline. If
+    the deadline then passes, the error says the browser died (a crash must not read as a slow page)."""
+    engine = BrowserEngine(browser, PageOptions(), RenderOptions())
+    assert (await fetch_one(Target("/normal", site.url("/normal")), engine, FetchOptions())).error is None
+    if crash:
+        [chromium] = [p for p in descendants(os.getpid()) if fm.role_of(p) == "browser"]
+        chromium.kill()
+        with trio.fail_after(10):  # never reap it here: it is the service's child
+            while chromium.is_running() and chromium.status() != psutil.STATUS_ZOMBIE:
+                await trio.sleep(0.05)
+    record = await fetch_one(Target("/never", site.url("/never")), engine, FetchOptions(seconds_per_url=3))
+    restarted = "; the browser died meanwhile and was started again"
+    assert record.error == "timed out after 3 s" + (restarted if crash else "")
+
+
+@pytest.mark.parametrize("crash", [False, True])
+async def test_a_tool_call_that_a_browser_restart_ate_into_says_so(crash):
+    starts = [1]
+
+    async def never(url: str) -> str:
+        """Hang after a browser restart (or not)."""
+        starts[0] += crash
+        await trio.sleep_forever()
+
+    agent = Agent(None, {"never": tool(never, starts=lambda: starts[0])}, ChatSettings(tool_timeout=0.2))
+    text, ok = await agent._call(ToolCall("call-1", "never", {"url": "http://example.test/"}))
+    restarted = "; the browser died meanwhile and was started again"
+    assert not ok and text == "error: timed out after 0.2 s" + (restarted if crash else "")

@@ -179,6 +179,11 @@ class BrowserService:
             raise BrowserCrashed(f"the browser did not open a page within {_OPEN_PAGE_SECONDS} s")
         return context, raw
 
+    @property
+    def starts(self) -> int:
+        """How many browsers this service has started (a restart after a crash adds one)."""
+        return self._generation
+
     async def start(self) -> None:
         """Start the browser now instead of on first use (the caller sets the deadline)."""
         await self._ensure_browser()

@@ -45,6 +45,10 @@ class Snapshot:
 class Engine(Protocol):
     async def snapshot(self, target: Target) -> Snapshot: ...
 
+    def starts(self) -> int:
+        """Browsers started so far (0 without one): a deadline that passes after it changed says so."""
+        ...
+
 
 def from_body(url: str, final_url: str, status: int | None, content_type: str, body: bytes) -> Snapshot:
     """A response read without rendering it (the http engine; a download in the browser): a PDF,

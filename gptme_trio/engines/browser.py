@@ -15,8 +15,12 @@ class BrowserEngine:
     """Renders each URL in a reused tab (see `BrowserService.tabs`): one per concurrent caller."""
 
     def __init__(self, service: BrowserService, page_options: PageOptions, render: RenderOptions) -> None:
+        self._service = service
         self._tabs = service.tabs(page_options)
         self._render = render
+
+    def starts(self) -> int:
+        return self._service.starts
 
     async def snapshot(self, target: Target) -> Snapshot:
         render = self._render

@@ -36,6 +36,9 @@ class HttpEngine:
     def __init__(self, client: httpx.AsyncClient) -> None:
         self._client = client
 
+    def starts(self) -> int:
+        return 0
+
     async def snapshot(self, target: Target) -> Snapshot:
         if target.path is not None:
             body = await trio.Path(target.path).read_bytes()

@@ -37,6 +37,9 @@ class Tool:
     # Calls of sequential tools in one reply run one after another, in call order (they act on
     # shared state: the interactive page); the others run concurrently beside them.
     sequential: bool = False
+    # How many browsers the tool's service has started: a call that times out after this changed
+    # says the browser died meanwhile (its transparent restart came out of the call's deadline).
+    starts: Callable[[], int] | None = None
 
     def as_sequential(self) -> Tool:
         return replace(self, sequential=True)
@@ -59,7 +62,11 @@ class Tool:
         return arguments
 
 
-def tool(fn: Callable[..., Awaitable[str]], prepare: Callable[[], Awaitable[None]] | None = None) -> Tool:
+def tool(
+    fn: Callable[..., Awaitable[str]],
+    prepare: Callable[[], Awaitable[None]] | None = None,
+    starts: Callable[[], int] | None = None,
+) -> Tool:
     """A Tool from an async function: its name, typed parameters and docstring.
 
     The first docstring paragraph is the description; lines `name: text` under
@@ -78,4 +85,4 @@ def tool(fn: Callable[..., Awaitable[str]], prepare: Callable[[], Awaitable[None
         if param.default is inspect.Parameter.empty:
             required.append(name)
     schema = {"type": "object", "properties": properties, "required": required, "additionalProperties": False}
-    return Tool(fn.__name__, summary.strip(), schema, fn, prepare)
+    return Tool(fn.__name__, summary.strip(), schema, fn, prepare, starts=starts)

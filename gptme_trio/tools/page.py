@@ -33,9 +33,10 @@ class InteractivePage:
         self._refusals_shown = 0
 
     def tools(self) -> list[Tool]:
-        start = self._browser.start
-        tools = [tool(self.open_page, start), tool(self.click), tool(self.fill), tool(self.press)]
-        tools += [tool(self.page_text), tool(self.close_page)]
+        start, starts = self._browser.start, lambda: self._browser.starts
+        tools = [tool(self.open_page, start, starts)]
+        tools += [tool(fn, starts=starts) for fn in (self.click, self.fill, self.press, self.page_text)]
+        tools += [tool(self.close_page)]
         return [t.as_sequential() for t in tools]
 
     async def open_page(self, url: str) -> str:

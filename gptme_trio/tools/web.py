@@ -46,11 +46,11 @@ class WebTools:
         self.page = InteractivePage(browser, policy, self.checked_options(), self._truncate)
 
     def tools(self) -> list[Tool]:
-        start = self._browser.start
+        start, starts = self._browser.start, lambda: self._browser.starts
         return [
-            tool(self.read_url, start),
-            tool(self.screenshot, start),
-            tool(self.snapshot, start),
+            tool(self.read_url, start, starts),
+            tool(self.screenshot, start, starts),
+            tool(self.snapshot, start, starts),
             tool(self.read_logs),
             *self.page.tools(),
         ]
