@@ -337,6 +337,8 @@ def report(outcomes: list[Outcome], command: str, seconds: float, load: tuple[fl
     def row(name: str, group: list[Outcome]) -> str:
         good, orphans = sum(not o.problems for o in group), sum(bool(o.orphans) for o in group)
         share = f"{100 * good / len(group):.0f} %" if group else "-"
+        if group and good < len(group):  # never rounded up to 100 %
+            share = f"{min(100 * good / len(group), 99.9):.1f} %"
         return f"| {name} | {len(group)} | {good} ({share}) | {orphans} | {sum(bool(o.corrupt) for o in group)} |"
 
     dirty = " ".join(line.split()[-1] for line in sh("git", "status", "--porcelain", "--", "gptme_trio").splitlines())
