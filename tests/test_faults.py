@@ -20,12 +20,13 @@ from pathlib import Path
 import psutil
 import pytest
 import trio
-from playwright.async_api import BrowserContext
+from playwright.async_api import BrowserContext, CDPSession
 
 from gptme_trio.browser import PageOptions
 from gptme_trio.chat import Agent, ChatSettings
 from gptme_trio.engines import RenderOptions
 from gptme_trio.engines.browser import BrowserEngine
+from gptme_trio.errors import PageError
 from gptme_trio.fetch import FetchOptions, fetch_one
 from gptme_trio.llm import ToolCall
 from gptme_trio.targets import Target
@@ -109,3 +110,26 @@ async def test_a_tool_call_that_a_browser_restart_ate_into_says_so(crash):
     text, ok = await agent._call(ToolCall("call-1", "never", {"url": "http://example.test/"}))
     restarted = "; the browser died meanwhile and was started again"
     assert not ok and text == "error: timed out after 0.2 s" + (restarted if crash else "")
+
+
+async def test_a_renderer_dying_while_its_tab_is_set_up_fails_that_tab_at_once(browser, site, monkeypatch):
+    """A CDP session's send to a page whose renderer died never answers (Playwright 1.64). The fault matrix
+    caught it: a renderer killed as fetch set up a tab (blocking media, over CDP) left that URL to its
+    deadline, reported as a timeout. The page's crash event now ends every call in flight on it."""
+    await browser.start()
+    original = CDPSession.send
+
+    async def send_as_the_renderer_dies(self, method, params=None):
+        if method == "Network.enable":
+            monkeypatch.setattr(CDPSession, "send", original)  # once
+            pages = [p for p in descendants(os.getpid()) if "--type=renderer" in p.cmdline()]
+            pages = [p for p in pages if "--top-chrome-webui" not in p.cmdline()]
+            max(pages, key=lambda p: (p.create_time(), p.pid)).kill()  # the new tab's: the send is in flight
+        return await original(self, method, params)
+
+    monkeypatch.setattr(CDPSession, "send", send_as_the_renderer_dies)
+    with trio.fail_after(5), pytest.raises(PageError, match="the page crashed"):  # not the deadline
+        async with browser.page(PageOptions(block_media=True)) as page:
+            await page.goto(site.url("/normal"))
+    async with browser.page(PageOptions(block_media=True)) as page:  # the browser itself is fine
+        assert (await page.goto(site.url("/normal"))).status == 200

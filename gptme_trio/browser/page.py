@@ -39,6 +39,7 @@ class Page:
         self._committed = trio.Event()  # set when the main frame commits a navigation
         self._stale = False  # reused, and still showing the last use's document: its events are not ours
         self._crashed = False  # its renderer process died: the tab is of no more use
+        self._calls: set[trio.CancelScope] = set()  # calls in flight: a crash ends them
         self._navigation: trio.CancelScope | None = None  # around goto(), while it runs
         self._in_goto = False  # a main-frame navigation now is goto()'s
         self._redirect_hop: str | None = None  # where the request filter found goto()'s document redirecting
@@ -56,6 +57,8 @@ class Page:
     def _on_crash(self, _: Any) -> None:
         self._crashed = True
         self._note("crash", "page crashed")
+        for scope in self._calls:  # a call to a crashed page may never answer (a CDP session's send)
+            scope.cancel()
 
     def _on_request_failed(self, request: Any) -> None:
         # A document cut off after its headers (Content-Length not reached, a broken chunked
@@ -74,12 +77,20 @@ class Page:
             self._committed.set()
 
     async def _call(self, fn: Callable[..., Any], *args: Any, url: str = "", **kwargs: Any) -> Any:
-        try:
-            return await self._service._aio(fn, *args, **kwargs)
-        except Exception as exc:
-            raise self._service._map(exc, url or self._raw.url) from exc
-        except asyncio.CancelledError as exc:  # asyncio side gone without a Trio cancel
-            raise BrowserCrashed("the browser connection was cancelled", url=url) from exc
+        """`fn` on the loop, its failures mapped; a crash of the page's renderer ends it at once."""
+        if self._crashed:
+            raise PageError("the page crashed", url=url or self._raw.url)
+        with trio.CancelScope() as scope:
+            self._calls.add(scope)
+            try:
+                return await self._service._aio(fn, *args, **kwargs)
+            except Exception as exc:
+                raise self._service._map(exc, url or self._raw.url) from exc
+            except asyncio.CancelledError as exc:  # asyncio side gone without a Trio cancel
+                raise BrowserCrashed("the browser connection was cancelled", url=url) from exc
+            finally:
+                self._calls.discard(scope)
+        raise PageError("the page crashed", url=url or self._raw.url)  # only _on_crash cancels that scope
 
     @property
     def url(self) -> str:
