@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import trio
 
-from .errors import RESTARTED_MEANWHILE, FetchError, ProviderError, StreamBroken
+from .errors import FetchError, ProviderError, StreamBroken, timed_out
 from .llm import Event, Message, Provider, Reply, TextDelta, ToolCall
 from .store import Conversation
 from .tools import Tool, ToolError
@@ -145,4 +145,4 @@ class Agent:
                 return await tool.run(**tool.check_arguments(call.arguments)), True
         except (ToolError, FetchError) as exc:
             return f"error: {exc}", False
-        return f"error: timed out after {seconds:g} s{RESTARTED_MEANWHILE if starts() != before else ''}", False
+        return f"error: {timed_out(seconds, restarted=starts() != before)}", False

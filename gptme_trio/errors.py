@@ -108,9 +108,12 @@ class DeadlineError(FetchError):
     """The per-URL deadline passed before the page was done."""
 
 
-# Said after "timed out after N s" when a browser crash and restart ate into that deadline (the
-# restart is transparent, so the crash would otherwise read as a slow page).
-RESTARTED_MEANWHILE = "; the browser died meanwhile and was started again"
+def timed_out(seconds: float, *, restarted: bool) -> str:
+    """What a passed deadline says; `restarted`: a browser crash and its (transparent) restart ate
+    into it, which would otherwise read as a slow page."""
+    return f"timed out after {seconds:g} s" + (
+        "; the browser died meanwhile and was started again" if restarted else ""
+    )
 
 
 class ContentError(FetchError):

@@ -18,7 +18,7 @@ import trio
 
 from . import extract
 from .engines import Engine, Snapshot
-from .errors import RESTARTED_MEANWHILE, DeadlineError, FetchError, HTTPStatusError
+from .errors import DeadlineError, FetchError, HTTPStatusError, timed_out
 from .targets import Target
 
 FORMATS = ("markdown", "text", "html", "json", "png", "pdf")
@@ -89,8 +89,8 @@ async def fetch_one(target: Target, engine: Engine, options: FetchOptions) -> Re
         with trio.move_on_after(options.seconds_per_url) as scope:
             snapshot = await engine.snapshot(target)
         if scope.cancelled_caught:
-            why = RESTARTED_MEANWHILE if engine.starts() != starts else ""
-            raise DeadlineError(f"timed out after {options.seconds_per_url:g} s{why}", url=target.url)
+            restarted = engine.starts() != starts
+            raise DeadlineError(timed_out(options.seconds_per_url, restarted=restarted), url=target.url)
         _fill(record, snapshot, options)
     except FetchError as exc:
         record.error, record.exception = str(exc), exc

@@ -17,7 +17,6 @@ import sys
 import time
 from pathlib import Path
 
-import psutil
 import pytest
 import trio
 from playwright.async_api import BrowserContext, CDPSession
@@ -32,7 +31,7 @@ from gptme_trio.llm import ToolCall
 from gptme_trio.targets import Target
 from gptme_trio.tools import tool
 
-from .conftest import descendants
+from .conftest import alive, descendants, until
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 import fault_matrix as fm  # noqa: E402 - bench/ is not a package
@@ -89,9 +88,7 @@ async def test_a_deadline_that_a_browser_restart_ate_into_says_so(browser, site,
     if crash:
         [chromium] = [p for p in descendants(os.getpid()) if fm.role_of(p) == "browser"]
         chromium.kill()
-        with trio.fail_after(10):  # never reap it here: it is the service's child
-            while chromium.is_running() and chromium.status() != psutil.STATUS_ZOMBIE:
-                await trio.sleep(0.05)
+        await until(lambda: not alive([chromium]), 10)  # never reap it here: it is the service's child
     record = await fetch_one(Target("/never", site.url("/never")), engine, FetchOptions(seconds_per_url=3))
     restarted = "; the browser died meanwhile and was started again"
     assert record.error == "timed out after 3 s" + (restarted if crash else "")

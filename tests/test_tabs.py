@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 
-import psutil
 import pytest
 import trio
 
@@ -14,7 +13,7 @@ from gptme_trio.engines import RenderOptions
 from gptme_trio.engines.browser import BrowserEngine
 from gptme_trio.targets import Target
 
-from .conftest import until
+from .conftest import alive, until
 from .test_browser import _browser_process
 
 
@@ -108,9 +107,7 @@ async def test_tabs_of_a_dead_browser_are_replaced(browser, site, victim):
     chromium = _browser_process(os.getpid())
     target = chromium if victim == "chromium" else chromium.parent()
     target.kill()
-    with trio.fail_after(10):  # never reap it here (psutil.wait_procs would): it is the service's child
-        while target.is_running() and target.status() != psutil.STATUS_ZOMBIE:
-            await trio.sleep(0.05)
+    await until(lambda: not alive([target]), 10)  # never reap it here (psutil.wait_procs would): the service's child
     async with tabs.page() as fresh:
         assert fresh is not page
         await fresh.goto(site.url("/normal"))
