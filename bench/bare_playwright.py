@@ -15,7 +15,7 @@ import sys
 
 from playwright.async_api import async_playwright
 
-# Copied from gptme_trio.browser.CHROMIUM_ARGS (fetch_bench.py checks they match),
+# Copied from gptme_trio.core.browser.CHROMIUM_ARGS (fetch_bench.py checks they match),
 # so that this script pays no import cost for gptme_trio.
 CHROMIUM_ARGS = (
     "--no-sandbox",

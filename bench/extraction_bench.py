@@ -40,7 +40,7 @@ import trafilatura
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from gptme_trio import extract  # noqa: E402
+from gptme_trio.fetch import extract  # noqa: E402
 
 DATA = Path("/work/shared/data/article-extraction-benchmark")
 OUT = ROOT / "bench" / "results" / "extraction.md"

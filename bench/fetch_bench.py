@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bare_playwright import CHROMIUM_ARGS  # noqa: E402 - checked against the library's in main()
 
 CHROMIUM = "/usr/bin/chromium"
-CLI_MODULES, BARE_MODULES = "gptme_trio.cli, gptme_trio.plan", "asyncio, playwright.async_api"
+CLI_MODULES, BARE_MODULES = "gptme_trio.cli, gptme_trio.fetch.plan", "asyncio, playwright.async_api"
 PASS = {True: "PASS", False: "**MISS**"}
 CONTEXT = {"viewport": {"width": 1280, "height": 800}, "accept_downloads": False}  # as the library's
 
@@ -55,7 +55,7 @@ async def _measure(one, count: int, warmup: int) -> dict:
 
 async def _trio_worker(name: str, base: str, count: int) -> dict:
     """The library on trio-asyncio: "trio-cpu" (CPU per page) or "cancel" (cancellation trials)."""
-    from gptme_trio.browser import BrowserSpec, PageOptions, open_browser
+    from gptme_trio.core.browser import BrowserSpec, PageOptions, open_browser
 
     async with open_browser(BrowserSpec(executable=CHROMIUM)) as service:
 
@@ -337,10 +337,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.worker:
         return worker(*args.worker)
-    from gptme_trio import browser  # this process runs no asyncio, so importing trio_asyncio here is harmless
+    from gptme_trio.core import browser  # this process runs no asyncio, so importing trio_asyncio here is harmless
 
     if browser.CHROMIUM_ARGS != CHROMIUM_ARGS:
-        raise SystemExit("bench/bare_playwright.py CHROMIUM_ARGS differ from gptme_trio.browser.CHROMIUM_ARGS")
+        raise SystemExit("bench/bare_playwright.py CHROMIUM_ARGS differ from gptme_trio.core.browser.CHROMIUM_ARGS")
     started = time.perf_counter()
     sections = [header(f"cd {Path.cwd()} && {shlex.join([os.path.relpath(sys.executable), *sys.argv])}")]
     with tempfile.TemporaryDirectory(prefix="fetch-bench-") as tmp:

@@ -62,7 +62,7 @@ def install(out_path: str, ours: bool) -> None:
                     wrap(cls, method)
     if not ours:
         return
-    from gptme_trio import extract  # ours: time the extraction too (to_text / to_markdown, once per page)
+    from gptme_trio.fetch import extract  # ours: time the extraction too (to_text / to_markdown, once per page)
 
     for name in ("to_text", "to_markdown"):
         if (fn := getattr(extract, name, None)) is None:

@@ -39,10 +39,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from peer_common import CHROMIUM, Site, header  # noqa: E402
 
-from gptme_trio.browser import BrowserSpec, open_browser  # noqa: E402
-from gptme_trio.errors import GptmeTrioError  # noqa: E402
-from gptme_trio.policy import UrlPolicy  # noqa: E402
-from gptme_trio.proxy import open_policy_proxy  # noqa: E402
+from gptme_trio.core.browser import BrowserSpec, open_browser  # noqa: E402
+from gptme_trio.core.errors import GptmeTrioError  # noqa: E402
+from gptme_trio.core.policy import UrlPolicy  # noqa: E402
+from gptme_trio.core.proxy import open_policy_proxy  # noqa: E402
 from gptme_trio.tools.web import WebTools  # noqa: E402
 from tests.policy_cases import FakeDNS  # noqa: E402
 

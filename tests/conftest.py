@@ -17,9 +17,9 @@ import psutil
 import pytest
 import trio
 
-from gptme_trio.browser import BrowserSpec, open_browser
-from gptme_trio.errors import BrowserNotFound
-from gptme_trio.locate import find_browser
+from gptme_trio.core.browser import BrowserSpec, open_browser
+from gptme_trio.core.browser.locate import find_browser
+from gptme_trio.core.errors import BrowserNotFound
 
 TESTS = Path(__file__).parent
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gptme_trio.policy import LookupFailed
+from gptme_trio.core.policy import LookupFailed
 
 PUBLIC_V4 = "93.184.215.14"  # never contacted: only handed to the policy as a DNS answer
 PUBLIC_V6 = "2606:2800:21f:cb07:6820:80da:af6b:8b2c"

@@ -9,8 +9,8 @@ import psutil
 import pytest
 import trio
 
-from gptme_trio.browser import BrowserSpec, PageOptions, open_browser
-from gptme_trio.errors import BrowserCrashed, NavigationError
+from gptme_trio.core.browser import BrowserSpec, PageOptions, open_browser
+from gptme_trio.core.errors import BrowserCrashed, NavigationError
 
 from .conftest import alive, descendants, until
 

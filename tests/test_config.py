@@ -2,8 +2,8 @@
 
 import pytest
 
-from gptme_trio.config import load_config
-from gptme_trio.errors import UsageError
+from gptme_trio.chat.config import load_config
+from gptme_trio.core.errors import UsageError
 
 
 def write(tmp_path, text: str) -> dict:

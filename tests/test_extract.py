@@ -2,8 +2,8 @@
 
 import pytest
 
-from gptme_trio import extract
-from gptme_trio.errors import ContentError, UsageError
+from gptme_trio.core.errors import ContentError, UsageError
+from gptme_trio.fetch import extract
 
 from .pages import ARTICLE, make_pdf
 

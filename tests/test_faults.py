@@ -21,14 +21,14 @@ import pytest
 import trio
 from playwright.async_api import BrowserContext, CDPSession
 
-from gptme_trio.browser import PageOptions
-from gptme_trio.chat import Agent, ChatSettings
-from gptme_trio.engines import RenderOptions
-from gptme_trio.engines.browser import BrowserEngine
-from gptme_trio.errors import PageError
-from gptme_trio.fetch import FetchOptions, fetch_one
+from gptme_trio.chat.agent import Agent, ChatSettings
+from gptme_trio.core.browser import PageOptions
+from gptme_trio.core.errors import PageError
+from gptme_trio.fetch.batch import FetchOptions, fetch_one
+from gptme_trio.fetch.engines import RenderOptions
+from gptme_trio.fetch.engines.browser import BrowserEngine
+from gptme_trio.fetch.targets import Target
 from gptme_trio.llm import ToolCall
-from gptme_trio.targets import Target
 from gptme_trio.tools import tool
 
 from .conftest import alive, descendants, until

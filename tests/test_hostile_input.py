@@ -19,14 +19,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gptme_trio.config import load_config
-from gptme_trio.errors import MalformedStream, ProviderError, StreamBroken, UsageError
+from gptme_trio.chat.config import load_config
+from gptme_trio.chat.store import Conversation
+from gptme_trio.core.errors import MalformedStream, ProviderError, StreamBroken, UsageError
+from gptme_trio.fetch.targets import parse_target
 from gptme_trio.llm import Message, ToolCall
 from gptme_trio.llm.anthropic import Anthropic
 from gptme_trio.llm.openai import OpenAICompatible
 from gptme_trio.llm.retry import RetryPolicy
-from gptme_trio.store import Conversation
-from gptme_trio.targets import parse_target
 from tests.llm_server import anthropic_stream, openai_stream, split
 
 from .conftest import cli_command, cli_env

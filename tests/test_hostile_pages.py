@@ -16,8 +16,8 @@ import psutil
 import pytest
 import trio
 
-from gptme_trio import extract
-from gptme_trio.browser import PageOptions
+from gptme_trio.core.browser import PageOptions
+from gptme_trio.fetch import extract
 
 from .conftest import alive, cli_command, cli_env
 

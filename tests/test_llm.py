@@ -17,7 +17,7 @@ import trio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gptme_trio.errors import MalformedStream, ProviderConfigError, ProviderError, ProviderHTTPError, StreamBroken
+from gptme_trio.core.errors import MalformedStream, ProviderConfigError, ProviderError, ProviderHTTPError, StreamBroken
 from gptme_trio.llm import Event, Message, Progress, Provider, Reply, TextDelta, ToolCall, ToolSpec
 from gptme_trio.llm.anthropic import Anthropic
 from gptme_trio.llm.openai import OpenAICompatible

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from gptme_trio.errors import BrowserNotFound
-from gptme_trio.locate import find_browser
+from gptme_trio.core.browser.locate import find_browser
+from gptme_trio.core.errors import BrowserNotFound
 
 
 def executable(path: Path) -> Path:

@@ -1,4 +1,4 @@
-"""The policy proxy (gptme_trio.proxy): every connection of a model-opened page meets the URL policy.
+"""The policy proxy (gptme_trio.core.proxy): every connection of a model-opened page meets the URL policy.
 
 First the proxy alone, driven by httpx and raw sockets; then a real Chromium behind it (WebTools),
 for what the request guard alone cannot see: redirect hops of subresources, WebSockets, and a DNS
@@ -17,8 +17,8 @@ import trio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gptme_trio.policy import UrlPolicy
-from gptme_trio.proxy import ERROR_HEADER, REFUSED_HEADER, _parse_request, _Reply, open_policy_proxy
+from gptme_trio.core.policy import UrlPolicy
+from gptme_trio.core.proxy import ERROR_HEADER, REFUSED_HEADER, _parse_request, _Reply, open_policy_proxy
 from gptme_trio.tools import ToolError
 from gptme_trio.tools.web import WebTools
 from tests.policy_cases import FakeDNS

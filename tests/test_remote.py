@@ -15,8 +15,8 @@ from urllib.parse import quote
 import pytest
 from playwright._impl._driver import compute_driver_executable
 
-from gptme_trio.browser import CHROMIUM_ARGS, BrowserSpec
-from gptme_trio.session import _on_this_machine
+from gptme_trio.chat.session import _on_this_machine
+from gptme_trio.core.browser import CHROMIUM_ARGS, BrowserSpec
 
 from .test_chat_cli import chat, tool_results
 

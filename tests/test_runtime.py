@@ -6,8 +6,8 @@ import signal
 import pytest
 import trio
 
-from gptme_trio import runtime
-from gptme_trio.errors import UsageError
+from gptme_trio.core import runtime
+from gptme_trio.core.errors import UsageError
 
 
 def test_exit_code_passes_through():

@@ -13,12 +13,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gptme_trio.errors import ProviderError
+from gptme_trio.chat.store import Conversation
+from gptme_trio.core.errors import ProviderError
 from gptme_trio.llm import Message
 from gptme_trio.llm.anthropic import Anthropic
 from gptme_trio.llm.retry import RetryPolicy
 from gptme_trio.llm.sse import error_message
-from gptme_trio.store import Conversation
 from tests.llm_server import anthropic_stream
 
 from .conftest import SECRET, cli_command, cli_env, wait_for_descendants
@@ -152,7 +152,7 @@ def test_conversation_files_are_private_whatever_the_umask(tmp_path, umask):
 
 
 def test_history_file_is_created_private(tmp_path):
-    from gptme_trio.prompt import Prompter
+    from gptme_trio.chat.prompt import Prompter
 
     old = os.umask(0o000)
     try:

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from gptme_trio.errors import UsageError
+from gptme_trio.chat.store import Conversation
+from gptme_trio.core.errors import UsageError
 from gptme_trio.llm import Message, ToolCall
-from gptme_trio.store import Conversation
 
 
 def conversation_with_two_turns(home):

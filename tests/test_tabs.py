@@ -7,11 +7,11 @@ import os
 import pytest
 import trio
 
-from gptme_trio.browser import PageOptions
-from gptme_trio.browser import service as browser_service
-from gptme_trio.engines import RenderOptions
-from gptme_trio.engines.browser import BrowserEngine
-from gptme_trio.targets import Target
+from gptme_trio.core.browser import PageOptions
+from gptme_trio.core.browser import service as browser_service
+from gptme_trio.fetch.engines import RenderOptions
+from gptme_trio.fetch.engines.browser import BrowserEngine
+from gptme_trio.fetch.targets import Target
 
 from .conftest import alive, until
 from .test_browser import _browser_process

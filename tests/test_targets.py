@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from gptme_trio.errors import UsageError
-from gptme_trio.targets import parse_target, read_target_lines
+from gptme_trio.core.errors import UsageError
+from gptme_trio.fetch.targets import parse_target, read_target_lines
 
 
 @pytest.mark.parametrize(

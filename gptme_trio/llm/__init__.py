@@ -8,7 +8,7 @@ piece that arrives (text deltas, and progress ticks so the caller can push a
 stall deadline forward); it returns when the reply is done. The caller owns
 every deadline (cancel scopes); cancelling closes the HTTP connection.
 
-Errors are `gptme_trio.errors.ProviderError` subclasses; a stream that breaks
+Errors are `gptme_trio.core.errors.ProviderError` subclasses; a stream that breaks
 mid-reply raises StreamBroken carrying the partial Reply.
 """
 

@@ -18,11 +18,11 @@ from typing import Any
 import httpx
 from httpx_sse import ServerSentEvent
 
-from ..errors import MalformedStream, StreamBroken
-from . import Event, Message, Progress, Reply, TextDelta, ToolCall, ToolSpec, Usage
-from .openai import parse_arguments
-from .retry import RetryPolicy
-from .sse import SSERequest, as_dict, as_int, as_str, error_message, load_object, opt_int, stream_reply
+from gptme_trio.core.errors import MalformedStream, StreamBroken
+from gptme_trio.llm import Event, Message, Progress, Reply, TextDelta, ToolCall, ToolSpec, Usage
+from gptme_trio.llm.openai import parse_arguments
+from gptme_trio.llm.retry import RetryPolicy
+from gptme_trio.llm.sse import SSERequest, as_dict, as_int, as_str, error_message, load_object, opt_int, stream_reply
 
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096

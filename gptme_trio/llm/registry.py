@@ -15,10 +15,10 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ..errors import ProviderConfigError
-from . import Provider
-from .anthropic import Anthropic
-from .openai import OpenAICompatible
+from gptme_trio.core.errors import ProviderConfigError
+from gptme_trio.llm import Provider
+from gptme_trio.llm.anthropic import Anthropic
+from gptme_trio.llm.openai import OpenAICompatible
 
 Env = Mapping[str, str]
 

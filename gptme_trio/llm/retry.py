@@ -20,7 +20,7 @@ from typing import TypeVar
 
 import trio
 
-from ..errors import ProviderError
+from gptme_trio.core.errors import ProviderError
 
 T = TypeVar("T")
 

@@ -26,9 +26,9 @@ from typing import Any, Protocol
 import httpx
 from httpx_sse import EventSource, ServerSentEvent, SSEError, aconnect_sse
 
-from ..errors import MalformedStream, ProviderError, ProviderHTTPError, StreamBroken
-from . import Event, Reply
-from .retry import Retryable, RetryPolicy, retry_after, with_retries
+from gptme_trio.core.errors import MalformedStream, ProviderError, ProviderHTTPError, StreamBroken
+from gptme_trio.llm import Event, Reply
+from gptme_trio.llm.retry import Retryable, RetryPolicy, retry_after, with_retries
 
 MAX_MESSAGE = 200  # characters of an API error message we keep
 MAX_ERROR_BODY = 16_384  # bytes of an error body we read

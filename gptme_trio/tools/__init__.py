@@ -15,8 +15,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any, get_type_hints
 
-from ..errors import GptmeTrioError
-from ..llm import ToolSpec
+from gptme_trio.core.errors import GptmeTrioError
+from gptme_trio.llm import ToolSpec
 
 _JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean"}
 

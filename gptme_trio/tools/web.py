@@ -4,7 +4,7 @@ Navigation failures come back as errors with their reason ("connection refused:
 http://…"), never as Chrome's error page. Every URL the model chooses passes the
 URL policy first, and again after redirects; every request its pages make (redirect
 hops, subresources, navigations by script) passes it too, in the browser; and every
-connection they open passes it in the policy proxy (gptme_trio.proxy). URLs the
+connection they open passes it in the policy proxy (gptme_trio.core.proxy). URLs the
 user types (/fetch, /screenshot) are not checked.
 """
 
@@ -15,14 +15,14 @@ import secrets
 import time
 from pathlib import Path
 
-from ..browser import BrowserService, PageOptions
-from ..engines import RenderOptions
-from ..engines.browser import BrowserEngine
-from ..fetch import FetchOptions, fetch_one
-from ..policy import UrlPolicy, why_refused
-from ..targets import Target
-from . import Tool, ToolError, tool
-from .page import InteractivePage
+from gptme_trio.core.browser import BrowserService, PageOptions
+from gptme_trio.core.policy import UrlPolicy, why_refused
+from gptme_trio.fetch.batch import FetchOptions, fetch_one
+from gptme_trio.fetch.engines import RenderOptions
+from gptme_trio.fetch.engines.browser import BrowserEngine
+from gptme_trio.fetch.targets import Target
+from gptme_trio.tools import Tool, ToolError, tool
+from gptme_trio.tools.page import InteractivePage
 
 READ_BUDGET = 20_000  # characters of page text handed to the model per call
 
@@ -38,7 +38,7 @@ class WebTools:
     ) -> None:
         self._browser = browser
         self._policy = policy
-        self._proxy = proxy  # the policy proxy model-opened pages connect through (gptme_trio.proxy)
+        self._proxy = proxy  # the policy proxy model-opened pages connect through (gptme_trio.core.proxy)
         self._budget = budget
         self.save_dir = save_dir  # screenshots go here (the conversation's directory)
         self._engines: dict[tuple[str, bool], BrowserEngine] = {}

@@ -2,7 +2,7 @@
 
 This package is the only asyncio-flavoured code in the project. Every Playwright
 await crosses into Trio here (`aio_as_trio`), and every Playwright exception is
-mapped into `gptme_trio.errors` here. Callers set deadlines with Trio cancel
+mapped into `gptme_trio.core.errors` here. Callers set deadlines with Trio cancel
 scopes; a cancelled call returns as soon as the driver is told to abort.
 
     async with open_browser(BrowserSpec(executable=...)) as browser:
@@ -19,12 +19,12 @@ scopes; a cancelled call returns as soon as the driver is told to abort.
     errors.py    Playwright's errors -> ours
 """
 
-from .options import BLOCKED_URL_PATTERNS as BLOCKED_URL_PATTERNS
-from .options import CHROMIUM_ARGS as CHROMIUM_ARGS
-from .options import BrowserSpec as BrowserSpec
-from .options import Navigation as Navigation
-from .options import PageOptions as PageOptions
-from .page import Page as Page
-from .service import BrowserService as BrowserService
-from .service import Tabs as Tabs
-from .service import open_browser as open_browser
+from gptme_trio.core.browser.options import BLOCKED_URL_PATTERNS as BLOCKED_URL_PATTERNS
+from gptme_trio.core.browser.options import CHROMIUM_ARGS as CHROMIUM_ARGS
+from gptme_trio.core.browser.options import BrowserSpec as BrowserSpec
+from gptme_trio.core.browser.options import Navigation as Navigation
+from gptme_trio.core.browser.options import PageOptions as PageOptions
+from gptme_trio.core.browser.page import Page as Page
+from gptme_trio.core.browser.service import BrowserService as BrowserService
+from gptme_trio.core.browser.service import Tabs as Tabs
+from gptme_trio.core.browser.service import open_browser as open_browser

@@ -12,15 +12,15 @@ from collections.abc import Awaitable, Callable
 
 import trio
 
-from .chat import Agent
-from .errors import EXIT_OK, GptmeTrioError
-from .llm import ToolCall
-from .prompt import PromptEOF, Prompter, PromptInterrupted
-from .runtime import Interrupts
-from .store import Conversation
-from .targets import parse_target
-from .tools.search import WebSearch
-from .tools.web import WebTools
+from gptme_trio.chat.agent import Agent
+from gptme_trio.chat.prompt import PromptEOF, Prompter, PromptInterrupted
+from gptme_trio.chat.store import Conversation
+from gptme_trio.core.errors import EXIT_OK, GptmeTrioError
+from gptme_trio.core.runtime import Interrupts
+from gptme_trio.fetch.targets import parse_target
+from gptme_trio.llm import ToolCall
+from gptme_trio.tools.search import WebSearch
+from gptme_trio.tools.web import WebTools
 
 HELP = """\
 /help              this help

@@ -10,7 +10,7 @@ import re
 
 from playwright.async_api import Error as PlaywrightError
 
-from ..errors import DownloadResponse, NavigationError, PageError
+from gptme_trio.core.errors import DownloadResponse, NavigationError, PageError
 
 _NET_ERRORS = {
     "ERR_NAME_NOT_RESOLVED": "DNS lookup failed",

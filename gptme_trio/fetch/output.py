@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from .errors import OutputError, UsageError
-from .fetch import BINARY_FORMATS, Record
-from .progress import Reporter
-from .targets import Target
+from gptme_trio.core.errors import OutputError, UsageError
+from gptme_trio.core.progress import Reporter
+from gptme_trio.fetch.batch import BINARY_FORMATS, Record
+from gptme_trio.fetch.targets import Target
 
 EXTENSIONS = {"markdown": ".md", "text": ".txt", "html": ".html", "json": ".json", "png": ".png", "pdf": ".pdf"}
 

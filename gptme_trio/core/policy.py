@@ -20,7 +20,7 @@ from urllib.parse import unquote, urlsplit
 import idna
 import trio
 
-from .tools import ToolError
+from gptme_trio.tools import ToolError
 
 Resolver = Callable[[str], Awaitable[list[str]]]  # raises LookupFailed
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address

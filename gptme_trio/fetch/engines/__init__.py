@@ -3,7 +3,7 @@
     browser.BrowserEngine   Chromium through the browser service: runs JavaScript
     http.HttpEngine         httpx (and local files): no JavaScript, fast
 
-Both raise only `gptme_trio.errors.FetchError` subclasses; deadlines come from
+Both raise only `gptme_trio.core.errors.FetchError` subclasses; deadlines come from
 the caller's cancel scope.
 """
 
@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..errors import ContentError
-from ..extract import decode_html, is_html_or_text, is_pdf, title_of
-from ..targets import Target
+from gptme_trio.core.errors import ContentError
+from gptme_trio.fetch.extract import decode_html, is_html_or_text, is_pdf, title_of
+from gptme_trio.fetch.targets import Target
 
 
 @dataclass(frozen=True)

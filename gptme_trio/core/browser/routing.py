@@ -11,7 +11,7 @@ follows it itself; other navigations get a page that does `location.replace(hop)
 Subresources go through unfetched (`continue_`): only their first URL is checked here.
 WebSockets are not routed: with `route_web_socket`, an allowed socket's `connect_to_server()`
 never reached the server from a page loaded with goto (Playwright 1.64, plain asyncio too).
-Both meet the policy in the policy proxy (gptme_trio.proxy) instead, when the page has one: it
+Both meet the policy in the policy proxy (gptme_trio.core.proxy) instead, when the page has one: it
 sees every connection, redirect hops and WebSockets included. Its refusals and failures arrive
 here as answers to `route.fetch()` with a header saying so, and are reported as ours.
 """
@@ -26,10 +26,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
-from ..proxy import ERROR_HEADER, REFUSED_HEADER
+from gptme_trio.core.proxy import ERROR_HEADER, REFUSED_HEADER
 
 if TYPE_CHECKING:
-    from .page import Page
+    from gptme_trio.core.browser.page import Page
 
 # route.fetch()'s failures (Node's error codes) -> route.abort()'s error codes (Chromium's net errors)
 _FETCH_ERRORS = {

@@ -16,10 +16,10 @@ from typing import Any
 
 import trio
 
-from . import extract
-from .engines import Engine, Snapshot
-from .errors import DeadlineError, FetchError, HTTPStatusError, timed_out
-from .targets import Target
+from gptme_trio.core.errors import DeadlineError, FetchError, HTTPStatusError, timed_out
+from gptme_trio.fetch import extract
+from gptme_trio.fetch.engines import Engine, Snapshot
+from gptme_trio.fetch.targets import Target
 
 FORMATS = ("markdown", "text", "html", "json", "png", "pdf")
 BINARY_FORMATS = ("png", "pdf")

@@ -16,16 +16,16 @@ from typing import Any
 import trio
 import trio.testing
 
-from . import extract
-from .browser import BrowserSpec, PageOptions
-from .engines import RenderOptions
-from .errors import EXIT_FAILED, EXIT_OK, BrowserCrashed, UsageError
-from .extract import validate_selector
-from .fetch import BINARY_FORMATS, FetchOptions, fetch_all
-from .locate import find_browser
-from .output import Destination, Writer, choose_destination
-from .progress import Reporter
-from .targets import Target, parse_target, read_target_lines
+from gptme_trio.core.browser import BrowserSpec, PageOptions
+from gptme_trio.core.browser.locate import browser_spec
+from gptme_trio.core.errors import EXIT_FAILED, EXIT_OK, BrowserCrashed, UsageError
+from gptme_trio.core.progress import Reporter
+from gptme_trio.fetch import extract
+from gptme_trio.fetch.batch import BINARY_FORMATS, FetchOptions, fetch_all
+from gptme_trio.fetch.engines import RenderOptions
+from gptme_trio.fetch.extract import validate_selector
+from gptme_trio.fetch.output import Destination, Writer, choose_destination
+from gptme_trio.fetch.targets import Target, parse_target, read_target_lines
 
 BROWSER_START_SECONDS = 60
 
@@ -90,7 +90,12 @@ def build_fetch_plan(
             check_storage_state(opts["storage_state"]) if opts["storage_state"] else None,
             block,
         ),
-        browser=_browser_spec(engine, opts),
+        browser=browser_spec(
+            path=opts["browser_path"],
+            ws_endpoint=opts["browser_endpoint"],
+            cdp_endpoint=opts["cdp_endpoint"],
+            local=engine == "browser",
+        ),
         destination=destination,
         show_progress=len(targets) > 1 and not opts["quiet"] and sys.stderr.isatty(),
         verbose=opts["verbose"],
@@ -102,14 +107,14 @@ async def run_fetch_plan(plan: FetchPlan) -> int:
         writer = Writer(plan.targets, plan.fetch.format, plan.destination, reporter, plan.verbose)
         try:
             if plan.engine == "http":
-                from .engines.http import HttpEngine, open_client
+                from gptme_trio.fetch.engines.http import HttpEngine, open_client
 
                 page = plan.page
                 async with open_client(page.headers, page.user_agent, page.storage_state) as client:
                     await fetch_all(plan.targets, HttpEngine(client), plan.fetch, writer.write)
             else:
-                from .browser import open_browser
-                from .engines.browser import BrowserEngine
+                from gptme_trio.core.browser import open_browser
+                from gptme_trio.fetch.engines.browser import BrowserEngine
 
                 async with open_browser(plan.browser) as service:
                     # Start-up is not any URL's fault: keep it out of the per-URL deadlines.
@@ -133,23 +138,6 @@ async def _start(service, *, overlap: bool) -> None:
                 extract.load_libraries()
     if scope.cancelled_caught:
         raise BrowserCrashed(f"the browser did not start within {BROWSER_START_SECONDS} s")
-
-
-def _browser_spec(engine: str, opts: dict[str, Any]) -> BrowserSpec:
-    ws, cdp = opts["browser_endpoint"], opts["cdp_endpoint"]
-    if ws and cdp:
-        raise UsageError("use --browser-endpoint or --cdp-endpoint, not both")
-    if ws:
-        if not ws.startswith(("ws://", "wss://")):
-            raise UsageError(f"--browser-endpoint {ws}: expected ws://host:port/…")
-        return BrowserSpec(ws_endpoint=ws)
-    if cdp:
-        if not cdp.startswith(("http://", "https://", "ws://", "wss://")):
-            raise UsageError(f"--cdp-endpoint {cdp}: expected http://host:port")
-        return BrowserSpec(cdp_endpoint=cdp)
-    if engine == "http":
-        return BrowserSpec()
-    return BrowserSpec(executable=find_browser(opts["browser_path"]))
 
 
 def _read_input(source: str) -> list[str]:

@@ -12,10 +12,10 @@ import ssl
 import httpx
 import trio
 
-from ..errors import NavigationError, UsageError
-from ..extract import is_pdf
-from ..targets import Target
-from . import Snapshot, from_body
+from gptme_trio.core.errors import NavigationError, UsageError
+from gptme_trio.fetch.engines import Snapshot, from_body
+from gptme_trio.fetch.extract import is_pdf
+from gptme_trio.fetch.targets import Target
 
 MAX_REDIRECTS = 20
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import trio
 
-from ..browser import BrowserService, Page, PageOptions
-from ..errors import ContentError, DownloadResponse
-from ..extract import is_pdf, title_of
-from ..targets import Target
-from . import RenderOptions, Snapshot, from_body
+from gptme_trio.core.browser import BrowserService, Page, PageOptions
+from gptme_trio.core.errors import ContentError, DownloadResponse
+from gptme_trio.fetch.engines import RenderOptions, Snapshot, from_body
+from gptme_trio.fetch.extract import is_pdf, title_of
+from gptme_trio.fetch.targets import Target
 
 
 class BrowserEngine:

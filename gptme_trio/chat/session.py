@@ -18,16 +18,16 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from .browser import BrowserSpec, open_browser
-from .chat import Agent, ChatSettings
-from .errors import EXIT_OK, ProviderConfigError
-from .llm import Message, ToolCall
-from .policy import UrlPolicy
-from .proxy import open_policy_proxy
-from .runtime import Interrupts
-from .store import Conversation
-from .tools.search import WebSearch
-from .tools.web import WebTools
+from gptme_trio.chat.agent import Agent, ChatSettings
+from gptme_trio.chat.store import Conversation
+from gptme_trio.core.browser import BrowserSpec, open_browser
+from gptme_trio.core.errors import EXIT_OK, ProviderConfigError
+from gptme_trio.core.policy import UrlPolicy
+from gptme_trio.core.proxy import open_policy_proxy
+from gptme_trio.core.runtime import Interrupts
+from gptme_trio.llm import Message, ToolCall
+from gptme_trio.tools.search import WebSearch
+from gptme_trio.tools.web import WebTools
 
 NO_MODEL_HELP = (
     "no model configured: pass -m PROVIDER/MODEL (e.g. -m openai/gpt-4o-mini, -m local/qwen2.5) "
@@ -119,13 +119,13 @@ async def run_chat(plan: ChatPlan, interrupts: Interrupts) -> int:
         tools = {t.name: t for t in [*web.tools(), *search.tools()]}
 
         def make_agent(model: str) -> Agent:
-            from .llm.registry import resolve
+            from gptme_trio.llm.registry import resolve
 
             return Agent(resolve(model, plan.env, client), tools, plan.settings)
 
         if plan.interactive:
-            from .interactive import COMMANDS, chat_loop
-            from .prompt import Prompter
+            from gptme_trio.chat.interactive import COMMANDS, chat_loop
+            from gptme_trio.chat.prompt import Prompter
 
             prompter = Prompter(plan.home / "history", COMMANDS)
             return await chat_loop(

@@ -13,10 +13,10 @@ from typing import Any, Protocol
 
 import trio
 
-from .errors import FetchError, ProviderError, StreamBroken, timed_out
-from .llm import Event, Message, Provider, Reply, TextDelta, ToolCall
-from .store import Conversation
-from .tools import Tool, ToolError
+from gptme_trio.chat.store import Conversation
+from gptme_trio.core.errors import FetchError, ProviderError, StreamBroken, timed_out
+from gptme_trio.llm import Event, Message, Provider, Reply, TextDelta, ToolCall
+from gptme_trio.tools import Tool, ToolError
 
 INTERRUPTED = "interrupted by user"
 PREPARE_SECONDS = 60  # starting the browser, outside each call's own deadline

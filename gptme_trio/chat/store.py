@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import UsageError
-from .llm import Message, ToolCall
+from gptme_trio.core.errors import UsageError
+from gptme_trio.llm import Message, ToolCall
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 

@@ -10,13 +10,13 @@ from urllib.parse import urldefrag
 
 import trio
 
-from ..errors import BrowserCrashed, NavigationError, PageError
-from .errors import net_error
-from .options import BLOCKED_URL_PATTERNS, Navigation
-from .routing import RequestGuard
+from gptme_trio.core.browser.errors import net_error
+from gptme_trio.core.browser.options import BLOCKED_URL_PATTERNS, Navigation
+from gptme_trio.core.browser.routing import RequestGuard
+from gptme_trio.core.errors import BrowserCrashed, NavigationError, PageError
 
 if TYPE_CHECKING:
-    from .service import BrowserService
+    from gptme_trio.core.browser.service import BrowserService
 
 _NAVIGATION_COMMIT_SECONDS = 2  # content() waits this long for a navigation in progress to commit
 _MAX_REDIRECTS = 20  # as Chromium

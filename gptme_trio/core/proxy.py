@@ -25,8 +25,8 @@ from urllib.parse import urlsplit
 
 import trio
 
-from .policy import LookupFailed, UrlPolicy, host_of, why_refused
-from .tools import ToolError
+from gptme_trio.core.policy import LookupFailed, UrlPolicy, host_of, why_refused
+from gptme_trio.tools import ToolError
 
 REFUSED_HEADER = "x-gptme-trio-refused"
 ERROR_HEADER = "x-gptme-trio-error"

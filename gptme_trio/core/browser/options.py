@@ -52,7 +52,7 @@ class PageOptions:
     # fetched and fulfilled itself (such a document has no address, so it counts as public): with
     # --allow-hosts 127.0.0.1, a page's requests to another local port failed (measured).
     local_network: bool = False
-    # The URL of the policy proxy (gptme_trio.proxy) every connection of the page goes through.
+    # The URL of the policy proxy (gptme_trio.core.proxy) every connection of the page goes through.
     proxy: str | None = None
 
 

@@ -16,7 +16,7 @@ import re
 import lxml.etree
 import lxml.html
 
-from .errors import ContentError, UsageError
+from gptme_trio.core.errors import ContentError, UsageError
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset=["']?\s*([A-Za-z0-9._:-]+)""", re.IGNORECASE)
 _HEADER_CHARSET = re.compile(r"charset=[\"']?([A-Za-z0-9._:-]+)", re.IGNORECASE)

@@ -1,4 +1,4 @@
-"""Find a Chromium executable to launch; no I/O beyond the filesystem.
+"""Find a Chromium executable to launch (and check the browser options); no I/O beyond the filesystem.
 
 Order: an explicit path (``--browser-path``), ``$GPTME_TRIO_BROWSER``,
 Playwright's own installed Chromium, then ``chromium``, ``chromium-browser``,
@@ -12,7 +12,8 @@ import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
-from .errors import BrowserNotFound
+from gptme_trio.core.browser.options import BrowserSpec
+from gptme_trio.core.errors import BrowserNotFound, UsageError
 
 ENV_VAR = "GPTME_TRIO_BROWSER"
 SYSTEM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -38,6 +39,25 @@ def find_browser(explicit: str | None = None, env: Mapping[str, str] = os.enviro
         if path:
             return path
     raise BrowserNotFound(f"no Chromium or Chrome found: {HOW_TO_GET_ONE}")
+
+
+def browser_spec(
+    *, path: str | None, ws_endpoint: str | None, cdp_endpoint: str | None, local: bool = True
+) -> BrowserSpec:
+    """The browser the options ask for, checked (UsageError); `local=False`: none is needed unless remote."""
+    if ws_endpoint and cdp_endpoint:
+        raise UsageError("use --browser-endpoint or --cdp-endpoint, not both")
+    if ws_endpoint:
+        if not ws_endpoint.startswith(("ws://", "wss://")):
+            raise UsageError(f"--browser-endpoint {ws_endpoint}: expected ws://host:port/…")
+        return BrowserSpec(ws_endpoint=ws_endpoint)
+    if cdp_endpoint:
+        if not cdp_endpoint.startswith(("http://", "https://", "ws://", "wss://")):
+            raise UsageError(f"--cdp-endpoint {cdp_endpoint}: expected http://host:port")
+        return BrowserSpec(cdp_endpoint=cdp_endpoint)
+    if not local:
+        return BrowserSpec()
+    return BrowserSpec(executable=find_browser(path))
 
 
 def _playwright_chromiums(env: Mapping[str, str]) -> list[Path]:

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 
 import trio
 
-from .errors import EXIT_SIGINT, EXIT_SIGTERM
+from gptme_trio.core.errors import EXIT_SIGINT, EXIT_SIGTERM
 
 _SIGNAL_EXIT = {signal.SIGINT: EXIT_SIGINT, signal.SIGTERM: EXIT_SIGTERM}
 

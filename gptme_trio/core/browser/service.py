@@ -24,10 +24,10 @@ import trio_asyncio
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import async_playwright
 
-from ..errors import BrowserCrashed, GptmeTrioError
-from .errors import first_line, is_driver_gone, map_playwright_error
-from .options import CHROMIUM_ARGS, BrowserSpec, PageOptions, context_kwargs, driver_stderr
-from .page import Page
+from gptme_trio.core.browser.errors import first_line, is_driver_gone, map_playwright_error
+from gptme_trio.core.browser.options import CHROMIUM_ARGS, BrowserSpec, PageOptions, context_kwargs, driver_stderr
+from gptme_trio.core.browser.page import Page
+from gptme_trio.core.errors import BrowserCrashed, GptmeTrioError
 
 _log = logging.getLogger(__name__)
 _SHUTDOWN_SECONDS = 10

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import UsageError
+from gptme_trio.core.errors import UsageError
 
 # provider -> (its API key variable, its base URL variable)
 PROVIDER_ENV = {

@@ -1,0 +1,138 @@
+"""`gptme-trio chat`: the agent. Chat-side modules are imported inside the command, never at start."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+
+import click
+
+from gptme_trio.cli.common import SECONDS, browser_options, fail, first, run
+from gptme_trio.core.errors import UsageError
+
+CHAT_EXIT_HELP = """\b
+Exit codes:
+  0    done (-n: the final answer is on stdout)
+  1    the provider or the browser failed (one line on stderr)
+  2    usage error: bad option, no model configured, unknown conversation
+  130  interrupted (SIGINT)   143  terminated (SIGTERM)"""
+
+
+@click.command(epilog=CHAT_EXIT_HELP)
+@click.argument("prompts", nargs=-1, metavar="[PROMPT]...")
+@click.option(
+    "-m",
+    "--model",
+    envvar="GPTME_TRIO_MODEL",
+    metavar="PROVIDER/MODEL",
+    help="openai/…, anthropic/…, openrouter/…, ollama/…, local/… (env GPTME_TRIO_MODEL).",
+)
+@click.option(
+    "-n",
+    "--non-interactive",
+    is_flag=True,
+    help="Run the prompts through the tool loop, print the final answer, exit (implies -y).",
+)
+@click.option("-y", "--no-confirm", is_flag=True, help="Run tool calls without asking.")
+@click.option("--name", metavar="NAME", help="Name of the conversation (to create, or to resume with -r).")
+@click.option("-r", "--resume", is_flag=True, help="Resume the latest conversation (or --name).")
+@click.option(
+    "--tool-timeout",
+    type=SECONDS,
+    metavar="SECONDS",
+    help="Deadline for each tool call.  [default: 30]",
+)
+@click.option(
+    "--llm-timeout",
+    type=SECONDS,
+    metavar="SECONDS",
+    help="Give up when the model sends nothing for this long.  [default: 120]",
+)
+@click.option(
+    "--max-steps",
+    type=click.IntRange(1, 1000),
+    metavar="N",
+    help="Model replies per turn at most (each may call tools).  [default: 20]",
+)
+@click.option(
+    "--allow-hosts",
+    metavar="H1,H2",
+    help="Hosts the model may open even if local or private (e.g. localhost,127.0.0.1).",
+)
+@click.option("--system", metavar="TEXT", help="System prompt for a new conversation.")
+@click.option("-v", "--verbose", is_flag=True, help="Show details of failures, and what the URL policy refused.")
+@browser_options
+def chat(
+    prompts,
+    model,
+    non_interactive,
+    no_confirm,
+    name,
+    resume,
+    tool_timeout,
+    llm_timeout,
+    max_steps,
+    allow_hosts,
+    system,
+    verbose,
+    browser_path,
+    browser_endpoint,
+    cdp_endpoint,
+) -> None:
+    """Chat with a model that can read the web.
+
+    Defaults for -m, --allow-hosts, the timeouts and the search engine can live in
+    config.toml ($GPTME_TRIO_HOME/config.toml, else ~/.config/gptme-trio/); flags win.
+
+    \b
+    Examples:
+      gptme-trio chat -m openai/gpt-4o-mini                       # interactive
+      gptme-trio chat -n -m anthropic/claude-sonnet-4-5 'Summarise https://example.com'
+      OPENAI_BASE_URL=http://127.0.0.1:8080/v1 gptme-trio chat -m local/qwen2.5 -n 'hi'
+      gptme-trio chat -r --name research 'and the second link?'   # resume a conversation
+    """
+    from gptme_trio.chat.agent import ChatSettings
+    from gptme_trio.chat.config import load_config
+    from gptme_trio.chat.session import ChatPlan, run_chat
+    from gptme_trio.chat.store import check_name, home_dir
+    from gptme_trio.core.browser.locate import browser_spec
+
+    try:
+        config = load_config()
+        model = model or config.model
+        tool_timeout = first(tool_timeout, config.tool_timeout, 30.0)
+        llm_timeout = first(llm_timeout, config.llm_timeout, 120.0)
+        max_steps = first(max_steps, config.max_steps, 20)
+        hosts = tuple(h for h in allow_hosts.split(",") if h.strip()) if allow_hosts is not None else config.allow_hosts
+        interactive = not non_interactive and sys.stdin.isatty()
+        prompts = list(prompts)
+        if not interactive and not prompts and not sys.stdin.isatty():
+            prompts = [sys.stdin.read().strip()]
+        if not interactive and not any(p.strip() for p in prompts):
+            raise UsageError("no prompt given: gptme-trio chat -n 'your question' (or pipe it on stdin)")
+        if name:
+            check_name(name)
+        plan = ChatPlan(
+            prompts=prompts,
+            model=model,
+            browser=dataclasses.replace(
+                browser_spec(path=browser_path, ws_endpoint=browser_endpoint, cdp_endpoint=cdp_endpoint),
+                driver_log=home_dir() / "logs" / "driver.log",  # never the terminal the prompt owns
+            ),
+            settings=ChatSettings(max_steps, tool_timeout, llm_timeout, confirm_tools=interactive and not no_confirm),
+            home=home_dir(),
+            name=name,
+            resume=resume,
+            system=system,
+            allow_hosts=hosts,
+            interactive=interactive,
+            env=config.provider_env(os.environ),
+            search_engine=os.environ.get("GPTME_TRIO_SEARCH_ENGINE") or config.search_engine or "duckduckgo",
+            search_url=os.environ.get("GPTME_TRIO_SEARCH_URL") or config.search_url,
+        )
+    except UsageError as exc:
+        fail(str(exc))
+    for name in config.key_vars():  # the plan has its copy; the driver and Chromium inherit no keys
+        os.environ.pop(name, None)
+    run(lambda interrupts: run_chat(plan, interrupts), verbose)

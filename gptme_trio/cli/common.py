@@ -1,0 +1,115 @@
+"""What every command shares: option types, browser options, one-line failures, and the runner
+that turns a Trio main function into an exit code (our errors become one line; bugs "internal error")."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import sys
+import traceback
+
+import click
+
+from gptme_trio.core.errors import EXIT_USAGE, GptmeTrioError
+
+
+class _Seconds(click.FloatRange):
+    """A positive, finite number of seconds (FloatRange alone lets nan and inf through)."""
+
+    name = "seconds"
+
+    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+        seconds = super().convert(value, param, ctx)
+        if not math.isfinite(seconds):
+            self.fail(f"{value!r} is not a finite number of seconds", param, ctx)
+        return seconds
+
+
+SECONDS = _Seconds(min=0, min_open=True)
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> None:
+    click.echo(f"gptme-trio: {message}", err=True)
+    sys.exit(code)
+
+
+def browser_options(fn):
+    """Options shared by every command that drives a browser."""
+
+    @click.option(
+        "--browser-path",
+        metavar="PATH",
+        envvar="GPTME_TRIO_BROWSER",
+        help="Chromium/Chrome executable (env GPTME_TRIO_BROWSER). "
+        "Default: Playwright's Chromium, then chromium / google-chrome on PATH.",
+    )
+    @click.option(
+        "--browser-endpoint",
+        metavar="WS_URL",
+        help="Use a remote Playwright server (ws://…): `playwright launch-server`, browserless, a grid.",
+    )
+    @click.option(
+        "--cdp-endpoint",
+        metavar="URL",
+        help="Use a running Chromium over CDP (http://host:port from --remote-debugging-port).",
+    )
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def run(main_fn, verbose: bool) -> None:
+    from gptme_trio.core import runtime
+
+    if verbose:
+        _log_to_stderr()
+    try:
+        code = runtime.run(main_fn)
+    except BaseException as exc:  # noqa: BLE001 - the one place a bug becomes a clean exit
+        error = _first_own_error(exc)
+        if error is not None:
+            if verbose and error.__cause__ is not None:
+                click.echo(f"details: {error.__cause__}", err=True)
+            fail(str(error), error.exit_code)
+        if isinstance(exc, SystemExit):
+            raise
+        if verbose:
+            traceback.print_exception(exc)
+        fail(f"internal error: {type(exc).__name__}: {exc} (run with -v for details)", 1)
+    sys.exit(code)
+
+
+class _StderrLines(logging.Handler):
+    """One `gptme-trio: ...` line per record, on whatever sys.stderr is at the time (the prompt patches it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(f"gptme-trio: {self.format(record)}\n")
+            sys.stderr.flush()
+        except Exception:  # noqa: BLE001 - logging's own contract: never raise from emit
+            self.handleError(record)
+
+
+def _log_to_stderr() -> None:
+    """-v: our info lines (a browser started again, a request the URL-policy proxy refused) on stderr."""
+    logger = logging.getLogger("gptme_trio")
+    logger.setLevel(logging.INFO)
+    logger.addHandler(_StderrLines())
+
+
+def first(*values):
+    return next(v for v in values if v is not None)
+
+
+def _first_own_error(exc: BaseException) -> GptmeTrioError | None:
+    if isinstance(exc, GptmeTrioError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _first_own_error(inner)
+            if found is not None:
+                return found
+    return None

@@ -1,0 +1,103 @@
+"""`gptme-trio fetch`: URLs (or local files) to Markdown, text, HTML, JSON, PNG or PDF."""
+
+from __future__ import annotations
+
+import click
+
+from gptme_trio.cli.common import SECONDS, browser_options, fail, run
+from gptme_trio.core.errors import UsageError
+from gptme_trio.fetch.batch import FORMATS
+
+EXIT_CODES_HELP = """\b
+Exit codes:
+  0    every URL succeeded
+  1    at least one URL failed (one line each on stderr)
+  2    usage error: bad URL, option, file or no browser found
+  130  interrupted (SIGINT / Ctrl-C)
+  143  terminated (SIGTERM)"""
+
+
+@click.command(epilog=EXIT_CODES_HELP)
+@click.argument("urls", nargs=-1, metavar="[URL]...")
+@click.option("-i", "--input", "input_file", metavar="FILE", help="Read URLs from FILE, one per line ('-' = stdin).")
+@click.option(
+    "-f",
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="markdown",
+    show_default=True,
+    help="Output format. json = one object per URL per line.",
+)
+@click.option("-o", "--output", metavar="PATH", help="Write to FILE (one URL) or DIR (one file per URL); '-' = stdout.")
+@click.option("--full", is_flag=True, help="Convert the whole page, not just its main content.")
+@click.option("--selector", metavar="CSS", help="Take just the first element matching CSS.")
+@click.option(
+    "--engine",
+    type=click.Choice(["browser", "http"]),
+    default="browser",
+    show_default=True,
+    help="browser runs JavaScript in Chromium; http fetches with httpx (fast, no JavaScript).",
+)
+@click.option(
+    "-t",
+    "--timeout",
+    type=SECONDS,
+    default=30.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Deadline for each URL.",
+)
+@click.option(
+    "-j",
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    metavar="N",
+    help="Pages fetched at once.",
+)
+@click.option(
+    "--wait-until",
+    type=click.Choice(["commit", "domcontentloaded", "load", "networkidle"]),
+    default="load",
+    show_default=True,
+    help="When a page counts as loaded (bounded by --timeout).",
+)
+@click.option("--wait-for", metavar="CSS", help="Also wait until an element matching CSS exists.")
+@click.option("--js", metavar="CODE", help="JavaScript to run after load; its JSON result goes into -f json.")
+@click.option(
+    "-H", "--header", "headers", multiple=True, metavar="'NAME: VALUE'", help="Extra request header (repeatable)."
+)
+@click.option("--user-agent", metavar="UA", help="User-Agent to send.")
+@click.option("--storage-state", metavar="FILE", help="Cookies/localStorage as saved by Playwright's storage_state().")
+@click.option(
+    "--block/--no-block",
+    default=None,
+    help="Block images, fonts and media (default: on for text formats, never for png/pdf).",
+)
+@click.option("--full-page", is_flag=True, help="png: capture the whole scrollable page.")
+@click.option("--ignore-http-errors", is_flag=True, help="Treat HTTP status >= 400 as success.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@click.option("-v", "--verbose", is_flag=True, help="Show details of failures.")
+@browser_options
+def fetch(urls, input_file, fmt, output, **opts) -> None:
+    """Fetch URLs (or local files) and print their content.
+
+    \b
+    Examples:
+      gptme-trio fetch https://example.com                   # main content as Markdown
+      gptme-trio fetch -f text --full page.html              # a local file, whole page, plain text
+      gptme-trio fetch -f json -i urls.txt -j 8 > out.jsonl  # many URLs, one JSON object per line
+      gptme-trio fetch -f png --full-page -o shot.png https://example.com
+      gptme-trio fetch --engine http -o pages/ URL1 URL2     # no JavaScript; one file per URL
+      cat urls.txt | gptme-trio fetch -i - -f text -q
+    """
+    from gptme_trio.fetch.plan import build_fetch_plan, run_fetch_plan
+
+    verbose = opts["verbose"]
+    try:
+        plan = build_fetch_plan(urls, input_file, fmt, output, opts)
+    except UsageError as exc:
+        fail(str(exc))
+    run(lambda _interrupts: run_fetch_plan(plan), verbose)
