@@ -225,7 +225,7 @@ async def test_tool_schema_and_run(make):
         "additionalProperties": False,
     }
     assert "search engine" in tool.parameters["properties"]["query"]["description"]
-    assert tool.spec.name == "search"
+    assert tool.name == "search"
     with pytest.raises(ToolError):
         tool.check_arguments({"query": 3})
     out = await tool.run(**tool.check_arguments({"query": "from the tool"}))

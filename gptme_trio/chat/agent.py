@@ -15,7 +15,7 @@ import trio
 
 from gptme_trio.chat.store import Conversation
 from gptme_trio.core.errors import FetchError, ProviderError, StreamBroken, timed_out
-from gptme_trio.llm import Event, Message, Provider, Reply, TextDelta, ToolCall
+from gptme_trio.llm import Event, Message, Provider, Reply, TextDelta, ToolCall, ToolSpec
 from gptme_trio.tools import Tool, ToolError
 
 INTERRUPTED = "interrupted by user"
@@ -57,7 +57,7 @@ class Agent:
 
     async def _reply(self, conversation: Conversation, ui: TurnUI) -> Reply:
         parts: list[str] = []
-        specs = [t.spec for t in self.tools.values()]
+        specs = [ToolSpec(t.name, t.description, t.parameters) for t in self.tools.values()]
         stall = self.settings.llm_timeout
 
         def on_event(event: Event) -> None:

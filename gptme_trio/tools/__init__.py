@@ -16,7 +16,6 @@ from dataclasses import dataclass, replace
 from typing import Any, get_type_hints
 
 from gptme_trio.core.errors import GptmeTrioError
-from gptme_trio.llm import ToolSpec
 
 _JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean"}
 
@@ -43,10 +42,6 @@ class Tool:
 
     def as_sequential(self) -> Tool:
         return replace(self, sequential=True)
-
-    @property
-    def spec(self) -> ToolSpec:
-        return ToolSpec(self.name, self.description, self.parameters)
 
     def check_arguments(self, arguments: dict[str, Any]) -> dict[str, Any]:
         """The arguments, checked against the schema's names and types, or ToolError."""
