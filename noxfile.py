@@ -1,8 +1,8 @@
-"""Sessions: `nox -s tests` (what CI runs), `nox -s lint`, `nox -s bench`."""
+"""Sessions: `nox` (lint, then tests: what CI runs), `nox -s tests`, `nox -s lint`, `nox -s bench`."""
 
 import nox
 
-nox.options.sessions = ["tests", "lint"]
+nox.options.sessions = ["lint", "tests"]
 nox.options.reuse_existing_virtualenvs = True
 
 
@@ -14,9 +14,13 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def lint(session: nox.Session) -> None:
-    session.install("ruff")
+    """ruff; the layer contracts (import-linter, [tool.importlinter]); mypy --strict on gptme_trio
+    ([tool.mypy]) and a looser mypy on tests/. mypy reads the dependencies' types, so they are installed."""
+    session.install("-e", ".[test]", "ruff>=0.6", "import-linter>=2.1", "mypy>=1.15")
     session.run("ruff", "check", "gptme_trio", "tests", "bench")
     session.run("ruff", "format", "--check", "gptme_trio", "tests", "bench")
+    session.run("lint-imports")
+    session.run("mypy")
 
 
 @nox.session(python="3.11")
