@@ -22,8 +22,8 @@ import trio
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from gptme_trio.core.errors import ToolError  # noqa: E402
 from gptme_trio.core.policy import UrlPolicy  # noqa: E402
-from gptme_trio.tools import ToolError  # noqa: E402
 from tests.policy_cases import CASES, DNS, Case, FakeDNS  # noqa: E402
 
 CANNOT_CATCH = """\

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gptme_trio.core.policy import LookupFailed
+from gptme_trio.core.errors import LookupFailed, Refusal, RefusalKind
 
 PUBLIC_V4 = "93.184.215.14"  # never contacted: only handed to the policy as a DNS answer
 PUBLIC_V6 = "2606:2800:21f:cb07:6820:80da:af6b:8b2c"
@@ -43,7 +43,7 @@ class FakeDNS:
     async def __call__(self, host: str) -> list[str]:
         self.asked.append(host)
         if host not in self.table:
-            raise LookupFailed(f"DNS lookup failed for {host}")
+            raise LookupFailed(Refusal(RefusalKind.LOOKUP, host=host))
         return list(self.table[host])
 
 

@@ -12,10 +12,9 @@ import pytest
 import trio
 
 from gptme_trio.core.browser import PageOptions
-from gptme_trio.core.errors import NavigationError
+from gptme_trio.core.errors import NavigationError, ToolError
 from gptme_trio.core.policy import UrlPolicy
 from gptme_trio.core.proxy import open_policy_proxy
-from gptme_trio.tools import ToolError
 from gptme_trio.tools.web import WebTools
 
 from .conftest import until

@@ -17,9 +17,9 @@ import trio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from gptme_trio.core.errors import ToolError
 from gptme_trio.core.policy import UrlPolicy
-from gptme_trio.core.proxy import ERROR_HEADER, REFUSED_HEADER, _parse_request, _Reply, open_policy_proxy
-from gptme_trio.tools import ToolError
+from gptme_trio.core.proxy import ERROR_HEADER, REFUSED_HEADER, Answer, open_policy_proxy, parse_request
 from gptme_trio.tools.web import WebTools
 from tests.policy_cases import FakeDNS
 
@@ -222,8 +222,8 @@ async def test_hostile_server_replies_are_relayed_or_a_502(proxy, upstream, raw,
 @given(st.binary(max_size=300) | st.text(max_size=300).map(lambda t: (t + "\r\n\r\n").encode("utf-8", "replace")))
 def test_any_request_head_is_parsed_or_answered_with_a_status(head):
     try:
-        method, target, headers = _parse_request(head)
-    except _Reply as reply:
+        method, target, headers = parse_request(head)
+    except Answer as reply:
         assert reply.response.startswith(b"HTTP/1.1 4")
     else:
         assert method and target and all(name == name.strip() for name, _ in headers)

@@ -6,8 +6,7 @@ import httpx
 import pytest
 import trio
 
-from gptme_trio.core.errors import UsageError
-from gptme_trio.tools import ToolError
+from gptme_trio.core.errors import ToolError, UsageError
 from gptme_trio.tools.search import BROWSER_USER_AGENT, ENGINES, MAX_RESULTS, WebSearch
 
 BASES = {"duckduckgo": "/ddg", "searxng": "/searx"}

@@ -14,9 +14,9 @@ from typing import Any, Protocol
 import trio
 
 from gptme_trio.chat.store import Conversation
-from gptme_trio.core.errors import FetchError, ProviderError, StreamBroken, timed_out
+from gptme_trio.core.errors import FetchError, ProviderError, StreamBroken, ToolError, timed_out
 from gptme_trio.llm import Event, Message, Provider, Reply, TextDelta, ToolCall, ToolSpec
-from gptme_trio.tools import Tool, ToolError
+from gptme_trio.tools import Tool
 
 INTERRUPTED = "interrupted by user"
 PREPARE_SECONDS = 60  # starting the browser, outside each call's own deadline

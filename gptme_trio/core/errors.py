@@ -4,6 +4,9 @@
     ├── UsageError                  bad input from the user        -> exit 2
     │   └── BrowserNotFound         no Chromium to launch          -> exit 2
     ├── OutputError                 could not write the output     -> exit 1
+    ├── ToolError                   a tool call failed; the model reads why
+    │   └── Refused                 the URL policy said no; `.refusal` says why, as data
+    │       └── LookupFailed        the host name did not resolve (no refusal: unreachable)
     ├── ProviderError               the LLM provider failed        -> exit 1
     │   ├── ProviderConfigError     no model / key / unknown provider  -> exit 2
     │   ├── ProviderHTTPError       HTTP status from the API (after retries)
@@ -19,13 +22,20 @@
             ├── BrowserCrashed      Chromium or the Playwright driver died
             └── PageError           the page itself failed (JS, closed page)
 
-Foreign exceptions (Playwright, httpx, asyncio) are mapped into this tree at
-the module that talks to them (`browser/`, `engines/http.py`) with
-``raise OurError(...) from exc``; nothing else needs to know they exist.
-A `FetchError` carries the URL it concerns.
+Foreign exceptions are mapped into this tree once, at the module that talks to
+them, with ``raise OurError(...) from exc``: Playwright and asyncio in
+`core/browser/errors.py`, httpx (and the socket/TLS errors under it) in
+`core/network.py`, pypdf in `fetch/extract.py`; an OSError is worded by
+`os_reason`. Nothing else needs to know they exist. A `FetchError` carries the
+URL it concerns; a `Refused` carries a `Refusal`: code reads its fields, never
+its message.
 """
 
 from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from enum import Enum
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -52,6 +62,97 @@ class BrowserNotFound(UsageError):
 
 class OutputError(GptmeTrioError):
     """Writing the output failed (disk full, stdout closed by its reader)."""
+
+
+def os_reason(exc: BaseException) -> str:
+    """The short human reason of an OSError ("No such file or directory"); for anything else
+    (a ValueError from a path, say) its message, or its type's name when it has none."""
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+
+
+class ToolError(GptmeTrioError):
+    """A tool call failed in a way the model should be told about."""
+
+
+class RefusalKind(Enum):
+    """Why the URL policy refused a URL."""
+
+    SCHEME = "scheme"  # not http(s)
+    MALFORMED_URL = "malformed URL"  # the URL does not parse
+    NO_HOST = "no host"
+    MALFORMED_HOST = "malformed host"  # no host a browser could connect to
+    LOOKUP = "lookup"  # the name did not resolve (LookupFailed)
+    NO_ADDRESS = "no address"  # the name resolved to nothing (LookupFailed)
+    NOT_AN_ADDRESS = "not an address"  # the resolver answered something that is no IP address
+    ADDRESS = "address"  # the host is, or resolves to, an address that is not public
+
+
+class AddressClass(Enum):
+    """What kind of non-public address made the policy refuse a host (an embedded IPv4 address
+    of an IPv6 one, NAT64 or 6to4 say, is classed by that IPv4 address)."""
+
+    LOOPBACK = "loopback"
+    PRIVATE = "private"
+    LINK_LOCAL = "link-local"
+    MULTICAST = "multicast"
+    UNSPECIFIED = "unspecified"
+    RESERVED = "reserved"
+    NOT_GLOBAL = "not global"  # special-purpose ranges without a class of their own (100.64/10, ...)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why the URL policy refused: the kind, and the fields that kind fills in. `message` is what the
+    model reads, `reason` the same without the "refused: " prefix and the hint (for the browser's
+    filter and the policy proxy's header)."""
+
+    kind: RefusalKind
+    url: str = ""  # SCHEME, MALFORMED_URL, NO_HOST, MALFORMED_HOST: the URL as given
+    host: str = ""  # the canonical host (LOOKUP, NO_ADDRESS, NOT_AN_ADDRESS, ADDRESS)
+    scheme: str = ""  # SCHEME: the scheme ("this" when there is none to show)
+    detail: str = ""  # MALFORMED_URL, MALFORMED_HOST: the parser's words
+    answers: tuple[str, ...] = ()  # NOT_AN_ADDRESS: what the resolver answered
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = None  # ADDRESS: the refused address
+    address_class: AddressClass | None = None  # ADDRESS: what kind of address it is
+
+    @property
+    def reason(self) -> str:
+        kind = self.kind
+        if kind is RefusalKind.SCHEME:
+            return f"only http(s) URLs may be opened, not {self.scheme}: {self.url}"
+        if kind is RefusalKind.MALFORMED_URL:
+            return f"malformed URL ({self.detail}): {self.url}"
+        if kind is RefusalKind.NO_HOST:
+            return f"no host in {self.url}"
+        if kind is RefusalKind.MALFORMED_HOST:
+            return f"malformed host in {self.url} ({self.detail})"
+        if kind is RefusalKind.LOOKUP:
+            return f"DNS lookup failed for {self.host}"
+        if kind is RefusalKind.NO_ADDRESS:
+            return f"{self.host} has no address"
+        if kind is RefusalKind.NOT_AN_ADDRESS:
+            return f"{self.host} resolved to something that is not an address: {list(self.answers)}"
+        return f"{self.host} is a local or private address ({self.address})"
+
+    @property
+    def message(self) -> str:
+        if self.kind is RefusalKind.LOOKUP:
+            return self.reason  # not a refusal: the name cannot be reached at all
+        hint = "; the user can allow it with --allow-hosts" if self.kind is RefusalKind.ADDRESS else ""
+        return f"refused: {self.reason}{hint}"
+
+
+class Refused(ToolError):
+    """The URL policy refused a URL the model chose; `refusal` says why."""
+
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.message)
+        self.refusal = refusal
+
+
+class LookupFailed(Refused):
+    """The host name did not resolve, or to no address: the page cannot be reached (kind LOOKUP or
+    NO_ADDRESS)."""
 
 
 class ProviderError(GptmeTrioError):

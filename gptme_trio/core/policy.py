@@ -6,7 +6,8 @@ however they are written (decimal, hex, octal, short forms, percent-encoded or f
 digits, a trailing dot, IPv4-mapped/compatible, NAT64 or 6to4 IPv6), `localhost` and
 `*.localhost`. The host is read the way Chromium reads it (a backslash ends the host
 like a slash, the WHATWG IPv4 rules), so the policy and the browser agree on which host
-is meant. URLs typed by the user (`fetch`, `/fetch`) are not checked.
+is meant. URLs typed by the user (`fetch`, `/fetch`) are not checked. A refusal is `Refused`
+carrying a `Refusal` (its kind and fields: scheme, host, address and its class).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from urllib.parse import unquote, urlsplit
 import idna
 import trio
 
-from gptme_trio.tools import ToolError
+from gptme_trio.core.errors import AddressClass, LookupFailed, Refusal, RefusalKind, Refused
 
 Resolver = Callable[[str], Awaitable[list[str]]]  # raises LookupFailed
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -32,16 +33,12 @@ _C0_AND_SPACE = "".join(map(chr, range(0x21)))
 _FORBIDDEN = re.compile(r"[\x00-\x20#%/:<>?@\[\\\]^|\x7f]")  # WHATWG forbidden domain code points (and %)
 
 
-class LookupFailed(ToolError):
-    """The host name did not resolve (not a refusal: the page cannot be reached)."""
-
-
 async def resolve(host: str) -> list[str]:
     """The addresses `host` resolves to (the system resolver, off the event loop's back)."""
     try:
         infos = await trio.socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:  # gaierror; a label the IDNA codec refuses
-        raise LookupFailed(f"DNS lookup failed for {host}") from exc
+        raise LookupFailed(Refusal(RefusalKind.LOOKUP, host=host)) from exc
     return [info[4][0] for info in infos]
 
 
@@ -56,7 +53,7 @@ class UrlPolicy:
         self._resolve = resolver
 
     async def check(self, url: str) -> None:
-        """Raise ToolError unless the model may open `url`."""
+        """Raise Refused unless the model may open `url`."""
         host = host_of(url)
         if host not in self.allow_hosts:
             await self.addresses(host)
@@ -64,7 +61,7 @@ class UrlPolicy:
     async def addresses(self, host: str) -> list[Address]:
         """The addresses a connection to `host` (canonical, see `host_of`) may go to: resolved once,
         every one checked (the user's allowed hosts are not). The policy proxy connects only to these,
-        so a DNS answer that changes after the check is never used. ToolError if refused;
+        so a DNS answer that changes after the check is never used. Refused if refused;
         LookupFailed if the name does not resolve."""
         literal = _as_ip(host)
         if literal is not None:
@@ -74,46 +71,38 @@ class UrlPolicy:
         else:
             answers = await self._resolve(host)
             if not answers:
-                raise LookupFailed(f"refused: {host} has no address")
+                raise LookupFailed(Refusal(RefusalKind.NO_ADDRESS, host=host))
             parsed = [_as_ip(a) for a in answers]
             if None in parsed:
-                raise ToolError(f"refused: {host} resolved to something that is not an address: {answers}")
+                raise Refused(Refusal(RefusalKind.NOT_AN_ADDRESS, host=host, answers=tuple(answers)))
             addresses = [a for a in parsed if a is not None]
         if host in self.allow_hosts:
             return addresses
         for address in addresses:
             if not _is_public(address):
-                raise ToolError(
-                    f"refused: {host} is a local or private address ({address}); "
-                    "the user can allow it with --allow-hosts"
-                )
+                refusal = Refusal(RefusalKind.ADDRESS, host=host, address=address, address_class=address_class(address))
+                raise Refused(refusal)
         return addresses
 
 
-def why_refused(exc: ToolError) -> str:
-    """A refusal's reason alone ("localhost is a local or private address (127.0.0.1)"), for the browser's
-    filter and the proxy, without the "refused: " prefix and the hint meant for the model."""
-    return str(exc).removeprefix("refused: ").split("; the user can")[0]
-
-
 def host_of(url: str) -> str:
-    """The canonical host Chromium would connect to for an http(s) `url`, or ToolError."""
+    """The canonical host Chromium would connect to for an http(s) `url`, or Refused."""
     text = url.strip(_C0_AND_SPACE)  # as the browser does
     scheme = text.partition(":")[0].lower()
     if scheme not in ("http", "https"):
         shown = scheme if scheme and ":" in text and re.fullmatch(r"[a-z][a-z0-9+.-]*", scheme) else "this"
-        raise ToolError(f"refused: only http(s) URLs may be opened, not {shown}: {url}")
+        raise Refused(Refusal(RefusalKind.SCHEME, url=url, scheme=shown))
     try:
         parts = urlsplit(text.replace("\\", "/"))  # special schemes: a backslash is a slash
         raw = parts.hostname or ""
     except ValueError as exc:
-        raise ToolError(f"refused: malformed URL ({exc}): {url}") from exc
+        raise Refused(Refusal(RefusalKind.MALFORMED_URL, url=url, detail=str(exc))) from exc
     if not raw:
-        raise ToolError(f"refused: no host in {url}")
+        raise Refused(Refusal(RefusalKind.NO_HOST, url=url))
     try:
         return _canonical(raw, bracketed=parts.netloc.rpartition("@")[2].startswith("["))
     except ValueError as exc:
-        raise ToolError(f"refused: malformed host in {url} ({exc})") from exc
+        raise Refused(Refusal(RefusalKind.MALFORMED_HOST, url=url, detail=str(exc))) from exc
 
 
 def _canonical(host: str, bracketed: bool | None = None) -> str:
@@ -185,3 +174,26 @@ def _is_public(address: Address) -> bool:
     if address in _NAT64 or address in _IPV4_COMPATIBLE:
         embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     return embedded is None or _is_public(embedded)
+
+
+def address_class(address: Address) -> AddressClass:
+    """The class of a non-public address (see `_is_public`), by its embedded IPv4 address if it has one."""
+    if address.is_unspecified:
+        return AddressClass.UNSPECIFIED
+    if address.is_loopback:
+        return AddressClass.LOOPBACK
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = address.ipv4_mapped or address.sixtofour
+        if address in _NAT64 or address in _IPV4_COMPATIBLE:
+            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if embedded is not None and not _is_public(embedded):
+            return address_class(embedded)
+    if address.is_link_local:
+        return AddressClass.LINK_LOCAL
+    if address.is_multicast:
+        return AddressClass.MULTICAST
+    if address.is_reserved:
+        return AddressClass.RESERVED
+    if address.is_private:
+        return AddressClass.PRIVATE
+    return AddressClass.NOT_GLOBAL

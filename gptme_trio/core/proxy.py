@@ -25,8 +25,8 @@ from urllib.parse import urlsplit
 
 import trio
 
-from gptme_trio.core.policy import LookupFailed, UrlPolicy, host_of, why_refused
-from gptme_trio.tools import ToolError
+from gptme_trio.core.errors import LookupFailed, Refused
+from gptme_trio.core.policy import UrlPolicy, host_of
 
 REFUSED_HEADER = "x-gptme-trio-refused"
 ERROR_HEADER = "x-gptme-trio-error"
@@ -61,8 +61,8 @@ async def serve_policy_proxy(policy: UrlPolicy, *, task_status=trio.TASK_STATUS_
         task_status.started(f"http://127.0.0.1:{port}")
 
 
-class _Reply(Exception):
-    """Answer the client with this response instead of relaying one."""
+class Answer(Exception):
+    """Answer the client with this response (bytes: head and body) instead of relaying one."""
 
     def __init__(self, status: int, reason: str, text: str, header: tuple[str, str] | None = None) -> None:
         super().__init__(text)
@@ -77,12 +77,12 @@ class _Connection:
         async with client:
             try:
                 head, rest = await _read_head(client)
-                method, target, headers = _parse_request(head)
+                method, target, headers = parse_request(head)
                 if method == "CONNECT":
                     await self._tunnel(client, target, rest)
                 else:
                     await self._forward(client, method, target, headers, rest)
-            except _Reply as reply:
+            except Answer as reply:
                 await _send_quietly(client, reply.response)
             except _GONE:
                 pass  # either side went away: nothing left to relay
@@ -90,15 +90,15 @@ class _Connection:
                 _log.error("policy proxy: a connection failed: %r", exc, exc_info=_log.isEnabledFor(logging.DEBUG))
 
     async def _open(self, host: str, port: int) -> trio.SocketStream:
-        """A connection to a checked address of `host` (each tried in turn), or _Reply."""
+        """A connection to a checked address of `host` (each tried in turn), or Answer."""
         try:
             addresses = await self._policy.addresses(host)
         except LookupFailed as exc:
-            raise _Reply(502, "Bad Gateway", str(exc), (ERROR_HEADER, "namenotresolved")) from exc
-        except ToolError as exc:
-            why = why_refused(exc)
+            raise Answer(502, "Bad Gateway", str(exc), (ERROR_HEADER, "namenotresolved")) from exc
+        except Refused as exc:
+            why = exc.refusal.reason
             _log.info("policy proxy refused %s:%s: %s", host, port, why)
-            raise _Reply(403, "Forbidden", f"refused by gptme-trio's URL policy: {why}", (REFUSED_HEADER, why)) from exc
+            raise Answer(403, "Forbidden", f"refused by gptme-trio's URL policy: {why}", (REFUSED_HEADER, why)) from exc
         failure: OSError | None = None
         for address in addresses:
             try:
@@ -106,12 +106,12 @@ class _Connection:
             except OSError as exc:
                 failure = exc
         name = _ERRNO_NAMES.get(_errno_of(failure), "connectionfailed")
-        raise _Reply(502, "Bad Gateway", f"could not connect to {host}:{port}: {failure}", (ERROR_HEADER, name))
+        raise Answer(502, "Bad Gateway", f"could not connect to {host}:{port}: {failure}", (ERROR_HEADER, name))
 
     async def _tunnel(self, client: trio.SocketStream, authority: str, rest: bytes) -> None:
         host, port = _host_port(f"http://{authority}/")
         if port is None:
-            raise _Reply(400, "Bad Request", f"CONNECT needs a port: {authority}")
+            raise Answer(400, "Bad Request", f"CONNECT needs a port: {authority}")
         upstream = await self._open(host, port)
         async with upstream:
             await client.send_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
@@ -125,14 +125,14 @@ class _Connection:
         self, client: trio.SocketStream, method: str, target: str, headers: Headers, rest: bytes
     ) -> None:
         if not target.lower().startswith("http://"):
-            raise _Reply(400, "Bad Request", f"a proxy request needs an absolute http:// URL, not {target[:200]}")
+            raise Answer(400, "Bad Request", f"a proxy request needs an absolute http:// URL, not {target[:200]}")
         host, port = _host_port(target)
         names = {name.lower() for name, _ in headers}
         if "transfer-encoding" in names:  # Chromium streams uploads over HTTP/2 only: never sent here
-            raise _Reply(411, "Length Required", "chunked request bodies are not relayed")
+            raise Answer(411, "Length Required", "chunked request bodies are not relayed")
         length = next((v for n, v in headers if n.lower() == "content-length"), "0")
         if not length.isdigit():
-            raise _Reply(400, "Bad Request", f"bad Content-Length: {length[:50]!r}")
+            raise Answer(400, "Bad Request", f"bad Content-Length: {length[:50]!r}")
         length = int(length)
         upstream = await self._open(host, port or 80)
         async with upstream:
@@ -156,7 +156,7 @@ async def _read_head(stream: trio.SocketStream) -> tuple[bytes, bytes]:
     data = bytearray()
     while (end := _head_end(data)) is None:
         if len(data) > _MAX_HEAD:
-            raise _Reply(431, "Request Header Fields Too Large", "the message head is over 256 KiB")
+            raise Answer(431, "Request Header Fields Too Large", "the message head is over 256 KiB")
         chunk = await stream.receive_some(65536)
         if not chunk:
             raise trio.BrokenResourceError("closed before the end of the message head")
@@ -174,16 +174,17 @@ def _lines(head: bytes) -> list[str]:
     return [line.removesuffix("\r") for line in head.decode("latin-1").split("\n")]
 
 
-def _parse_request(head: bytes) -> tuple[str, str, Headers]:
+def parse_request(head: bytes) -> tuple[str, str, Headers]:
+    """The method, target and headers of a request head (without its blank line), or Answer (a 400)."""
     request_line, *lines = _lines(head)
     parts = request_line.split(" ")
     if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
-        raise _Reply(400, "Bad Request", "not an HTTP/1.x request")
+        raise Answer(400, "Bad Request", "not an HTTP/1.x request")
     headers = []
     for line in lines:
         name, colon, value = line.partition(":")
         if not colon or not name or name != name.strip():
-            raise _Reply(400, "Bad Request", "malformed header line")
+            raise Answer(400, "Bad Request", "malformed header line")
         headers.append((name, value.strip()))
     return parts[0], parts[1], headers
 
@@ -192,8 +193,8 @@ def _host_port(url: str) -> tuple[str, int | None]:
     """The canonical host of `url` (as the policy reads it) and its port, if it has one."""
     try:
         return host_of(url), urlsplit(url).port
-    except (ValueError, ToolError) as exc:
-        raise _Reply(400, "Bad Request", f"malformed host in {url[:200]}") from exc
+    except (ValueError, Refused) as exc:
+        raise Answer(400, "Bad Request", f"malformed host in {url[:200]}") from exc
 
 
 def _request_head(method: str, target: str, headers: Headers) -> bytes:
@@ -226,9 +227,9 @@ async def _relay_response(upstream: trio.SocketStream, client: trio.SocketStream
         head, rest = await _read_head(upstream)
         status_line, *lines = _lines(head)
         if not status_line.startswith("HTTP/"):
-            raise _Reply(502, "Bad Gateway", f"not an HTTP response: {status_line[:100]!r}")
-    except (*_GONE, _Reply) as exc:  # Chromium's words: ERR_CONNECTION_CLOSED, or ERR_FAILED for garbage
-        code = "failed" if isinstance(exc, _Reply) else "connectionclosed"
+            raise Answer(502, "Bad Gateway", f"not an HTTP response: {status_line[:100]!r}")
+    except (*_GONE, Answer) as exc:  # Chromium's words: ERR_CONNECTION_CLOSED, or ERR_FAILED for garbage
+        code = "failed" if isinstance(exc, Answer) else "connectionclosed"
         await _send_quietly(
             client, _response(502, "Bad Gateway", f"no valid response from the server ({exc})", (ERROR_HEADER, code))
         )

@@ -15,13 +15,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any, get_type_hints
 
-from gptme_trio.core.errors import GptmeTrioError
+from gptme_trio.core.errors import ToolError
 
 _JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean"}
-
-
-class ToolError(GptmeTrioError):
-    """A tool call failed in a way the model should be told about."""
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from gptme_trio.core.browser import BrowserService, Page, PageOptions
+from gptme_trio.core.errors import ToolError
 from gptme_trio.core.policy import UrlPolicy
-from gptme_trio.tools import Tool, ToolError, tool
+from gptme_trio.tools import Tool, tool
 
 SELECTOR_HELP = 'a CSS selector, or Playwright\'s text=Sign in / role=button[name="Sign in"]'
 

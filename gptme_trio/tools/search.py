@@ -21,9 +21,9 @@ import httpx
 import lxml.etree
 import lxml.html
 
-from gptme_trio.core.errors import UsageError
+from gptme_trio.core.errors import ToolError, UsageError
 from gptme_trio.fetch.engines.http import connect_reason
-from gptme_trio.tools import Tool, ToolError, tool
+from gptme_trio.tools import Tool, tool
 
 MAX_RESULTS = 10
 SEARCH_URL_ENV = "GPTME_TRIO_SEARCH_URL"  # the variable the user sets for an engine's base URL

@@ -16,12 +16,13 @@ import time
 from pathlib import Path
 
 from gptme_trio.core.browser import BrowserService, PageOptions
-from gptme_trio.core.policy import UrlPolicy, why_refused
+from gptme_trio.core.errors import Refused, ToolError
+from gptme_trio.core.policy import UrlPolicy
 from gptme_trio.fetch.batch import FetchOptions, fetch_one
 from gptme_trio.fetch.engines import RenderOptions
 from gptme_trio.fetch.engines.browser import BrowserEngine
 from gptme_trio.fetch.targets import Target
-from gptme_trio.tools import Tool, ToolError, tool
+from gptme_trio.tools import Tool, tool
 from gptme_trio.tools.page import InteractivePage
 
 READ_BUDGET = 20_000  # characters of page text handed to the model per call
@@ -64,8 +65,8 @@ class WebTools:
             url = "http" + url[2:]
         try:
             await self._policy.check(url)
-        except ToolError as exc:
-            return why_refused(exc)
+        except Refused as exc:
+            return exc.refusal.reason
         return None
 
     def checked_options(self, block_media: bool = False) -> PageOptions:
