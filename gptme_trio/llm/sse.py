@@ -1,4 +1,4 @@
-"""One streamed reply over SSE, shared by every provider; httpx errors mapped here.
+"""One streamed reply over SSE, shared by every provider; network failures worded here.
 
     request = SSERequest(provider="openai", origin=base_url, url=..., body=..., headers=..., secret=key)
     reply = await stream_reply(client, request, OpenAIAssembler, on_event, RetryPolicy())
@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import json
 import math
-import socket
-import ssl
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -27,12 +25,12 @@ import httpx
 from httpx_sse import EventSource, ServerSentEvent, SSEError, aconnect_sse
 
 from gptme_trio.core.errors import MalformedStream, ProviderError, ProviderHTTPError, StreamBroken
+from gptme_trio.core.network import FailureKind, NetworkFailure, causes, network_errors
 from gptme_trio.llm import Event, Reply
 from gptme_trio.llm.retry import Retryable, RetryPolicy, retry_after, with_retries
 
 MAX_MESSAGE = 200  # characters of an API error message we keep
 MAX_ERROR_BODY = 16_384  # bytes of an error body we read
-RETRYABLE = (httpx.NetworkError, httpx.RemoteProtocolError, httpx.TimeoutException)  # not: bad scheme, proxy
 
 
 class Assembler(Protocol):
@@ -80,7 +78,16 @@ async def _attempt(
 ) -> Reply:
     started = time.perf_counter()
     opened = False
-    try:
+
+    def unreachable(failure: NetworkFailure) -> Exception:
+        if failure.kind is FailureKind.INVALID_URL:
+            return ProviderError(f"invalid URL {request.url!r}: {failure.detail}")
+        if opened:  # closing the response failed; _consume mapped everything before that
+            return StreamBroken(f"{request.provider}: connection lost ({_reason(failure)})")
+        error = ProviderError(f"cannot reach {request.origin}: {_reason(failure)}")
+        return Retryable(error) if failure.transient else error
+
+    with network_errors(unreachable):
         headers = {**request.headers, "content-type": "application/json"}
         async with aconnect_sse(
             client, "POST", request.url, content=encode_body(request.body), headers=headers, timeout=None
@@ -89,15 +96,6 @@ async def _attempt(
             if source.response.status_code >= 400:
                 await _raise_for_status(source.response, request)
             return await _consume(source, request, assembler, on_event, started)
-    except httpx.InvalidURL as exc:
-        raise ProviderError(f"invalid URL {request.url!r}: {exc}") from exc
-    except httpx.TransportError as exc:
-        if opened:  # closing the response failed; _consume mapped everything before that
-            raise StreamBroken(f"{request.provider}: connection lost ({_reason(exc)})") from exc
-        error = ProviderError(f"cannot reach {request.origin}: {_reason(exc)}")
-        if isinstance(exc, RETRYABLE):
-            raise Retryable(error) from exc
-        raise error from exc
 
 
 async def _consume(
@@ -111,26 +109,25 @@ async def _consume(
     ttft: int | None = None
     problem = f"{request.provider}: the stream ended before the reply was complete"
     try:
-        async with aclosing(source.aiter_sse()) as stream:
-            async for sse in stream:
-                events = assembler.feed(sse)
-                if ttft is None and assembler.has_content:
-                    ttft = _ms_since(started)
-                for event in events:
-                    delivered = True
-                    on_event(event)
-                if assembler.done:
-                    break
+        with network_errors(lambda failure: StreamBroken(f"connection lost mid-reply ({_reason(failure)})")):
+            async with aclosing(source.aiter_sse()) as stream:
+                async for sse in stream:
+                    events = assembler.feed(sse)
+                    if ttft is None and assembler.has_content:
+                        ttft = _ms_since(started)
+                    for event in events:
+                        delivered = True
+                        on_event(event)
+                    if assembler.done:
+                        break
     except SSEError as exc:
         raise MalformedStream(f"{request.provider}: not an event stream ({exc})") from exc
     except MalformedStream as exc:
         raise MalformedStream(f"{request.provider}: {exc}") from exc
     except RecursionError as exc:  # JSON nested thousands deep, wherever an assembler parsed it
         raise MalformedStream(f"{request.provider}: JSON nested too deeply") from exc
-    except StreamBroken as exc:  # the API reported an error inside the stream
+    except StreamBroken as exc:  # the API reported an error inside the stream, or the connection broke
         problem, cause = f"{request.provider}: {exc}", exc
-    except (httpx.TransportError, httpx.StreamError) as exc:
-        problem, cause = f"{request.provider}: connection lost mid-reply ({_reason(exc)})", exc
     else:
         cause = None
         if assembler.done:
@@ -152,14 +149,12 @@ async def _consume(
 
 async def _raise_for_status(response: httpx.Response, request: SSERequest) -> None:
     body = bytearray()
-    try:
+    with network_errors(lambda failure: None):  # the status is what matters; the body was a courtesy
         async with aclosing(response.aiter_bytes()) as pieces:
             async for piece in pieces:
                 body += piece
                 if len(body) >= MAX_ERROR_BODY:
                     break
-    except httpx.TransportError:
-        pass  # the status is what matters; the body was a courtesy
     status = response.status_code
     where = f" at {request.url}" if status == 404 else ""  # most likely a wrong base URL
     words = error_message(bytes(body), response.reason_phrase, secret=request.secret)
@@ -210,30 +205,9 @@ def error_message(body: bytes, fallback: str, *, secret: str | None = None) -> s
     return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
 
 
-def _reason(exc: BaseException) -> str:
-    for cause in _causes(exc):
-        if isinstance(cause, ConnectionRefusedError):
-            return "connection refused"
-        if isinstance(cause, socket.gaierror):
-            return "DNS lookup failed"
-        if isinstance(cause, ssl.SSLError):
-            return f"TLS error ({getattr(cause, 'verify_message', None) or cause.reason or cause})"
-    detail = str(exc)
-    if "refused" in detail.lower():  # anyio/trio sometimes word it without the errno type
-        return "connection refused"
-    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
-
-
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        if isinstance(current, BaseExceptionGroup):
-            for inner in current.exceptions:
-                yield from _causes(inner)
-        current = current.__cause__ or current.__context__
+def _reason(failure: NetworkFailure) -> str:
+    """ "connection refused", "DNS lookup failed", "TLS error (...)", else the exception's own words."""
+    return failure.connect_reason or failure.raw
 
 
 def _ms_since(started: float) -> int:
@@ -253,7 +227,7 @@ def redact(text: str, secret: str | None) -> str:
 def _scrub(exc: ProviderError, secret: str | None) -> None:
     """Redact the key from `exc` and every exception it chains to (-v prints the cause too)."""
     if secret:
-        for each in _causes(exc):
+        for each in causes(exc):
             each.args = tuple(redact(a, secret) if isinstance(a, str) else a for a in each.args)
 
 

@@ -4,8 +4,8 @@
     tools = search.tools()                               # [Tool "search"]
 
 Engines are entries in one registry (ENGINES): a default base URL, the request
-to send, and a parser from the answer's text to Results. httpx errors become
-ToolError here, with their reason; configuration mistakes are UsageError when
+to send, and a parser from the answer's text to Results. Network failures
+(core/network.py) become ToolError here, with their reason; configuration mistakes are UsageError when
 WebSearch is built. No timeouts of our own: the caller's Trio cancel scope
 bounds every call.
 """
@@ -22,7 +22,7 @@ import lxml.etree
 import lxml.html
 
 from gptme_trio.core.errors import ToolError, UsageError
-from gptme_trio.fetch.engines.http import connect_reason
+from gptme_trio.core.network import FailureKind, NetworkFailure, network_errors
 from gptme_trio.tools import Tool, tool
 
 MAX_RESULTS = 10
@@ -90,7 +90,7 @@ class WebSearch:
 
     async def _get(self, query: str) -> str:
         where = self.url
-        try:
+        with network_errors(lambda failure: ToolError(_unreachable(failure, where))):
             response = await self._client.get(
                 where,
                 params=self._engine.params(query),
@@ -98,21 +98,26 @@ class WebSearch:
                 follow_redirects=True,
                 timeout=None,  # the caller's cancel scope is the deadline, whatever the client's default
             )
-        except httpx.ConnectError as exc:
-            raise ToolError(f"search engine unreachable: {connect_reason(exc)} ({where})") from exc
-        except httpx.RemoteProtocolError as exc:
-            raise ToolError(f"search engine unreachable: connection closed by the server ({where})") from exc
-        except httpx.TooManyRedirects as exc:
-            raise ToolError(f"search engine unreachable: too many redirects ({where})") from exc
-        except httpx.TransportError as exc:
-            raise ToolError(f"search engine unreachable: {type(exc).__name__}: {exc} ({where})") from exc
-        except httpx.InvalidURL as exc:
-            raise ToolError(f"search engine URL is invalid: {exc} ({where})") from exc
         status = response.status_code
         if status != 200:  # DuckDuckGo answers 202 with a challenge page when it throttles
             hint = self._engine.status_hints.get(status)
             raise ToolError(f"search engine answered HTTP {status} ({where})" + (f": {hint}" if hint else ""))
         return response.text
+
+
+def _unreachable(failure: NetworkFailure, where: str) -> str:
+    kind = failure.kind
+    if kind is FailureKind.INVALID_URL:
+        return f"search engine URL is invalid: {failure.detail} ({where})"
+    if kind in (FailureKind.CONNECT, FailureKind.REFUSED, FailureKind.DNS, FailureKind.TLS):
+        why = failure.reason
+    elif kind is FailureKind.CLOSED:
+        why = "connection closed by the server"
+    elif kind is FailureKind.REDIRECTS:
+        why = "too many redirects"
+    else:
+        why = failure.raw
+    return f"search engine unreachable: {why} ({where})"
 
 
 def _markdown(number: int, result: Result) -> str:
