@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from gptme_trio.core.errors import OutputError, UsageError
+from gptme_trio.core.errors import OutputError, UsageError, os_reason
 from gptme_trio.core.progress import Reporter
 from gptme_trio.fetch.batch import BINARY_FORMATS, Record
 from gptme_trio.fetch.targets import Target
@@ -70,7 +70,7 @@ class Writer:
             try:
                 self._stream = open(destination.path, "wb")  # noqa: SIM115  (closed in close())
             except OSError as exc:
-                raise OutputError(f"cannot write {destination.path}: {exc.strerror or exc}") from exc
+                raise OutputError(f"cannot write {destination.path}: {os_reason(exc)}") from exc
         elif destination.kind == "dir":
             destination.path.mkdir(parents=True, exist_ok=True)
 
@@ -121,7 +121,7 @@ class Writer:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             raise OutputError("stdout was closed before all output was written") from exc
         except OSError as exc:
-            raise OutputError(f"cannot write output: {exc.strerror or exc}") from exc
+            raise OutputError(f"cannot write output: {os_reason(exc)}") from exc
 
     def _save(self, index: int, record: Record, data: bytes) -> None:
         name = self._unique(_slug(self._targets[index]) + EXTENSIONS[self._fmt])
@@ -152,4 +152,4 @@ def _write_atomically(path: Path, data: bytes) -> None:
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        raise OutputError(f"cannot write {path}: {os_reason(exc)}") from exc

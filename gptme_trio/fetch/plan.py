@@ -18,7 +18,7 @@ import trio.testing
 
 from gptme_trio.core.browser import BrowserSpec, PageOptions
 from gptme_trio.core.browser.locate import browser_spec
-from gptme_trio.core.errors import EXIT_FAILED, EXIT_OK, BrowserCrashed, UsageError
+from gptme_trio.core.errors import EXIT_FAILED, EXIT_OK, BrowserCrashed, UsageError, os_reason
 from gptme_trio.core.progress import Reporter
 from gptme_trio.fetch import extract
 from gptme_trio.fetch.batch import BINARY_FORMATS, FetchOptions, fetch_all
@@ -149,7 +149,7 @@ def _read_input(source: str) -> list[str]:
         else:
             text = Path(source).expanduser().read_text(encoding="utf-8")
     except OSError as exc:
-        raise UsageError(f"--input {source}: {exc.strerror or exc}") from exc
+        raise UsageError(f"--input {source}: {os_reason(exc)}") from exc
     except UnicodeDecodeError as exc:
         raise UsageError(f"--input {source}: not UTF-8 text") from exc
     return read_target_lines(text, source)
@@ -174,7 +174,7 @@ def check_storage_state(path: str) -> str:
     try:
         state = json.loads(Path(path).expanduser().read_text(encoding="utf-8"))
     except OSError as exc:
-        raise UsageError(f"--storage-state {path}: {exc.strerror or exc}") from exc
+        raise UsageError(f"--storage-state {path}: {os_reason(exc)}") from exc
     except ValueError as exc:
         raise UsageError(f"--storage-state {path}: not JSON ({exc})") from exc
     if not isinstance(state, dict) or not isinstance(state.get("cookies", []), list):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from gptme_trio.core.errors import UsageError
+from gptme_trio.core.errors import UsageError, os_reason
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 _HOSTNAME = re.compile(r"^(localhost|\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+)$")
@@ -35,8 +35,7 @@ def parse_target(raw: str) -> Target:
     except UsageError:
         raise
     except (OSError, ValueError, RuntimeError) as exc:  # a name too long for the OS, ~nosuchuser/...
-        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-        raise UsageError(f"{_shown(raw)}: {reason}") from exc
+        raise UsageError(f"{_shown(raw)}: {os_reason(exc)}") from exc
 
 
 def _shown(raw: str) -> str:

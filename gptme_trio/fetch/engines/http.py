@@ -10,7 +10,7 @@ import json
 import httpx
 import trio
 
-from gptme_trio.core.errors import NavigationError, UsageError
+from gptme_trio.core.errors import NavigationError, UsageError, os_reason
 from gptme_trio.core.network import network_errors
 from gptme_trio.fetch.engines import Snapshot, from_body
 from gptme_trio.fetch.extract import is_pdf
@@ -54,7 +54,7 @@ def _cookies(storage_state: str) -> httpx.Cookies:
         with open(storage_state, encoding="utf-8") as fh:
             state = json.load(fh)
     except (OSError, ValueError) as exc:
-        raise UsageError(f"--storage-state {storage_state}: {exc}") from exc
+        raise UsageError(f"--storage-state {storage_state}: {os_reason(exc)}") from exc
     jar = httpx.Cookies()
     for cookie in state.get("cookies", []):
         jar.set(cookie["name"], cookie["value"], domain=cookie.get("domain", ""), path=cookie.get("path", "/"))
