@@ -39,7 +39,7 @@ async def resolve(host: str) -> list[str]:
         infos = await trio.socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:  # gaierror; a label the IDNA codec refuses
         raise LookupFailed(Refusal(RefusalKind.LOOKUP, host=host)) from exc
-    return [info[4][0] for info in infos]
+    return [str(info[4][0]) for info in infos]
 
 
 class UrlPolicy:

@@ -32,7 +32,7 @@ REFUSED_HEADER = "x-gptme-trio-refused"
 ERROR_HEADER = "x-gptme-trio-error"
 _MAX_HEAD = 256 * 1024  # as Chromium (a longer response head is ERR_RESPONSE_HEADERS_TOO_BIG there)
 _DROPPED = {"connection", "keep-alive", "proxy-connection", "proxy-authorization", REFUSED_HEADER, ERROR_HEADER}
-_ERRNO_NAMES = {
+_ERRNO_NAMES: dict[int | None, str] = {
     errno.ECONNREFUSED: "connectionrefused",
     errno.ECONNRESET: "connectionreset",
     errno.ETIMEDOUT: "timedout",
@@ -53,7 +53,9 @@ async def open_policy_proxy(policy: UrlPolicy) -> AsyncIterator[str]:
         nursery.cancel_scope.cancel()
 
 
-async def serve_policy_proxy(policy: UrlPolicy, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+async def serve_policy_proxy(
+    policy: UrlPolicy, *, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED
+) -> None:
     listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
     port = listeners[0].socket.getsockname()[1]
     async with trio.open_nursery() as nursery:
@@ -130,10 +132,10 @@ class _Connection:
         names = {name.lower() for name, _ in headers}
         if "transfer-encoding" in names:  # Chromium streams uploads over HTTP/2 only: never sent here
             raise Answer(411, "Length Required", "chunked request bodies are not relayed")
-        length = next((v for n, v in headers if n.lower() == "content-length"), "0")
-        if not length.isdigit():
-            raise Answer(400, "Bad Request", f"bad Content-Length: {length[:50]!r}")
-        length = int(length)
+        declared = next((v for n, v in headers if n.lower() == "content-length"), "0")
+        if not declared.isdigit():
+            raise Answer(400, "Bad Request", f"bad Content-Length: {declared[:50]!r}")
+        length = int(declared)
         upstream = await self._open(host, port or 80)
         async with upstream:
             await upstream.send_all(_request_head(method, target, headers))

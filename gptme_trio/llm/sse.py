@@ -16,10 +16,10 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import httpx
 from httpx_sse import EventSource, ServerSentEvent, SSEError, aconnect_sse
@@ -108,6 +108,7 @@ async def _consume(
     delivered = False
     ttft: int | None = None
     problem = f"{request.provider}: the stream ended before the reply was complete"
+    cause: StreamBroken | None = None
     try:
         with network_errors(lambda failure: StreamBroken(f"connection lost mid-reply ({_reason(failure)})")):
             async with aclosing(source.aiter_sse()) as stream:
@@ -129,7 +130,6 @@ async def _consume(
     except StreamBroken as exc:  # the API reported an error inside the stream, or the connection broke
         problem, cause = f"{request.provider}: {exc}", exc
     else:
-        cause = None
         if assembler.done:
             try:
                 reply = assembler.reply(complete=True)
@@ -150,7 +150,7 @@ async def _consume(
 async def _raise_for_status(response: httpx.Response, request: SSERequest) -> None:
     body = bytearray()
     with network_errors(lambda failure: None):  # the status is what matters; the body was a courtesy
-        async with aclosing(response.aiter_bytes()) as pieces:
+        async with aclosing(cast(AsyncGenerator[bytes, None], response.aiter_bytes())) as pieces:
             async for piece in pieces:
                 body += piece
                 if len(body) >= MAX_ERROR_BODY:
