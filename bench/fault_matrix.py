@@ -4,8 +4,8 @@ Run from the repo root (only 127.0.0.1); writes bench/results/faults.md:
 
     .venv/bin/python bench/fault_matrix.py [--trials 200] [--seed N] [--jobs 2] [--trial SCENARIO:FAULT:MOMENT:SEED]
 
-A trial runs `python -m gptme_trio` on tests/pages.py. fetch: `fetch -f json -j 2 -t 4 -i urls.txt`, 4 slow pages
-then 3 fast ones. chat: `chat -n --name trial`, tests/llm_server.py answering prompt 1 with read_url(a slow page),
+A trial runs `python -m gptme_trio` on tests/support/pages.py. fetch: `fetch -f json -j 2 -t 4 -i urls.txt`, 4 slow pages
+then 3 fast ones. chat: `chat -n --name trial`, tests/support/llm_server.py answering prompt 1 with read_url(a slow page),
 prompt 2 with read_url(/normal); then `chat -n -r --name trial` must resume. Faults, `moment` s after the first
 page request: SIGINT, SIGTERM to the CLI; SIGKILL of a renderer, the browser, the driver; kill-at-launch: of the
 browser or the driver `moment`/4 s after the browser appears; stall-body, close-body: a page's body stops after
@@ -312,9 +312,11 @@ def log_messages(path: Path, outcome: Outcome) -> list[dict]:
 
 @contextlib.contextmanager
 def serve(script: str, *args: str):
-    """tests/pages.py or llm_server.py as the fixtures run them (stderr dropped: clients leave on purpose): its port."""
-    cmd = [sys.executable, str(ROOT / "tests" / script), *args]
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    """tests/support/pages.py or llm_server.py as the fixtures run them (stderr dropped: clients leave on purpose): its port."""
+    cmd = [sys.executable, "-m", "tests.support." + script.removesuffix(".py"), *args]
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
     try:
         yield int(proc.stdout.readline().split()[1])
     finally:

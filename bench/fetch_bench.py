@@ -4,7 +4,7 @@ Run from the repo root (talks only to 127.0.0.1; takes about 2 minutes):
 
     .venv/bin/python bench/fetch_bench.py            # optional: --runs N (default 9)
 
-Against tests/pages.py, each part in subprocesses (see `--help` for the other counts):
+Against tests/support/pages.py, each part in subprocesses (see `--help` for the other counts):
 1. wall time of `python -m gptme_trio fetch URL` vs bench/bare_playwright.py (alternating);
 2. cancellation: a Trio deadline around goto(/never), and the next fetch after it;
 3. Python CPU per page: the library on trio-asyncio vs plain asyncio Playwright.
@@ -122,7 +122,7 @@ class Bench:
         self.tag = f"FETCH_BENCH_RUN={run_id}".encode()  # in /proc/PID/environ of everything we start
         self.env = dict(os.environ, TMPDIR=tmp, FETCH_BENCH_RUN=run_id)  # TMPDIR: Chromium profiles go there
         pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "text": True, "env": self.env}
-        self.site = subprocess.Popen([sys.executable, str(ROOT / "tests" / "pages.py")], **pipes)
+        self.site = subprocess.Popen([sys.executable, "-m", "tests.support.pages"], cwd=ROOT, **pipes)
         line = self.site.stdout.readline()
         if not line.startswith("PORT "):
             self.close()

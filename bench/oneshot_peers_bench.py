@@ -5,7 +5,7 @@ Run from the repo root (talks only to 127.0.0.1; about a minute, plus building t
     .venv/bin/python bench/oneshot_peers_bench.py     # optional: --runs N (default 9, >= 5)
         [--shot-scraper-python PY] [--peers-dir .nox/peers]
 
-Against /normal on tests/pages.py: 1 warm-up round, then --runs rounds; in every round the commands run
+Against /normal on tests/support/pages.py: 1 warm-up round, then --runs rounds; in every round the commands run
 one after another (A, B, S), each a fresh process, timed from start to exit. Then --probe-runs rounds of the
 same commands under bench/phase_probe.py: a phase table (imports, driver start, launch, tab, goto, content,
 extraction, shutdown) and the paragraph on where the time goes, from this run's numbers (timelines of the

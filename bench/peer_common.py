@@ -1,6 +1,6 @@
 """Shared harness for the peer benchmarks (oneshot_peers_bench.py, gptme_cancel_bench.py): stdlib only.
 
-Site: tests/pages.py on 127.0.0.1 in a subprocess, plus an environment that tags every process a run
+Site: tests/support/pages.py on 127.0.0.1 in a subprocess, plus an environment that tags every process a run
 starts (TMPDIR and a variable), so the run can count other processes' CPU and find its own leftovers.
 """
 
@@ -35,13 +35,13 @@ def children_cpu() -> float:
 
 
 class Site:
-    """tests/pages.py in a subprocess; run() runs commands in the tagged environment."""
+    """tests/support/pages.py in a subprocess; run() runs commands in the tagged environment."""
 
     def __init__(self, tmp: str) -> None:
         self.tmp, self.tag = tmp, uuid.uuid4().hex
         self.env = dict(os.environ, TMPDIR=tmp, PEER_BENCH_RUN=self.tag)  # Chromium profiles go to tmp
         pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "text": True, "env": self.env}
-        self.proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "pages.py")], **pipes)
+        self.proc = subprocess.Popen([sys.executable, "-m", "tests.support.pages"], cwd=ROOT, **pipes)
         line = self.proc.stdout.readline()
         if not line.startswith("PORT "):
             self.close()

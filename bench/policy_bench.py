@@ -1,8 +1,8 @@
-"""Every URL-policy attempt in tests/policy_cases.py through UrlPolicy.check: bench/results/policy.md.
+"""Every URL-policy attempt in tests/support/policy_cases.py through UrlPolicy.check: bench/results/policy.md.
 
     python bench/policy_bench.py [--out bench/results/policy.md]
 
-No network: names resolve through the same table the tests use (tests.policy_cases.FakeDNS).
+No network: names resolve through the same table the tests use (tests.support.policy_cases.FakeDNS).
 The table of attempts lives in tests/ (the tests must not import from bench/; bench/ already
 uses tests/ helpers), so the repo root goes on sys.path and it is imported as a module.
 Exits 1 if any outcome differs from the expected one.
@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from gptme_trio.core.errors import ToolError  # noqa: E402
 from gptme_trio.core.policy import UrlPolicy  # noqa: E402
-from tests.policy_cases import CASES, DNS, Case, FakeDNS  # noqa: E402
+from tests.support.policy_cases import CASES, DNS, Case, FakeDNS  # noqa: E402
 
 CANNOT_CATCH = """\
 ## What the policy cannot catch
@@ -108,7 +108,7 @@ def main() -> int:
         "",
         f"Date: {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC<br>",
         f"Command: `python bench/policy_bench.py` (gptme_trio code: {commit()})<br>",
-        f"Attempts: {len(CASES)} from `tests/policy_cases.py` (the table `tests/test_policy.py` runs), "
+        f"Attempts: {len(CASES)} from `tests/support/policy_cases.py` (the table `tests/test_policy.py` runs), "
         f"{refused} refused, {len(CASES) - refused} allowed, **{len(wrong)} not as expected**; "
         f"{seconds * 1000:.0f} ms for all, one `trio.run` each.",
         "",

@@ -2,7 +2,7 @@
 
     python bench/proxy_bench.py [--rounds N (15)] [--out PATH]
 
-Talks only to 127.0.0.1 (tests/pages.py in a subprocess). Two parts:
+Talks only to 127.0.0.1 (tests/support/pages.py in a subprocess). Two parts:
 1. Attempts that only a connection-level check sees, each run with chat's WebTools built twice: the request
    guard alone (what chat had before the proxy) and the guard + the policy proxy (what chat runs now).
    "reached" means the server on 127.0.0.1 logged the request the policy should have refused; each attempt
@@ -44,13 +44,13 @@ from gptme_trio.core.errors import GptmeTrioError  # noqa: E402
 from gptme_trio.core.policy import UrlPolicy  # noqa: E402
 from gptme_trio.core.proxy import open_policy_proxy  # noqa: E402
 from gptme_trio.tools.web import WebTools  # noqa: E402
-from tests.policy_cases import FakeDNS  # noqa: E402
+from tests.support.policy_cases import FakeDNS  # noqa: E402
 
 PUBLIC = "93.184.215.14"  # the rebinding name's answer to our checks: checked, never connected to
 
 
 def hits(site: Site, path: str) -> int:
-    """How many requests tests/pages.py has served for `path`."""
+    """How many requests tests/support/pages.py has served for `path`."""
     with urllib.request.urlopen(site.base + "/hits") as response:
         return json.load(response).get(path, 0)
 

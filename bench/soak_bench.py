@@ -9,7 +9,7 @@ Pages: throughput_bench's page server (a thread of this process), /page?n=1..N, 
 1. `python -m gptme_trio fetch -f json -q -j 4 -i URLS.txt`: stdout is read record by record; at every
    --every-th record the whole process tree (the CLI and all descendants: node driver, Chromium and its
    children) is sampled: RSS and PSS sums, open fds, processes, threads, and the same per role.
-2. `python -m gptme_trio chat -n -m local/test-model --allow-hosts 127.0.0.1 ...` against tests/llm_server.py
+2. `python -m gptme_trio chat -n -m local/test-model --allow-hosts 127.0.0.1 ...` against tests/support/llm_server.py
    (a subprocess): replies of --calls-per-reply read_url calls on distinct pages, then a text answer; the
    `-> read_url(` lines on its stderr are counted and the tree is sampled at every --every-th one.
 For each metric: least-squares slope over the samples after the warm-up ones, the fitted change over the
@@ -42,7 +42,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import throughput_bench as tb  # noqa: E402 - bench/ is not a package: its page server, header, CPU meters
 
 ROOT = tb.ROOT
-LLM_SERVER = ROOT / "tests" / "llm_server.py"
 ROLES = ("python", "driver", "browser", "renderer", "webui", "other")
 MiB = 2**20
 WARMUP = {"fetch": 2, "chat": 1}  # samples left out of the trend: tabs, caches and heaps still filling
@@ -184,7 +183,8 @@ def chat_soak(b: tb.Bench, tmp: str, calls: int, per_reply: int, every: int) -> 
     ] + [{"text": "soak done"}]
     (Path(tmp) / "script.json").write_text(json.dumps(script))
     server = subprocess.Popen(
-        [sys.executable, str(LLM_SERVER), str(Path(tmp) / "script.json")],
+        [sys.executable, "-m", "tests.support.llm_server", str(Path(tmp) / "script.json")],
+        cwd=ROOT,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -383,7 +383,7 @@ def main() -> None:
                 )
                 replies = -(-args.tool_calls // args.calls_per_reply)
                 what = (
-                    f"One `chat -n` process; tests/llm_server.py replies {replies} times with {args.calls_per_reply}"
+                    f"One `chat -n` process; tests/support/llm_server.py replies {replies} times with {args.calls_per_reply}"
                     " read_url calls on distinct pages (run concurrently, so that many reused tabs, each replaced after"
                     " 50 uses), then with a text answer. A tool call succeeds when the conversation log records it"
                     " `ok` and its result has the page's marker. The conversation (all page texts) grows by design."

@@ -41,12 +41,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import psutil
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import peers  # noqa: E402 - bench/ is not a package; bench-only peer virtualenvs
 import throughput_peers  # noqa: E402
 import throughput_profile  # noqa: E402
-from pages import make_png  # noqa: E402 - tests/ is not a package on sys.path
+
+from tests.support.pages import make_png  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"

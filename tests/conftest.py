@@ -11,7 +11,6 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import psutil
 import pytest
@@ -20,8 +19,7 @@ import trio
 from gptme_trio.core.browser import BrowserSpec, open_browser
 from gptme_trio.core.browser.locate import find_browser
 from gptme_trio.core.errors import BrowserNotFound
-
-TESTS = Path(__file__).parent
+from tests.support import ROOT, server_command
 
 
 @dataclass(frozen=True)
@@ -34,9 +32,7 @@ class Site:
 
 
 def _serve_pages() -> Iterator[Site]:
-    proc = subprocess.Popen(
-        [sys.executable, str(TESTS / "pages.py")], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
+    proc = subprocess.Popen(server_command("pages"), cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     line = proc.stdout.readline()
     assert line.startswith("PORT "), f"test site did not start: {line!r}"
     _, port, tls_port = line.split()
@@ -170,7 +166,8 @@ def llm(tmp_path) -> Iterator[Callable[[list], ScriptedLLM]]:
         path = tmp_path / f"script{len(procs)}.json"
         path.write_text(json.dumps(script))
         proc = subprocess.Popen(
-            [sys.executable, str(TESTS / "llm_server.py"), str(path)],
+            server_command("llm_server", str(path)),
+            cwd=ROOT,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,

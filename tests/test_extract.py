@@ -5,7 +5,7 @@ import pytest
 from gptme_trio.core.errors import ContentError, UsageError
 from gptme_trio.fetch import extract
 
-from .pages import ARTICLE, make_pdf
+from .support.pages import ARTICLE, make_pdf
 
 PAGE = ARTICLE.format(title="A title")
 

@@ -27,7 +27,7 @@ from gptme_trio.llm import Message, ToolCall
 from gptme_trio.llm.anthropic import Anthropic
 from gptme_trio.llm.openai import OpenAICompatible
 from gptme_trio.llm.retry import RetryPolicy
-from tests.llm_server import anthropic_stream, openai_stream, split
+from tests.support.llm_server import anthropic_stream, openai_stream, split
 
 from .conftest import cli_command, cli_env
 

@@ -1,4 +1,4 @@
-"""Hostile pages (tests/hostile_site.py): `gptme-trio fetch` as a user runs it, and the library's tabs.
+"""Hostile pages (tests/support/hostile_site.py): `gptme-trio fetch` as a user runs it, and the library's tabs.
 
 Whatever the page does, the answer is its content or one clear line on stderr with exit 1, within
 the caller's deadline (-t), without a traceback, and with no process left behind.

@@ -1,14 +1,12 @@
-"""LLM providers over real HTTP on 127.0.0.1 against tests/llm_server.py; registry; SSE properties."""
+"""LLM providers over real HTTP on 127.0.0.1 against tests/support/llm_server.py; registry; SSE properties."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,7 +21,8 @@ from gptme_trio.llm.anthropic import Anthropic
 from gptme_trio.llm.openai import OpenAICompatible
 from gptme_trio.llm.registry import PROVIDERS, resolve
 from gptme_trio.llm.retry import RetryPolicy, retry_after
-from tests.llm_server import LLMServer, anthropic_stream, openai_stream, split
+from tests.support import ROOT, server_command
+from tests.support.llm_server import LLMServer, anthropic_stream, openai_stream, split
 
 KEY = "sk-test-SECRET-0123456789"
 FAST = RetryPolicy(delays=(0.01,) * 4)
@@ -228,9 +227,8 @@ async def test_connection_refused(client, free_port):
 async def test_server_as_a_subprocess(client, tmp_path):
     script = tmp_path / "script.json"
     script.write_text(json.dumps([{"tool_calls": [{"name": "fetch", "arguments": {"url": "u"}}]}, {"text": "bye"}]))
-    program = Path(__file__).with_name("llm_server.py")
-    command = [sys.executable, str(program), str(script)]
-    with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE) as proc:
+    command = server_command("llm_server", str(script))
+    with subprocess.Popen(command, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE) as proc:
         line = (await trio.to_thread.run_sync(proc.stdout.readline)).decode()
         assert line.startswith("PORT "), line
         base = f"http://127.0.0.1:{line.split()[1]}"

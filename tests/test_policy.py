@@ -20,7 +20,7 @@ from playwright._impl._driver import compute_driver_executable
 
 from gptme_trio.core.errors import ToolError
 from gptme_trio.core.policy import UrlPolicy, host_of, resolve
-from tests.policy_cases import CASES, DNS, PUBLIC_V4, FakeDNS
+from tests.support.policy_cases import CASES, DNS, PUBLIC_V4, FakeDNS
 
 from .conftest import cli_command, cli_env
 

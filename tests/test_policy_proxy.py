@@ -21,7 +21,7 @@ from gptme_trio.core.errors import ToolError
 from gptme_trio.core.policy import UrlPolicy
 from gptme_trio.core.proxy import ERROR_HEADER, REFUSED_HEADER, Answer, open_policy_proxy, parse_request
 from gptme_trio.tools.web import WebTools
-from tests.policy_cases import FakeDNS
+from tests.support.policy_cases import FakeDNS
 
 from .test_chat_cli import chat
 from .test_page_tools import elsewhere, hits

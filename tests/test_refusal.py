@@ -14,7 +14,7 @@ from gptme_trio.core.errors import AddressClass, LookupFailed, Refusal, RefusalK
 from gptme_trio.core.policy import UrlPolicy, address_class
 from gptme_trio.core.proxy import ERROR_HEADER, REFUSED_HEADER, open_policy_proxy
 from gptme_trio.tools.web import WebTools
-from tests.policy_cases import FakeDNS
+from tests.support.policy_cases import FakeDNS
 
 K = RefusalKind
 ip = ipaddress.ip_address

@@ -1,4 +1,4 @@
-"""The search tool over real HTTP against tests/pages.py's fake DuckDuckGo (/ddg) and SearXNG (/searx)."""
+"""The search tool over real HTTP against tests/support/pages.py's fake DuckDuckGo (/ddg) and SearXNG (/searx)."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ from gptme_trio.llm import Message
 from gptme_trio.llm.anthropic import Anthropic
 from gptme_trio.llm.retry import RetryPolicy
 from gptme_trio.llm.sse import error_message
-from tests.llm_server import anthropic_stream
+from tests.support.llm_server import anthropic_stream
 
 from .conftest import SECRET, cli_command, cli_env, wait_for_descendants
 

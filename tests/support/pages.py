@@ -1,7 +1,7 @@
 """A local web site with every kind of page the tests need, on 127.0.0.1 only.
 
-Run as a process: `python tests/pages.py` prints `PORT <http> <https>` and serves until
-stdin closes (so it never outlives the test run). Pages:
+Run as a process: `python -m tests.support.pages` (from the repository root) prints `PORT <http> <https>`
+and serves until stdin closes (so it never outlives the test run). Pages:
 
     /normal            an article                    /slow?ms=N       the article after N ms
     /never             never answers                 /stall-body      half a body, then silence
@@ -26,7 +26,7 @@ stdin closes (so it never outlives the test run). Pages:
                                  (default 0.5) of the body, then the socket is closed: a body cut off
     /stall-mid-body?ms=D&frac=F  the same, then silence until the client hangs up (at most 300 s)
     /counted?ms=N&id=X           the article after N ms; /count?id=X: JSON, how many /counted requests had id X
-    /hostile/...                 hostile pages (50 MB, 10,000 deep, endless redirects, popups...): tests/hostile_site.py
+    /hostile/...                 hostile pages (50 MB, 10,000 deep, endless redirects, popups...): hostile_site.py
 """
 
 from __future__ import annotations
@@ -292,7 +292,7 @@ document.getElementById('root').replaceChildren(p); }, 300);</script></body></ht
         elif path == "/count":
             self.send(200, json.dumps(COUNTED[query.get("id", [""])[0]]).encode(), "application/json")
         elif path.startswith("/hostile/"):
-            import hostile_site  # tests/ is sys.path[0]: this module runs as a script
+            from tests.support import hostile_site
 
             hostile_site.handle(self, path, query)
         else:

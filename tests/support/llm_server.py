@@ -37,8 +37,8 @@ An exhausted script answers 400 "llm_server: script exhausted". In a Trio test:
 
     server = LLMServer([{"text": "hi"}]);  await nursery.start(server.serve)   # server.port
 
-As a process: `python tests/llm_server.py SCRIPT.json` prints `PORT <n>` and serves until its
-stdin closes (start it with stdin=subprocess.PIPE, like tests/pages.py), then read
+As a process: `python -m tests.support.llm_server SCRIPT.json` (from the repository root) prints `PORT <n>`
+and serves until its stdin closes (start it with stdin=subprocess.PIPE, like tests/support/pages.py), then read
 `http://127.0.0.1:<n>/_requests`.
 """
 
@@ -345,7 +345,7 @@ async def _serve_until_stdin_closes(server: LLMServer) -> None:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
-        print("usage: python tests/llm_server.py SCRIPT.json", file=sys.stderr)
+        print("usage: python -m tests.support.llm_server SCRIPT.json", file=sys.stderr)
         return 2
     try:
         server = LLMServer(json.loads(Path(argv[0]).read_text()))

@@ -1,4 +1,4 @@
-"""Hostile pages, served by tests/pages.py under /hostile/ (imported there, in the server process).
+"""Hostile pages, served by tests/support/pages.py under /hostile/ (imported there, in the server process).
 
 /hostile/huge?mb=N            N MB (default 50) of distinct HTML paragraphs, streamed with a Content-Length
 /hostile/deep?n=N             a paragraph, N (default 10000) nested <div>s around one sentence, a paragraph;
