@@ -111,18 +111,19 @@ async def _consume(
     cause: StreamBroken | None = None
     try:
         with network_errors(lambda failure: StreamBroken(f"connection lost mid-reply ({_reason(failure)})")):
-            async with aclosing(source.aiter_sse()) as stream:
-                async for sse in stream:
-                    events = assembler.feed(sse)
-                    if ttft is None and assembler.has_content:
-                        ttft = _ms_since(started)
-                    for event in events:
-                        delivered = True
-                        on_event(event)
-                    if assembler.done:
-                        break
-    except SSEError as exc:
-        raise MalformedStream(f"{request.provider}: not an event stream ({exc})") from exc
+            try:
+                async with aclosing(source.aiter_sse()) as stream:
+                    async for sse in stream:
+                        events = assembler.feed(sse)
+                        if ttft is None and assembler.has_content:
+                            ttft = _ms_since(started)
+                        for event in events:
+                            delivered = True
+                            on_event(event)
+                        if assembler.done:
+                            break
+            except SSEError as exc:  # an httpx.TransportError, yet bad data, not a lost connection
+                raise MalformedStream(f"not an event stream ({exc})") from exc
     except MalformedStream as exc:
         raise MalformedStream(f"{request.provider}: {exc}") from exc
     except RecursionError as exc:  # JSON nested thousands deep, wherever an assembler parsed it
