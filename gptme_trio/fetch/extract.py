@@ -47,11 +47,11 @@ def charset_of(body: bytes, content_type: str = "") -> str:
     for bom, name in _BOMS:
         if body.startswith(bom):
             return name
-    for match in (_HEADER_CHARSET.search(content_type or ""), _META_CHARSET.search(body[:4096])):
-        if match:
-            name = match.group(1).decode() if isinstance(match.group(1), bytes) else match.group(1)
+    header, meta = _HEADER_CHARSET.search(content_type or ""), _META_CHARSET.search(body[:4096])
+    for label in (header.group(1) if header else None, meta.group(1).decode() if meta else None):
+        if label:
             try:
-                return io.TextIOWrapper(io.BytesIO(), encoding=name).encoding
+                return io.TextIOWrapper(io.BytesIO(), encoding=label).encoding
             except LookupError:
                 continue
     try:
@@ -157,7 +157,7 @@ def _convert(html: str, url: str, output_format: str) -> str:
         base_url=url if url.startswith(("http://", "https://")) else None,
         preprocessing=PreprocessingOptions(remove_navigation=False, remove_forms=False),  # --full: everything
     )
-    return html_to_markdown.convert(html, options).content.strip() + "\n"
+    return (html_to_markdown.convert(html, options).content or "").strip() + "\n"
 
 
 def _parse(html: str, *, shallow: bool = True) -> lxml.html.HtmlElement | None:
