@@ -12,6 +12,7 @@ import codecs
 import contextlib
 import io
 import re
+from typing import Literal
 
 import lxml.etree
 import lxml.html
@@ -128,7 +129,7 @@ def pdf_to_text(body: bytes, *, url: str = "") -> str:
     return "\n\n".join(p for p in pages if p) + "\n"
 
 
-def _trafilatura(html: str, url: str, output_format: str) -> str | None:
+def _trafilatura(html: str, url: str, output_format: Literal["markdown", "txt"]) -> str | None:
     import trafilatura
 
     found = trafilatura.extract(
@@ -147,7 +148,7 @@ def _trafilatura(html: str, url: str, output_format: str) -> str | None:
     return found.strip() + "\n" if found and found.strip() else None
 
 
-def _convert(html: str, url: str, output_format: str) -> str:
+def _convert(html: str, url: str, output_format: Literal["markdown", "plain"]) -> str:
     import html_to_markdown
     from html_to_markdown import ConversionOptions, PreprocessingOptions
 
