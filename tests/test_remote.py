@@ -46,6 +46,7 @@ def playwright_server(chromium, tmp_path) -> Iterator[str]:
     proc = start_group(
         [node, cli, "launch-server", "--browser", "chromium", "--config", str(config)], stdout=subprocess.PIPE
     )
+    assert proc.stdout is not None
     line = proc.stdout.readline().strip()
     assert line.startswith("ws://127.0.0.1:"), line
     yield line
@@ -64,6 +65,7 @@ def cdp_chromium(chromium, tmp_path) -> Iterator[str]:
         "about:blank",
     ]
     proc = start_group(args, stderr=subprocess.PIPE)
+    assert proc.stderr is not None
     for line in proc.stderr:
         found = re.search(r"DevTools listening on ws://127\.0\.0\.1:(\d+)/", line)
         if found:
