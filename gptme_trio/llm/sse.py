@@ -18,10 +18,10 @@ import math
 import socket
 import ssl
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import AsyncGenerator, Callable, Iterator, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import httpx
 from httpx_sse import EventSource, ServerSentEvent, SSEError, aconnect_sse
@@ -109,6 +109,7 @@ async def _consume(
 ) -> Reply:
     delivered = False
     ttft: int | None = None
+    cause: BaseException | None
     problem = f"{request.provider}: the stream ended before the reply was complete"
     try:
         async with aclosing(source.aiter_sse()) as stream:
@@ -153,7 +154,8 @@ async def _consume(
 async def _raise_for_status(response: httpx.Response, request: SSERequest) -> None:
     body = bytearray()
     try:
-        async with aclosing(response.aiter_bytes()) as pieces:
+        pieces_gen = cast("AsyncGenerator[bytes, None]", response.aiter_bytes())  # httpx types it as an iterator
+        async with aclosing(pieces_gen) as pieces:
             async for piece in pieces:
                 body += piece
                 if len(body) >= MAX_ERROR_BODY:
