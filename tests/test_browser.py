@@ -110,7 +110,7 @@ async def test_navigation_errors_are_ours(browser, site, free_port):
         assert info.value.url == url
 
 
-def _browser_process(driver_parent: int) -> psutil.Process:
+def browser_process(driver_parent: int) -> psutil.Process:
     """The Chromium browser process: the one without --type= (renderers, GPU... have one)."""
     for proc in descendants(driver_parent):
         cmdline = proc.cmdline()
@@ -122,7 +122,7 @@ def _browser_process(driver_parent: int) -> psutil.Process:
 @pytest.mark.parametrize("victim", ["chromium", "driver"])
 async def test_crash_mid_call_then_fresh_browser(browser, site, victim):
     assert await fetch_title(browser, site.url("/normal")) == "Normal page"
-    chromium = _browser_process(os.getpid())
+    chromium = browser_process(os.getpid())
     target = chromium if victim == "chromium" else chromium.parent()
     before = descendants(os.getpid())
 

@@ -14,7 +14,7 @@ from gptme_trio.fetch.engines.browser import BrowserEngine
 from gptme_trio.fetch.targets import Target
 
 from .conftest import alive, until
-from .test_browser import _browser_process
+from .test_browser import browser_process
 
 
 async def test_a_tab_is_reused_with_a_clean_record(browser, site):
@@ -104,7 +104,7 @@ async def test_tabs_of_a_dead_browser_are_replaced(browser, site, victim):
     tabs = browser.tabs(PageOptions())
     async with tabs.page() as page:
         await page.goto(site.url("/normal"))
-    chromium = _browser_process(os.getpid())
+    chromium = browser_process(os.getpid())
     target = chromium if victim == "chromium" else chromium.parent()
     target.kill()
     await until(lambda: not alive([target]), 10)  # never reap it here (psutil.wait_procs would): the service's child
