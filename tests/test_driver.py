@@ -52,13 +52,15 @@ async def test_without_a_log_the_driver_keeps_our_stderr(chromium):
 
 async def test_two_services_starting_at_once_each_get_their_own_log(chromium, tmp_path):
     logs = [tmp_path / "a.log", tmp_path / "b.log"]
-    async with open_browser(BrowserSpec(executable=chromium, driver_log=logs[0])) as one:
-        async with open_browser(BrowserSpec(executable=chromium, driver_log=logs[1])) as two:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(one.start)
-                nursery.start_soon(two.start)
-            drivers = [p for p in descendants(os.getpid()) if "run-driver" in p.cmdline()]
-            assert sorted(Path(os.readlink(f"/proc/{p.pid}/fd/2")) for p in drivers) == sorted(logs)
+    async with (
+        open_browser(BrowserSpec(executable=chromium, driver_log=logs[0])) as one,
+        open_browser(BrowserSpec(executable=chromium, driver_log=logs[1])) as two,
+    ):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(one.start)
+            nursery.start_soon(two.start)
+        drivers = [p for p in descendants(os.getpid()) if "run-driver" in p.cmdline()]
+        assert sorted(Path(os.readlink(f"/proc/{p.pid}/fd/2")) for p in drivers) == sorted(logs)
 
 
 async def test_start_reports_started_once_the_driver_is_spawned_before_chromium(chromium):
