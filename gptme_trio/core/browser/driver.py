@@ -48,17 +48,18 @@ def driver_start(stderr: Path | None, spawned: Callable[[], None]) -> Iterator[N
     """
     from playwright._impl import _transport
 
-    original = getattr(_transport, "_get_stderr_fileno", None)
+    original: Callable[[], int | None] | None = getattr(_transport, "_get_stderr_fileno", None)
     if original is None:
         _log.warning("playwright._impl._transport._get_stderr_fileno is gone: driver stderr not redirected")
     elif original.__module__ != __name__:
+        playwrights = original
 
         def _get_stderr_fileno() -> int | None:
             start = _START.get()
             if start is None:
-                return original()
+                return playwrights()
             start.spawned()
-            return original() if start.stderr is None else start.stderr
+            return playwrights() if start.stderr is None else start.stderr
 
         _transport._get_stderr_fileno = _get_stderr_fileno
     with contextlib.ExitStack() as stack:

@@ -5,16 +5,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urldefrag
 
 import trio
+from playwright.async_api import BrowserContext
+from playwright.async_api import Page as PlaywrightPage
 
 from gptme_trio.core.browser.errors import net_error
 from gptme_trio.core.browser.options import BLOCKED_URL_PATTERNS, Navigation
 from gptme_trio.core.browser.routing import RequestGuard
 from gptme_trio.core.errors import BrowserCrashed, NavigationError, PageError
 
+T = TypeVar("T")
 _NAVIGATION_COMMIT_SECONDS = 2  # content() waits this long for a navigation in progress to commit
 _MAX_REDIRECTS = 20  # as Chromium
 _CRASH_PROBE_SECONDS = 1  # a navigation aborted for no reason we know: is the renderer still there?
@@ -23,7 +26,7 @@ _CRASH_PROBE_SECONDS = 1  # a navigation aborted for no reason we know: is the r
 class PageHost(Protocol):
     """What a page needs from the service that opened it (service.BrowserService)."""
 
-    async def run_aio(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    async def run_aio(self, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
         """`fn(*args, **kwargs)` on the asyncio loop, awaited from Trio."""
         ...
 
@@ -45,7 +48,7 @@ class Page:
 
     Made by the service (`BrowserService.page`, `new_page`, `tabs`), not by callers."""
 
-    def __init__(self, host: PageHost, raw: Any, context: Any, generation: int) -> None:
+    def __init__(self, host: PageHost, raw: PlaywrightPage, context: BrowserContext, generation: int) -> None:
         self._host = host
         self._raw = raw
         self._context = context
@@ -95,7 +98,7 @@ class Page:
             self._stale = False
             self._committed.set()
 
-    async def _call(self, fn: Callable[..., Any], *args: Any, url: str = "", **kwargs: Any) -> Any:
+    async def _call(self, fn: Callable[..., Awaitable[T]], *args: Any, url: str = "", **kwargs: Any) -> T:
         """`fn` on the loop, its failures mapped; a crash of the page's renderer ends it at once."""
         if self._crashed:
             raise PageError("the page crashed", url=url or self._raw.url)
@@ -120,7 +123,7 @@ class Page:
         return self._raw.is_closed()
 
     @property
-    def context(self) -> Any:
+    def context(self) -> BrowserContext:
         """Playwright's BrowserContext of this tab (asyncio-flavoured: for the service, and tests)."""
         return self._context
 
@@ -155,8 +158,7 @@ class Page:
             await self._call(self._raw.goto, "about:blank", url=url)
         target, hops = url, 0
         while True:  # the request filter turns each redirect hop into a navigation of ours (routing.py)
-            self._refused_navigation = self._redirect_hop = None
-            self._document_failure = ""
+            self._forget_navigation()
             with trio.CancelScope() as self._navigation:
                 self._in_goto = True
                 try:
@@ -182,6 +184,11 @@ class Page:
             return Navigation(None, self._raw.url, "")
         content_type = response.headers.get("content-type", "")
         return Navigation(response.status, self._raw.url, content_type)
+
+    def _forget_navigation(self) -> None:
+        """Before each navigation of goto(): what the guard and the events report is about the next."""
+        self._refused_navigation = self._redirect_hop = None
+        self._document_failure = ""
 
     async def _has_crashed(self) -> bool:
         """Whether the renderer died (its crash event comes after the navigation's abort)."""

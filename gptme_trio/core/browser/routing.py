@@ -83,7 +83,8 @@ class RequestGuard:
     def _guarded(self, handler: Callable[[Any], Any]) -> Callable[[Any], Any]:
         async def guarded(route: Any) -> None:
             task = asyncio.current_task()
-            self._tasks.add(task)
+            if task is not None:  # always: Playwright runs handlers as tasks
+                self._tasks.add(task)
             try:
                 await handler(route)
             except Exception:  # the page went away meanwhile: nothing to answer
@@ -91,7 +92,8 @@ class RequestGuard:
                     with contextlib.suppress(Exception):
                         await _refuse_quietly(route)  # never let it through unchecked
             finally:
-                self._tasks.discard(task)
+                if task is not None:
+                    self._tasks.discard(task)
 
         return guarded
 
@@ -114,12 +116,13 @@ class RequestGuard:
             if (code := response.headers.get(ERROR_HEADER)) is not None:  # the policy proxy could not connect
                 await route.abort(code)
                 return
-            if (reason := response.headers.get(REFUSED_HEADER)) is None and hop is None:
-                await route.fulfill(response=response)
-                return
-            if reason is None and (reason := await self._check(hop)) is None:
-                await self._redirect(route, request, hop)
-                return
+            if (reason := response.headers.get(REFUSED_HEADER)) is None:
+                if hop is None:
+                    await route.fulfill(response=response)
+                    return
+                if (reason := await self._check(hop)) is None:
+                    await self._redirect(route, request, hop)
+                    return
             url = hop or url
         self._page.note_refused(url, reason)
         if request.is_navigation_request() and request.frame.parent_frame is None:

@@ -17,7 +17,7 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import trio
 import trio_asyncio
@@ -30,6 +30,7 @@ from gptme_trio.core.browser.options import CHROMIUM_ARGS, BrowserSpec, PageOpti
 from gptme_trio.core.browser.page import Page
 from gptme_trio.core.errors import BrowserCrashed, GptmeTrioError
 
+T = TypeVar("T")
 _log = logging.getLogger(__name__)
 _SHUTDOWN_SECONDS = 10
 _CLOSE_PAGE_SECONDS = 5
@@ -86,13 +87,15 @@ class BrowserService:
 
     # What its pages need (page.PageHost): the loop, the error mapping, closing in the background.
 
-    async def run_aio(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    async def run_aio(self, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
         """`fn(*args, **kwargs)` on the service's asyncio loop, awaited from Trio."""
-        return await trio_asyncio.aio_as_trio(fn, loop=self._loop)(*args, **kwargs)
+        result: T = await trio_asyncio.aio_as_trio(fn, loop=self._loop)(*args, **kwargs)
+        return result
 
     def trio_as_aio(self, fn: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
         """A Trio-flavoured async function, callable from the service's asyncio loop."""
-        return trio_asyncio.trio_as_aio(fn, loop=self._loop)
+        wrapped: Callable[..., Any] = trio_asyncio.trio_as_aio(fn, loop=self._loop)
+        return wrapped
 
     def discard(self, page: Page) -> None:
         """Close `page` and its context in the service's nursery (this never waits)."""
