@@ -185,3 +185,19 @@ async def test_cancelled_service_still_cleans_up(chromium, site, delay):
     with trio.fail_after(5):
         while alive(list(seen.values())):
             await trio.sleep(0.05)
+
+
+async def test_a_browser_that_cannot_start_fails_its_start_once(tmp_path):
+    fake = tmp_path / "fake-chrome"
+    fake.write_text("#!/bin/sh\necho 'not a browser' >&2\nexit 3\n")
+    fake.chmod(0o755)
+    async with open_browser(BrowserSpec(executable=str(fake))) as browser:
+        caught: tuple[BaseException, ...] = ()
+        try:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(browser.start)  # started once the driver exists: the launch fails after
+        except* BrowserCrashed as group:
+            caught = group.exceptions
+        assert len(caught) == 1 and "could not start the browser" in str(caught[0])
+        assert "exited with code 3" in str(caught[0])
+        assert browser.starts == 1  # that start-up's error, not a second attempt

@@ -220,7 +220,7 @@ class BrowserService:
         if launch is not None:
             await launch.spawned.wait()
         task_status.started()
-        await self._ensure_browser()
+        await self._ensure_browser(launch)
 
     def _launching(self) -> _Launch | None:
         """The start-up in progress, begun (in the service's nursery) if the browser is not running;
@@ -232,16 +232,18 @@ class BrowserService:
             self._nursery.start_soon(self._start_browser, self._launch)
         return self._launch
 
-    async def _ensure_browser(self) -> Any:
-        """The running browser; starts one when there is none.
+    async def _ensure_browser(self, launch: _Launch | None = None) -> Any:
+        """The running browser; starts one when there is none (`launch`: the start-up begun already).
 
         Start-up runs as the service's own task, so a caller cancelled while waiting for
         it never tears a half-started driver or browser apart: the next caller gets it.
         """
-        while (launch := self._launching()) is not None:
+        launch = launch or self._launching()
+        while launch is not None:
             await launch.done.wait()
             if launch.error is not None:
                 raise launch.error
+            launch = self._launching()
         return self._browser
 
     async def _start_browser(self, launch: _Launch) -> None:
