@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import trio
-import trio.testing
 
-from gptme_trio.core.browser import BrowserSpec, PageOptions
+from gptme_trio.core.browser import BrowserService, BrowserSpec, PageOptions
 from gptme_trio.core.browser.locate import browser_spec
 from gptme_trio.core.errors import EXIT_FAILED, EXIT_OK, BrowserCrashed, UsageError
 from gptme_trio.core.progress import Reporter
@@ -116,15 +115,14 @@ async def run_fetch_plan(plan: FetchPlan) -> int:
     return EXIT_FAILED if writer.failures else EXIT_OK
 
 
-async def _start(service, *, overlap: bool) -> None:
+async def _start(service: BrowserService, *, overlap: bool) -> None:
     """Start the browser outside any URL's deadline. Meanwhile, the extraction libraries
-    (~150 ms of imports) load: once every task waits on I/O, the driver process has been
-    spawned and boots on the other core while this one imports."""
+    (~150 ms of imports) load: `service.start` reports started once the driver process has been
+    spawned, and the driver boots on the other core while this one imports."""
     with trio.move_on_after(BROWSER_START_SECONDS) as scope:
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(service.start)
+            await nursery.start(service.start)
             if overlap:
-                await trio.testing.wait_all_tasks_blocked()
                 extract.load_libraries()
     if scope.cancelled_caught:
         raise BrowserCrashed(f"the browser did not start within {BROWSER_START_SECONDS} s")
