@@ -70,9 +70,8 @@ async def test_pages_are_closed_after_use_and_after_cancel(browser, site):
     for delay in (0.3, 0.0, 0.005, 0.02):  # cancelled in goto, and around page creation
         with trio.move_on_after(delay):
             await fetch_title(browser, site.url("/never"))
-    raw = browser._browser  # white-box: the contexts Chromium still holds
     with trio.fail_after(5):
-        while raw.contexts:
+        while browser.open_contexts:
             await trio.sleep(0.05)
 
 
@@ -111,7 +110,7 @@ async def test_navigation_errors_are_ours(browser, site, free_port):
         assert info.value.url == url
 
 
-def _browser_process(driver_parent: int) -> psutil.Process:
+def browser_process(driver_parent: int) -> psutil.Process:
     """The Chromium browser process: the one without --type= (renderers, GPU... have one)."""
     for proc in descendants(driver_parent):
         cmdline = proc.cmdline()
@@ -123,7 +122,7 @@ def _browser_process(driver_parent: int) -> psutil.Process:
 @pytest.mark.parametrize("victim", ["chromium", "driver"])
 async def test_crash_mid_call_then_fresh_browser(browser, site, victim):
     assert await fetch_title(browser, site.url("/normal")) == "Normal page"
-    chromium = _browser_process(os.getpid())
+    chromium = browser_process(os.getpid())
     target = chromium if victim == "chromium" else chromium.parent()
     before = descendants(os.getpid())
 
@@ -186,3 +185,19 @@ async def test_cancelled_service_still_cleans_up(chromium, site, delay):
     with trio.fail_after(5):
         while alive(list(seen.values())):
             await trio.sleep(0.05)
+
+
+async def test_a_browser_that_cannot_start_fails_its_start_once(tmp_path):
+    fake = tmp_path / "fake-chrome"
+    fake.write_text("#!/bin/sh\necho 'not a browser' >&2\nexit 3\n")
+    fake.chmod(0o755)
+    async with open_browser(BrowserSpec(executable=str(fake))) as browser:
+        caught: tuple[BaseException, ...] = ()
+        try:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(browser.start)  # started once the driver exists: the launch fails after
+        except* BrowserCrashed as group:
+            caught = group.exceptions
+        assert len(caught) == 1 and "could not start the browser" in str(caught[0])
+        assert "exited with code 3" in str(caught[0])
+        assert browser.starts == 1  # that start-up's error, not a second attempt

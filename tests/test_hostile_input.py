@@ -23,7 +23,7 @@ from gptme_trio.chat.config import load_config
 from gptme_trio.chat.store import Conversation
 from gptme_trio.core.errors import MalformedStream, ProviderError, StreamBroken, UsageError
 from gptme_trio.fetch.targets import parse_target
-from gptme_trio.llm import Message, ToolCall
+from gptme_trio.llm import Message, Provider, ToolCall
 from gptme_trio.llm.anthropic import Anthropic
 from gptme_trio.llm.openai import OpenAICompatible
 from gptme_trio.llm.retry import RetryPolicy
@@ -143,6 +143,7 @@ async def play(kind: str, pieces: list[bytes], content_type: str = "text/event-s
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
         once = RetryPolicy(delays=())
+        provider: Provider
         if kind == "openai":
             provider = OpenAICompatible(client, model="m", base_url="http://mock/v1", api_key="k", retry=once)
         else:

@@ -171,11 +171,11 @@ async def test_popups_do_not_leak_into_the_next_use(browser, site):
     async with tabs.page() as page:
         with trio.fail_after(10):
             await page.goto(site.url("/hostile/popups"))
-            while len(page._context.pages) < 3:  # two popups, the second from a timer after dialogs
+            while len(page.context.pages) < 3:  # two popups, the second from a timer after dialogs
                 await trio.sleep(0.05)
         assert "Dialogs and popups." in await page.content()
     async with tabs.page() as again:
-        assert again is page and len(page._context.pages) == 1
+        assert again is page and len(page.context.pages) == 1
         with trio.fail_after(10):
             await again.goto(site.url("/normal"))
             assert await again.title() == "Normal page"

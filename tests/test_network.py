@@ -136,10 +136,10 @@ async def test_an_httpx_timeout():
 
 async def test_a_name_that_does_not_resolve():
     class NoSuchName(trio.abc.HostnameResolver):
-        async def getaddrinfo(self, host, port, family=0, type=0, proto=0, flags=0):  # type: ignore[no-untyped-def]
+        async def getaddrinfo(self, host, port, family=0, type=0, proto=0, flags=0):
             raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
-        async def getnameinfo(self, sockaddr, flags):  # type: ignore[no-untyped-def]  # pragma: no cover - unused
+        async def getnameinfo(self, sockaddr, flags):  # pragma: no cover - unused
             raise NotImplementedError
 
     trio.socket.set_custom_hostname_resolver(NoSuchName())  # a RunVar: this test's run only

@@ -61,7 +61,7 @@ async def test_page_tools_without_a_page_and_after_close(web, site):
         await web.page.page_text()
     assert await web.page.close_page() == "no page was open"
     await web.page.open_page(site.url("/form"))
-    page = web.page._page
+    page = web.page.page
     assert await web.page.close_page() == "closed the page"
     with pytest.raises(ToolError, match="no page is open"):
         await web.page.click("#greet")
@@ -163,7 +163,7 @@ async def test_an_allowed_redirect_chain_ends_on_its_last_page(web, site, tool):
     result = await getattr(web if tool == "read_url" else web.page, tool)(site.url(chain))
     assert ("Structured concurrency means" if tool == "read_url" else "Normal page") in result, result
     if tool == "open_page":
-        assert web.page._page.url == site.url("/normal")
+        assert web.page.page.url == site.url("/normal")
 
 
 @pytest.mark.parametrize("tool", ["read_url", "open_page"])

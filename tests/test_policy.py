@@ -107,14 +107,16 @@ def whatwg():
         " catch (e) { out = {invalid: true} } process.stdout.write(JSON.stringify(out) + '\\n') })"
     )
     proc = subprocess.Popen([node, "-e", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdin is not None and proc.stdout is not None
+    stdin, stdout = proc.stdin, proc.stdout
 
     def parse(url: str) -> dict:
-        proc.stdin.write(json.dumps(url) + "\n")
-        proc.stdin.flush()
-        return json.loads(proc.stdout.readline())
+        stdin.write(json.dumps(url) + "\n")
+        stdin.flush()
+        return json.loads(stdout.readline())
 
     yield parse
-    proc.stdin.close()
+    stdin.close()
     proc.wait(timeout=10)
 
 

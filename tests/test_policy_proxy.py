@@ -183,6 +183,7 @@ async def upstream(nursery):
 
     class Reply:
         bytes = b""
+        port = 0
 
     reply = Reply()
 

@@ -15,7 +15,7 @@ from urllib.parse import quote
 import pytest
 from playwright._impl._driver import compute_driver_executable
 
-from gptme_trio.chat.session import _on_this_machine
+from gptme_trio.chat.session import on_this_machine
 from gptme_trio.core.browser import CHROMIUM_ARGS, BrowserSpec
 
 from .test_chat_cli import chat, tool_results
@@ -46,6 +46,7 @@ def playwright_server(chromium, tmp_path) -> Iterator[str]:
     proc = start_group(
         [node, cli, "launch-server", "--browser", "chromium", "--config", str(config)], stdout=subprocess.PIPE
     )
+    assert proc.stdout is not None
     line = proc.stdout.readline().strip()
     assert line.startswith("ws://127.0.0.1:"), line
     yield line
@@ -64,6 +65,7 @@ def cdp_chromium(chromium, tmp_path) -> Iterator[str]:
         "about:blank",
     ]
     proc = start_group(args, stderr=subprocess.PIPE)
+    assert proc.stderr is not None
     for line in proc.stderr:
         found = re.search(r"DevTools listening on ws://127\.0\.0\.1:(\d+)/", line)
         if found:
@@ -144,4 +146,4 @@ def test_chat_with_a_browser_on_this_machine_uses_the_policy_proxy(llm, site, re
 )
 def test_only_a_browser_on_this_machine_is_given_the_proxy(endpoint, local):
     spec = BrowserSpec(ws_endpoint=endpoint) if endpoint.startswith("ws") else BrowserSpec(cdp_endpoint=endpoint)
-    assert _on_this_machine(spec) is local
+    assert on_this_machine(spec) is local

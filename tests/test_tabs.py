@@ -14,7 +14,7 @@ from gptme_trio.fetch.engines.browser import BrowserEngine
 from gptme_trio.fetch.targets import Target
 
 from .conftest import alive, until
-from .test_browser import _browser_process
+from .test_browser import browser_process
 
 
 async def test_a_tab_is_reused_with_a_clean_record(browser, site):
@@ -93,9 +93,9 @@ async def test_popups_are_closed_between_uses(browser, site):
     async with tabs.page() as page:
         await page.goto(site.url("/normal"))
         await page.evaluate("window.open('/normal'); window.open('/links')")
-        await until(lambda: len(page._context.pages) == 3)
+        await until(lambda: len(page.context.pages) == 3)
     async with tabs.page() as again:
-        assert again is page and len(page._context.pages) == 1
+        assert again is page and len(page.context.pages) == 1
 
 
 @pytest.mark.parametrize("victim", ["chromium", "driver"])
@@ -104,7 +104,7 @@ async def test_tabs_of_a_dead_browser_are_replaced(browser, site, victim):
     tabs = browser.tabs(PageOptions())
     async with tabs.page() as page:
         await page.goto(site.url("/normal"))
-    chromium = _browser_process(os.getpid())
+    chromium = browser_process(os.getpid())
     target = chromium if victim == "chromium" else chromium.parent()
     target.kill()
     await until(lambda: not alive([target]), 10)  # never reap it here (psutil.wait_procs would): the service's child
@@ -119,4 +119,4 @@ async def test_the_browser_engine_renders_in_reused_tabs(browser, site):
     for n in range(3):
         snap = await engine.snapshot(Target(site.url(f"/normal?n={n}"), site.url(f"/normal?n={n}")))
         assert snap.status == 200 and "Structured concurrency" in snap.html
-    assert len(engine._tabs._idle) == 1 and engine._tabs._idle[0].uses == 3
+    assert len(engine.tabs.idle) == 1 and engine.tabs.idle[0].uses == 3

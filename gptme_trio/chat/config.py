@@ -37,7 +37,7 @@ PROVIDER_ENV = {
     "openrouter": ("OPENROUTER_API_KEY", "OPENROUTER_BASE_URL"),
     "ollama": (None, "OLLAMA_HOST"),
 }
-_TOP = {
+_TOP: dict[str, type | tuple[type, ...]] = {
     "model": str,
     "allow_hosts": list,
     "tool_timeout": (int, float),

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from pathlib import Path
-from typing import Any
 
 import trio
 
@@ -38,7 +37,7 @@ class Prompter:
 
         history.parent.mkdir(parents=True, exist_ok=True)
         history.touch(mode=0o600, exist_ok=True)
-        self._session: Any = PromptSession(
+        self._session: PromptSession[str] = PromptSession(
             history=FileHistory(str(history)),
             completer=WordCompleter(commands, sentence=True),
             complete_while_typing=True,

@@ -108,11 +108,11 @@ async def run_chat(plan: ChatPlan, interrupts: Interrupts) -> int:
     policy = UrlPolicy(plan.allow_hosts)
     async with (
         httpx.AsyncClient(timeout=None) as client,
-        open_policy_proxy(policy) as proxy,  # outlives the browser: its pages connect through it
+        open_policy_proxy(policy) as proxy_url,  # outlives the browser: its pages connect through it
         open_browser(plan.browser) as browser,
     ):
-        if not _on_this_machine(plan.browser):
-            proxy = None
+        proxy = proxy_url if on_this_machine(plan.browser) else None
+        if proxy is None:
             print(REMOTE_BROWSER_NOTE.format(plan.browser.ws_endpoint or plan.browser.cdp_endpoint), file=sys.stderr)
         web = WebTools(browser, policy, conversation.directory, proxy=proxy)
         search = WebSearch(client, plan.search_engine, plan.search_url)
@@ -131,6 +131,8 @@ async def run_chat(plan: ChatPlan, interrupts: Interrupts) -> int:
             return await chat_loop(
                 prompter, conversation, web, search, interrupts, make_agent, plan.model, NO_MODEL_HELP
             )
+        if not plan.model:  # checked above, before anything started; this tells the type checker
+            raise ProviderConfigError(NO_MODEL_HELP)
         agent = make_agent(plan.model)
         ui = PlainUI()
         for prompt in plan.prompts:
@@ -140,7 +142,7 @@ async def run_chat(plan: ChatPlan, interrupts: Interrupts) -> int:
     return EXIT_OK
 
 
-def _on_this_machine(spec: BrowserSpec) -> bool:
+def on_this_machine(spec: BrowserSpec) -> bool:
     """The policy proxy listens on 127.0.0.1: only a browser on this machine can use it."""
     endpoint = spec.ws_endpoint or spec.cdp_endpoint
     if not endpoint:

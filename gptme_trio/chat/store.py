@@ -17,10 +17,10 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from gptme_trio.core.errors import UsageError
-from gptme_trio.llm import Message, ToolCall
+from gptme_trio.llm import Message, Role, ToolCall
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
@@ -163,7 +163,7 @@ def _to_json(message: Message, metadata: dict[str, Any]) -> dict[str, Any]:
 def _from_json(data: dict[str, Any]) -> Message:
     """A message with every field of the type the providers rely on, else ValueError."""
     role, content, call_id, name = data["role"], data["content"], data.get("call_id"), data.get("name")
-    if role not in ("system", "user", "assistant", "tool") or not isinstance(content, str):
+    if role not in get_args(Role) or not isinstance(content, str):
         raise ValueError("not a message")
     if not (call_id is None or isinstance(call_id, str)) or not (name is None or isinstance(name, str)):
         raise ValueError("call_id and name are strings")

@@ -64,21 +64,21 @@ Exit codes:
 @click.option("-v", "--verbose", is_flag=True, help="Show details of failures, and what the URL policy refused.")
 @browser_options
 def chat(
-    prompts,
-    model,
-    non_interactive,
-    no_confirm,
-    name,
-    resume,
-    tool_timeout,
-    llm_timeout,
-    max_steps,
-    allow_hosts,
-    system,
-    verbose,
-    browser_path,
-    browser_endpoint,
-    cdp_endpoint,
+    prompts: tuple[str, ...],
+    model: str | None,
+    non_interactive: bool,
+    no_confirm: bool,
+    name: str | None,
+    resume: bool,
+    tool_timeout: float | None,
+    llm_timeout: float | None,
+    max_steps: int | None,
+    allow_hosts: str | None,
+    system: str | None,
+    verbose: bool,
+    browser_path: str | None,
+    browser_endpoint: str | None,
+    cdp_endpoint: str | None,
 ) -> None:
     """Chat with a model that can read the web.
 
@@ -106,15 +106,15 @@ def chat(
         max_steps = first(max_steps, config.max_steps, 20)
         hosts = tuple(h for h in allow_hosts.split(",") if h.strip()) if allow_hosts is not None else config.allow_hosts
         interactive = not non_interactive and sys.stdin.isatty()
-        prompts = list(prompts)
-        if not interactive and not prompts and not sys.stdin.isatty():
-            prompts = [sys.stdin.read().strip()]
-        if not interactive and not any(p.strip() for p in prompts):
+        texts = list(prompts)
+        if not interactive and not texts and not sys.stdin.isatty():
+            texts = [sys.stdin.read().strip()]
+        if not interactive and not any(p.strip() for p in texts):
             raise UsageError("no prompt given: gptme-trio chat -n 'your question' (or pipe it on stdin)")
         if name:
             check_name(name)
         plan = ChatPlan(
-            prompts=prompts,
+            prompts=texts,
             model=model,
             browser=dataclasses.replace(
                 browser_spec(path=browser_path, ws_endpoint=browser_endpoint, cdp_endpoint=cdp_endpoint),

@@ -3,15 +3,22 @@ that turns a Trio main function into an exit code (our errors become one line; b
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 import sys
 import traceback
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
 from gptme_trio.core.errors import EXIT_USAGE, GptmeTrioError
+
+if TYPE_CHECKING:
+    from gptme_trio.core.runtime import Interrupts
+
+T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class _Seconds(click.FloatRange):
@@ -19,7 +26,7 @@ class _Seconds(click.FloatRange):
 
     name = "seconds"
 
-    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         seconds = super().convert(value, param, ctx)
         if not math.isfinite(seconds):
             self.fail(f"{value!r} is not a finite number of seconds", param, ctx)
@@ -29,39 +36,40 @@ class _Seconds(click.FloatRange):
 SECONDS = _Seconds(min=0, min_open=True)
 
 
-def fail(message: str, code: int = EXIT_USAGE) -> None:
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     click.echo(f"gptme-trio: {message}", err=True)
     sys.exit(code)
 
 
-def browser_options(fn):
+def browser_options(fn: F) -> F:
     """Options shared by every command that drives a browser."""
+    for option in reversed(_BROWSER_OPTIONS):  # as a stack of decorators: the first is listed first
+        fn = option(fn)
+    return fn
 
-    @click.option(
+
+_BROWSER_OPTIONS = (
+    click.option(
         "--browser-path",
         metavar="PATH",
         envvar="GPTME_TRIO_BROWSER",
         help="Chromium/Chrome executable (env GPTME_TRIO_BROWSER). "
         "Default: Playwright's Chromium, then chromium / google-chrome on PATH.",
-    )
-    @click.option(
+    ),
+    click.option(
         "--browser-endpoint",
         metavar="WS_URL",
         help="Use a remote Playwright server (ws://…): `playwright launch-server`, browserless, a grid.",
-    )
-    @click.option(
+    ),
+    click.option(
         "--cdp-endpoint",
         metavar="URL",
         help="Use a running Chromium over CDP (http://host:port from --remote-debugging-port).",
-    )
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        return fn(*args, **kwargs)
-
-    return wrapper
+    ),
+)
 
 
-def run(main_fn, verbose: bool) -> None:
+def run(main_fn: Callable[[Interrupts], Awaitable[int]], verbose: bool) -> NoReturn:
     from gptme_trio.core import runtime
 
     if verbose:
@@ -100,7 +108,8 @@ def _log_to_stderr() -> None:
     logger.addHandler(_StderrLines())
 
 
-def first(*values):
+def first(*values: T | None) -> T:
+    """The first value that is not None (the last one given is a default that never is)."""
     return next(v for v in values if v is not None)
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from gptme_trio.cli.common import SECONDS, browser_options, fail, run
 from gptme_trio.core.errors import UsageError
-from gptme_trio.fetch.batch import FORMATS
+from gptme_trio.fetch.options import ENGINES, FORMATS, WAIT_UNTIL, FetchRequest
 
 EXIT_CODES_HELP = """\b
 Exit codes:
@@ -34,7 +36,7 @@ Exit codes:
 @click.option("--selector", metavar="CSS", help="Take just the first element matching CSS.")
 @click.option(
     "--engine",
-    type=click.Choice(["browser", "http"]),
+    type=click.Choice(ENGINES),
     default="browser",
     show_default=True,
     help="browser runs JavaScript in Chromium; http fetches with httpx (fast, no JavaScript).",
@@ -59,7 +61,7 @@ Exit codes:
 )
 @click.option(
     "--wait-until",
-    type=click.Choice(["commit", "domcontentloaded", "load", "networkidle"]),
+    type=click.Choice(WAIT_UNTIL),
     default="load",
     show_default=True,
     help="When a page counts as loaded (bounded by --timeout).",
@@ -81,7 +83,7 @@ Exit codes:
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @click.option("-v", "--verbose", is_flag=True, help="Show details of failures.")
 @browser_options
-def fetch(urls, input_file, fmt, output, **opts) -> None:
+def fetch(**options: Any) -> None:
     """Fetch URLs (or local files) and print their content.
 
     \b
@@ -95,9 +97,9 @@ def fetch(urls, input_file, fmt, output, **opts) -> None:
     """
     from gptme_trio.fetch.plan import build_fetch_plan, run_fetch_plan
 
-    verbose = opts["verbose"]
+    request = FetchRequest(**options)  # one field per parameter: click checked each choice
     try:
-        plan = build_fetch_plan(urls, input_file, fmt, output, opts)
+        plan = build_fetch_plan(request)
     except UsageError as exc:
         fail(str(exc))
-    run(lambda _interrupts: run_fetch_plan(plan), verbose)
+    run(lambda _interrupts: run_fetch_plan(plan), request.verbose)

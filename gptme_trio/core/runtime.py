@@ -17,14 +17,14 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 
 import trio
 
 from gptme_trio.core.errors import EXIT_SIGINT, EXIT_SIGTERM
 
-_SIGNAL_EXIT = {signal.SIGINT: EXIT_SIGINT, signal.SIGTERM: EXIT_SIGTERM}
+_SIGNAL_EXIT: dict[int, int] = {signal.SIGINT: EXIT_SIGINT, signal.SIGTERM: EXIT_SIGTERM}
 
 
 class Interrupts:
@@ -84,6 +84,6 @@ async def _root(main: Callable[[Interrupts], Awaitable[int]]) -> int:
     return code
 
 
-async def _watch_signals(signals, interrupts: Interrupts) -> None:
+async def _watch_signals(signals: AsyncIterator[int], interrupts: Interrupts) -> None:
     async for signum in signals:
         interrupts.deliver(signum)

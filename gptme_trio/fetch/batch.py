@@ -19,20 +19,8 @@ import trio
 from gptme_trio.core.errors import DeadlineError, FetchError, HTTPStatusError, timed_out
 from gptme_trio.fetch import extract
 from gptme_trio.fetch.engines import Engine, Snapshot
+from gptme_trio.fetch.options import FetchOptions as FetchOptions
 from gptme_trio.fetch.targets import Target
-
-FORMATS = ("markdown", "text", "html", "json", "png", "pdf")
-BINARY_FORMATS = ("png", "pdf")
-
-
-@dataclass(frozen=True)
-class FetchOptions:
-    format: str = "markdown"
-    main_content: bool = True  # False: --full
-    selector: str | None = None
-    seconds_per_url: float = 30.0  # each URL's own deadline, from its start
-    concurrency: int = 4
-    ignore_http_errors: bool = False
 
 
 @dataclass

@@ -12,6 +12,7 @@ import codecs
 import contextlib
 import io
 import re
+from typing import Literal
 
 import lxml.etree
 import lxml.html
@@ -47,11 +48,11 @@ def charset_of(body: bytes, content_type: str = "") -> str:
     for bom, name in _BOMS:
         if body.startswith(bom):
             return name
-    for match in (_HEADER_CHARSET.search(content_type or ""), _META_CHARSET.search(body[:4096])):
-        if match:
-            name = match.group(1).decode() if isinstance(match.group(1), bytes) else match.group(1)
+    header, meta = _HEADER_CHARSET.search(content_type or ""), _META_CHARSET.search(body[:4096])
+    for label in (header.group(1) if header else None, meta.group(1).decode() if meta else None):
+        if label:
             try:
-                return io.TextIOWrapper(io.BytesIO(), encoding=name).encoding
+                return io.TextIOWrapper(io.BytesIO(), encoding=label).encoding
             except LookupError:
                 continue
     try:
@@ -128,7 +129,7 @@ def pdf_to_text(body: bytes, *, url: str = "") -> str:
     return "\n\n".join(p for p in pages if p) + "\n"
 
 
-def _trafilatura(html: str, url: str, output_format: str) -> str | None:
+def _trafilatura(html: str, url: str, output_format: Literal["markdown", "txt"]) -> str | None:
     import trafilatura
 
     found = trafilatura.extract(
@@ -147,7 +148,7 @@ def _trafilatura(html: str, url: str, output_format: str) -> str | None:
     return found.strip() + "\n" if found and found.strip() else None
 
 
-def _convert(html: str, url: str, output_format: str) -> str:
+def _convert(html: str, url: str, output_format: Literal["markdown", "plain"]) -> str:
     import html_to_markdown
     from html_to_markdown import ConversionOptions, PreprocessingOptions
 
@@ -157,7 +158,7 @@ def _convert(html: str, url: str, output_format: str) -> str:
         base_url=url if url.startswith(("http://", "https://")) else None,
         preprocessing=PreprocessingOptions(remove_navigation=False, remove_forms=False),  # --full: everything
     )
-    return html_to_markdown.convert(html, options).content.strip() + "\n"
+    return (html_to_markdown.convert(html, options).content or "").strip() + "\n"
 
 
 def _parse(html: str, *, shallow: bool = True) -> lxml.html.HtmlElement | None:

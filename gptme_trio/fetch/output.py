@@ -17,42 +17,66 @@ from typing import IO
 
 from gptme_trio.core.errors import OutputError, UsageError, os_reason
 from gptme_trio.core.progress import Reporter
-from gptme_trio.fetch.batch import BINARY_FORMATS, Record
+from gptme_trio.fetch.batch import Record
+from gptme_trio.fetch.options import Format, is_binary
 from gptme_trio.fetch.targets import Target
 
-EXTENSIONS = {"markdown": ".md", "text": ".txt", "html": ".html", "json": ".json", "png": ".png", "pdf": ".pdf"}
+EXTENSIONS: dict[Format, str] = {
+    "markdown": ".md",
+    "text": ".txt",
+    "html": ".html",
+    "json": ".json",
+    "png": ".png",
+    "pdf": ".pdf",
+}
 
 
 @dataclass(frozen=True)
-class Destination:
-    kind: str  # stdout | file | dir
-    path: Path | None = None
+class ToStdout:
+    """Everything on stdout, in input order."""
 
 
-def choose_destination(output: str | None, fmt: str, n_targets: int, stdout_is_tty: bool) -> Destination:
+@dataclass(frozen=True)
+class ToFile:
+    """One URL's output in one file (-f json: one line per URL)."""
+
+    path: Path
+
+
+@dataclass(frozen=True)
+class ToDir:
+    """One file per URL in a directory; its path goes to stdout."""
+
+    path: Path
+
+
+Destination = ToStdout | ToFile | ToDir
+
+
+def choose_destination(output: str | None, fmt: Format, n_targets: int, stdout_is_tty: bool) -> Destination:
     """Decide where output goes, or raise UsageError; nothing is created yet."""
-    if output in (None, "-"):
-        if fmt in BINARY_FORMATS and n_targets > 1:
+    if output is None or output == "-":
+        if is_binary(fmt) and n_targets > 1:
             raise UsageError(f"-f {fmt} with several URLs needs -o DIR (one file per URL)")
-        if fmt in BINARY_FORMATS and stdout_is_tty:
+        if is_binary(fmt) and stdout_is_tty:
             raise UsageError(f"refusing to write {fmt.upper()} bytes to a terminal: use -o FILE or a pipe")
-        return Destination("stdout")
+        return ToStdout()
     path = Path(output).expanduser()
     wants_dir = path.is_dir() or output.endswith(("/", os.sep)) or (n_targets > 1 and fmt != "json")
     if wants_dir:
         if path.exists() and not path.is_dir():
             raise UsageError(f"-o {output}: several URLs need a directory, and this is a file")
-        return Destination("dir", path)
+        return ToDir(path)
     if not path.parent.is_dir():
         raise UsageError(f"-o {output}: directory {path.parent} does not exist")
-    return Destination("file", path)
+    return ToFile(path)
 
 
 class Writer:
     """Receives records in completion order; writes them in input order."""
 
     def __init__(
-        self, targets: list[Target], fmt: str, destination: Destination, reporter: Reporter, verbose: bool = False
+        self, targets: list[Target], fmt: Format, destination: Destination, reporter: Reporter, verbose: bool = False
     ) -> None:
         self._verbose = verbose
         self.failures = 0
@@ -64,14 +88,14 @@ class Writer:
         self._next = 0
         self._names: set[str] = set()
         self._stream: IO[bytes] | None = None
-        if destination.kind == "stdout":
+        if isinstance(destination, ToStdout):
             self._stream = sys.stdout.buffer
-        elif destination.kind == "file" and fmt == "json":
+        elif isinstance(destination, ToFile) and fmt == "json":
             try:
                 self._stream = open(destination.path, "wb")  # noqa: SIM115  (closed in close())
             except OSError as exc:
                 raise OutputError(f"cannot write {destination.path}: {os_reason(exc)}") from exc
-        elif destination.kind == "dir":
+        elif isinstance(destination, ToDir):
             destination.path.mkdir(parents=True, exist_ok=True)
 
     def write(self, index: int, record: Record) -> None:
@@ -94,25 +118,27 @@ class Writer:
     def _emit(self, index: int, record: Record) -> None:
         if self._fmt == "json":
             line = json.dumps(record.as_json(), ensure_ascii=False) + "\n"
-            if self._dest.kind == "dir":
-                self._save(index, record, line.encode())
+            if isinstance(self._dest, ToDir):
+                self._save(self._dest.path, index, record, line.encode())
             else:
                 self._send(line.encode())
             return
         if record.error or record.payload is None:
             return
         data = record.payload if isinstance(record.payload, bytes) else record.payload.encode()
-        if self._dest.kind == "stdout":
+        if isinstance(self._dest, ToStdout):
             if len(self._targets) > 1:
                 self._send(f"==> {record.url} <==\n".encode())
-            self._send(data if data.endswith(b"\n") or self._fmt in BINARY_FORMATS else data + b"\n")
-        elif self._dest.kind == "file":
+            self._send(data if data.endswith(b"\n") or is_binary(self._fmt) else data + b"\n")
+        elif isinstance(self._dest, ToFile):
             _write_atomically(self._dest.path, data)
         else:
-            self._save(index, record, data)
+            self._save(self._dest.path, index, record, data)
 
     def _send(self, data: bytes, stream: IO[bytes] | None = None) -> None:
         stream = stream or self._stream
+        if stream is None:
+            raise RuntimeError("no stream to write to")  # a bug: JSON lines to a file open one
         try:
             stream.write(data)
             stream.flush()
@@ -123,9 +149,9 @@ class Writer:
         except OSError as exc:
             raise OutputError(f"cannot write output: {os_reason(exc)}") from exc
 
-    def _save(self, index: int, record: Record, data: bytes) -> None:
+    def _save(self, directory: Path, index: int, record: Record, data: bytes) -> None:
         name = self._unique(_slug(self._targets[index]) + EXTENSIONS[self._fmt])
-        path = self._dest.path / name
+        path = directory / name
         _write_atomically(path, data)
         self._send(f"{record.url}\t{path}\n".encode(), sys.stdout.buffer)
 

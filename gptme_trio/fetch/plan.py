@@ -1,6 +1,6 @@
 """`fetch` from checked options to a finished run.
 
-`build_fetch_plan` turns raw CLI options into a FetchPlan or raises
+`build_fetch_plan` turns the CLI's options (a FetchRequest) into a FetchPlan or raises
 UsageError: nothing has started yet. `run_fetch_plan` runs it under Trio.
 """
 
@@ -11,19 +11,17 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import trio
-import trio.testing
 
-from gptme_trio.core.browser import BrowserSpec, PageOptions
+from gptme_trio.core.browser import BrowserService, BrowserSpec, PageOptions
 from gptme_trio.core.browser.locate import browser_spec
 from gptme_trio.core.errors import EXIT_FAILED, EXIT_OK, BrowserCrashed, UsageError, os_reason
 from gptme_trio.core.progress import Reporter
 from gptme_trio.fetch import extract
-from gptme_trio.fetch.batch import BINARY_FORMATS, FetchOptions, fetch_all
-from gptme_trio.fetch.engines import RenderOptions
+from gptme_trio.fetch.batch import fetch_all
 from gptme_trio.fetch.extract import validate_selector
+from gptme_trio.fetch.options import EngineName, FetchOptions, FetchRequest, RenderOptions, is_binary
 from gptme_trio.fetch.output import Destination, Writer, choose_destination
 from gptme_trio.fetch.targets import Target, parse_target, read_target_lines
 
@@ -33,7 +31,7 @@ BROWSER_START_SECONDS = 60
 @dataclass(frozen=True)
 class FetchPlan:
     targets: list[Target]
-    engine: str
+    engine: EngineName
     fetch: FetchOptions
     render: RenderOptions
     page: PageOptions
@@ -43,62 +41,53 @@ class FetchPlan:
     verbose: bool
 
 
-def build_fetch_plan(
-    urls: tuple[str, ...], input_file: str | None, fmt: str, output: str | None, opts: dict[str, Any]
-) -> FetchPlan:
-    raw = list(urls) + (_read_input(input_file) if input_file else [])
+def build_fetch_plan(request: FetchRequest) -> FetchPlan:
+    """Check every option of `request` (UsageError for the first that is wrong): nothing starts yet."""
+    r, fmt = request, request.fmt
+    raw = list(r.urls) + (_read_input(r.input_file) if r.input_file else [])
     if not raw:
         raise UsageError("no URL given (try: gptme-trio fetch https://example.com, or -i FILE; see --help)")
     targets = [parse_target(item) for item in raw]
-    engine = opts["engine"]
-    if engine == "http":
+    if r.engine == "http":
         for flag, name in (
-            (fmt in BINARY_FORMATS, f"-f {fmt}"),
-            (opts["wait_for"], "--wait-for"),
-            (opts["js"], "--js"),
-            (opts["browser_endpoint"], "--browser-endpoint"),
-            (opts["cdp_endpoint"], "--cdp-endpoint"),
+            (is_binary(fmt), f"-f {fmt}"),
+            (r.wait_for, "--wait-for"),
+            (r.js, "--js"),
+            (r.browser_endpoint, "--browser-endpoint"),
+            (r.cdp_endpoint, "--cdp-endpoint"),
         ):
             if flag:
                 raise UsageError(f"{name} needs a browser: drop --engine http")
-    if opts["full_page"] and fmt != "png":
+    if r.full_page and fmt != "png":
         raise UsageError("--full-page only applies to -f png")
-    if opts["selector"]:
-        validate_selector(opts["selector"])
-    if opts["selector"] and opts["full"]:
+    if r.selector:
+        validate_selector(r.selector)
+    if r.selector and r.full:
         raise UsageError("--selector and --full cannot be combined")
-    destination = choose_destination(output, fmt, len(targets), sys.stdout.isatty())
-    block = opts["block"] if opts["block"] is not None else fmt not in BINARY_FORMATS
-    if block and fmt in BINARY_FORMATS:
+    destination = choose_destination(r.output, fmt, len(targets), sys.stdout.isatty())
+    block = r.block if r.block is not None else not is_binary(fmt)
+    if block and is_binary(fmt):
         raise UsageError(f"--block cannot be used with -f {fmt} (it would leave holes in the {fmt.upper()})")
     return FetchPlan(
         targets=targets,
-        engine=engine,
-        fetch=FetchOptions(
-            fmt, not opts["full"], opts["selector"], opts["timeout"], opts["concurrency"], opts["ignore_http_errors"]
-        ),
-        render=RenderOptions(
-            opts["wait_until"],
-            opts["wait_for"],
-            opts["js"],
-            fmt if fmt in BINARY_FORMATS else "html",
-            opts["full_page"],
-        ),
+        engine=r.engine,
+        fetch=FetchOptions(fmt, not r.full, r.selector, r.timeout, r.concurrency, r.ignore_http_errors),
+        render=RenderOptions(r.wait_until, r.wait_for, r.js, fmt if is_binary(fmt) else "html", r.full_page),
         page=PageOptions(
-            parse_headers(opts["headers"]),
-            opts["user_agent"],
-            check_storage_state(opts["storage_state"]) if opts["storage_state"] else None,
+            parse_headers(r.headers),
+            r.user_agent,
+            check_storage_state(r.storage_state) if r.storage_state else None,
             block,
         ),
         browser=browser_spec(
-            path=opts["browser_path"],
-            ws_endpoint=opts["browser_endpoint"],
-            cdp_endpoint=opts["cdp_endpoint"],
-            local=engine == "browser",
+            path=r.browser_path,
+            ws_endpoint=r.browser_endpoint,
+            cdp_endpoint=r.cdp_endpoint,
+            local=r.engine == "browser",
         ),
         destination=destination,
-        show_progress=len(targets) > 1 and not opts["quiet"] and sys.stderr.isatty(),
-        verbose=opts["verbose"],
+        show_progress=len(targets) > 1 and not r.quiet and sys.stderr.isatty(),
+        verbose=r.verbose,
     )
 
 
@@ -118,7 +107,7 @@ async def run_fetch_plan(plan: FetchPlan) -> int:
 
                 async with open_browser(plan.browser) as service:
                     # Start-up is not any URL's fault: keep it out of the per-URL deadlines.
-                    await _start(service, overlap=plan.fetch.format not in BINARY_FORMATS)
+                    await _start(service, overlap=not is_binary(plan.fetch.format))
                     engine = BrowserEngine(service, plan.page, plan.render)
                     await fetch_all(plan.targets, engine, plan.fetch, writer.write)
         finally:
@@ -126,15 +115,14 @@ async def run_fetch_plan(plan: FetchPlan) -> int:
     return EXIT_FAILED if writer.failures else EXIT_OK
 
 
-async def _start(service, *, overlap: bool) -> None:
+async def _start(service: BrowserService, *, overlap: bool) -> None:
     """Start the browser outside any URL's deadline. Meanwhile, the extraction libraries
-    (~150 ms of imports) load: once every task waits on I/O, the driver process has been
-    spawned and boots on the other core while this one imports."""
+    (~150 ms of imports) load: `service.start` reports started once the driver process has been
+    spawned, and the driver boots on the other core while this one imports."""
     with trio.move_on_after(BROWSER_START_SECONDS) as scope:
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(service.start)
+            await nursery.start(service.start)
             if overlap:
-                await trio.testing.wait_all_tasks_blocked()
                 extract.load_libraries()
     if scope.cancelled_caught:
         raise BrowserCrashed(f"the browser did not start within {BROWSER_START_SECONDS} s")
@@ -159,7 +147,7 @@ _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 token
 
 
 def parse_headers(values: tuple[str, ...]) -> dict[str, str]:
-    headers = {}
+    headers: dict[str, str] = {}
     for value in values:
         name, sep, content = value.partition(":")
         if not sep or not _HEADER_NAME.fullmatch(name.strip()):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import overload
 from urllib.parse import urlsplit
 
 import httpx
@@ -50,6 +51,10 @@ def _get(env: Env, var: str) -> str | None:
     return value or None
 
 
+@overload
+def _url(env: Env, var: str, default: str) -> str: ...
+@overload
+def _url(env: Env, var: str, default: None = None) -> str | None: ...
 def _url(env: Env, var: str, default: str | None = None) -> str | None:
     value = _get(env, var) or default
     if value is not None and not value.startswith(("http://", "https://")):

@@ -33,6 +33,11 @@ class InteractivePage:
         self._page: Page | None = None
         self._refusals_shown = 0
 
+    @property
+    def page(self) -> Page | None:
+        """The page open_page opened, if any (read-only)."""
+        return self._page
+
     def tools(self) -> list[Tool]:
         start, starts = self._browser.start, lambda: self._browser.starts
         tools = [tool(self.open_page, start, starts)]

@@ -140,15 +140,20 @@ def _parse_duckduckgo(text: str, url: str) -> list[Result]:
     except (lxml.etree.ParserError, ValueError):  # an empty or non-HTML body holds no results
         return []
     results = []
-    for block in root.cssselect(".result"):
-        links = block.cssselect("a.result__a")
+    for block in _select(root, ".result"):
+        links = _select(block, "a.result__a")
         if "result--ad" in block.classes or not links or not links[0].get("href"):
             continue
         href = _unwrap(urljoin(url, links[0].get("href")))
-        snippets = block.cssselect(".result__snippet")
+        snippets = _select(block, ".result__snippet")
         snippet = _clean(snippets[0].text_content()) if snippets else ""
         results.append(Result(_clean(links[0].text_content()) or href, href, snippet))
     return results
+
+
+def _select(element: lxml.html.HtmlElement, css: str) -> list[lxml.html.HtmlElement]:
+    """What `css` matches under `element` (in an HTML document every element is an HtmlElement)."""
+    return [found for found in element.cssselect(css) if isinstance(found, lxml.html.HtmlElement)]
 
 
 def _unwrap(href: str) -> str:

@@ -18,9 +18,9 @@ from pathlib import Path
 from gptme_trio.core.browser import BrowserService, PageOptions
 from gptme_trio.core.errors import Refused, ToolError
 from gptme_trio.core.policy import UrlPolicy
-from gptme_trio.fetch.batch import FetchOptions, fetch_one
-from gptme_trio.fetch.engines import RenderOptions
+from gptme_trio.fetch.batch import Record, fetch_one
 from gptme_trio.fetch.engines.browser import BrowserEngine
+from gptme_trio.fetch.options import Capture, FetchOptions, Format, RenderOptions
 from gptme_trio.fetch.targets import Target
 from gptme_trio.tools import Tool, tool
 from gptme_trio.tools.page import InteractivePage
@@ -42,7 +42,7 @@ class WebTools:
         self._proxy = proxy  # the policy proxy model-opened pages connect through (gptme_trio.core.proxy)
         self._budget = budget
         self.save_dir = save_dir  # screenshots go here (the conversation's directory)
-        self._engines: dict[tuple[str, bool], BrowserEngine] = {}
+        self._engines: dict[tuple[Capture, bool], BrowserEngine] = {}
         self._last_console: tuple[str, list[dict[str, str]]] | None = None
         self.page = InteractivePage(browser, policy, self.checked_options(), self._truncate)
 
@@ -78,7 +78,7 @@ class WebTools:
             proxy=self._proxy,
         )
 
-    def _engine(self, capture: str, *, checked: bool) -> BrowserEngine:
+    def _engine(self, capture: Capture, *, checked: bool) -> BrowserEngine:
         """One engine (with its reused tabs) per capture kind and policy."""
         key = (capture, checked)
         if key not in self._engines:
@@ -105,7 +105,7 @@ class WebTools:
             return f"no console messages or page errors on {url}"
         return f"console of {url}:\n" + "\n".join(f"[{m['type']}] {m['text']}" for m in messages)
 
-    async def _open(self, target: Target, engine: BrowserEngine, fmt: str, *, check_policy: bool):
+    async def _open(self, target: Target, engine: BrowserEngine, fmt: Format, *, check_policy: bool) -> Record:
         """Fetch `target` through the policy (before and after redirects); remember its console."""
         if check_policy:
             await self._policy.check(target.url)
@@ -142,10 +142,13 @@ class WebTools:
     async def capture(self, target: Target, *, check_policy: bool) -> str:
         """A PNG of `target` saved in `save_dir`; URLs the user typed skip the policy."""
         record = await self._open(target, self._engine("png", checked=check_policy), "png", check_policy=check_policy)
+        png = record.payload
+        if not isinstance(png, bytes):  # a PNG capture is bytes: anything else is a bug, told as one line
+            raise ToolError(f"no PNG came back for {target.url}")
         self.save_dir.mkdir(parents=True, exist_ok=True)
         path = self.save_dir / f"screenshot-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}.png"
-        path.write_bytes(record.payload)
-        return f"saved a {len(record.payload):,}-byte PNG of {record.final_url or target.url} to {path}"
+        path.write_bytes(png)
+        return f"saved a {len(png):,}-byte PNG of {record.final_url or target.url} to {path}"
 
     async def read(self, target: Target, *, check_policy: bool) -> str:
         """Main content of `target`; URLs the user typed skip the policy (check_policy=False)."""

@@ -94,8 +94,8 @@ def handle(handler: Any, path: str, query: dict[str, list[str]]) -> None:
             inner = DEEP_SCRIPT.format(n=n)
         else:
             inner = "<div>" * n + "The sentence at the bottom of the deep page." + "</div>" * n
-        body = f"<p>Before the deep part.</p>{inner}<p>After the deep part.</p>"
-        handler.send(200, f"<html><head><title>Deep page</title></head><body>{body}</body></html>".encode())
+        page = f"<p>Before the deep part.</p>{inner}<p>After the deep part.</p>"
+        handler.send(200, f"<html><head><title>Deep page</title></head><body>{page}</body></html>".encode())
     elif name == "loop":
         handler.send(302, b"", Location=f"/hostile/loop?n={arg('n', '0') + 1}")
     elif name == "popups":

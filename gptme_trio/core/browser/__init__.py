@@ -13,9 +13,14 @@ scopes; a cancelled call returns as soon as the driver is told to abort.
         async with tabs.page() as page:
             ...
 
-    options.py   BrowserSpec, PageOptions, Chromium flags
+Modules, each importing only those below it:
+
     service.py   open_browser, BrowserService (start-up, crash recovery), Tabs
-    page.py      Page: one tab's calls, errors mapped
+    page.py      Page: one tab's calls, errors mapped; PageHost, what it needs from the service
+    routing.py   RequestGuard: a tab's request filter; GuardedPage, what it needs from the tab
+    locate.py    find_browser, browser_spec: which Chromium to launch
+    driver.py    driver_start: the one touch of Playwright's internals (driver stderr, spawn)
+    options.py   BrowserSpec, PageOptions, Chromium flags
     errors.py    Playwright's errors -> ours
 """
 

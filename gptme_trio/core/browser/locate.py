@@ -35,9 +35,9 @@ def find_browser(explicit: str | None = None, env: Mapping[str, str] = os.enviro
     for candidate in _playwright_chromiums(env):
         return str(candidate)
     for name in SYSTEM_NAMES:
-        path = shutil.which(name, path=env.get("PATH"))
-        if path:
-            return path
+        found = shutil.which(name, path=env.get("PATH"))
+        if found:
+            return found
     raise BrowserNotFound(f"no Chromium or Chrome found: {HOW_TO_GET_ONE}")
 
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,27 +80,3 @@ def context_kwargs(options: PageOptions) -> dict[str, Any]:
     if options.proxy:
         kwargs["proxy"] = {"server": options.proxy}  # Playwright sends loopback through it too (<-loopback>)
     return kwargs
-
-
-@contextlib.contextmanager
-def driver_stderr(path: Path | None) -> Iterator[None]:
-    """Start the driver with its stderr on `path`.
-
-    The node driver restores the terminal modes it saw at start when it exits, which
-    breaks a prompt in raw mode; on a file it has no terminal to touch. Playwright has
-    no option for this: its transport asks `_get_stderr_fileno()` when it spawns the
-    driver, so that lookup is swapped for the duration of the (shielded) start.
-    """
-    if path is None:
-        yield
-        return
-    from playwright._impl import _transport
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab") as log:
-        original = _transport._get_stderr_fileno
-        _transport._get_stderr_fileno = log.fileno
-        try:
-            yield
-        finally:
-            _transport._get_stderr_fileno = original

@@ -4,30 +4,52 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urldefrag
 
 import trio
+from playwright.async_api import BrowserContext
+from playwright.async_api import Page as PlaywrightPage
 
 from gptme_trio.core.browser.errors import net_error
 from gptme_trio.core.browser.options import BLOCKED_URL_PATTERNS, Navigation
 from gptme_trio.core.browser.routing import RequestGuard
 from gptme_trio.core.errors import BrowserCrashed, NavigationError, PageError
 
-if TYPE_CHECKING:
-    from gptme_trio.core.browser.service import BrowserService
-
+T = TypeVar("T")
 _NAVIGATION_COMMIT_SECONDS = 2  # content() waits this long for a navigation in progress to commit
 _MAX_REDIRECTS = 20  # as Chromium
 _CRASH_PROBE_SECONDS = 1  # a navigation aborted for no reason we know: is the renderer still there?
 
 
-class Page:
-    """One tab in its own browser context. `console` and `refused` describe the current use."""
+class PageHost(Protocol):
+    """What a page needs from the service that opened it (service.BrowserService)."""
 
-    def __init__(self, service: BrowserService, raw: Any, context: Any, generation: int) -> None:
-        self._service = service
+    async def run_aio(self, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+        """`fn(*args, **kwargs)` on the asyncio loop, awaited from Trio."""
+        ...
+
+    def trio_as_aio(self, fn: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
+        """A Trio-flavoured async function, made callable from the asyncio loop."""
+        ...
+
+    def map_error(self, exc: Exception, url: str) -> Exception:
+        """Our error for a Playwright failure (re-raises anything else)."""
+        ...
+
+    def discard(self, page: Page) -> None:
+        """Close `page` in the background."""
+        ...
+
+
+class Page:
+    """One tab in its own browser context. `console` and `refused` describe the current use.
+
+    Made by the service (`BrowserService.page`, `new_page`, `tabs`), not by callers."""
+
+    def __init__(self, host: PageHost, raw: PlaywrightPage, context: BrowserContext, generation: int) -> None:
+        self._host = host
         self._raw = raw
         self._context = context
         self.generation = generation  # which browser start-up it belongs to
@@ -76,16 +98,16 @@ class Page:
             self._stale = False
             self._committed.set()
 
-    async def _call(self, fn: Callable[..., Any], *args: Any, url: str = "", **kwargs: Any) -> Any:
+    async def _call(self, fn: Callable[..., Awaitable[T]], *args: Any, url: str = "", **kwargs: Any) -> T:
         """`fn` on the loop, its failures mapped; a crash of the page's renderer ends it at once."""
         if self._crashed:
             raise PageError("the page crashed", url=url or self._raw.url)
         with trio.CancelScope() as scope:
             self._calls.add(scope)
             try:
-                return await self._service._aio(fn, *args, **kwargs)
+                return await self._host.run_aio(fn, *args, **kwargs)
             except Exception as exc:
-                raise self._service._map(exc, url or self._raw.url) from exc
+                raise self._host.map_error(exc, url or self._raw.url) from exc
             except asyncio.CancelledError as exc:  # asyncio side gone without a Trio cancel
                 raise BrowserCrashed("the browser connection was cancelled", url=url) from exc
             finally:
@@ -100,18 +122,35 @@ class Page:
     def closed(self) -> bool:
         return self._raw.is_closed()
 
+    @property
+    def context(self) -> BrowserContext:
+        """Playwright's BrowserContext of this tab (asyncio-flavoured: for the service, and tests)."""
+        return self._context
+
     def close(self) -> None:
         """Close the tab (in the service's nursery: this never waits)."""
-        self._service._discard(self)
+        self._host.discard(self)
 
-    def _stop_routing(self) -> None:
+    def stop_routing(self) -> None:
         """Cancel request checks in flight (a document fetch that never answers would outlive the tab)."""
         if self._guard is not None:
             self._guard.stop()
 
-    def _note_refused(self, url: str, reason: str) -> None:
+    # What the request guard reports (routing.GuardedPage).
+
+    def note_refused(self, url: str, reason: str) -> None:
         if not self._stale:
             self.refused.append(f"{url} ({reason})")
+
+    def note_refused_navigation(self, shown_at: str, why: str) -> None:
+        self._refused_navigation = (shown_at, why)
+
+    @property
+    def in_goto(self) -> bool:
+        return self._in_goto
+
+    def redirect_goto(self, hop: str) -> None:
+        self._redirect_hop = hop
 
     async def goto(self, url: str, wait_until: str = "load") -> Navigation:
         if self.uses > 1 and urldefrag(url)[0] == urldefrag(self._raw.url)[0]:
@@ -119,8 +158,7 @@ class Page:
             await self._call(self._raw.goto, "about:blank", url=url)
         target, hops = url, 0
         while True:  # the request filter turns each redirect hop into a navigation of ours (routing.py)
-            self._refused_navigation = self._redirect_hop = None
-            self._document_failure = ""
+            self._forget_navigation()
             with trio.CancelScope() as self._navigation:
                 self._in_goto = True
                 try:
@@ -146,6 +184,11 @@ class Page:
             return Navigation(None, self._raw.url, "")
         content_type = response.headers.get("content-type", "")
         return Navigation(response.status, self._raw.url, content_type)
+
+    def _forget_navigation(self) -> None:
+        """Before each navigation of goto(): what the guard and the events report is about the next."""
+        self._refused_navigation = self._redirect_hop = None
+        self._document_failure = ""
 
     async def _has_crashed(self) -> bool:
         """Whether the renderer died (its crash event comes after the navigation's abort)."""
@@ -217,7 +260,7 @@ class Page:
 
         return await self._call(get, url=url)
 
-    async def _setup(self, block_media: bool, request_filter: Callable[[str], Any] | None) -> None:
+    async def setup(self, block_media: bool, request_filter: Callable[[str], Awaitable[str | None]] | None) -> None:
         """Once per tab: media blocking in the browser, the request filter on every request."""
         if block_media:
 
@@ -228,10 +271,10 @@ class Page:
 
             await self._call(block)
         if request_filter is not None:
-            self._guard = RequestGuard(self, self._service._trio_as_aio(request_filter))
+            self._guard = RequestGuard(self, self._host.trio_as_aio(request_filter))
             await self._call(self._guard.install, self._context)
 
-    async def _prepare_reuse(self, clear_cookies: bool) -> None:
+    async def prepare_reuse(self, clear_cookies: bool) -> None:
         """Before a reused tab's next use: a clean record, no popups, no cookies from before."""
         self.uses += 1
         self.console, self.refused = [], []

@@ -23,13 +23,10 @@ import contextlib
 import html
 import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import urljoin
 
 from gptme_trio.core.proxy import ERROR_HEADER, REFUSED_HEADER
-
-if TYPE_CHECKING:
-    from gptme_trio.core.browser.page import Page
 
 # route.fetch()'s failures (Node's error codes) -> route.abort()'s error codes (Chromium's net errors)
 _FETCH_ERRORS = {
@@ -43,11 +40,35 @@ _FETCH_ERRORS = {
 }
 
 
+class GuardedPage(Protocol):
+    """What the guard needs from its tab (page.Page): where to report, and whether goto() runs."""
+
+    @property
+    def closed(self) -> bool: ...
+
+    @property
+    def in_goto(self) -> bool:
+        """Whether a main-frame navigation now is goto()'s."""
+        ...
+
+    def note_refused(self, url: str, reason: str) -> None:
+        """A request of the page was refused (`reason`)."""
+        ...
+
+    def note_refused_navigation(self, shown_at: str, why: str) -> None:
+        """The tab's document was refused: the tab shows our refusal page at `shown_at`."""
+        ...
+
+    def redirect_goto(self, hop: str) -> None:
+        """goto()'s document redirects to `hop` (allowed): goto() navigates there next."""
+        ...
+
+
 class RequestGuard:
     """The filter of one tab. `stop()` cancels the checks in flight (a fetch that never answers
     would outlive the tab)."""
 
-    def __init__(self, page: Page, check: Callable[[str], Any]) -> None:
+    def __init__(self, page: GuardedPage, check: Callable[[str], Any]) -> None:
         self._page = page
         self._check = check  # asyncio-flavoured wrapper of the Trio filter
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -62,7 +83,8 @@ class RequestGuard:
     def _guarded(self, handler: Callable[[Any], Any]) -> Callable[[Any], Any]:
         async def guarded(route: Any) -> None:
             task = asyncio.current_task()
-            self._tasks.add(task)
+            if task is not None:  # always: Playwright runs handlers as tasks
+                self._tasks.add(task)
             try:
                 await handler(route)
             except Exception:  # the page went away meanwhile: nothing to answer
@@ -70,7 +92,8 @@ class RequestGuard:
                     with contextlib.suppress(Exception):
                         await _refuse_quietly(route)  # never let it through unchecked
             finally:
-                self._tasks.discard(task)
+                if task is not None:
+                    self._tasks.discard(task)
 
         return guarded
 
@@ -93,18 +116,19 @@ class RequestGuard:
             if (code := response.headers.get(ERROR_HEADER)) is not None:  # the policy proxy could not connect
                 await route.abort(code)
                 return
-            if (reason := response.headers.get(REFUSED_HEADER)) is None and hop is None:
-                await route.fulfill(response=response)
-                return
-            if reason is None and (reason := await self._check(hop)) is None:
-                await self._redirect(route, request, hop)
-                return
+            if (reason := response.headers.get(REFUSED_HEADER)) is None:
+                if hop is None:
+                    await route.fulfill(response=response)
+                    return
+                if (reason := await self._check(hop)) is None:
+                    await self._redirect(route, request, hop)
+                    return
             url = hop or url
-        self._page._note_refused(url, reason)
+        self._page.note_refused(url, reason)
         if request.is_navigation_request() and request.frame.parent_frame is None:
             # Aborted, it would leave Chrome's error page, or a document whose load event
             # never comes (goto would wait for it forever): a page of our own says what happened.
-            self._page._refused_navigation = (request.url, f"{url} ({reason})")  # the tab shows it at request.url
+            self._page.note_refused_navigation(request.url, f"{url} ({reason})")  # the tab shows it at request.url
             body = _refused_page(url, reason)
             await route.fulfill(status=403, content_type="text/html; charset=utf-8", body=body)
         else:
@@ -114,8 +138,8 @@ class RequestGuard:
         """Chromium is never handed a redirect: it would request every later hop unchecked. The next
         hop becomes a new navigation instead, routed like the first: page.goto() goes there itself;
         a navigation of the page's own (a click, a script, a frame) gets a page that goes there."""
-        if self._page._in_goto and request.frame.parent_frame is None:
-            self._page._redirect_hop = hop
+        if self._page.in_goto and request.frame.parent_frame is None:
+            self._page.redirect_goto(hop)
             await route.abort("aborted")  # goto() sees it and navigates to the hop
             return
         target = json.dumps(hop).replace("</", "<\\/")

@@ -14,21 +14,23 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import trio
 import trio_asyncio
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import async_playwright
 
+from gptme_trio.core.browser.driver import driver_start
 from gptme_trio.core.browser.errors import first_line, is_driver_gone, map_playwright_error
-from gptme_trio.core.browser.options import CHROMIUM_ARGS, BrowserSpec, PageOptions, context_kwargs, driver_stderr
+from gptme_trio.core.browser.options import CHROMIUM_ARGS, BrowserSpec, PageOptions, context_kwargs
 from gptme_trio.core.browser.page import Page
 from gptme_trio.core.errors import BrowserCrashed, GptmeTrioError
 
+T = TypeVar("T")
 _log = logging.getLogger(__name__)
 _SHUTDOWN_SECONDS = 10
 _CLOSE_PAGE_SECONDS = 5
@@ -40,6 +42,7 @@ TAB_USES = 50  # a reused tab is replaced after this many uses, so its memory ca
 class _Launch:
     """One browser start-up attempt, awaited by every caller that needs the browser."""
 
+    spawned: trio.Event = field(default_factory=trio.Event)  # the driver process exists (or start-up ended)
     done: trio.Event = field(default_factory=trio.Event)
     error: BrowserCrashed | None = None
 
@@ -82,11 +85,32 @@ class BrowserService:
         self._crashed = False  # set when a call saw the browser or driver die
         self._launch: _Launch | None = None  # the start-up in progress, if any
 
-    async def _aio(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        return await trio_asyncio.aio_as_trio(fn, loop=self._loop)(*args, **kwargs)
+    # What its pages need (page.PageHost): the loop, the error mapping, closing in the background.
 
-    def _trio_as_aio(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        return trio_asyncio.trio_as_aio(fn, loop=self._loop)
+    async def run_aio(self, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+        """`fn(*args, **kwargs)` on the service's asyncio loop, awaited from Trio."""
+        result: T = await trio_asyncio.aio_as_trio(fn, loop=self._loop)(*args, **kwargs)
+        return result
+
+    def trio_as_aio(self, fn: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
+        """A Trio-flavoured async function, callable from the service's asyncio loop."""
+        wrapped: Callable[..., Any] = trio_asyncio.trio_as_aio(fn, loop=self._loop)
+        return wrapped
+
+    def discard(self, page: Page) -> None:
+        """Close `page` and its context in the service's nursery (this never waits)."""
+        page.stop_routing()
+        self._nursery.start_soon(self._close_context, page.context)
+
+    def map_error(self, exc: Exception, url: str) -> Exception:
+        """Our error for a Playwright failure. Anything else is a bug: re-raised as it is."""
+        dead = self._browser is None or not self._browser.is_connected()
+        if dead or is_driver_gone(exc):
+            self._crashed = True
+            return BrowserCrashed(f"the browser died: {first_line(exc)}", url=url)
+        if isinstance(exc, PlaywrightError):
+            return map_playwright_error(exc, url)
+        raise exc
 
     @asynccontextmanager
     async def page(self, options: PageOptions) -> AsyncIterator[Page]:
@@ -95,17 +119,17 @@ class BrowserService:
         async with self._mapped():
             try:
                 page = await self._new_page(options)
-                await page._prepare_reuse(clear_cookies=False)
+                await page.prepare_reuse(clear_cookies=False)
                 yield page
             finally:
                 if page is not None:
-                    self._discard(page)
+                    self.discard(page)
 
     async def new_page(self, options: PageOptions) -> Page:
         """A page that stays open until `page.close()` or the end of the service."""
         async with self._mapped():
             page = await self._new_page(options)
-            await page._prepare_reuse(clear_cookies=False)
+            await page.prepare_reuse(clear_cookies=False)
             return page
 
     def tabs(self, options: PageOptions) -> Tabs:
@@ -121,7 +145,7 @@ class BrowserService:
             raise
         except Exception as exc:
             if isinstance(exc, PlaywrightError) or is_driver_gone(exc):
-                raise self._map(exc, "") from exc
+                raise self.map_error(exc, "") from exc
             raise
 
     async def _new_page(self, options: PageOptions) -> Page:
@@ -139,19 +163,15 @@ class BrowserService:
                 self._crashed = True
         page = Page(self, raw, context, self._generation)
         try:
-            await page._setup(options.block_media, options.request_filter)
+            await page.setup(options.block_media, options.request_filter)
         except BaseException:
-            self._discard(page)
+            self.discard(page)
             raise
         return page
 
     def _usable(self, page: Page) -> bool:
         alive = self._browser is not None and self._browser.is_connected() and not self._crashed
         return alive and page.generation == self._generation and not page.closed
-
-    def _discard(self, page: Page) -> None:
-        page._stop_routing()
-        self._nursery.start_soon(self._close_context, page._context)
 
     async def _open_context(self, browser: Any, options: PageOptions) -> tuple[Any, Any]:
         # Creating a context and a page takes a few ms; cancelled halfway, it would leave
@@ -162,12 +182,12 @@ class BrowserService:
             gone = lambda *_: scope.cancel()  # noqa: E731 - runs on the loop, in this thread
             browser.on("disconnected", gone)
             try:
-                context = await self._aio(browser.new_context, **context_kwargs(options))
+                context = await self.run_aio(browser.new_context, **context_kwargs(options))
                 context.set_default_timeout(0)  # deadlines belong to the caller
                 context.set_default_navigation_timeout(0)
                 if options.local_network:
-                    await self._aio(context.grant_permissions, ["local-network-access"])
-                raw = await self._aio(context.new_page)
+                    await self.run_aio(context.grant_permissions, ["local-network-access"])
+                raw = await self.run_aio(context.new_page)
             finally:
                 browser.remove_listener("disconnected", gone)
         if raw is None:
@@ -184,31 +204,53 @@ class BrowserService:
         """How many browsers this service has started (a restart after a crash adds one)."""
         return self._generation
 
-    async def start(self) -> None:
-        """Start the browser now instead of on first use (the caller sets the deadline)."""
-        await self._ensure_browser()
+    @property
+    def open_contexts(self) -> int:
+        """How many browser contexts (one per open tab) the running browser holds."""
+        return len(self._browser.contexts) if self._browser is not None else 0
 
-    async def _ensure_browser(self) -> Any:
-        """The running browser; starts one (in the service's nursery) when there is none.
+    async def start(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Start the browser now instead of on first use (the caller sets the deadline).
+
+        Under `nursery.start`, it reports started as soon as the driver process exists (or at once
+        when the browser runs): the rest of start-up happens in other processes, so the caller can
+        use this one's CPU meanwhile.
+        """
+        launch = self._launching()
+        if launch is not None:
+            await launch.spawned.wait()
+        task_status.started()
+        await self._ensure_browser(launch)
+
+    def _launching(self) -> _Launch | None:
+        """The start-up in progress, begun (in the service's nursery) if the browser is not running;
+        None when it runs."""
+        if self._browser is not None and self._browser.is_connected() and not self._crashed:
+            return None
+        if self._launch is None:
+            self._launch = _Launch()
+            self._nursery.start_soon(self._start_browser, self._launch)
+        return self._launch
+
+    async def _ensure_browser(self, launch: _Launch | None = None) -> Any:
+        """The running browser; starts one when there is none (`launch`: the start-up begun already).
 
         Start-up runs as the service's own task, so a caller cancelled while waiting for
         it never tears a half-started driver or browser apart: the next caller gets it.
         """
-        while not (self._browser is not None and self._browser.is_connected() and not self._crashed):
-            if self._launch is None:
-                self._launch = _Launch()
-                self._nursery.start_soon(self._start_browser, self._launch)
-            launch = self._launch
+        launch = launch or self._launching()
+        while launch is not None:
             await launch.done.wait()
             if launch.error is not None:
                 raise launch.error
+            launch = self._launching()
         return self._browser
 
     async def _start_browser(self, launch: _Launch) -> None:
         try:
             for attempt in (1, 2):
                 try:
-                    await self._start_once()
+                    await self._start_once(launch)
                     return
                 except BaseException as exc:  # cancellation too: never leave a half-started browser
                     with trio.CancelScope(shield=True), trio.move_on_after(_SHUTDOWN_SECONDS):
@@ -228,26 +270,27 @@ class BrowserService:
                     return
         finally:
             self._launch = None
+            launch.spawned.set()
             launch.done.set()
 
-    async def _start_once(self) -> None:
+    async def _start_once(self, launch: _Launch) -> None:
         if self._browser is not None or self._playwright is not None:  # it died: start over
             await self._stop_playwright()
         self._crashed = False
         self._generation += 1
         # Cancelled halfway, start() would leave a driver process we hold no handle to
         # (and open_loop() would wait for it forever). It is local and quick: shield it.
-        with trio.CancelScope(shield=True), driver_stderr(self._spec.driver_log):
-            self._playwright = await self._aio(async_playwright().start)
+        with trio.CancelScope(shield=True), driver_start(self._spec.driver_log, launch.spawned.set):
+            self._playwright = await self.run_aio(async_playwright().start)
         self._browser = await self._connect(self._playwright.chromium)
 
     async def _connect(self, chromium: Any) -> Any:
         spec = self._spec
         if spec.ws_endpoint:
-            return await self._aio(chromium.connect, spec.ws_endpoint)
+            return await self.run_aio(chromium.connect, spec.ws_endpoint)
         if spec.cdp_endpoint:
-            return await self._aio(chromium.connect_over_cdp, spec.cdp_endpoint)
-        return await self._aio(
+            return await self.run_aio(chromium.connect_over_cdp, spec.cdp_endpoint)
+        return await self.run_aio(
             chromium.launch,
             executable_path=spec.executable,
             args=list(CHROMIUM_ARGS),
@@ -262,7 +305,7 @@ class BrowserService:
         # A page wedged by JavaScript takes ~0.5 s to close; the browser itself
         # closes every context at shutdown, so a bound here loses nothing.
         with contextlib.suppress(Exception), trio.move_on_after(_CLOSE_PAGE_SECONDS):
-            await self._aio(context.close)  # failing means the browser is gone: nothing to close
+            await self.run_aio(context.close)  # failing means the browser is gone: nothing to close
 
     async def _stop_playwright(self) -> None:
         browser, playwright = self._browser, self._playwright
@@ -271,17 +314,7 @@ class BrowserService:
             if step is None:
                 continue
             with contextlib.suppress(Exception):
-                await self._aio(step)  # failing here means already dead: what we want
-
-    def _map(self, exc: Exception, url: str) -> Exception:
-        """Our error for a Playwright failure. Anything else is a bug: re-raised as it is."""
-        dead = self._browser is None or not self._browser.is_connected()
-        if dead or is_driver_gone(exc):
-            self._crashed = True
-            return BrowserCrashed(f"the browser died: {first_line(exc)}", url=url)
-        if isinstance(exc, PlaywrightError):
-            return map_playwright_error(exc, url)
-        raise exc
+                await self.run_aio(step)  # failing here means already dead: what we want
 
 
 class Tabs:
@@ -298,6 +331,11 @@ class Tabs:
         self._options = options
         self._idle: list[Page] = []
 
+    @property
+    def idle(self) -> tuple[Page, ...]:
+        """The tabs waiting for their next use."""
+        return tuple(self._idle)
+
     @asynccontextmanager
     async def page(self) -> AsyncIterator[Page]:
         service = self._service
@@ -308,18 +346,18 @@ class Tabs:
                 if service._usable(candidate):
                     page = candidate
                 else:
-                    service._discard(candidate)
+                    service.discard(candidate)
             done = False
             try:
                 if page is not None:
                     try:
-                        await page._prepare_reuse(clear_cookies=not self._options.storage_state)
+                        await page.prepare_reuse(clear_cookies=not self._options.storage_state)
                     except BrowserCrashed:  # it died between uses: nothing was in flight, so start over
-                        service._discard(page)
+                        service.discard(page)
                         page = None
                 if page is None:
                     page = await service._new_page(self._options)
-                    await page._prepare_reuse(clear_cookies=False)
+                    await page.prepare_reuse(clear_cookies=False)
                 yield page
                 done = True
             finally:
@@ -327,4 +365,4 @@ class Tabs:
                     if done and page.uses < TAB_USES and service._usable(page):
                         self._idle.append(page)
                     else:
-                        service._discard(page)
+                        service.discard(page)

@@ -14,18 +14,8 @@ from typing import Any, Protocol
 
 from gptme_trio.core.errors import ContentError
 from gptme_trio.fetch.extract import decode_html, is_html_or_text, is_pdf, title_of
+from gptme_trio.fetch.options import RenderOptions as RenderOptions
 from gptme_trio.fetch.targets import Target
-
-
-@dataclass(frozen=True)
-class RenderOptions:
-    """How to load a page; the same for every URL of one run."""
-
-    wait_until: str = "load"  # commit | domcontentloaded | load | networkidle
-    wait_for: str | None = None  # CSS selector to wait for (browser only)
-    js: str | None = None  # script run after load; its result is kept (browser only)
-    capture: str = "html"  # html | png | pdf | aria
-    full_page: bool = False  # png: the whole scrollable page
 
 
 @dataclass

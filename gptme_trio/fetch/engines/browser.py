@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import trio
 
-from gptme_trio.core.browser import BrowserService, Page, PageOptions
+from gptme_trio.core.browser import BrowserService, Page, PageOptions, Tabs
 from gptme_trio.core.errors import ContentError, DownloadResponse
 from gptme_trio.fetch.engines import RenderOptions, Snapshot, from_body
 from gptme_trio.fetch.extract import is_pdf, title_of
@@ -18,6 +18,11 @@ class BrowserEngine:
         self._service = service
         self._tabs = service.tabs(page_options)
         self._render = render
+
+    @property
+    def tabs(self) -> Tabs:
+        """The reused tabs it renders in."""
+        return self._tabs
 
     def starts(self) -> int:
         return self._service.starts

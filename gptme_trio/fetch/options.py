@@ -1,0 +1,90 @@
+"""What a fetch run is asked for, as types: the one source of truth for every choice.
+
+    Format      -f:            markdown | text | html | json | png | pdf
+    EngineName  --engine:      browser | http
+    WaitUntil   --wait-until:  commit | domcontentloaded | load | networkidle
+    Capture     what a browser engine keeps of a page: html | png | pdf | aria
+
+The tuples beside them (FORMATS, ENGINES, WAIT_UNTIL, ...) are derived with
+`typing.get_args`, and the CLI's `click.Choice`s use them: a new value goes into
+its Literal only. Option bundles are frozen dataclasses, never `dict[str, Any]`.
+
+This module imports nothing heavy: the CLI loads it before any command runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, TypeGuard, get_args
+
+Format = Literal["markdown", "text", "html", "json", "png", "pdf"]
+BinaryFormat = Literal["png", "pdf"]  # bytes, not text: a browser capture
+EngineName = Literal["browser", "http"]
+WaitUntil = Literal["commit", "domcontentloaded", "load", "networkidle"]
+Capture = Literal["html", "png", "pdf", "aria"]  # aria: the accessibility tree (YAML)
+
+FORMATS: tuple[Format, ...] = get_args(Format)
+BINARY_FORMATS: tuple[BinaryFormat, ...] = get_args(BinaryFormat)
+ENGINES: tuple[EngineName, ...] = get_args(EngineName)
+WAIT_UNTIL: tuple[WaitUntil, ...] = get_args(WaitUntil)
+CAPTURES: tuple[Capture, ...] = get_args(Capture)
+
+
+def is_binary(fmt: Format) -> TypeGuard[BinaryFormat]:
+    """png and pdf: bytes from the browser, not text from the page."""
+    return fmt in BINARY_FORMATS
+
+
+@dataclass(frozen=True)
+class FetchOptions:
+    """How each URL's result is made; the same for every URL of one run."""
+
+    format: Format = "markdown"
+    main_content: bool = True  # False: --full
+    selector: str | None = None
+    seconds_per_url: float = 30.0  # each URL's own deadline, from its start
+    concurrency: int = 4
+    ignore_http_errors: bool = False
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """How to load a page; the same for every URL of one run."""
+
+    wait_until: WaitUntil = "load"
+    wait_for: str | None = None  # CSS selector to wait for (browser only)
+    js: str | None = None  # script run after load; its result is kept (browser only)
+    capture: Capture = "html"
+    full_page: bool = False  # png: the whole scrollable page
+
+
+@dataclass(frozen=True)
+class FetchRequest:
+    """`gptme-trio fetch`'s options as parsed, before any check: `plan.build_fetch_plan`'s input.
+
+    The field names are the click parameters' names, so the command builds it with `**kwargs`.
+    """
+
+    urls: tuple[str, ...] = ()
+    input_file: str | None = None
+    fmt: Format = "markdown"
+    output: str | None = None
+    full: bool = False
+    selector: str | None = None
+    engine: EngineName = "browser"
+    timeout: float = 30.0
+    concurrency: int = 4
+    wait_until: WaitUntil = "load"
+    wait_for: str | None = None
+    js: str | None = None
+    headers: tuple[str, ...] = ()
+    user_agent: str | None = None
+    storage_state: str | None = None
+    block: bool | None = None  # None: on for text formats, off for png/pdf
+    full_page: bool = False
+    ignore_http_errors: bool = False
+    quiet: bool = False
+    verbose: bool = False
+    browser_path: str | None = None
+    browser_endpoint: str | None = None
+    cdp_endpoint: str | None = None

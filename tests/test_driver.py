@@ -1,0 +1,74 @@
+"""Pins for core/browser/driver.py, the one place that touches Playwright's internals.
+
+They fail when a Playwright upgrade moves what `driver_start` hooks: the lookup of the driver's
+stderr, called right before the driver process is spawned.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import sys
+from pathlib import Path
+
+import psutil
+import trio
+from playwright._impl import _transport
+
+from gptme_trio.core.browser import BrowserSpec, open_browser
+
+from .conftest import descendants
+
+
+def driver_process() -> psutil.Process:
+    """The node driver started by this test process."""
+    for proc in descendants(os.getpid()):
+        if "run-driver" in proc.cmdline():
+            return proc
+    raise AssertionError("no Playwright driver process found")
+
+
+def test_playwright_still_asks_the_hooked_lookup_when_it_spawns_the_driver():
+    assert callable(getattr(_transport, "_get_stderr_fileno", None))
+    source = inspect.getsource(_transport.PipeTransport.connect)
+    assert "stderr=_get_stderr_fileno()" in source  # the lookup, in the call that spawns the driver
+    assert "create_subprocess_exec" in source
+
+
+async def test_the_driver_stderr_goes_to_the_log(chromium, tmp_path):
+    log = tmp_path / "logs" / "driver.log"
+    async with open_browser(BrowserSpec(executable=chromium, driver_log=log)) as browser:
+        await browser.start()
+        assert Path(os.readlink(f"/proc/{driver_process().pid}/fd/2")) == log
+    assert log.exists() and log.stat().st_mode & 0o777 == 0o600
+
+
+async def test_without_a_log_the_driver_keeps_our_stderr(chromium):
+    async with open_browser(BrowserSpec(executable=chromium)) as browser:
+        await browser.start()
+        ours = os.readlink(f"/proc/self/fd/{sys.__stderr__.fileno()}")
+        assert os.readlink(f"/proc/{driver_process().pid}/fd/2") == ours
+
+
+async def test_two_services_starting_at_once_each_get_their_own_log(chromium, tmp_path):
+    logs = [tmp_path / "a.log", tmp_path / "b.log"]
+    async with (
+        open_browser(BrowserSpec(executable=chromium, driver_log=logs[0])) as one,
+        open_browser(BrowserSpec(executable=chromium, driver_log=logs[1])) as two,
+    ):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(one.start)
+            nursery.start_soon(two.start)
+        drivers = [p for p in descendants(os.getpid()) if "run-driver" in p.cmdline()]
+        assert sorted(Path(os.readlink(f"/proc/{p.pid}/fd/2")) for p in drivers) == sorted(logs)
+
+
+async def test_start_reports_started_once_the_driver_is_spawned_before_chromium(chromium):
+    """What fetch overlaps its imports with: started() comes when the driver process exists,
+    long before it has booted and launched Chromium."""
+    async with open_browser(BrowserSpec(executable=chromium)) as browser:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(browser.start)
+            driver = driver_process()  # it exists already
+            assert driver.children() == []  # and has not launched Chromium yet
+        assert browser.starts == 1 and driver.children()
