@@ -45,9 +45,11 @@ RESULTS = ROOT / "bench" / "results"
 
 # Paths and the command, as written into the results: relative to the repository root, never absolute.
 def shown(path: str | os.PathLike[str]) -> str:
-    """`path` relative to the repository root (a path elsewhere relative to it too, with ../)."""
+    """`path` relative to the repository root when it is in the root or beside it (../shared/...), else as given."""
     text = os.fspath(path)
-    return os.path.relpath(text, ROOT) if os.path.isabs(text) else text
+    if os.path.isabs(text) and Path(text).is_relative_to(ROOT.parent):
+        return os.path.relpath(text, ROOT)
+    return text
 
 
 def command() -> str:
@@ -97,7 +99,8 @@ def med(values: Sequence[float], scale: float = 1.0, fmt: str = "{:.2f}") -> str
 def cpu_busy() -> float:
     """CPU-s the whole machine has spent not idle (all cores)."""
     t = psutil.cpu_times()
-    return t.user + t.nice + t.system + getattr(t, "irq", 0) + getattr(t, "softirq", 0) + getattr(t, "steal", 0)
+    busy: float = t.user + t.nice + t.system + getattr(t, "irq", 0) + getattr(t, "softirq", 0) + getattr(t, "steal", 0)
+    return busy
 
 
 def children_cpu() -> float:
