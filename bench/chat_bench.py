@@ -32,7 +32,7 @@ import pexpect
 import psutil
 import ptyprocess
 
-from bench.harness import ROOT, alternate, default_out, header, load, med, write
+from bench.harness import ROOT, alternate, default_out, header, load_average, med, write
 from bench.token_server import TokenServer
 
 PROMPT = re.compile(rb"(^|\n)(\x1b\[[0-9;?]*[A-Za-z])*>")
@@ -223,7 +223,7 @@ writes each delta to stdout (`FLOOR` in `bench/chat_bench.py`). 1 warm-up turn e
 The last row is the difference of the two above it. {note}Per turn, median ours − median floor:
 {min(per_run):.2f} to {max(per_run):.2f} ms. CPU time (user + system) over the measured turns, per token: ours
 {cpu[0]:.2f} ms, floor {cpu[1]:.2f} ms (it includes reading the typed line and drawing the prompt again, once
-per turn). Load average at the end: {load()}.
+per turn). Load average at the end: {load_average()}.
 """
 
 

@@ -157,7 +157,7 @@ def commit() -> str:
     return _out("git", "rev-parse", "--short", "HEAD") + (f" + uncommitted: {', '.join(dirty)}" if dirty else "")
 
 
-def load() -> str:
+def load_average() -> str:
     return " / ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
@@ -171,7 +171,7 @@ def header(title: str, rows: dict[str, str] | None = None) -> str:
         "Chromium": f"{_out(CHROMIUM, '--version')} ({CHROMIUM})",
         **(rows or {}),
         "gptme_trio code measured (git commit)": commit(),
-        "load average at start (1/5/15 min)": load(),
+        "load average at start (1/5/15 min)": load_average(),
     }
     table = "\n".join(f"| {k} | {v} |" for k, v in machine.items())
     return f"""# {title}
@@ -190,7 +190,7 @@ def housekeeping(started: float, left: Sequence[str], notes: Sequence[str] = ())
     extra = "".join(f"\n- {n}" for n in notes)
     return f"""## Housekeeping
 
-- Total benchmark time: {time.perf_counter() - started:.0f} s; load average at end (1/5/15 min): {load()}.{extra}
+- Total benchmark time: {time.perf_counter() - started:.0f} s; load average at end (1/5/15 min): {load_average()}.{extra}
 - Processes started by this run still running at the end (zombies not counted): {len(left)}{alive}.
 """
 

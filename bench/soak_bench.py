@@ -79,15 +79,9 @@ Env = dict[str, str]
 
 def sample(root: psutil.Process, ops: int, t0: float) -> Sample:
     """Totals and per-role figures of root and all its descendants (zombies counted apart)."""
-    s: dict[str, Any] = {"ops": ops, "t": time.perf_counter() - t0, **dict.fromkeys(("rss", "pss", "fds"), 0)}
-    s |= {
-        "procs": 0,
-        "threads": 0,
-        "zombies": 0,
-        "pss_kind": "PSS",
-        "roles": {r: {"n": 0, "pss": 0, "rss": 0, "fds": 0, "threads": 0} for r in ROLES},
-        "kinds": collections.Counter(),  # processes by kind: which one came or went between samples
-    }
+    s: Sample = {"ops": ops, "t": time.perf_counter() - t0, "pss_kind": "PSS", "kinds": collections.Counter()}
+    s |= dict.fromkeys(("rss", "pss", "fds", "procs", "threads", "zombies"), 0)  # kinds: which came or went
+    s["roles"] = {r: dict.fromkeys(("n", "pss", "rss", "fds", "threads"), 0) for r in ROLES}
     for p in tree(root):
         try:
             with p.oneshot():
@@ -115,11 +109,8 @@ def soak(
     """Run cmd; for each line of its `lines` stream ("stdout" / "stderr") count(line) -> operations
     done (cumulative) or None; sample the tree whenever that count passes a multiple of `every`."""
     other = open(Path(tmp) / f"{'err' if lines == 'stdout' else 'out'}.txt", "wb")  # noqa: SIM115
-    pipes = (
-        {"stdout": subprocess.PIPE, "stderr": other}
-        if lines == "stdout"
-        else {"stdout": other, "stderr": subprocess.PIPE}
-    )
+    pipe = subprocess.PIPE
+    pipes = {"stdout": pipe, "stderr": other} if lines == "stdout" else {"stdout": other, "stderr": pipe}
     noise, t0 = Noise(), time.perf_counter()
     with noise.measure():
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, text=True, **pipes)  # type: ignore[call-overload]

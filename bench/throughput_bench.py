@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import shlex
 import statistics
 import subprocess
@@ -114,10 +113,6 @@ class Bench(Tagged):
     @property
     def noise_cpu(self) -> float:  # CPU-s of other processes while commands ran
         return self.noise.cpu
-
-    @property
-    def wall_total(self) -> float:
-        return self.noise.wall
 
     def run(
         self, cmd: list[str], pages: int = PAGES, env: dict[str, str] | None = None, timeout: float = 600, **probe: Any
@@ -282,14 +277,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="throughput-bench-") as tmp:
         bench = Bench(tmp)
         try:
-            noise, wall = bench.noise_cpu, bench.wall_total
+            since = bench.noise.mark()
             text, peer_text, rate, ratios = bench_rounds(bench, args)
-            noise, wall = bench.noise_cpu - noise, bench.wall_total - wall
-            sections.append(
-                f"{text}\nNoise: other processes (not this script, not its children) used {noise:.1f} CPU-s "
-                f"during the runs (ours and the peers'), {noise / wall / (os.cpu_count() or 1):.0%} of all cores "
-                f"over {wall:.0f} s.\n"
-            )
+            sections.append(f"{text}\n{bench.noise.line(since)} (The runs: ours and the peers'.)\n")
             prof, numbers = throughput_profile.profile(bench, PAGES)
             sections += [prof, peer_text, throughput_profile.explain(numbers, rate, ratios.get("crawl4ai"))]
             print("\n".join(sections[1:]), flush=True)
