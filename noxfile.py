@@ -36,7 +36,7 @@ def bench(session: nox.Session) -> None:
     import json
     import time
 
-    started, durations = time.perf_counter(), []  # (part, command, seconds): report.py tabulates them
+    started, durations = time.perf_counter(), []  # (part, command, seconds): bench.report tabulates them
 
     def part(name: str, *args: str) -> str | None:
         t0 = time.perf_counter()
@@ -55,7 +55,7 @@ def bench(session: nox.Session) -> None:
     part("venv", "-e", ".", "pexpect", "readability-lxml", "psutil")  # bench-only tools, never project deps
     # Peers in bench-only virtualenvs under .nox/peers: built once (about 2 minutes), then reused while the
     # versions pinned in bench/peers.py are unchanged. A peer that cannot be built is reported, not fatal.
-    out = part("peers", "python", "bench/peers.py")
+    out = part("peers", "python", "-m", "bench.peers")
     session.log(out.strip())
     found = [line.split()[1:3] for line in out.splitlines() if line.startswith("PEER ")]
     py = {name: python for name, python in found if python != "-"}
@@ -63,16 +63,16 @@ def bench(session: nox.Session) -> None:
     def peer(name: str) -> list[str]:
         return [f"--{name}-python", py[name]] if name in py else []
 
-    part("fetch", "python", "bench/fetch_bench.py", "--out", "bench/results/fetch.md")
-    part("figure 1: one-shot vs peers", "python", "bench/oneshot_peers_bench.py", *peer("shot-scraper"))
-    part("figure 3: cancellation vs gptme", "python", "bench/gptme_cancel_bench.py", *peer("gptme"))
-    part("figure 6: extraction", "python", "bench/extraction_bench.py")
-    part("figure 5: chat", "python", "bench/chat_bench.py")
-    part("figure 2: throughput vs peers", "python", "bench/throughput_bench.py", *peer("crawl4ai"), *peer("gptme"))
-    part("policy", "python", "bench/policy_bench.py")
-    part("policy in the browser", "python", "bench/proxy_bench.py")
-    part("soak", "python", "bench/soak_bench.py")
+    part("fetch", "python", "-m", "bench.fetch_bench", "--out", "bench/results/fetch.md")
+    part("figure 1: one-shot vs peers", "python", "-m", "bench.oneshot_peers_bench", *peer("shot-scraper"))
+    part("figure 3: cancellation vs gptme", "python", "-m", "bench.gptme_cancel_bench", *peer("gptme"))
+    part("figure 6: extraction", "python", "-m", "bench.extraction_bench")
+    part("figure 5: chat", "python", "-m", "bench.chat_bench")
+    part("figure 2: throughput vs peers", "python", "-m", "bench.throughput_bench", *peer("crawl4ai"), *peer("gptme"))
+    part("policy", "python", "-m", "bench.policy_bench")
+    part("policy in the browser", "python", "-m", "bench.proxy_bench")
+    part("soak", "python", "-m", "bench.soak_bench")
     # 200 trials, 2 at once (~6 min). Not 3: a trial costs ~2.3 CPU-s, so 3 at once keep both cores ~90 % busy and
     # the trials' own deadlines (-t 4, a browser restart) start failing from load, not from the product.
-    part("fault matrix", "python", "bench/fault_matrix.py", "--jobs", "2")
-    part("report", "python", "bench/report.py")
+    part("fault matrix", "python", "-m", "bench.fault_matrix", "--jobs", "2")
+    part("report", "python", "-m", "bench.report")

@@ -1,6 +1,6 @@
-"""The reference for bench/fetch_bench.py: plain asyncio Playwright, nothing else.
+"""The reference for bench.fetch_bench: plain asyncio Playwright, nothing else.
 
-    python bench/bare_playwright.py URL [CHROMIUM]
+    python -m bench.bare_playwright URL [CHROMIUM]
 
 Launches the same Chromium with the same flags as gptme-trio (CHROMIUM_ARGS,
 headless, handle_sigint=False), opens one page, goes to URL (wait for "load"),
@@ -15,7 +15,7 @@ import sys
 
 from playwright.async_api import async_playwright
 
-# Copied from gptme_trio.core.browser.CHROMIUM_ARGS (fetch_bench.py checks they match),
+# Copied from gptme_trio.core.browser.CHROMIUM_ARGS (bench.fetch_bench checks they match),
 # so that this script pays no import cost for gptme_trio.
 CHROMIUM_ARGS = (
     "--no-sandbox",
@@ -46,4 +46,6 @@ async def main(url: str, executable: str) -> int:
 
 
 if __name__ == "__main__":
+    if not sys.argv[1:] or sys.argv[1] in ("-h", "--help"):  # no argparse: this script's imports are measured
+        sys.exit(print(__doc__))
     sys.exit(asyncio.run(main(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "/usr/bin/chromium")))

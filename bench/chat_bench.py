@@ -1,6 +1,6 @@
 """Chat on a terminal: start-up (run → prompt drawn) and streaming delay (token on the wire → on screen).
 
-Run from the repo root: `python bench/chat_bench.py [--runs N] [--stream-runs N]`; writes bench/results/chat.md.
+Run from the repo root: `python -m bench.chat_bench [--runs N] [--stream-runs N]`; writes bench/results/chat.md.
 
 Start-up: each run spawns the CLI in a pseudo-terminal (pexpect) with a fresh GPTME_TRIO_HOME
 and measures until the prompt appears, then sends Ctrl-D; `python -c pass` is timed the same
@@ -18,9 +18,7 @@ pseudo-terminal, as the floor.
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
-import platform
 import re
 import statistics
 import subprocess
@@ -34,10 +32,9 @@ import pexpect
 import psutil
 import ptyprocess
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from token_server import TokenServer  # noqa: E402
+from bench.harness import ROOT, alternate, default_out, header, load_average, med, write
+from bench.token_server import TokenServer
 
-ROOT = Path(__file__).resolve().parent.parent
 PROMPT = re.compile(rb"(^|\n)(\x1b\[[0-9;?]*[A-Za-z])*>")
 TARGET = 0.5
 STREAM_TARGET_MS = 10.0
@@ -81,18 +78,12 @@ def time_python() -> float:
     return time.perf_counter() - started
 
 
-def summary(values: list[float]) -> str:
-    return f"{statistics.median(values) * 1000:.0f} ({min(values) * 1000:.0f}–{max(values) * 1000:.0f})"
-
-
 def startup_section(runs: int) -> str:
-    time_chat(), time_python()  # warm-up: file caches
-    chat, floor = [], []
-    for _ in range(runs):
-        chat.append(time_chat())
-        floor.append(time_python())
+    variants = {"chat": time_chat, "python -c pass": time_python}  # 1 warm-up round: file caches
+    times = alternate(list(variants), runs, lambda name: variants[name]())
+    chat, floor = times["chat"], times["python -c pass"]
     verdict = "PASS" if statistics.median(chat) <= TARGET else "MISS"
-    return f"""# Chat start-up
+    return f"""## Chat start-up
 
 1 warm-up, then {runs} runs of each, alternating. Start = the process is spawned in a
 pseudo-terminal; end = the prompt is drawn. No model configured (the prompt must not wait
@@ -100,8 +91,8 @@ for one); the browser starts lazily, so it is not part of start-up.
 
 | measure | ms, median (min–max) | target | result |
 |---|---|---|---|
-| `gptme-trio chat` start → prompt ready | {summary(chat)} | ≤ {TARGET * 1000:.0f} | {verdict} |
-| `python -c pass` (the floor of any Python program) | {summary(floor)} | — | info |
+| `gptme-trio chat` start → prompt ready | {med(chat, 1000, "{:.0f}")} | ≤ {TARGET * 1000:.0f} | {verdict} |
+| `python -c pass` (the floor of any Python program) | {med(floor, 1000, "{:.0f}")} | — | info |
 """
 
 
@@ -168,10 +159,6 @@ def cpu_seconds(tty: Tty) -> float:
     return times.user + times.system
 
 
-def load() -> str:
-    return "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
-
-
 def stats(values: list[float]) -> tuple[float, float, float]:
     return statistics.median(values), statistics.quantiles(values, n=10)[-1], max(values)
 
@@ -215,7 +202,7 @@ def stream_section(runs: int, count: int, gap_ms: float, spy: str | None) -> str
     verdict_ours = "PASS" if om <= STREAM_TARGET_MS else "MISS"
     verdict_added = "PASS" if om - fm <= STREAM_TARGET_MS else "MISS"
     note = "Profiled with py-spy (`--py-spy`) during the measured turns, so perturbed. " if spy else ""
-    return f"""# Chat streaming: token on the wire → on the terminal
+    return f"""## Chat streaming: token on the wire → on the terminal
 
 A scripted OpenAI-compatible server in a thread of the benchmark (`bench/token_server.py`,
 127.0.0.1, HTTP/1.1 chunked, Nagle off) streams {count} distinct tokens per turn, {gap_ms:g} ms
@@ -236,34 +223,24 @@ writes each delta to stdout (`FLOOR` in `bench/chat_bench.py`). 1 warm-up turn e
 The last row is the difference of the two above it. {note}Per turn, median ours − median floor:
 {min(per_run):.2f} to {max(per_run):.2f} ms. CPU time (user + system) over the measured turns, per token: ours
 {cpu[0]:.2f} ms, floor {cpu[1]:.2f} ms (it includes reading the typed line and drawing the prompt again, once
-per turn). Load average at the end: {load()}.
+per turn). Load average at the end: {load_average()}.
 """
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--runs", type=int, default=10, help="start-up runs")
     parser.add_argument("--stream-runs", type=int, default=10, help="streamed turns of each program")
     parser.add_argument("--tokens", type=int, default=50, help="tokens per turn")
     parser.add_argument("--gap-ms", type=float, default=20, help="between tokens")
     parser.add_argument("--py-spy", metavar="FILE", help="profile the chat's streamed turns (.svg, else raw stacks)")
-    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "chat.md"))
+    parser.add_argument("--out", default=default_out("chat.md"))
     args = parser.parse_args()
-    command = " ".join(["python", "bench/chat_bench.py", *sys.argv[1:]])
-    sections = []
-    for run in (
-        lambda: startup_section(args.runs),
-        lambda: stream_section(args.stream_runs, args.tokens, args.gap_ms, args.py_spy),
-    ):
-        head = f"""Date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M UTC}<br>
-Command: `{command}`<br>
-Machine: {os.cpu_count()} CPUs ({platform.machine()}), Python {platform.python_version()}, load average at start {load()}
-"""
-        sections.append(run().replace("\n\n", f"\n\n{head}\n", 1))  # under the title
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(sections))
-    print(out.read_text())
+    sections = [header("Chat: start-up and streaming delay")]
+    sections.append(startup_section(args.runs))
+    print(sections[-1], flush=True)
+    sections.append(stream_section(args.stream_runs, args.tokens, args.gap_ms, args.py_spy))
+    write(args.out, sections)
 
 
 if __name__ == "__main__":

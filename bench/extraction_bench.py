@@ -2,7 +2,7 @@
 
 Run from the repo root (offline, reads only local files; about a minute on 2 cores):
 
-    .venv/bin/python bench/extraction_bench.py      # optional: --data DIR --out FILE
+    python -m bench.extraction_bench      # optional: --data DIR (default ../shared/data/...) --pages N --out FILE
 
 Needs readability-lxml in the venv for its baseline row (`.venv/bin/pip install readability-lxml`;
 benchmark only, not a project dependency). On the 181 pages of the ScrapingHub article extraction
@@ -21,10 +21,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import os
-import platform
 import re
-import shlex
 import statistics
 import subprocess
 import sys
@@ -38,14 +35,11 @@ from pathlib import Path
 import lxml.html
 import trafilatura
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from gptme_trio.fetch import extract  # noqa: E402
+from bench.harness import PASS, ROOT, default_out, header, shown
+from gptme_trio.fetch import extract
 
-DATA = Path("/work/shared/data/article-extraction-benchmark")
-OUT = ROOT / "bench" / "results" / "extraction.md"
+DATA = ROOT.parent / "shared" / "data" / "article-extraction-benchmark"  # beside the repository
 TARGET_F1, TARGET_MS = 0.955, 15.0
-PASS = {True: "PASS", False: "**MISS**"}
 TXT = {"output_format": "txt", "include_comments": False, "include_tables": True}  # as extract._trafilatura
 
 # Hand-written after reading output vs truth (2026-11-25, trafilatura 2.3.1, current extract.py).
@@ -225,10 +219,6 @@ def diagnosis(pid: str, truth: str, out: str) -> str:
     return f"{note} ({auto})" if note and auto else note or auto or "-"
 
 
-def _rel(path: str) -> str:
-    return os.path.relpath(path, ROOT) if Path(path).absolute().is_relative_to(ROOT) else path
-
-
 def fmt_ms(x: float | None) -> str:
     return "-" if x is None else f"{x:.1f}"
 
@@ -236,16 +226,10 @@ def fmt_ms(x: float | None) -> str:
 def report(args, cli, rows, pages, truth, same, started) -> str:
     cli_row = rows[0]
     (wall_text, rc_text, _), (wall_json, rc_json, _) = cli["runs"]
+    libs = ("trafilatura", "readability-lxml", "lxml", "html-to-markdown")
     lines = [
-        f"Command: `{shlex.join([_rel(sys.executable), _rel(sys.argv[0]), *sys.argv[1:]])}` (from the repo root)",
-        "",
-        f"Date: {started:%Y-%m-%d %H:%M} UTC; the run took {time.time() - started.timestamp():.0f} s.  ",
-        f"Machine: {os.cpu_count()} CPUs, Python {platform.python_version()} ({platform.machine()}), "
-        f"trafilatura {version('trafilatura')}, readability-lxml {version('readability-lxml')}, "
-        f"lxml {version('lxml')}, html-to-markdown {version('html-to-markdown')}; load average {args.load:.2f}.  ",
-        f"Data: {args.data} ({len(pages)} pages).",
-        "",
-        "# Extraction quality (figure 6)",
+        header("Extraction quality (figure 6)", {"extraction libraries": ", ".join(f"{d} {version(d)}" for d in libs)}),
+        f"The run took {time.time() - started.timestamp():.0f} s. Data: {shown(args.data)} ({len(pages)} pages).",
         "",
         "Mean over pages of per-page precision, recall and F1 on word 4-gram shingles; an empty output "
         "scores 0. F1 (pub.) = the published evaluate.py formula, 2PR/(P+R) of mean P over non-empty "
@@ -356,13 +340,13 @@ RECOMMENDATIONS = """\
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=DATA, help="benchmark data directory")
-    parser.add_argument("--out", type=Path, default=OUT, help="Markdown report to write")
+    parser.add_argument("--data", type=Path, default=DATA, help=f"benchmark data directory (default: {shown(DATA)})")
+    parser.add_argument("--pages", type=int, help="only the first N pages (a quick try, not a result)")
+    parser.add_argument("--out", type=Path, default=default_out("extraction.md"), help="Markdown report to write")
     args = parser.parse_args()
-    args.load = os.getloadavg()[0]  # timings vary with other load on the machine
     started = datetime.now(UTC)
     truth_json = json.loads((args.data / "ground-truth.json").read_text(encoding="utf-8"))
-    ids = sorted(truth_json)
+    ids = sorted(truth_json)[: args.pages]
     truth = {i: truth_json[i]["articleBody"] for i in ids}
     with tempfile.TemporaryDirectory(prefix="extraction-bench-") as name:
         tmp = Path(name)
@@ -392,7 +376,7 @@ def main() -> None:
     args.out.write_text(report(args, cli, rows, pages, truth, same, started), encoding="utf-8")
     for row in [cli["row_text"], cli["row_md"], *rows]:
         print(f"{row['name'][:44]:44} F1 {row['f1']:.4f}, {fmt_ms(row['mean'])} ms", file=sys.stderr)
-    print(f"wrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}", file=sys.stderr)
+    print(f"wrote {shown(args.out)}", file=sys.stderr)
 
 
 if __name__ == "__main__":

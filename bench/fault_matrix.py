@@ -2,7 +2,7 @@
 
 Run from the repo root (only 127.0.0.1); writes bench/results/faults.md:
 
-    .venv/bin/python bench/fault_matrix.py [--trials 200] [--seed N] [--jobs 2] [--trial SCENARIO:FAULT:MOMENT:SEED]
+    python -m bench.fault_matrix [--trials 200] [--seed N] [--jobs 2] [--trial SCENARIO:FAULT:MOMENT:SEED]
 
 A trial runs `python -m gptme_trio` on tests/support/pages.py. fetch: `fetch -f json -j 2 -t 4 -i urls.txt`, 4 slow pages
 then 3 fast ones. chat: `chat -n --name trial`, tests/support/llm_server.py answering prompt 1 with read_url(a slow page),
@@ -13,7 +13,7 @@ browser or the driver `moment`/4 s after the browser appears; stall-body, close-
 in a shell) within 5 s of a signal; per failed URL a record and a `URL: reason` line, per failed tool call an
 error, saying what happened (a crash is not a timeout) within the deadline; no traceback; later URLs / the next
 tool call succeed; the log is JSONL with a result for every tool call, and resumes; no process with the trial's
-FAULT_MATRIX_TRIAL in its environment or its TMPDIR in its command line runs 2 s after exit. Recovered: those
+BENCH_RUN in its environment or its TMPDIR in its command line runs 2 s after exit. Recovered: those
 checks held but the last two; orphans: trials that left a process running; corrupt logs: invalid or not resumed.
 """
 
@@ -31,13 +31,17 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 import psutil
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench.harness import ROOT, TAG_VAR, default_out, describe, header, role, serve, tagged, tree, wait_gone
+
+T = TypeVar("T")
 SCENARIOS, SERVER = ("fetch", "chat"), ("stall-body", "close-body")
 KILLS = ("kill-renderer", "kill-browser", "kill-driver", "kill-at-launch")
 FAULTS = ("sigint", "sigterm", *KILLS, *SERVER)
@@ -47,7 +51,7 @@ JOBS, FETCH_T, CHAT_SLOW_MS, TOOL_T = 2, 4, 1800, 4  # -j, -t, chat's first page
 SLOW_MS = (900, 1300, 900, 900)  # fetch's: a page is in flight until 2 s after the first request (gaps never meet)
 START_SLACK = 3.0  # s of browser start-up a chat tool call's tool_ms includes (outside its deadline, by design)
 HANG_LIMIT, EXIT_LIMIT, ORPHAN_GRACE = 25.0, 5.0, 2.0  # s: a run is hung; from a signal to exit; orphans
-MARK, ARTICLE = "FAULT_MATRIX_TRIAL", "Structured concurrency means every task has an owner"
+MARK, ARTICLE = TAG_VAR, "Structured concurrency means every task has an owner"
 CLEAR_CRASH = ("browser died", "could not start the browser", "page crashed", "page was closed", "could not get ready")
 
 
@@ -100,11 +104,9 @@ class Run:
             self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr)
 
     def of_role(self, role: str) -> list[psutil.Process]:
-        with contextlib.suppress(psutil.Error):
-            return [p for p in psutil.Process(self.proc.pid).children(recursive=True) if role_of(p) == role]
-        return []
+        return [p for p in tree(self.proc.pid)[1:] if role_of(p) == role]
 
-    def until(self, found, seconds: float = 60):  # noqa: ANN001, ANN201 - a predicate; its truthy result
+    def until(self, found: Callable[[], T], seconds: float = 60) -> T:  # found's first truthy result
         deadline = time.monotonic() + seconds
         while not (result := found()) and self.proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -122,15 +124,9 @@ class Run:
 
 
 def role_of(proc: psutil.Process) -> str:
-    with contextlib.suppress(psutil.Error):
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            return "gone"
-        if "run-driver" in (cmd := proc.cmdline()):
-            return "driver"
-        if "--type=renderer" in cmd:
-            return "renderer"
-        return "browser" if "chrom" in proc.name() and not any(a.startswith("--type=") for a in cmd) else "other"
-    return "gone"
+    """driver, renderer, browser, other or gone (harness.role, renderers of either kind as one)."""
+    found = {"webui": "renderer", "gpu": "other", "network": "other"}.get(found := role(proc), found)
+    return found
 
 
 def last(err: str) -> str:  # the last line of stderr: a traceback's says what it was
@@ -164,17 +160,10 @@ def inject(run: Run, trial: Trial, base: str, rng: random.Random) -> str:
 def leftovers(token: str, tmp: str) -> list[str]:
     """A CLI's processes alive ORPHAN_GRACE s after it exited (then ended: the next trial starts clean). Its: `token`
     in the environment, or its TMPDIR in the command line (Chromium's --user-data-dir; its zygotes clear env)."""
-    deadline = time.monotonic() + ORPHAN_GRACE
-    while True:
-        procs = psutil.process_iter(["environ", "cmdline"])
-        left = [p for p in procs if (p.info["environ"] or {}).get(MARK) == token or tmp in str(p.info["cmdline"])]
-        if not (left := [p for p in left if role_of(p) != "gone"]) or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
     found = []
-    for p in left:
+    for p in wait_gone(lambda: tagged(token, tmp, MARK), ORPHAN_GRACE):
+        found.append(f"{role_of(p)} {describe(p)}")
         with contextlib.suppress(psutil.Error):
-            found.append(f"{p.pid} {role_of(p)} {' '.join(p.cmdline())[:60]}")
             p.kill()
     return found
 
@@ -217,8 +206,8 @@ def faulted(run: Run, trial: Trial, base: str, outcome: Outcome) -> tuple[int | 
     return code, out, err
 
 
-def fetch_trial(trial: Trial, base: str, workdir: Path, env: dict, outcome: Outcome) -> None:
-    rng, problems, records = random.Random(trial.seed + 1), outcome.problems, []
+def fetch_trial(trial: Trial, base: str, workdir: Path, env: dict[str, str], outcome: Outcome) -> None:
+    rng, problems, records = random.Random(trial.seed + 1), outcome.problems, list[dict[str, Any]]()
     urls = [f"{base}/counted?ms={ms}&id={env[MARK]}&n={i}" for i, ms in enumerate(SLOW_MS)]
     urls += [f"{base}/normal?n={i}" for i in range(4, 7)]
     cut = rng.randrange(5) if trial.fault in SERVER else None
@@ -257,7 +246,7 @@ def fetch_trial(trial: Trial, base: str, workdir: Path, env: dict, outcome: Outc
         problems.append("no URL failed: the pages in flight when the browser died cannot have succeeded")
 
 
-def chat_trial(trial: Trial, base: str, workdir: Path, env: dict, outcome: Outcome) -> None:
+def chat_trial(trial: Trial, base: str, workdir: Path, env: dict[str, str], outcome: Outcome) -> None:
     rng, problems = random.Random(trial.seed + 1), outcome.problems
     first = trial.cut_url(base, rng) if trial.fault in SERVER else f"{base}/counted?ms={CHAT_SLOW_MS}&id={env[MARK]}"
     calls = [{"tool_calls": [{"name": "read_url", "arguments": {"url": url}}]} for url in (first, f"{base}/normal?n=2")]
@@ -266,7 +255,7 @@ def chat_trial(trial: Trial, base: str, workdir: Path, env: dict, outcome: Outco
     (workdir / "resume.json").write_text(json.dumps([{"text": "resumed"}]))
     chat = ["chat", "-n", "-m", "local/test-model", "--allow-hosts", "127.0.0.1", "--tool-timeout", str(TOOL_T)]
     env["OPENAI_API_KEY"], url = "sk-fault-matrix", "http://127.0.0.1:{}/v1"
-    with serve("llm_server.py", str(workdir / "script.json")) as port:
+    with serve("llm_server", str(workdir / "script.json"), quiet=True) as port:
         args = [*chat, "--name", "trial", "first question", "second question"]
         run = Run(args, env | {"OPENAI_BASE_URL": url.format(port)}, workdir / "a")
         code, out, _ = faulted(run, trial, base, outcome)
@@ -284,7 +273,7 @@ def chat_trial(trial: Trial, base: str, workdir: Path, env: dict, outcome: Outco
             problems.append(f"the faulted tool call took {hit['metadata']['tool_ms']} ms (--tool-timeout {TOOL_T})")
         if after["content"].startswith("error: ") or ARTICLE not in after["content"]:
             problems.append(f"the next tool call failed: {after['content'][:120]!r}")
-    with serve("llm_server.py", str(workdir / "resume.json")) as port:
+    with serve("llm_server", str(workdir / "resume.json"), quiet=True) as port:
         env["OPENAI_BASE_URL"] = url.format(port)
         resume = Run([*chat, "-r", "--name", "trial", "continue"], env, workdir / "b")
         code, out, err = resume.finish(outcome)
@@ -292,7 +281,7 @@ def chat_trial(trial: Trial, base: str, workdir: Path, env: dict, outcome: Outco
             outcome.corrupt.append(f"resume: exit {code}, stdout {out[:60]!r}, stderr {last(err)}")
 
 
-def log_messages(path: Path, outcome: Outcome) -> list[dict]:
+def log_messages(path: Path, outcome: Outcome) -> list[dict[str, Any]]:
     """The log's messages; what is wrong with it goes to outcome.corrupt (no log: the resume fails)."""
     messages, lines = [], path.read_text(errors="replace").split("\n") if path.exists() else [""]
     for number, line in enumerate(lines, 1):
@@ -310,20 +299,6 @@ def log_messages(path: Path, outcome: Outcome) -> list[dict]:
     return messages
 
 
-@contextlib.contextmanager
-def serve(script: str, *args: str):
-    """tests/support/pages.py or llm_server.py as the fixtures run them (stderr dropped: clients leave on purpose): its port."""
-    cmd = [sys.executable, "-m", "tests.support." + script.removesuffix(".py"), *args]
-    proc = subprocess.Popen(
-        cmd, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-    )
-    try:
-        yield int(proc.stdout.readline().split()[1])
-    finally:
-        proc.stdin.close()
-        proc.wait(10)
-
-
 def plan(number: int, seed: int) -> list[Trial]:
     """`number` trials: each scenario × fault cell equally often, in random order, at random moments."""
     rng, cells = random.Random(seed), [(s, f) for s in SCENARIOS for f in FAULTS]
@@ -332,10 +307,7 @@ def plan(number: int, seed: int) -> list[Trial]:
     return [Trial(s, f, round(rng.uniform(0, WINDOW), 2), rng.randrange(10**6)) for s, f in chosen]
 
 
-def report(outcomes: list[Outcome], command: str, seconds: float, load: tuple[float, ...]) -> str:
-    def sh(*cmd: str) -> str:
-        return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=30).stdout.strip()
-
+def report(outcomes: list[Outcome], seconds: float, seed: int, jobs: int) -> str:
     def row(name: str, group: list[Outcome]) -> str:
         good, orphans = sum(not o.problems for o in group), sum(bool(o.orphans) for o in group)
         share = f"{100 * good / len(group):.0f} %" if group else "-"
@@ -343,14 +315,11 @@ def report(outcomes: list[Outcome], command: str, seconds: float, load: tuple[fl
             share = f"{min(100 * good / len(group), 99.9):.1f} %"
         return f"| {name} | {len(group)} | {good} ({share}) | {orphans} | {sum(bool(o.corrupt) for o in group)} |"
 
-    dirty = " ".join(line.split()[-1] for line in sh("git", "status", "--porcelain", "--", "gptme_trio").splitlines())
+    run = f"Seed {seed}, --jobs {jobs}; run time: {seconds / 60:.1f} min for {len(outcomes)} trials, at most "
+    run += f"{max(o.seconds for o in outcomes):.1f} s each."
     lines = [
-        f"# Fault matrix: signals, crashes and broken servers at random moments\n\nDate: {time.strftime('%F %T %Z')}<br>",
-        f"Command: `{command}`<br>\nMachine: {os.cpu_count()} CPUs, {psutil.virtual_memory().total / 2**30:.1f} GiB, "
-        f"Python {sys.version.split()[0]}, {sh('/usr/bin/chromium', '--version')}; load average (1/5/15 min) at start "
-        f"{' / '.join(f'{x:.1f}' for x in load)}<br>\ngptme_trio code: {sh('git', 'rev-parse', '--short', 'HEAD')}"
-        f"{' + uncommitted: ' + dirty if dirty else ''}<br>\nRun time: {seconds / 60:.1f} min for {len(outcomes)} "
-        f"trials, at most {max(o.seconds for o in outcomes):.1f} s each\n\n{__doc__.split(chr(10) * 2, 3)[3].strip()}",
+        header("Fault matrix: signals, crashes and broken servers at random moments"),
+        f"{run}\n\n{(__doc__ or '').split(chr(10) * 2, 3)[3].strip()}\n",
         "Goal: 100 % / 0 / 0.\n\n| fault × scenario | trials | recovered | orphans | corrupt logs |\n|---|---|---|---|---|",
     ]
     for fault in FAULTS:
@@ -362,19 +331,19 @@ def report(outcomes: list[Outcome], command: str, seconds: float, load: tuple[fl
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--trials", type=int, default=200)
     parser.add_argument("--seed", type=int, help="default: a random one (printed)")
     parser.add_argument("--jobs", type=int, default=2, help="trials at once (each its own CLI, tree and marker)")
     parser.add_argument("--trial", action="append", default=[], help="replay SCENARIO:FAULT:MOMENT:SEED")
-    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "faults.md"))
+    parser.add_argument("--out", default=default_out("faults.md"))
     args = parser.parse_args()
     seed = args.seed if args.seed is not None else random.randrange(10**6)
     print(f"seed {seed}", flush=True)
     replay = [Trial(s, f, float(m), int(n)) for s, f, m, n in (t.split(":") for t in args.trial)]
     trials = replay or plan(args.trials, seed)
-    load, started = os.getloadavg(), time.monotonic()
-    with serve("pages.py") as port, tempfile.TemporaryDirectory(prefix="fault-matrix-") as tmp:
+    started = time.monotonic()
+    with serve("pages", quiet=True) as port, tempfile.TemporaryDirectory(prefix="fault-matrix-") as tmp:
 
         def one(numbered: tuple[int, Trial]) -> Outcome:
             done = run_trial(numbered[1], f"http://127.0.0.1:{port}", Path(tmp) / str(numbered[0]))
@@ -384,8 +353,7 @@ def main() -> None:
         with ThreadPoolExecutor(args.jobs) as pool:
             outcomes = list(pool.map(one, enumerate(trials, 1)))
     seconds = time.monotonic() - started
-    command = f"python bench/fault_matrix.py {' '.join(sys.argv[1:])}".strip() + f" (seed {seed}, --jobs {args.jobs})"
-    Path(args.out).write_text(report(outcomes, command, seconds, load))
+    Path(args.out).write_text(report(outcomes, seconds, seed, args.jobs))
     print(f"{len(outcomes)} trials, {sum(not o.ok for o in outcomes)} failed, {seconds / 60:.1f} min; wrote {args.out}")
 
 

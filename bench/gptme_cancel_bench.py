@@ -2,7 +2,7 @@
 
 Run from the repo root (talks only to 127.0.0.1; about 2.5 minutes, plus building the peer venv once):
 
-    .venv/bin/python bench/gptme_cancel_bench.py    # optional: --trials N (default 5), --method signal|thread
+    python -m bench.gptme_cancel_bench    # optional: --trials N (default 5), --method signal|thread
         [--gptme-python PY] [--peers-dir .nox/peers] [--ours-per-round N]
 
 Per trial, each a fresh process: a normal call (/normal), a call to /never cancelled 0.5 s after it
@@ -10,9 +10,11 @@ starts, then the next normal call. gptme has no deadline or cancel argument: its
 KeyboardInterrupt. --method signal (default) is its CLI's way: a 0.5 s timer fires gptme's own SIGINT
 handler (gptme.util.interrupt.handle_keyboard_interrupt, interruptible set) in the main thread, which is
 inside read_url; --method thread is its TUI's: read_url runs in a worker thread and the caller calls
-gptme.util.interrupt.raise_in_thread(worker, KeyboardInterrupt). Ours: `bench/fetch_bench.py --worker
-cancel` (its part 2: trio.move_on_after(0.5) around goto(/never)), --ours-per-round trials per round,
-alternating with gptme's trials. Writes bench/results/gptme_cancel.md.
+gptme.util.interrupt.raise_in_thread(worker, KeyboardInterrupt). Ours: `python -m bench.fetch_bench
+--worker cancel` (its part 2: trio.move_on_after(0.5) around goto(/never)), --ours-per-round trials per round,
+alternating with gptme's trials. Writes bench/results/gptme_cancel.md. The worker (`--worker`) runs in
+gptme's venv as `python -m bench.gptme_cancel_bench --worker` from the repository root: this module imports
+only the standard library at its top (the harness and peers are imported in main()).
 """
 
 from __future__ import annotations
@@ -23,7 +25,10 @@ import os
 import statistics
 import sys
 import time
-from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bench.harness import Site
 
 DEADLINE = 0.5
 
@@ -81,18 +86,22 @@ def worker(base: str, method: str, second: bool) -> None:
     os._exit(0)  # gptme's atexit handler would wait 20 s for its browser thread
 
 
-def bench(site, args: argparse.Namespace, gptme: str) -> str:
-    import peers
-    from peer_common import PASS, med
+def bench(site: Site, args: argparse.Namespace, gptme: str) -> str:
+    from bench import peers
+    from bench.harness import CHROMIUM, PASS, med
 
-    ours = {"late": [], "before": [], "after": []}
+    def ms(values: list[float]) -> str:
+        return med(values, 1000, "{:.0f}")
+
+    ours: dict[str, list[float]] = {"late": [], "before": [], "after": []}
     theirs: list[dict] = []
-    fetch_worker = [sys.executable, "bench/fetch_bench.py", "--worker", "cancel", site.base]
+    fetch_worker = [sys.executable, "-m", "bench.fetch_bench", "--worker", "cancel", site.base]
     for i in range(args.trials):  # rounds: ours (a few trials in one process), then one gptme trial
         r = json.loads(site.run([*fetch_worker, str(args.ours_per_round)], "{")[1].strip().splitlines()[-1])
         for key in ours:
             ours[key] += r[key]
-        cmd = [gptme, __file__, "--worker", site.base, args.method] + (["--second"] if i == 0 else [])
+        cmd = [gptme, "-m", "bench.gptme_cancel_bench", "--worker", site.base, args.method]
+        cmd += ["--second"] if i == 0 else []
         theirs.append(json.loads(site.run(cmd, "{", peers.env("gptme", gptme), 180)[1].strip().splitlines()[-1]))
         t = theirs[-1]
         print(f"round {i}: gptme late {t['late']}, before {t['before']['s']:.2f} s, next {t['next']}", flush=True)
@@ -103,7 +112,7 @@ def bench(site, args: argparse.Namespace, gptme: str) -> str:
     o_ratio = statistics.median(ours["after"]) / statistics.median(ours["before"])
     g_ratio = statistics.median(after) / statistics.median(before)
 
-    def lat(values: list[float], fn) -> str:
+    def lat(values: list[float], fn: Any) -> str:  # noqa: ANN401 - median or max
         return f"{fn(values) * 1000:.1f} ms {PASS[fn(values) <= 0.05]}" if values else "never came back"
 
     second = theirs[0].get("second", {})
@@ -114,9 +123,9 @@ def bench(site, args: argparse.Namespace, gptme: str) -> str:
     }[args.method]
     return f"""## Figure 3: cancellation, gptme-trio vs gptme's browser thread
 
-{args.trials} rounds, alternating: ours ({args.ours_per_round} trials in one `fetch_bench.py --worker cancel`
+{args.trials} rounds, alternating: ours ({args.ours_per_round} trials in one `python -m bench.fetch_bench --worker cancel`
 process: a normal fetch of /normal, `trio.move_on_after(0.5)` around `page.goto(/never)`, the next normal
-fetch), then one gptme {g_ver} trial in a fresh process (gptme's venv, GPTME_BROWSER_EXECUTABLE_PATH={peers.CHROMIUM}):
+fetch), then one gptme {g_ver} trial in a fresh process (gptme's venv, GPTME_BROWSER_EXECUTABLE_PATH={CHROMIUM}):
 a warm-up `read_url(/normal)`, a normal `read_url(/normal)`, `read_url(/never)` cancelled at 0.5 s ({how}),
 the next `read_url(/normal)`. gptme's read_url = HEAD request, new context, goto, network-idle wait, content
 extraction, pandoc; so each column's ratio compares that tool's next call with its own normal call.
@@ -128,8 +137,8 @@ gptme: where the caller catches KeyboardInterrupt), minus the deadline.
 | trials | {n_ours} | {len(theirs)} | ≥ 5 |
 | deadline → control back, median | {lat(ours["late"], statistics.median)} | {lat(late, statistics.median)} | ≤ 50 ms |
 | deadline → control back, max | {lat(ours["late"], max)} | {lat(late, max)} | ≤ 50 ms |
-| normal call, no cancel before it: ms median (min–max) | {med(ours["before"])} | {med(before)} | — |
-| next call right after the cancel: ms median (min–max) | {med(ours["after"])} | {med(after)} | — |
+| normal call, no cancel before it: ms median (min–max) | {ms(ours["before"])} | {ms(before)} | — |
+| next call right after the cancel: ms median (min–max) | {ms(ours["after"])} | {ms(after)} | — |
 | next call returned the page | {n_ours} of {n_ours} | {ok} of {len(theirs)} | — |
 | **next / normal, ratio of medians** | **{o_ratio:.2f}×** {PASS[o_ratio <= 1.2]} | **{g_ratio:.2f}×** {PASS[g_ratio <= 1.2]} | ≤ 1.2× |
 
@@ -148,37 +157,35 @@ never finished). The thread takes no other command meanwhile: later calls wait i
 def main() -> None:
     if sys.argv[1:2] == ["--worker"]:  # in gptme's venv: no project imports
         return worker(sys.argv[2], sys.argv[3], "--second" in sys.argv[4:])
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     import tempfile
 
-    import peers
-    from peer_common import Site, header, housekeeping
+    from bench import peers
+    from bench.harness import Site, default_out, header, housekeeping, shown, write
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--trials", type=int, default=5, help="gptme trials = rounds (>= 5)")
     parser.add_argument("--ours-per-round", type=int, default=3, help="gptme-trio trials per round")
     parser.add_argument("--method", choices=["signal", "thread"], default="signal", help="how gptme is interrupted")
-    parser.add_argument("--gptme-python", help="python of a venv with gptme (default: bench/peers.py)")
-    parser.add_argument("--peers-dir", default=str(peers.DEFAULT_DIR), help="where bench/peers.py keeps the venvs")
-    parser.add_argument("--out", default=str(peers.ROOT / "bench" / "results" / "gptme_cancel.md"))
+    parser.add_argument("--gptme-python", help="python of a venv with gptme (default: bench.peers makes one)")
+    parser.add_argument("--peers-dir", default=peers.DEFAULT_DIR, help="where bench.peers keeps the venvs")
+    parser.add_argument("--out", default=default_out("gptme_cancel.md"))
     args = parser.parse_args()
     started = time.perf_counter()
     gptme, reason = peers.resolve("gptme", args.gptme_python, args.peers_dir)
-    sections = [header("Cancellation vs gptme's browser thread", {"gptme venv": str(gptme or "-")})]
+    sections = [header("Cancellation vs gptme's browser thread", {"gptme venv": shown(gptme) if gptme else "-"})]
     with tempfile.TemporaryDirectory(prefix="gptme-cancel-") as tmp:
         site = Site(tmp)
         try:
             if gptme is None:
                 sections.append(f"## Figure 3: cancellation vs gptme\n\nNot run: {reason}\n")
             else:
-                sections.append(bench(site, args, gptme) + "\n" + site.noise_line() + "\n")
+                sections.append(bench(site, args, gptme) + "\n" + site.noise.line() + "\n")
             print(sections[-1], flush=True)
         finally:
             site.close()
         left = site.wait_gone()
     sections.append(housekeeping(started, left))
-    Path(args.out).write_text("\n".join(sections))
-    print(sections[-1] + f"\nwrote {args.out}")
+    write(args.out, sections)
 
 
 if __name__ == "__main__":

@@ -2,15 +2,15 @@
 
 Run from the repo root (talks only to 127.0.0.1; about a minute, plus building the peer venv once):
 
-    .venv/bin/python bench/oneshot_peers_bench.py     # optional: --runs N (default 9, >= 5)
+    python -m bench.oneshot_peers_bench     # optional: --runs N (default 9, >= 5)
         [--shot-scraper-python PY] [--peers-dir .nox/peers]
 
 Against /normal on tests/support/pages.py: 1 warm-up round, then --runs rounds; in every round the commands run
 one after another (A, B, S), each a fresh process, timed from start to exit. Then --probe-runs rounds of the
-same commands under bench/phase_probe.py: a phase table (imports, driver start, launch, tab, goto, content,
+same commands under bench.phase_probe: a phase table (imports, driver start, launch, tab, goto, content,
 extraction, shutdown) and the paragraph on where the time goes, from this run's numbers (timelines of the
 last round saved in bench/profiles/). shot-scraper runs from its
-own bench-only virtualenv (bench/peers.py) on the same /usr/bin/chromium with the same flags; it has no
+own bench-only virtualenv (bench.peers) on the same /usr/bin/chromium with the same flags; it has no
 executable-path option, so PLAYWRIGHT_BROWSERS_PATH points Playwright at symlinks to it (see peers.py).
 Writes bench/results/oneshot_peers.md.
 """
@@ -26,11 +26,9 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import peers  # noqa: E402 - bench/ is not a package
-import phase_probe  # noqa: E402
-from bare_playwright import CHROMIUM_ARGS  # noqa: E402
-from peer_common import CHROMIUM, PASS, Site, header, housekeeping, med  # noqa: E402
+from bench import peers, phase_probe
+from bench.bare_playwright import CHROMIUM_ARGS
+from bench.harness import CHROMIUM, PASS, Site, alternate, default_out, header, housekeeping, med, shown, write
 
 PROFILES = Path(__file__).resolve().parent / "profiles"
 
@@ -41,15 +39,10 @@ def bench(site: Site, args: argparse.Namespace, shot: str) -> str:
     shot_cmd += [f"--browser-arg={arg}" for arg in CHROMIUM_ARGS]
     variants = {  # label -> (command, text its stdout must contain, extra env)
         "A: `python -m gptme_trio fetch URL`": ([py, "-m", "gptme_trio", "fetch", url], "Normal page", {}),
-        "B: `python bench/bare_playwright.py URL`": ([py, "bench/bare_playwright.py", url, CHROMIUM], "", {}),
+        "B: `python -m bench.bare_playwright URL`": ([py, "-m", "bench.bare_playwright", url, CHROMIUM], "", {}),
         "S: `shot-scraper html URL -o - --browser-arg=...`": (shot_cmd, "Normal page", peers.env("shot-scraper", shot)),
     }
-    times: dict[str, list[float]] = {name: [] for name in variants}
-    for i in range(args.runs + 1):  # round 0 is the warm-up; the variants alternate within each round
-        took = {name: site.run(cmd, expect, env, timeout=60)[0] for name, (cmd, expect, env) in variants.items()}
-        for name, elapsed in took.items():
-            times[name] += [elapsed] if i else []
-        print(f"round {i}: " + ", ".join(f"{n[:1]} {t:.3f} s" for n, t in took.items()), flush=True)
+    times = alternate(list(variants), args.runs, lambda name: site.run(*variants[name], timeout=60)[0])
     a, b, s = (statistics.median(v) for v in times.values())
     profile = probe(site, args, variants) if args.probe_runs else ""
     rows = "\n".join(f"| {name} | {med(v, 1, '{:.3f}')} | — | info |" for name, v in times.items())
@@ -58,7 +51,7 @@ def bench(site: Site, args: argparse.Namespace, shot: str) -> str:
     return f"""## Figure 1: one-shot fetch, whole process (one URL: /normal)
 
 1 warm-up + {args.runs} runs{quick} of each command, alternating A, B, S in every round;
-wall time from start to exit of each process. A is ours. B is bench/bare_playwright.py (plain asyncio
+wall time from start to exit of each process. A is ours. B is `python -m bench.bare_playwright` (plain asyncio
 Playwright: launch, one page, goto(load), content(), close). S is shot-scraper {sv} (Playwright {pv}, sync
 API: launch, new context and page, goto(load), content(), write to stdout), given our launch flags
 ({flags}) as `--browser-arg`, so both launch the same browser with the same flags. Playwright runs
@@ -75,17 +68,17 @@ shot-scraper's headless Chromium as its "chromium-headless-shell", here a symlin
 
 
 def probe(site: Site, args: argparse.Namespace, variants: dict) -> dict:
-    """--probe-runs more rounds of A, B, S under bench/phase_probe.py: median seconds per phase, per command."""
+    """--probe-runs more rounds of A, B, S under bench.phase_probe: median seconds per phase, per command."""
     phases: dict[str, list[dict]] = {name[:1]: [] for name in variants}
     PROFILES.mkdir(exist_ok=True)
     for i in range(args.probe_runs):
         for name, (cmd, expect, env) in variants.items():
             out = os.path.join(site.tmp, f"probe-{name[:1]}-{i}.jsonl")
-            python, rest = cmd[0], cmd[1:]  # A: -m gptme_trio fetch URL; B: bench/bare_playwright.py URL
+            python, rest = cmd[0], cmd[1:]  # A: -m gptme_trio fetch URL; B: -m bench.bare_playwright URL
             if name[:1] == "S":  # the shot-scraper script's python, its console entry point
                 python, rest = str(Path(cmd[0]).parent / "python"), ["--entry", "shot_scraper.cli:cli", *rest]
             spawn = time.time()
-            site.run([python, "bench/phase_probe.py", out, *rest], expect, env, timeout=60)
+            site.run([python, "-m", "bench.phase_probe", out, *rest], expect, env, timeout=60)
             phases[name[:1]].append(phase_probe.summarize(phase_probe.load(out), spawn, time.time()))
             if i == args.probe_runs - 1:  # the last round's timelines, a few KB each
                 shutil.copy(out, PROFILES / f"oneshot-{name[:1]}.jsonl")
@@ -96,7 +89,7 @@ def probe(site: Site, args: argparse.Namespace, variants: dict) -> dict:
         for p in med["A"]
     )
     table = f"""
-Phases (`bench/phase_probe.py`: {args.probe_runs} more rounds of A, B, S, each under a probe that timestamps every
+Phases (`python -m bench.phase_probe`: {args.probe_runs} more rounds of A, B, S, each under a probe that timestamps every
 Playwright call and, in ours, the extraction; ms, median per phase; the probe adds microseconds per call):
 
 | phase | A (ours) | B (bare) | S (shot-scraper) | A − S |
@@ -138,30 +131,31 @@ the two (here {ms(save1)}), (2) at most {ms(save2)}: with both, A would be about
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=9, help="measured runs per command (>= 5)")
-    parser.add_argument("--probe-runs", type=int, default=3, help="more rounds under phase_probe.py (0: none)")
-    parser.add_argument("--shot-scraper-python", help="python of a venv with shot-scraper (default: bench/peers.py)")
-    parser.add_argument("--peers-dir", default=str(peers.DEFAULT_DIR), help="where bench/peers.py keeps the venvs")
-    parser.add_argument("--out", default=str(peers.ROOT / "bench" / "results" / "oneshot_peers.md"))
+    parser.add_argument("--probe-runs", type=int, default=3, help="more rounds under bench.phase_probe (0: none)")
+    parser.add_argument(
+        "--shot-scraper-python", help="python of a venv with shot-scraper (default: bench.peers makes one)"
+    )
+    parser.add_argument("--peers-dir", default=peers.DEFAULT_DIR, help="where bench.peers keeps the venvs")
+    parser.add_argument("--out", default=default_out("oneshot_peers.md"))
     args = parser.parse_args()
     if args.runs < 5:
         print(f"note: --runs {args.runs} < 5 is a quick try, not a result", file=sys.stderr)
     started = time.perf_counter()
     shot, reason = peers.resolve("shot-scraper", args.shot_scraper_python, args.peers_dir)
-    sections = [header("One-shot fetch vs shot-scraper", {"shot-scraper venv": str(shot or "-")})]
+    sections = [header("One-shot fetch vs shot-scraper", {"shot-scraper venv": shown(shot) if shot else "-"})]
     with tempfile.TemporaryDirectory(prefix="oneshot-peers-") as tmp:
         site = Site(tmp)
         try:
             if shot is None:
                 sections.append(f"## Figure 1: one-shot fetch vs shot-scraper\n\nNot run: {reason}\n")
             else:
-                sections.append(bench(site, args, shot) + "\n" + site.noise_line() + "\n")
+                sections.append(bench(site, args, shot) + "\n" + site.noise.line() + "\n")
             print(sections[-1], flush=True)
         finally:
             site.close()
         left = site.wait_gone()
     sections.append(housekeeping(started, left))
-    Path(args.out).write_text("\n".join(sections))
-    print(sections[-1] + f"\nwrote {args.out}")
+    write(args.out, sections)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Bench-only virtualenvs for the peers we compare against (never project dependencies).
 
-    python bench/peers.py [--dir DIR] [NAME ...]      # NAME: crawl4ai, gptme, shot-scraper (default: all)
+    python -m bench.peers [--dir DIR] [NAME ...]      # NAME: crawl4ai, gptme, shot-scraper (default: all)
 
 Creates (or reuses, when its pinned spec is unchanged) DIR/NAME, a virtualenv with the peer from PyPI,
 and prints one line `PEER NAME PYTHON` per peer, or `PEER NAME - REASON` if it could not be made. DIR
@@ -27,9 +27,9 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DIR = ROOT / ".nox" / "peers"
-CHROMIUM = "/usr/bin/chromium"
+from bench.harness import CHROMIUM, ROOT, shown
+
+DEFAULT_DIR = ".nox/peers"  # relative to the repository root
 PLAYWRIGHT = "playwright==1.65.2"
 SPECS = {  # name -> pinned pip requirements (the versions measured; bump them here)
     "crawl4ai": ["crawl4ai==0.9.5", PLAYWRIGHT],
@@ -85,12 +85,12 @@ POST = {"gptme": _link_pandoc, "shot-scraper": _browsers_dir}
 
 def ensure(name: str, root: Path | str = DEFAULT_DIR) -> Path:
     """The python of peer `name`'s virtualenv under root, created or rebuilt if its spec changed."""
-    venv = Path(root).resolve() / name
+    venv = (ROOT / root).resolve() / name  # root: relative to the repository root, or absolute
     python, marker = venv / "bin" / "python", venv / ".peer-spec.json"
     want = {"spec": SPECS[name], "chromium": CHROMIUM, "python": sys.version.split()[0]}
     if python.exists() and marker.exists() and json.loads(marker.read_text()) == want:
         return python
-    print(f"peers: building {venv} ({' '.join(SPECS[name])})", file=sys.stderr, flush=True)
+    print(f"peers: building {shown(venv)} ({' '.join(SPECS[name])})", file=sys.stderr, flush=True)
     started = time.perf_counter()
     shutil.rmtree(venv, ignore_errors=True)
     _run([sys.executable, "-m", "venv", str(venv)])
@@ -129,9 +129,9 @@ def resolve(name: str, given: str | None, root: Path | str = DEFAULT_DIR) -> tup
         return None, str(exc)
 
 
-def resolve_args(args, names: tuple[str, ...]) -> dict[str, str]:
+def resolve_args(args: argparse.Namespace, names: tuple[str, ...]) -> dict[str, str]:
     """Set args.<name>_python (None with args.no_peers or on failure) from args.peers_dir; the reasons."""
-    reasons = {}
+    reasons: dict[str, str] = {}
     for name in names:
         attr = f"{name.replace('-', '_')}_python"
         python, reasons[name] = (None, "") if args.no_peers else resolve(name, getattr(args, attr), args.peers_dir)
@@ -140,9 +140,13 @@ def resolve_args(args, names: tuple[str, ...]) -> dict[str, str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("names", nargs="*", metavar="NAME", help=f"peers to make: {', '.join(SPECS)} (default: all)")
-    parser.add_argument("--dir", default=str(DEFAULT_DIR), help=f"where the venvs live (default {DEFAULT_DIR})")
+    parser.add_argument(
+        "--dir",
+        default=str(DEFAULT_DIR),
+        help=f"where the venvs live, from the repository root (default {DEFAULT_DIR})",
+    )
     args = parser.parse_args()
     if unknown := set(args.names) - set(SPECS):
         parser.error(f"unknown peer(s): {', '.join(sorted(unknown))}")
@@ -150,7 +154,7 @@ def main() -> None:
     for name in args.names or SPECS:
         python, reason = resolve(name, None, args.dir)
         failed += python is None
-        print(f"PEER {name} {python or '- ' + reason.replace(chr(10), ' ')}", flush=True)
+        print(f"PEER {name} {shown(python) if python else '- ' + reason.replace(chr(10), ' ')}", flush=True)
     sys.exit(1 if failed else 0)
 
 

@@ -1,15 +1,18 @@
 """Where a Playwright program's wall time goes: a timeline of its Playwright calls (stdlib only).
 
-    python bench/phase_probe.py OUT.jsonl -m gptme_trio fetch URL         # ours
-    python bench/phase_probe.py OUT.jsonl bench/bare_playwright.py URL     # a script
-    PEER_PY bench/phase_probe.py OUT.jsonl --entry shot_scraper.cli:cli html URL -o -
+    python -m bench.phase_probe OUT.jsonl -m gptme_trio fetch URL           # ours
+    python -m bench.phase_probe OUT.jsonl -m bench.bare_playwright URL      # a module
+    python -m bench.phase_probe OUT.jsonl SCRIPT.py ARGS                    # a script
+    PEER_PY -m bench.phase_probe OUT.jsonl --entry shot_scraper.cli:cli html URL -o -
+
+From the repository root; stdlib only (it also runs in peers' virtualenvs).
 
 Wraps Playwright's implementation classes (shared by its sync and async APIs, so the same probe times
 ours, the bare script and shot-scraper), then runs the program. Each call made is one JSON line in OUT:
 {"name", "obj", "t0", "t1"} (time.time(), so the parent's spawn and exit times share the clock). The
 wrappers cost microseconds per call; the probe's own start-up (importing Playwright's implementation
 before the program does) is part of the program's imports either way. summarize() and pages() turn a
-timeline into phases; used by oneshot_peers_bench.py (figure 1) and throughput_bench.py (figure 2).
+timeline into phases; used by bench.oneshot_peers_bench (figure 1) and bench.throughput_bench (figure 2).
 """
 
 from __future__ import annotations
@@ -81,6 +84,8 @@ def install(out_path: str, ours: bool) -> None:
 def main() -> None:
     import runpy
 
+    if len(sys.argv) < 3 or sys.argv[1] in ("-h", "--help"):
+        sys.exit(print(__doc__))
     out, rest = sys.argv[1], sys.argv[2:]
     install(out, rest[:2] == ["-m", "gptme_trio"])
     if rest[0] == "-m":
@@ -161,7 +166,7 @@ def busy_union(events: list[dict], names: tuple[str, ...]) -> float:
     return total
 
 
-def med(values: list[float]) -> float:
+def median_or_zero(values: list[float]) -> float:
     return statistics.median(values) if values else 0.0
 
 

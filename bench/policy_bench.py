@@ -1,30 +1,26 @@
 """Every URL-policy attempt in tests/support/policy_cases.py through UrlPolicy.check: bench/results/policy.md.
 
-    python bench/policy_bench.py [--out bench/results/policy.md]
+    python -m bench.policy_bench [--out bench/results/policy.md]
 
 No network: names resolve through the same table the tests use (tests.support.policy_cases.FakeDNS).
-The table of attempts lives in tests/ (the tests must not import from bench/; bench/ already
-uses tests/ helpers), so the repo root goes on sys.path and it is imported as a module.
+The table of attempts lives in tests/support/ (the tests must not import from bench/; bench/ uses
+tests.support, importable from the repository root).
 Exits 1 if any outcome differs from the expected one.
 """
 
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import trio
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from gptme_trio.core.errors import ToolError  # noqa: E402
-from gptme_trio.core.policy import UrlPolicy  # noqa: E402
-from tests.support.policy_cases import CASES, DNS, Case, FakeDNS  # noqa: E402
+from bench.harness import default_out, header, write
+from gptme_trio.core.errors import ToolError
+from gptme_trio.core.policy import UrlPolicy
+from tests.support.policy_cases import CASES, DNS, Case, FakeDNS
 
 CANNOT_CATCH = """\
 ## What the policy cannot catch
@@ -85,18 +81,9 @@ def cell(text: str) -> str:
     return "`" + text.replace("|", "\\|").replace("`", "'") + "`" if text else ""
 
 
-def commit() -> str:
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "gptme_trio/policy.py"], cwd=ROOT, capture_output=True)
-    except OSError:
-        return "unknown"
-    return head.stdout.strip() + (" (policy.py modified)" if dirty.stdout.strip() else "")
-
-
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "policy.md")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--out", type=Path, default=default_out("policy.md"))
     args = parser.parse_args()
     started = time.perf_counter()
     outcomes = [trio.run(run_case, case) for case in CASES]
@@ -104,10 +91,7 @@ def main() -> int:
     wrong = [(c, o) for c, o in zip(CASES, outcomes, strict=True) if o[0] != c.expected or c.reason not in o[1]]
     refused = sum(o[0] == "refused" for o in outcomes)
     lines = [
-        "# URL policy: bypass attempts",
-        "",
-        f"Date: {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC<br>",
-        f"Command: `python bench/policy_bench.py` (gptme_trio code: {commit()})<br>",
+        header("URL policy: bypass attempts"),
         f"Attempts: {len(CASES)} from `tests/support/policy_cases.py` (the table `tests/test_policy.py` runs), "
         f"{refused} refused, {len(CASES) - refused} allowed, **{len(wrong)} not as expected**; "
         f"{seconds * 1000:.0f} ms for all, one `trio.run` each.",
@@ -124,8 +108,7 @@ def main() -> int:
         outcome = f"**{got}**{mark}" + (f"<br>{cell(message)}" if message else "")
         lines.append(f"| {case.why} | {cell(case.url)} | {cell(','.join(case.allow))} | {case.expected} | {outcome} |")
     lines += ["", CANNOT_CATCH]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines))
+    write(args.out, ["\n".join(lines)])
     print(f"{len(CASES)} attempts, {len(wrong)} unexpected -> {args.out}")
     for case, (got, message) in wrong:
         print(f"UNEXPECTED: {case.url!r} ({case.why}): expected {case.expected}, got {got} {message}", file=sys.stderr)

@@ -1,6 +1,6 @@
 """The URL policy in a real Chromium: request guard alone vs guard + policy proxy; writes bench/results/policy_browser.md.
 
-    python bench/proxy_bench.py [--rounds N (15)] [--out PATH]
+    python -m bench.proxy_bench [--rounds N (15)] [--out PATH]
 
 Talks only to 127.0.0.1 (tests/support/pages.py in a subprocess). Two parts:
 1. Attempts that only a connection-level check sees, each run with chat's WebTools built twice: the request
@@ -33,18 +33,13 @@ from urllib.parse import quote
 
 import trio
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-
-from peer_common import CHROMIUM, Site, header  # noqa: E402
-
-from gptme_trio.core.browser import BrowserSpec, open_browser  # noqa: E402
-from gptme_trio.core.errors import GptmeTrioError  # noqa: E402
-from gptme_trio.core.policy import UrlPolicy  # noqa: E402
-from gptme_trio.core.proxy import open_policy_proxy  # noqa: E402
-from gptme_trio.tools.web import WebTools  # noqa: E402
-from tests.support.policy_cases import FakeDNS  # noqa: E402
+from bench.harness import CHROMIUM, Site, default_out, header, rounds, write
+from gptme_trio.core.browser import BrowserService, BrowserSpec, open_browser
+from gptme_trio.core.errors import GptmeTrioError
+from gptme_trio.core.policy import UrlPolicy
+from gptme_trio.core.proxy import open_policy_proxy
+from gptme_trio.tools.web import WebTools
+from tests.support.policy_cases import FakeDNS
 
 PUBLIC = "93.184.215.14"  # the rebinding name's answer to our checks: checked, never connected to
 
@@ -89,7 +84,9 @@ def attempts(site: Site) -> list[tuple[str, str, str, str]]:
     return rows
 
 
-async def attempt(browser, site: Site, tool: str, url: str, path: str, *, proxied: bool, allow: bool) -> bool:
+async def attempt(
+    browser: BrowserService, site: Site, tool: str, url: str, path: str, *, proxied: bool, allow: bool
+) -> bool:
     """Whether the request reached the server."""
     extra = ["localhost", "rebind.test"] if allow else []
     check_policy = UrlPolicy(["127.0.0.1", *extra], FakeDNS({"rebind.test": [PUBLIC]}))
@@ -105,7 +102,7 @@ async def attempt(browser, site: Site, tool: str, url: str, path: str, *, proxie
     return hits(site, path) > before
 
 
-async def cost(browser, site: Site, rounds: int) -> list[tuple[str, float, float]]:
+async def cost(browser: BrowserService, site: Site, runs: int) -> list[tuple[str, float, float]]:
     """(call, median ms guard alone, median ms guard + proxy)."""
     policy = UrlPolicy(["127.0.0.1"])
     calls = [
@@ -119,8 +116,8 @@ async def cost(browser, site: Site, rounds: int) -> list[tuple[str, float, float
                 False: WebTools(browser, policy, Path(tmp)),
                 True: WebTools(browser, policy, Path(tmp), proxy=proxy),
             }
-            for round_ in range(rounds + 1):
-                for proxied in (False, True) if round_ % 2 else (True, False):
+            for round_, order in rounds(["proxy", "alone"], runs, reverse=True):
+                for proxied in (name == "proxy" for name in order):
                     web = tools[proxied]
                     for name, tool, path in calls:
                         started = time.perf_counter()
@@ -166,9 +163,9 @@ async def run(args: argparse.Namespace, site: Site, executable: str) -> tuple[li
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "policy_browser.md")
+    parser.add_argument("--out", type=Path, default=default_out("policy_browser.md"))
     args = parser.parse_args()
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="proxy-bench-") as tmp:
@@ -182,13 +179,11 @@ def main() -> int:
             site.close()
         left = site.wait_gone()
     text = header("URL policy in the browser: request guard alone vs guard + policy proxy", {})
-    text += "\n" + __doc__.split("\n\n", 2)[2].strip() + "\n\n" + "\n".join(lines)
+    text += "\n" + (__doc__ or "").split("\n\n", 2)[2].strip() + "\n\n" + "\n".join(lines)
     ok = ok and not left
     text += f"\n\nTotal: {time.perf_counter() - started:.0f} s. Processes left running: {len(left)} {left}."
     text += f" Verdict: **{'PASS' if ok else 'FAIL'}**\n"
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
-    print(text)
+    write(args.out, [text])
     return 0 if ok else 1
 
 

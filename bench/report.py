@@ -1,40 +1,110 @@
-"""Assemble bench/RESULTS.md from the parts in bench/results/ (each written by its own script).
+"""Write bench/RESULTS.md: an index of bench/results/*.md (each written by its own script), never a copy.
 
-Run from the repo root: `python bench/report.py` (`nox -s bench` runs every benchmark, then this).
+    python -m bench.report      # from the repository root; `nox -s bench` runs it last
+
+RESULTS.md holds the headline figures (one key number per target, with PASS / MISS, read from the results
+files), a link to every results file, and the table of how long each part of the last `nox -s bench` took.
+The results themselves (commands, machine, every row) stay in bench/results/, once.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
+RESULTS = BENCH / "results"
 PARTS = [  # (file, what it covers)
     ("fetch.md", "fetch: whole process vs bare Playwright, cancellation, CPU per page"),
     ("oneshot_peers.md", "figure 1: one-shot fetch, whole process, vs shot-scraper and bare Playwright"),
+    ("throughput.md", "figure 2: 100 pages at -j 1/4/8: pages/s and peak memory, vs crawl4ai and gptme"),
     ("gptme_cancel.md", "figure 3: cancellation, ours next to gptme's browser thread"),
-    ("extraction.md", "extraction quality on 181 pages vs trafilatura and readability-lxml"),
-    ("chat.md", "chat start-up, and the delay from a streamed token on the wire to the terminal"),
-    ("throughput.md", "100 pages at -j 1/4/8: pages/s and peak memory, vs crawl4ai and gptme"),
+    ("chat.md", "figure 5: chat start-up, and the delay from a streamed token on the wire to the terminal"),
+    ("extraction.md", "figure 6: extraction quality on 181 pages vs trafilatura and readability-lxml"),
     ("policy.md", "URL policy: every bypass attempt and its outcome"),
     ("policy_browser.md", "URL policy in a real Chromium: request guard alone vs guard + policy proxy, and its cost"),
     ("soak.md", "soak: 1,000 fetches and 300 chat tool calls, memory/fds/processes every 50"),
     ("soak_long.md", "soak, long: 5,000 fetches in one process (run apart from nox -s bench: 5 min; command inside)"),
     ("faults.md", "fault matrix: signals, crashes and server faults injected at random moments"),
 ]
+VERDICT = r"(?P<verdict>PASS|\*\*MISS\*\*|MISS|\*\*FAIL\*\*|FAIL|\*\*PASS\*\*)"
+
+
+@dataclass(frozen=True)
+class Headline:
+    """One key number of a results file: the first line matching `pattern` (groups `value` and `verdict`)."""
+
+    figure: str
+    measure: str
+    file: str
+    pattern: str
+    target: str
+
+
+HEADLINES = [
+    Headline("1", "one-shot fetch, ours / shot-scraper (ratio of medians)", "oneshot_peers.md",
+             r"ratio of medians A / S\*\*.*?\*\*(?P<value>[\d.]+×)\*\*.*?" + VERDICT, "≤ 0.8×"),
+    Headline("1", "one-shot fetch, ours / bare Playwright", "oneshot_peers.md",
+             r"ratio of medians A / B .*?\| (?P<value>[\d.]+×) \|.*?" + VERDICT, "≤ 1.3×"),
+    Headline("2", "throughput -j 4, ours / crawl4ai (pages/s)", "throughput.md",
+             r"^\| crawl4ai .*?\*\*(?P<value>[\d.]+×)\*\*.*?" + VERDICT, "≥ 2×"),
+    Headline("2", "throughput -j 4, ours / gptme (pages/s)", "throughput.md",
+             r"^\| gptme .*?\*\*(?P<value>[\d.]+×)\*\*.*?" + VERDICT, "≥ 5×"),
+    Headline("3", "cancellation: deadline → control back, median (ours)", "gptme_cancel.md",
+             r"control back, median \| (?P<value>[\d.]+ ms) " + VERDICT, "≤ 50 ms"),
+    Headline("3", "next call after a cancel / normal call (ours)", "gptme_cancel.md",
+             r"next / normal, ratio of medians\*\* \| \*\*(?P<value>[\d.]+×)\*\* " + VERDICT, "≤ 1.2×"),
+    Headline("5", "chat start → prompt ready, median ms", "chat.md",
+             r"start → prompt ready \| (?P<value>\d+) .*?" + VERDICT, "≤ 500 ms"),
+    Headline("5", "streamed token → terminal, median ms (ours)", "chat.md",
+             r"^\| `gptme-trio chat` \(ours\) \| (?P<value>[\d.]+) .*?" + VERDICT, "≤ 10 ms"),
+    Headline("6", "extraction F1, `fetch --engine http -f text`", "extraction.md",
+             r"^\| \*\*ours: `gptme-trio fetch.*?\| (?P<value>[\d.]+) \|.*?" + VERDICT, "≥ 0.955"),
+    Headline("", "fetch: whole process, ours / bare Playwright", "fetch.md",
+             r"ratio of medians A / B\*\* \| \*\*(?P<value>[\d.]+×)\*\*.*?" + VERDICT, "≤ 1.3×"),
+    Headline("", "fetch: Python CPU per page, trio-asyncio / asyncio", "fetch.md",
+             r"CPU ratio trio-asyncio / asyncio\*\* \| \*\*(?P<value>[\d.]+×)\*\*.*?" + VERDICT, "≤ 2×"),
+    Headline("", "URL policy: attempts not as expected", "policy.md",
+             r"\*\*(?P<value>\d+) not as expected\*\*", "0"),
+    Headline("", "URL policy in Chromium, guard + proxy", "policy_browser.md",
+             r"Processes left running: (?P<value>\d+) .*Verdict: " + VERDICT, "nothing reached, 0 left"),
+    Headline("", "soak: tree totals flat, every operation succeeds", "soak.md",
+             r"Criterion .*?: " + VERDICT + r"(?P<value>)", "flat"),
+    Headline("", "soak, long (5,000 fetches)", "soak_long.md",
+             r"Criterion .*?: " + VERDICT + r"(?P<value>)", "flat"),
+    Headline("", "fault matrix: trials recovered, orphans, corrupt logs", "faults.md",
+             r"^\| \*\*total\*\* \| \d+ \| (?P<value>\d+ \([\d.]+ %\) \| \d+ \| \d+) \|", "100 % / 0 / 0"),
+]  # fmt: skip
+
+
+def headline(h: Headline) -> str:
+    path = RESULTS / h.file
+    found = re.search(h.pattern, path.read_text(), re.M) if path.exists() else None
+    if found is None:
+        return f"| {h.figure} | {h.measure} | (not found) | {h.target} | — | [{h.file}](results/{h.file}) |"
+    groups = found.groupdict()
+    value = groups["value"].replace(" | ", " / ")
+    if "verdict" in groups:
+        verdict = groups["verdict"].strip("*")
+    elif h.file == "faults.md":
+        verdict = "PASS" if value.endswith("(100 %) / 0 / 0") else "FAIL"
+    else:
+        verdict = "PASS" if value == h.target else "FAIL"
+    verdict = verdict if verdict == "PASS" else f"**{verdict}**"
+    return f"| {h.figure} | {h.measure} | {value or '—'} | {h.target} | {verdict} | [{h.file}](results/{h.file}) |"
 
 
 def durations() -> list[str]:
     """The table of how long each part of the last `nox -s bench` took (noxfile.py writes durations.json)."""
-    path = BENCH / "results" / "durations.json"
+    path = RESULTS / "durations.json"
     if not path.exists():
-        return ["", "(No part durations: this file was not built by `nox -s bench`.)"]
+        return ["(No part durations: `nox -s bench` has not run here.)"]
     data = json.loads(path.read_text())
     rows = [f"| {p['part']} | `{p.get('command', '')}` | {p['seconds']:.0f} |" for p in data["parts"][:-1]]
     total = data["parts"][-1]
     return [
-        "",
         f"Run time of each part of the last `{data['command']}` (wall seconds, in the order they ran; the report",
         "itself, under a second, is not in it). Budget: under 30 minutes in all, 25 planned.",
         "",
@@ -49,17 +119,27 @@ def main() -> None:
     lines = [
         "# Benchmarks",
         "",
-        "`nox -s bench` runs every script below on this machine and rebuilds this file. Each part",
-        "says the command that produced it, when, and on what; comparisons are ratios measured in the same run (alternating runs).",
+        "An index, written by `python -m bench.report`: the results live in `bench/results/`, one file per script,",
+        "each with the command that produced it (from the repository root), when, on what machine and at which",
+        "commit. `nox -s bench` runs every script and then this. Comparisons are ratios measured in the same run,",
+        "the compared commands alternating round by round (bench/harness.py).",
         "",
+        "## Headline figures",
+        "",
+        "| figure | measure | result | target | verdict | details |",
+        "|---|---|---|---|---|---|",
+        *(headline(h) for h in HEADLINES),
+        "",
+        "## Results files",
+        "",
+        *(f"- [results/{name}](results/{name}): {what}" for name, what in PARTS),
+        "",
+        "## Durations",
+        "",
+        *durations(),
     ]
-    lines += [f"- `results/{name}`: {what}" for name, what in PARTS]
-    lines += durations()
-    for name, _ in PARTS:
-        path = BENCH / "results" / name
-        text = path.read_text() if path.exists() else f"# {name}\n\n(not run yet)\n"
-        lines += ["", "---", "", re.sub(r"(?m)^(#+) ", r"#\1 ", text).strip()]  # one level down
     (BENCH / "RESULTS.md").write_text("\n".join(lines) + "\n")
+    print(f"wrote bench/RESULTS.md ({len(HEADLINES)} headline figures, {len(PARTS)} results files)")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 Run from the repo root (talks only to 127.0.0.1; about 1.5 minutes on 2 busy cores):
 
-    .venv/bin/python bench/soak_bench.py    # optional: --fetches N (1000) --tool-calls N (300)
+    python -m bench.soak_bench    # optional: --fetches N (1000) --tool-calls N (300)
         [--calls-per-reply N (5)] [--every N (50)] [-j N (4)] [--out PATH]
 
 Pages: throughput_bench's page server (a thread of this process), /page?n=1..N, without its 50 ms delay.
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import contextlib
 import itertools
 import json
 import os
@@ -35,13 +34,14 @@ import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import psutil
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import throughput_bench as tb  # noqa: E402 - bench/ is not a package: its page server, header, CPU meters
+from bench import harness
+from bench import throughput_bench as tb  # its page server
+from bench.harness import ROOT, Noise, default_out, header, housekeeping, kill_tree, serve, tree, write
 
-ROOT = tb.ROOT
 ROLES = ("python", "driver", "browser", "renderer", "webui", "other")
 MiB = 2**20
 WARMUP = {"fetch": 2, "chat": 1}  # samples left out of the trend: tabs, caches and heaps still filling
@@ -62,16 +62,8 @@ FLOORS = {"mem": (0.02, 1.0), "fds": (0, 3), "procs": (0, 1), "threads": (0.03, 
 
 
 def role(p: psutil.Process, root_pid: int) -> str:
-    if p.pid == root_pid:
-        return "python"
-    cmd = p.cmdline()
-    if "run-driver" in cmd or p.name() == "node" or (cmd and cmd[0].endswith("/node")):
-        return "driver"
-    if "--type=renderer" in cmd:
-        return "webui" if "--top-chrome-webui" in cmd else "renderer"
-    if cmd and "chromium" in cmd[0] and not any(c.startswith("--type=") for c in cmd):
-        return "browser"
-    return "other"  # zygotes, GPU process, network / storage utilities, crash handler
+    found = harness.role(p, root_pid)
+    return found if found in ROLES else "other"  # zygotes, GPU process, network / storage utilities, crash handler
 
 
 def kind(p: psutil.Process, root_pid: int) -> str:
@@ -81,18 +73,16 @@ def kind(p: psutil.Process, root_pid: int) -> str:
     return ":".join(found) or role(p, root_pid)
 
 
-def sample(root: psutil.Process, ops: int, t0: float) -> dict:
+Sample = dict[str, Any]
+Env = dict[str, str]
+
+
+def sample(root: psutil.Process, ops: int, t0: float) -> Sample:
     """Totals and per-role figures of root and all its descendants (zombies counted apart)."""
-    s = {"ops": ops, "t": time.perf_counter() - t0, "rss": 0, "pss": 0, "fds": 0, "procs": 0, "threads": 0}
-    s |= {
-        "zombies": 0,
-        "pss_kind": "PSS",
-        "roles": {r: {"n": 0, "pss": 0, "rss": 0, "fds": 0, "threads": 0} for r in ROLES},
-        "kinds": collections.Counter(),  # processes by kind: which one came or went between samples
-    }
-    with contextlib.suppress(psutil.Error):
-        procs = [root, *root.children(recursive=True)]
-    for p in procs:
+    s: Sample = {"ops": ops, "t": time.perf_counter() - t0, "pss_kind": "PSS", "kinds": collections.Counter()}
+    s |= dict.fromkeys(("rss", "pss", "fds", "procs", "threads", "zombies"), 0)  # kinds: which came or went
+    s["roles"] = {r: dict.fromkeys(("n", "pss", "rss", "fds", "threads"), 0) for r in ROLES}
+    for p in tree(root):
         try:
             with p.oneshot():
                 if p.status() == psutil.STATUS_ZOMBIE:
@@ -113,55 +103,43 @@ def sample(root: psutil.Process, ops: int, t0: float) -> dict:
     return s
 
 
-def kill_tree(proc: subprocess.Popen) -> None:
-    with contextlib.suppress(psutil.Error):
-        ps = psutil.Process(proc.pid)
-        for p in [ps, *ps.children(recursive=True)]:
-            with contextlib.suppress(psutil.Error):
-                p.kill()
-    proc.wait()
-
-
 def soak(
-    cmd: list[str], env: dict, tmp: str, lines: str, count: Callable[[str], int | None], every: int, timeout: float
-) -> dict:
+    cmd: list[str], env: Env, tmp: str, lines: str, count: Callable[[str], int | None], every: int, timeout: float
+) -> dict[str, Any]:
     """Run cmd; for each line of its `lines` stream ("stdout" / "stderr") count(line) -> operations
     done (cumulative) or None; sample the tree whenever that count passes a multiple of `every`."""
     other = open(Path(tmp) / f"{'err' if lines == 'stdout' else 'out'}.txt", "wb")  # noqa: SIM115
-    pipes = (
-        {"stdout": subprocess.PIPE, "stderr": other}
-        if lines == "stdout"
-        else {"stdout": other, "stderr": subprocess.PIPE}
-    )
-    busy, own, reaped = tb.cpu_busy(), time.process_time(), tb.resource_children()
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, text=True, **pipes)
-    root, samples, done, timer = psutil.Process(proc.pid), [], 0, threading.Timer(timeout, kill_tree, [proc])
-    timer.start()
-    try:
-        for line in getattr(proc, lines):
-            ops = count(line)
-            if ops is not None and ops // every > done // every:
-                samples.append(sample(root, ops, t0))
-            done = ops if ops is not None else done
-        proc.wait()
-    finally:
-        timer.cancel()
-        if proc.poll() is None:
-            kill_tree(proc)
-        other.close()
-    wall = time.perf_counter() - t0
-    tree_cpu = tb.resource_children() - reaped
-    noise = tb.cpu_busy() - busy - tree_cpu - (time.process_time() - own)
+    pipe = subprocess.PIPE
+    pipes = {"stdout": pipe, "stderr": other} if lines == "stdout" else {"stdout": other, "stderr": pipe}
+    noise, t0 = Noise(), time.perf_counter()
+    with noise.measure():
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, text=True, **pipes)  # type: ignore[call-overload]
+        root, samples, done = psutil.Process(proc.pid), [], 0
+        timer = threading.Timer(timeout, kill_tree, [root])
+        timer.start()
+        try:
+            for line in getattr(proc, lines):
+                ops = count(line)
+                if ops is not None and ops // every > done // every:
+                    samples.append(sample(root, ops, t0))
+                done = ops if ops is not None else done
+            proc.wait()
+        finally:
+            timer.cancel()
+            if proc.poll() is None:
+                kill_tree(root)
+                proc.wait()
+            other.close()
     side = Path(other.name).read_text(errors="replace")
-    return {"samples": samples, "rc": proc.returncode, "wall": wall, "cpu": tree_cpu, "noise": noise, "other": side}
+    r = {"samples": samples, "rc": proc.returncode, "wall": noise.wall, "cpu": noise.tree, "noise": noise.cpu}
+    return r | {"other": side}
 
 
-def fetch_soak(b: tb.Bench, tmp: str, n: int, every: int, jobs: int) -> dict:
+def fetch_soak(b: tb.Bench, tmp: str, n: int, every: int, jobs: int) -> dict[str, Any]:
     url_file = Path(tmp) / "soak-urls.txt"
     url_file.write_text("".join(f"{b.base}/page?n={i}\n" for i in range(1, n + 1)))
     cmd = [sys.executable, "-m", "gptme_trio", "fetch", "-f", "json", "-q", "-j", str(jobs), "-i", str(url_file)]
-    records: list[dict] = []
+    records: list[dict[str, Any]] = []
 
     def count(line: str) -> int | None:  # the last record ends the run: sampled then, the tree is exiting
         records.append(json.loads(line))
@@ -175,23 +153,14 @@ def fetch_soak(b: tb.Bench, tmp: str, n: int, every: int, jobs: int) -> dict:
     return r | {"cmd": cmd, "ok": ok, "total": n, "records": len(records), "hits": tb.Handler.hits.copy()}
 
 
-def chat_soak(b: tb.Bench, tmp: str, calls: int, per_reply: int, every: int) -> dict:
+def chat_soak(b: tb.Bench, tmp: str, calls: int, per_reply: int, every: int) -> dict[str, Any]:
     urls = [f"{b.base}/page?n={i}" for i in range(1, calls + 1)]
     script = [
         {"tool_calls": [{"name": "read_url", "arguments": {"url": u}} for u in urls[i : i + per_reply]]}
         for i in range(0, calls, per_reply)
     ] + [{"text": "soak done"}]
     (Path(tmp) / "script.json").write_text(json.dumps(script))
-    server = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.llm_server", str(Path(tmp) / "script.json")],
-        cwd=ROOT,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        env=b.env,
-    )
-    try:
-        port = int(server.stdout.readline().split()[1])
+    with serve("llm_server", str(Path(tmp) / "script.json"), env=b.env) as port:
         home = Path(tmp) / "home"
         env = b.env | {"GPTME_TRIO_HOME": str(home), "OPENAI_BASE_URL": f"http://127.0.0.1:{port}/v1"}
         env |= {"OPENAI_API_KEY": "sk-soak-local"}
@@ -210,9 +179,6 @@ def chat_soak(b: tb.Bench, tmp: str, calls: int, per_reply: int, every: int) -> 
         r = soak(cmd, env, tmp, "stderr", count, every, timeout=900)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/_status", timeout=10) as resp:
             status = json.load(resp)
-    finally:
-        server.stdin.close()
-        server.wait(timeout=10)
     log = [json.loads(x) for p in home.glob("conversations/*/conversation.jsonl") for x in p.read_text().splitlines()]
     asked = {c["id"]: c["arguments"]["url"] for m in log for c in m.get("tool_calls", [])}
     ok = sum(
@@ -224,7 +190,7 @@ def chat_soak(b: tb.Bench, tmp: str, calls: int, per_reply: int, every: int) -> 
     return r | {"cmd": cmd, "ok": ok, "total": calls, "started": started[0], "failed": failed[0], "status": status}
 
 
-def fit(points: list[tuple[float, float]], kind: str) -> dict:
+def fit(points: list[tuple[float, float]], kind: str) -> dict[str, Any]:
     """Least-squares line: slope, fitted change first..last sample, residual SD, the flat limit."""
     xs, ys = [p[0] for p in points], [p[1] for p in points]
     slope, intercept = statistics.linear_regression(xs, ys)
@@ -234,7 +200,7 @@ def fit(points: list[tuple[float, float]], kind: str) -> dict:
     return {"slope": slope * 1000, "change": change, "noise": noise, "limit": limit, "flat": change <= limit}
 
 
-def trend(points: list[tuple[float, float]], kind: str) -> dict:
+def trend(points: list[tuple[float, float]], kind: str) -> dict[str, Any]:
     if len(points) < 3:
         return {"verdict": "too few samples"}
     t = fit(points, kind)
@@ -250,9 +216,10 @@ def trend(points: list[tuple[float, float]], kind: str) -> dict:
     return t | {"first": first, "last": last, "ratio": last / first if first else float("nan"), "range": ys}
 
 
-def metrics(r: dict) -> list[tuple[str, str, Callable[[dict], float]]]:
+def metrics(r: dict[str, Any]) -> list[tuple[str, str, Callable[[Sample], float]]]:
     kind = r["samples"][0]["pss_kind"] if r["samples"] else "PSS"
-    out = [("RSS sum, MiB", "mem", lambda s: s["rss"] / MiB), (f"{kind} sum, MiB", "mem", lambda s: s["pss"] / MiB)]
+    out: list[tuple[str, str, Callable[[Sample], float]]] = [("RSS sum, MiB", "mem", lambda s: s["rss"] / MiB)]
+    out += [(f"{kind} sum, MiB", "mem", lambda s: s["pss"] / MiB)]
     out += [("open fds", "fds", lambda s: s["fds"]), ("processes", "procs", lambda s: s["procs"])]
     out += [("threads", "threads", lambda s: s["threads"])]
     out += [(f"{kind} {ro}, MiB", "mem", lambda s, ro=ro: s["roles"][ro]["pss"] / MiB) for ro in ROLES]
@@ -261,7 +228,7 @@ def metrics(r: dict) -> list[tuple[str, str, Callable[[dict], float]]]:
     return out
 
 
-def kinds_line(s: list[dict]) -> str:
+def kinds_line(s: list[Sample]) -> str:
     """Which kinds of process came or went between the first and the last measured sample, and when."""
     if len(s) < 2:
         return ""
@@ -281,7 +248,7 @@ def kinds_line(s: list[dict]) -> str:
     )
 
 
-def section(title: str, what: str, r: dict, warm: int) -> tuple[str, list[str]]:
+def section(title: str, what: str, r: dict[str, Any], warm: int) -> tuple[str, list[str]]:
     s = r["samples"]
     head = "| ops | s | RSS MiB | PSS MiB | fds | procs | threads | PSS MiB: python / driver / browser / renderers (n) / webui (n) / other (n) | fds: python / driver / browser / renderers / webui / other |"
     rows = [head, "|" + "---|" * 9]
@@ -314,7 +281,7 @@ def section(title: str, what: str, r: dict, warm: int) -> tuple[str, list[str]]:
             f"| {t['noise']:.1f} | {t['limit']:.1f} | {t['half']:+.1f} | {min(t['range']):.0f}–{max(t['range']):.0f} "
             f"| {t['verdict']} |"
         )
-    cmd = shlex.join([os.path.relpath(sys.executable, ROOT), *r["cmd"][1:]])
+    cmd = shlex.join(["python", *(Path(a).name if os.path.isabs(a) else a for a in r["cmd"][1:])])  # tmp files: names
     passed = r["rc"] == 0 and r["ok"] == r["total"]
     text = f"""## {title}
 
@@ -342,21 +309,20 @@ Trends over the samples after the warm-up:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--fetches", type=int, default=1000)
     parser.add_argument("--tool-calls", type=int, default=300, help="0: no chat soak")
     parser.add_argument("--calls-per-reply", type=int, default=5, help="read_url calls per model reply (run at once)")
     parser.add_argument("--every", type=int, default=50, help="sample every N operations")
     parser.add_argument("-j", "--jobs", type=int, default=4, help="fetch -j")
-    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "soak.md"))
+    parser.add_argument("--out", default=default_out("soak.md"))
     args = parser.parse_args()
     started = time.perf_counter()
-    command = f"cd {Path.cwd()} && {shlex.join([os.path.relpath(sys.executable), *sys.argv])}"
-    head = tb.header(command).replace("fetch throughput benchmark", "soak: fetch -i and chat -n", 1)
+    head = header("soak: fetch -i and chat -n")
     tb.DELAY = 0.0  # the page server answers at once: the soak is about drift, not about waiting
     sections, problems = [head], []
 
-    def add(title: str, what: str, r: dict, warm: int) -> None:
+    def add(title: str, what: str, r: dict[str, Any], warm: int) -> None:
         print(f"{title.split(':')[0]}: rc {r['rc']}, {r['ok']}/{r['total']} ok, {r['wall']:.0f} s", flush=True)
         text, bad = section(title, what, r, warm)
         sections.append(text)
@@ -391,8 +357,6 @@ def main() -> None:
                 add(f"2. chat soak: {args.tool_calls} read_url calls", what, c, WARMUP["chat"])
         finally:
             left = bench.close()
-    load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
-    alive = "".join(f"\n  - {p}" for p in left) or " (CLIs, drivers, Chromium, LLM server all gone)"
     crit = [p.split(": ", 1)[1] for p in problems if p.startswith("criterion")]
     diag = [p.split(": ", 1)[1] for p in problems if p.startswith("diagnostic")]
     verdict = "**PASS**: every operation succeeded; RSS, PSS, fds, processes and threads of the tree are flat."
@@ -413,14 +377,10 @@ renderers (Chromium's omnibox popup, chrome://omnibox-popup.top-chrome/, one per
 other = zygotes, GPU process, network and storage utilities. PSS moves between processes when one forks
 or exits (shared pages are re-divided), so single per-role samples jump where the sum does not.
 
-## Housekeeping
-
-- Total benchmark time: {time.perf_counter() - started:.0f} s; load average at end (1/5/15 min): {load}.
-- The page server and the sampling run in this script, on the same cores; a sample takes ~0.05 s.
-- Processes started by this run still running at the end (zombies not counted): {len(left)}{alive}.
 """)
-    Path(args.out).write_text("\n".join(sections))
-    print(sections[-1] + f"\nwrote {args.out}")
+    note = "The page server and the sampling run in this script, on the same cores; a sample takes ~0.05 s."
+    sections.append(housekeeping(started, left, [note]))
+    write(args.out, sections)
 
 
 if __name__ == "__main__":

@@ -3,14 +3,14 @@ bench/results/throughput.md.
 
 Run from the repo root (talks only to 127.0.0.1; about 7 minutes with the peers, 4 without):
 
-    .venv/bin/python bench/throughput_bench.py     # optional: --runs N (default 5), --gptme-pages N (default 20)
+    python -m bench.throughput_bench     # optional: --runs N (default 5), --gptme-pages N (default 20)
         [--crawl4ai-python PY] [--gptme-python PY] [--peers-dir .nox/peers] [--no-peers]
 
 The script serves 100 distinct pages (/page?n=1..100: an article with a stylesheet and two images,
 each page answered after a 50 ms sleep) from a ThreadingHTTPServer in a thread of its own process.
 Ours: `python -m gptme_trio fetch -f text -q -i URLS.txt -j N` as a subprocess for N = 1, 4, 8 and
 `--no-block -j 4`. Peers (crawl4ai arun_many over the 100 URLs, gptme read_url one after another over the
-first --gptme-pages) run in their own bench-only virtualenvs: the pythons given, else those bench/peers.py
+first --gptme-pages) run in their own bench-only virtualenvs: the pythons given, else those bench.peers
 makes (or reuses) under --peers-dir; --no-peers skips them. A warm-up run of each tool on 10 URLs (gptme: 3), then
 --runs rounds of: ours -j 4, crawl4ai, ours -j 1, gptme, ours -j 8, ours -j 4 --no-block (throughput_peers.py).
 Per run: wall time -> pages/s, and the peak memory of the whole process tree (the CLI and all its
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import shlex
 import statistics
 import subprocess
@@ -31,28 +30,20 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections import Counter
-from datetime import datetime
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import psutil
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import peers  # noqa: E402 - bench/ is not a package; bench-only peer virtualenvs
-import throughput_peers  # noqa: E402
-import throughput_profile  # noqa: E402
+from bench import peers, throughput_peers, throughput_profile
+from bench.harness import ROOT, Tagged, default_out, header, housekeeping, kill_tree, med, tree, write
+from tests.support.pages import make_png
 
-from tests.support.pages import make_png  # noqa: E402
-
-ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
 PAGES, DELAY = 100, 0.05
-PASS = {True: "PASS", False: "**MISS**"}
 
 
 PNG = make_png()  # the test site's 2x2 red PNG
@@ -64,7 +55,7 @@ TEXT = "Structured concurrency means every task has an owner and a visible lifet
 
 
 class Handler(BaseHTTPRequestHandler):
-    hits: Counter = Counter()  # path -> requests, reset by the harness before each run
+    hits: Counter[str] = Counter()  # path -> requests, reset by the harness before each run
 
     def do_GET(self) -> None:  # noqa: N802 - the http.server API
         url = urlsplit(self.path)
@@ -87,36 +78,29 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, *args) -> None:
+    def log_message(self, *args: object) -> None:
         pass
-
-
-def cpu_busy() -> float:
-    """Seconds of CPU time the whole machine has spent not idle (all cores), from /proc/stat."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
-    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")  # minus idle and iowait
 
 
 def tree_memory(proc: psutil.Process) -> tuple[int, set[str]]:
     """Sum of PSS (or RSS) of proc and all its descendants; the kinds of measure used."""
     total, kinds = 0, set()
-    with contextlib.suppress(psutil.Error):
-        procs = [proc, *proc.children(recursive=True)]
-        for p in procs:
-            try:
-                total, kinds = total + p.memory_full_info().pss, kinds | {"PSS"}
-            except psutil.AccessDenied:
-                with contextlib.suppress(psutil.Error):
-                    total, kinds = total + p.memory_info().rss, kinds | {"RSS"}
-            except psutil.Error:  # gone between listing and reading
-                pass
+    for p in tree(proc):
+        try:
+            total, kinds = total + p.memory_full_info().pss, kinds | {"PSS"}
+        except psutil.AccessDenied:
+            with contextlib.suppress(psutil.Error):
+                total, kinds = total + p.memory_info().rss, kinds | {"RSS"}
+        except psutil.Error:  # gone between listing and reading
+            pass
     return total, kinds
 
 
-class Bench:
+class Bench(Tagged):
+    """The page server in a thread of this process, and runs of commands in the tagged environment."""
+
     def __init__(self, tmp: str) -> None:
-        self.tmp, self.run_id = tmp, uuid.uuid4().hex
-        self.env = dict(os.environ, TMPDIR=tmp, THROUGHPUT_BENCH_RUN=self.run_id)  # Chromium profiles go to tmp
+        super().__init__(tmp)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -125,16 +109,19 @@ class Bench:
         self.url_file = Path(tmp) / "urls.txt"
         self.url_file.write_text("\n".join(self.urls) + "\n")
         self.kinds: set[str] = set()
-        self.noise_cpu = self.wall_total = self.tree_cpu = 0.0
 
-    def run(self, cmd: list[str], pages: int = PAGES, env: dict | None = None, timeout: float = 600, **probe) -> dict:
+    @property
+    def noise_cpu(self) -> float:  # CPU-s of other processes while commands ran
+        return self.noise.cpu
+
+    def run(
+        self, cmd: list[str], pages: int = PAGES, env: dict[str, str] | None = None, timeout: float = 600, **probe: Any
+    ) -> dict[str, Any]:
         """Run cmd, sampling its tree's memory every 50 ms; wall, peak, tree CPU, requests served. Its output
         must hold the markers of pages 1..`pages`. probe: roles={} (filled: pid -> [role, CPU-s]) and role_of."""
         Handler.hits.clear()
-        before = resource_children()
-        busy, own = cpu_busy(), time.process_time()
         out_path = Path(self.tmp) / "out.txt"
-        with open(out_path, "w") as out, open(Path(self.tmp) / "err.txt", "w") as err:
+        with self.noise.measure(), open(out_path, "w") as out, open(Path(self.tmp) / "err.txt", "w") as err:
             start = time.perf_counter()
             env = {**self.env, **(env or {})}
             proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
@@ -152,13 +139,9 @@ class Bench:
                 wall = time.perf_counter() - start
             finally:
                 if proc.poll() is None:  # only on errors: end the whole tree we started
-                    for p in [ps, *ps.children(recursive=True)]:
-                        with contextlib.suppress(psutil.Error):
-                            p.kill()
+                    kill_tree(ps)
                     proc.wait()
-        tree_cpu = resource_children() - before
-        other = cpu_busy() - busy - tree_cpu - (time.process_time() - own)
-        self.noise_cpu, self.wall_total, self.tree_cpu = self.noise_cpu + other, self.wall_total + wall, tree_cpu
+        tree_cpu = self.noise.tree
         text = out_path.read_text(errors="replace")
         missing = [n for n in range(1, pages + 1) if f"page-{n}-done" not in text]
         if proc.returncode != 0 or missing:
@@ -166,55 +149,26 @@ class Bench:
             raise SystemExit(f"failed ({proc.returncode}, {len(missing)} pages missing): {shlex.join(cmd)}\n{tail}")
         return {"wall": wall, "peak": peak, "cpu": tree_cpu, "hits": dict(Handler.hits), "out": text, "pages": pages}
 
-    def leftovers(self) -> list[str]:
-        """Processes still running that this run started: its tag in the environment or tmp on the command line."""
-        left = []
-        for p in psutil.process_iter(["pid", "cmdline", "status"]):
-            if p.pid == os.getpid() or p.info["status"] == psutil.STATUS_ZOMBIE:
-                continue
-            with contextlib.suppress(psutil.Error):
-                if self.tmp in " ".join(p.info["cmdline"] or []) or self.env.get("THROUGHPUT_BENCH_RUN") == (
-                    p.environ().get("THROUGHPUT_BENCH_RUN")
-                ):
-                    left.append(f"{p.pid} {' '.join(p.info['cmdline'] or [])[:80]!r}")
-        return left
-
     def close(self) -> list[str]:
         """Stop the page server; then what this run started and is still running, after up to 5 s."""
         self.server.shutdown()
         self.server.server_close()
-        for _ in range(20):  # Chromium exits when its pipe closes; give it up to 5 s
-            if not (left := self.leftovers()):
-                break
-            time.sleep(0.25)
-        return left
+        return self.wait_gone()
 
 
-def sample_roles(root: psutil.Process, roles: dict, role_of) -> None:  # noqa: ANN001
+def sample_roles(
+    root: psutil.Process, roles: dict[int, list[Any]], role_of: Callable[[psutil.Process, int], str]
+) -> None:
     """pid -> [role_of(process, root pid), CPU-s so far] for root and its descendants."""
-    with contextlib.suppress(psutil.Error):
-        for p in [root, *root.children(recursive=True)]:
-            with contextlib.suppress(psutil.Error):
-                if p.pid not in roles:
-                    roles[p.pid] = [role_of(p, root.pid), 0.0]
-                t = p.cpu_times()
-                roles[p.pid][1] = t.user + t.system
+    for p in tree(root):
+        with contextlib.suppress(psutil.Error):
+            if p.pid not in roles:
+                roles[p.pid] = [role_of(p, root.pid), 0.0]
+            t = p.cpu_times()
+            roles[p.pid][1] = t.user + t.system
 
 
-def resource_children() -> float:
-    """CPU-s of all waited-for descendants (a process's reaped children roll up into it when it is reaped)."""
-    import resource
-
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
-
-
-def med(values: list[float], fmt: str = "{:.2f}") -> str:
-    m, lo, hi = (fmt.format(v) for v in (statistics.median(values), min(values), max(values)))
-    return f"{m} ({lo}–{hi})"
-
-
-def bench_rounds(b: Bench, args: argparse.Namespace) -> tuple[str, str, dict[str, list[float]], dict]:
+def bench_rounds(b: Bench, args: argparse.Namespace) -> tuple[str, str, dict[str, list[float]], dict[str, Any]]:
     """Ours and the peers, alternating in every round: our section, the peers' section, our pages/s per variant."""
     fetch = [sys.executable, "-m", "gptme_trio", "fetch", "-f", "text", "-q", "-i"]
     ours = {
@@ -240,13 +194,13 @@ def bench_rounds(b: Bench, args: argparse.Namespace) -> tuple[str, str, dict[str
             error = (args.peer_errors.get(peer) or "")[-600:]
             notes.append(f"- {peer}: not run ({why})" + (f": `{error}`" if error else ""))
 
-    def command(name: str, urls: Path) -> tuple[list[str], dict | None]:
+    def command(name: str, urls: Path) -> tuple[list[str], dict[str, str] | None]:
         if ours[name] is not None:
             return [*fetch, str(urls), *ours[name]], None
         python = peer_py[name]
         return [python, "-c", throughput_peers.PEERS[name][1], str(urls)], peers.env(name, python)
 
-    def one(name: str, urls: Path, pages: int, label: str) -> dict | None:
+    def one(name: str, urls: Path, pages: int, label: str) -> dict[str, Any] | None:
         if ours[name] is None and not peer_py[name]:
             return None
         cmd, env = command(name, urls)
@@ -263,7 +217,7 @@ def bench_rounds(b: Bench, args: argparse.Namespace) -> tuple[str, str, dict[str
 
     for name, n in (("-j 4", 10), ("crawl4ai", 10), ("gptme", 3)):  # warm-up: file caches, each tool once
         one(name, few[n], n, "warm-up")
-    res: dict[str, list[dict]] = {name: [] for name in ours}
+    res: dict[str, list[dict[str, Any]]] = {name: [] for name in ours}
     for i in range(args.runs):
         for name in ours:
             pages, urls = (args.gptme_pages, subset) if name == "gptme" else (PAGES, b.url_file)
@@ -273,8 +227,8 @@ def bench_rounds(b: Bench, args: argparse.Namespace) -> tuple[str, str, dict[str
     rate = {n: [PAGES / r["wall"] for r in rs] for n, rs in mine.items()}
     rows = []
     for name, rs in mine.items():
-        peak = med([r["peak"] / 2**20 for r in rs], "{:.0f}")
-        cpu = med([r["cpu"] / PAGES * 1000 for r in rs], "{:.0f}")
+        peak = med([r["peak"] / 2**20 for r in rs], fmt="{:.0f}")
+        cpu = med([r["cpu"] / PAGES * 1000 for r in rs], fmt="{:.0f}")
         imgs = statistics.median(r["hits"].get("/image.png", 0) for r in rs)
         css = statistics.median(r["hits"].get("/style.css", 0) for r in rs)
         rows.append(
@@ -288,7 +242,7 @@ def bench_rounds(b: Bench, args: argparse.Namespace) -> tuple[str, str, dict[str
 
 1 warm-up run (-j 4 on 10 URLs) + {args.runs} measured rounds; in every round ours run -j 4, -j 1, -j 8,
 -j 4 --no-block, with the peers between them (section 2). Every run must exit 0 and print all {PAGES} page markers.
-Command: `{shlex.join([os.path.relpath(sys.executable, ROOT), *fetch[1:]])} URLS.txt -j N [--no-block]`.
+Command: `{shlex.join(["python", *fetch[1:]])} URLS.txt -j N [--no-block]`.
 Peak memory = highest sum of {kind} over the CLI process and all its descendants, sampled every 50 ms.
 Tree CPU = CPU-s of the whole process tree (reaped children's rusage) / {PAGES} pages.
 Requests = requests the server saw for the stylesheet / the images in one run (median).
@@ -306,69 +260,34 @@ Requests = requests the server saw for the stylesheet / the images in one run (m
     return text, peer_text, rate, ratios
 
 
-def header(command: str) -> str:
-    def out(*cmd: str) -> str:
-        return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=30).stdout.strip()
-
-    dirty = [line.split()[-1] for line in out("git", "status", "--porcelain", "--", "gptme_trio").splitlines()]
-    code = out("git", "rev-parse", "--short", "HEAD") + (f" + uncommitted: {', '.join(dirty)}" if dirty else "")
-    return f"""# gptme-trio fetch throughput benchmark
-
-Date: {datetime.now().astimezone():%Y-%m-%d %H:%M:%S %Z}<br>
-Command: `{command}`
-
-| Machine | |
-|---|---|
-| CPUs | {os.cpu_count()} |
-| Memory | {psutil.virtual_memory().total / 2**30:.1f} GiB |
-| Python | {sys.version.split()[0]} ({sys.executable}) |
-| trio / trio-asyncio / playwright | {version("trio")} / {version("trio-asyncio")} / {version("playwright")} |
-| Chromium | {out(CHROMIUM, "--version")} ({CHROMIUM}) |
-| gptme_trio code measured | {code} |
-| load average at start (1/5/15 min) | {" / ".join(f"{x:.2f}" for x in os.getloadavg())} |
-"""
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="measured rounds (>= 5 for a result)")
     parser.add_argument("--gptme-pages", type=int, default=20, help="URLs per gptme run (the first N)")
-    parser.add_argument("--crawl4ai-python", help="python of a venv with crawl4ai (default: bench/peers.py makes one)")
-    parser.add_argument("--gptme-python", help="python of a venv with gptme (default: bench/peers.py makes one)")
-    parser.add_argument("--peers-dir", default=str(peers.DEFAULT_DIR), help="where bench/peers.py keeps the venvs")
+    parser.add_argument("--crawl4ai-python", help="python of a venv with crawl4ai (default: bench.peers makes one)")
+    parser.add_argument("--gptme-python", help="python of a venv with gptme (default: bench.peers makes one)")
+    parser.add_argument("--peers-dir", default=peers.DEFAULT_DIR, help="where bench.peers keeps the venvs")
     parser.add_argument("--no-peers", action="store_true", help="skip the peers (crawl4ai, gptme)")
     parser.add_argument("--peer-timeout", type=float, default=300, help="seconds per peer run")
-    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "throughput.md"))
+    parser.add_argument("--out", default=default_out("throughput.md"))
     args = parser.parse_args()
     started = time.perf_counter()
     args.peer_errors = peers.resolve_args(args, ("crawl4ai", "gptme"))  # made or reused before measuring
-    sections = [header(f"cd {Path.cwd()} && {shlex.join([os.path.relpath(sys.executable), *sys.argv])}")]
+    sections = [header("gptme-trio fetch throughput benchmark")]
     with tempfile.TemporaryDirectory(prefix="throughput-bench-") as tmp:
         bench = Bench(tmp)
         try:
-            noise, wall = bench.noise_cpu, bench.wall_total
+            since = bench.noise.mark()
             text, peer_text, rate, ratios = bench_rounds(bench, args)
-            noise, wall = bench.noise_cpu - noise, bench.wall_total - wall
-            sections.append(
-                f"{text}\nNoise: other processes (not this script, not its children) used {noise:.1f} CPU-s "
-                f"during the runs (ours and the peers'), {noise / wall / (os.cpu_count() or 1):.0%} of all cores "
-                f"over {wall:.0f} s.\n"
-            )
+            sections.append(f"{text}\n{bench.noise.line(since)} (The runs: ours and the peers'.)\n")
             prof, numbers = throughput_profile.profile(bench, PAGES)
             sections += [prof, peer_text, throughput_profile.explain(numbers, rate, ratios.get("crawl4ai"))]
             print("\n".join(sections[1:]), flush=True)
         finally:
             left = bench.close()
-    load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
-    alive = "".join(f"\n  - {p}" for p in left) or " (CLIs, drivers, Chromium and peers all gone)"
-    sections.append(f"""## Housekeeping
-
-- Total benchmark time: {time.perf_counter() - started:.0f} s; load average at end: {load}.
-- The page server is a thread of this script; the 50 ms memory sampling also runs here, on the same 2 cores.
-- Processes started by this run still running at the end (zombies not counted): {len(left)}{alive}.
-""")
-    Path(args.out).write_text("\n".join(sections))
-    print(sections[-1] + f"\nwrote {args.out}")
+    note = "The page server is a thread of this script; the 50 ms memory sampling also runs here, on the same cores."
+    sections.append(housekeeping(started, left, [note]))
+    write(args.out, sections)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Figure 2's peers for bench/throughput_bench.py: the scripts each peer runs, and the section they fill.
+"""Figure 2's peers for bench.throughput_bench: the scripts each peer runs, and the section they fill.
 
 crawl4ai: `arun_many` over all the URLs; gptme: `read_url` one URL after another, over the first
 --gptme-pages of them (it reads about one page a second: all 100 in each of 6 runs would take 10 minutes).
@@ -7,8 +7,12 @@ Each prints one marker line per page it got, then a JSON line with its wall time
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
+from typing import Any
+
+from bench.harness import PASS, med
 
 C4AI = """
 import asyncio, json, sys, time
@@ -47,19 +51,19 @@ PEERS = {  # name -> (label, script, target ratio ours / theirs)
     "crawl4ai": ("crawl4ai `arun_many`", C4AI, 2.0),
     "gptme": ("gptme `read_url`, one after another", GPTME, 5.0),
 }
-PASS = {True: "PASS", False: "**MISS**"}
-
-
-def med(values: list[float], fmt: str = "{:.2f}") -> str:
-    m, lo, hi = (fmt.format(v) for v in (statistics.median(values), min(values), max(values)))
-    return f"{m} ({lo}–{hi})"
 
 
 def inner_wall(out: str) -> float:
     return json.loads(out.strip().splitlines()[-1])["inner_wall"]
 
 
-def section(res: dict[str, list[dict]], j4: list[float], versions: dict, notes: list[str], args) -> tuple[str, dict]:  # noqa: ANN001
+def section(
+    res: dict[str, list[dict[str, Any]]],
+    j4: list[float],
+    versions: dict[str, str],
+    notes: list[str],
+    args: argparse.Namespace,
+) -> tuple[str, dict[str, float]]:
     """res: peer -> its measured runs (wall, peak, cpu, hits, out, pages, round); j4: our -j 4 pages/s per round.
     The section and the ratio of medians ours / peer for each peer that ran."""
     rows, ratios = [], {}
@@ -77,7 +81,7 @@ def section(res: dict[str, list[dict]], j4: list[float], versions: dict, notes: 
         conservative = statistics.median(ours) / statistics.median(inner)
         rows.append(
             f"| {label} {versions.get(peer, '')} | {n} | {med(rate)} ({len(runs)} runs; {statistics.median(inner):.2f}"
-            f" without start-up) | {med([r['peak'] / 2**20 for r in runs], '{:.0f}')} | "
+            f" without start-up) | {med([r['peak'] / 2**20 for r in runs], fmt='{:.0f}')} | "
             f"{statistics.median(r['cpu'] / n * 1000 for r in runs):.0f} | "
             f"{runs[0]['hits'].get('/style.css', 0)} / {runs[0]['hits'].get('/image.png', 0)} | ≥ {target:.0f}× | "
             f"**{ratio:.2f}×** ({min(per_round):.2f}–{max(per_round):.2f}) {PASS[ratio >= target]}; "
@@ -88,7 +92,7 @@ def section(res: dict[str, list[dict]], j4: list[float], versions: dict, notes: 
 
 Each round runs, one after another: ours -j 4, crawl4ai, ours -j 1, gptme, ours -j 8, ours -j 4 --no-block
 (A/B/A/B: every peer run sits between two of ours). 1 warm-up run of each tool (on 10 URLs; gptme on 3), then
-{args.runs} measured rounds. Each peer runs in its own bench-only virtualenv (bench/peers.py: pinned versions
+{args.runs} measured rounds. Each peer runs in its own bench-only virtualenv (bench.peers: pinned versions
 from PyPI) as one subprocess (whole process tree measured as above; pages/s includes Python and browser
 start-up, like ours), with that venv's bin/ first on PATH, both on /usr/bin/chromium. crawl4ai:
 `AsyncWebCrawler(BrowserConfig(headless=True, extra_args=["--no-sandbox"]))`, `arun_many(urls,

@@ -1,6 +1,6 @@
 """Figure 2's profile for bench/throughput_bench.py: where the wall time of a `fetch -j 4` run goes.
 
-One extra run of the same command under bench/phase_probe.py (each Playwright call and each extraction
+One extra run of the same command under bench.phase_probe (each Playwright call and each extraction
 timed in the CLI process) while the harness samples the CPU time of every process of the tree by role.
 """
 
@@ -12,8 +12,15 @@ import statistics
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import phase_probe as pp
+import psutil
+
+from bench import harness
+from bench import phase_probe as pp
+
+if TYPE_CHECKING:
+    from bench.throughput_bench import Bench
 
 BENCH = Path(__file__).resolve().parent
 CALLS = {  # row -> call names (prefixes) in the probe's timeline
@@ -31,17 +38,10 @@ CALLS = {  # row -> call names (prefixes) in the probe's timeline
 ROLES = ("python", "driver", "browser", "renderer", "network", "gpu", "other")
 
 
-def role(proc, root_pid: int) -> str:  # noqa: ANN001 - a psutil.Process
+def role(proc: psutil.Process, root_pid: int) -> str:
     """python (the CLI), driver (node), browser (Chromium's main process), renderer, network, gpu, other."""
-    cmd = proc.cmdline()
-    if proc.pid == root_pid or "run-driver" in cmd:
-        return "python" if proc.pid == root_pid else "driver"
-    kind = next((a.split("=", 1)[1] for a in cmd if a.startswith("--type=")), None)
-    if kind is None:
-        return "browser" if "chrom" in proc.name() else "other"
-    if kind == "utility" and any("NetworkService" in a for a in cmd):
-        return "network"
-    return {"renderer": "renderer", "gpu-process": "gpu"}.get(kind, "other")
+    found = {"webui": "renderer"}.get(found := harness.role(proc, root_pid), found)
+    return found if found in ROLES else "other"
 
 
 def in_window(events: list[dict], names: tuple[str, ...], start: float, end: float) -> float:
@@ -49,13 +49,13 @@ def in_window(events: list[dict], names: tuple[str, ...], start: float, end: flo
     return sum(max(0.0, min(e["t1"], end) - max(e["t0"], start)) for e in events if e["name"].startswith(names))
 
 
-def profile(b, pages: int, jobs: int = 4) -> tuple[str, dict]:  # noqa: ANN001 - throughput_bench.Bench
+def profile(b: Bench, pages: int, jobs: int = 4) -> tuple[str, dict[str, Any]]:
     """The section's Markdown and its numbers."""
     fd, out = tempfile.mkstemp(suffix=".jsonl", dir=b.tmp)
     os.close(fd)
-    cmd = [sys.executable, str(BENCH / "phase_probe.py"), out, "-m", "gptme_trio", "fetch", "-f", "text", "-q"]
+    cmd = [sys.executable, "-m", "bench.phase_probe", out, "-m", "gptme_trio", "fetch", "-f", "text", "-q"]
     cmd += ["-i", str(b.url_file), "-j", str(jobs)]
-    roles: dict[int, list] = {}
+    roles: dict[int, list[Any]] = {}
     noise = b.noise_cpu
     r = b.run(cmd, pages, roles=roles, role_of=role)
     noise = b.noise_cpu - noise  # CPU-s of other processes (not ours) during this run
@@ -73,7 +73,7 @@ def profile(b, pages: int, jobs: int = 4) -> tuple[str, dict]:  # noqa: ANN001 -
         d = [x for n, v in calls.items() if n.startswith(names) for x in v]
         shares[label] = in_window(events, names, first, read1) / (jobs * fetching)
         mean = sum(d) / max(len(d), 1) * 1000
-        rows.append(f"| {label} | {len(d)} | {pp.med(d) * 1000:.1f} | {mean:.1f} | {shares[label]:.0%} |")
+        rows.append(f"| {label} | {len(d)} | {pp.median_or_zero(d) * 1000:.1f} | {mean:.1f} | {shares[label]:.0%} |")
     cpu = dict.fromkeys(ROLES, 0.0)
     for kind, seconds in roles.values():
         cpu[kind] += seconds
@@ -88,19 +88,20 @@ def profile(b, pages: int, jobs: int = 4) -> tuple[str, dict]:  # noqa: ANN001 -
         "cpu": cpu,
         "busy": sum(cpu.values()) / (wall * cores),
         "others": max(0.0, noise) / (wall * cores),
-        "goto": pp.med(calls.get("Page.goto", [])),
-        "content": pp.med(calls.get("Page.content", [])),
-        "title": pp.med(calls.get("Page.title", [])),
-        "extract": pp.med([x for k, v in calls.items() if k.startswith("extract.") for x in v]),
+        "goto": pp.median_or_zero(calls.get("Page.goto", [])),
+        "content": pp.median_or_zero(calls.get("Page.content", [])),
+        "title": pp.median_or_zero(calls.get("Page.title", [])),
+        "extract": pp.median_or_zero([x for k, v in calls.items() if k.startswith("extract.") for x in v]),
         "jobs": jobs,
         "pages": pages,
-        "cdp": pp.med(calls.get("BrowserContext.new_cdp_session", [])),
-        "tab": pp.med(calls.get("Browser.new_context", [])) + pp.med(calls.get("BrowserContext.new_page", [])),
+        "cdp": pp.median_or_zero(calls.get("BrowserContext.new_cdp_session", [])),
+        "tab": pp.median_or_zero(calls.get("Browser.new_context", []))
+        + pp.median_or_zero(calls.get("BrowserContext.new_page", [])),
     }
     cpu_rows = "\n".join(f"| {k} | {v:.2f} | {v / wall:.0%} |" for k, v in cpu.items())
     text = f"""### Profile of one -j {jobs} run (figure 2: where the time goes)
 
-One more run of the -j {jobs} command, under `bench/phase_probe.py` (it times every Playwright call and every
+One more run of the -j {jobs} command, under `python -m bench.phase_probe` (it times every Playwright call and every
 extraction inside the CLI process; the wrappers cost microseconds per call), while the harness samples the
 CPU time of each process of the tree by role every 50 ms. This run: {pages / wall:.2f} pages/s, {wall:.2f} s:
 {n["start"]:.2f} s from the CLI's first line of Python to the first goto (imports, driver and Chromium start, first

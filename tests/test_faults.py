@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 import time
-from pathlib import Path
 
 import pytest
 import trio
 from playwright.async_api import BrowserContext, CDPSession
 
+from bench import fault_matrix as fm
 from gptme_trio.chat.agent import Agent, ChatSettings
 from gptme_trio.core.browser import PageOptions
 from gptme_trio.core.errors import PageError
@@ -32,9 +31,6 @@ from gptme_trio.llm import ToolCall
 from gptme_trio.tools import tool
 
 from .conftest import alive, descendants, until
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
-import fault_matrix as fm  # noqa: E402 - bench/ is not a package
 
 MOMENTS = {"kill-at-launch": 0.0, "stall-body": 0.3, "close-body": 0.3}  # others: 0.5 s into the first page
 # Seed 1 picks the newest renderer (the page's), the browser (not the driver) at launch, the cut page first in fetch.

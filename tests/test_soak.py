@@ -11,15 +11,11 @@ uses, that churn moves even the medians: sample more, or widen TOLERANCE. About 
 from __future__ import annotations
 
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
-import soak_bench  # noqa: E402 - bench/ is not a package
-import throughput_bench  # noqa: E402
+from bench import soak_bench, throughput_bench
 
 # Second-half median minus first-half median, at most. Measured at TAB_USES=50 (no tab is replaced within
 # 150 pages at -j 4 or 60 calls on 5 tabs): fds move by ±4, processes and threads not at all. A leaked
