@@ -3,6 +3,9 @@
 Data goes to stdout (or files); progress and one line per failure go to
 stderr. Records are written in input order as soon as all earlier ones are
 done, flushed one by one, so an interrupted run keeps what it fetched.
+A file is whole or untouched (core/files.py): `-f json -o FILE` streams to a
+temporary file that replaces FILE when the run ends, on Ctrl-C too (with the
+complete records so far); /dev/null, a FIFO or /dev/stdout is written through.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pathlib import Path
 from typing import IO
 
 from gptme_trio.core.errors import OutputError, UsageError, os_reason
+from gptme_trio.core.files import Sink, open_sink, write_file
 from gptme_trio.core.progress import Reporter
 from gptme_trio.fetch.batch import Record
 from gptme_trio.fetch.options import Format, is_binary
@@ -88,15 +92,16 @@ class Writer:
         self._next = 0
         self._names: set[str] = set()
         self._stream: IO[bytes] | None = None
+        self._sink: Sink | None = None  # -f json -o FILE: the records so far, published by close()
         if isinstance(destination, ToStdout):
             self._stream = sys.stdout.buffer
         elif isinstance(destination, ToFile) and fmt == "json":
+            self._sink = open_sink(destination.path)
+        elif isinstance(destination, ToDir):
             try:
-                self._stream = open(destination.path, "wb")  # noqa: SIM115  (closed in close())
+                destination.path.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise OutputError(f"cannot write {destination.path}: {os_reason(exc)}") from exc
-        elif isinstance(destination, ToDir):
-            destination.path.mkdir(parents=True, exist_ok=True)
 
     def write(self, index: int, record: Record) -> None:
         self._reporter.advance()
@@ -112,14 +117,16 @@ class Writer:
             self._next += 1
 
     def close(self) -> None:
-        if self._stream is not None and self._stream is not sys.stdout.buffer:
-            self._stream.close()
+        if self._sink is not None:
+            self._sink.commit()
 
     def _emit(self, index: int, record: Record) -> None:
         if self._fmt == "json":
             line = json.dumps(record.as_json(), ensure_ascii=False) + "\n"
             if isinstance(self._dest, ToDir):
                 self._save(self._dest.path, index, record, line.encode())
+            elif self._sink is not None:
+                self._sink.write(line.encode())
             else:
                 self._send(line.encode())
             return
@@ -131,14 +138,14 @@ class Writer:
                 self._send(f"==> {record.url} <==\n".encode())
             self._send(data if data.endswith(b"\n") or is_binary(self._fmt) else data + b"\n")
         elif isinstance(self._dest, ToFile):
-            _write_atomically(self._dest.path, data)
+            write_file(self._dest.path, data)
         else:
             self._save(self._dest.path, index, record, data)
 
     def _send(self, data: bytes, stream: IO[bytes] | None = None) -> None:
         stream = stream or self._stream
         if stream is None:
-            raise RuntimeError("no stream to write to")  # a bug: JSON lines to a file open one
+            raise RuntimeError("no stream to write to")  # a bug: stdout is the only stream
         try:
             stream.write(data)
             stream.flush()
@@ -152,7 +159,7 @@ class Writer:
     def _save(self, directory: Path, index: int, record: Record, data: bytes) -> None:
         name = self._unique(_slug(self._targets[index]) + EXTENSIONS[self._fmt])
         path = directory / name
-        _write_atomically(path, data)
+        write_file(path, data)
         self._send(f"{record.url}\t{path}\n".encode(), sys.stdout.buffer)
 
     def _unique(self, name: str) -> str:
@@ -169,13 +176,3 @@ def _slug(target: Target) -> str:
     text = target.path.stem if target.path else re.sub(r"^https?://(www\.)?", "", target.url).rstrip("/")
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._")[:100]
     return slug or "page"
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.part")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise OutputError(f"cannot write {path}: {os_reason(exc)}") from exc
