@@ -74,6 +74,10 @@ def run(main_fn: Callable[[Interrupts], Awaitable[int]], verbose: bool) -> NoRet
 
     if verbose:
         _log_to_stderr()
+    elif not logging.getLogger().handlers:
+        # Libraries' warnings (pypdf on a damaged PDF, say) would reach stderr through logging's
+        # last-resort handler: without -v, stderr carries our lines only.
+        logging.getLogger().addHandler(logging.NullHandler())
     try:
         code = runtime.run(main_fn)
     except BaseException as exc:  # noqa: BLE001 - the one place a bug becomes a clean exit

@@ -70,6 +70,14 @@ def os_reason(exc: BaseException) -> str:
     return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
 
 
+def printable(text: str, limit: int = 200) -> str:
+    """`text` for a one-line message: control characters (and other unprintables) escaped as
+    Python would write them, cut to about `limit` characters with an ellipsis."""
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 class ToolError(GptmeTrioError):
     """A tool call failed in a way the model should be told about."""
 

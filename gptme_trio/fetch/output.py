@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from gptme_trio.core.errors import OutputError, UsageError, os_reason
+from gptme_trio.core.errors import OutputError, UsageError, os_reason, printable
 from gptme_trio.core.files import Sink, open_sink, write_file
 from gptme_trio.core.progress import Reporter
 from gptme_trio.fetch.batch import Record
@@ -107,10 +107,10 @@ class Writer:
         self._reporter.advance()
         if record.error:
             self.failures += 1
-            self._reporter.error(f"{record.url}: {record.error}")
+            self._reporter.error(f"{printable(record.url)}: {printable(record.error, 500)}")
             cause = record.exception.__cause__ if record.exception else None
             if self._verbose and cause is not None:
-                self._reporter.error(f"  details: {type(cause).__name__}: {cause}")
+                self._reporter.error(f"  details: {type(cause).__name__}: {printable(str(cause), 2000)}")
         self._pending[index] = record
         while self._next in self._pending:
             self._emit(self._next, self._pending.pop(self._next))

@@ -58,6 +58,13 @@ def build_fetch_plan(request: FetchRequest) -> FetchPlan:
         ):
             if flag:
                 raise UsageError(f"{name} needs a browser: drop --engine http")
+        for value in (*r.headers, r.user_agent or ""):
+            if not value.isascii():
+                raise UsageError(f"{_flag_of(value, r.user_agent)} {value!r}: --engine http sends ASCII headers only")
+    if r.user_agent is not None and not r.user_agent.isprintable():
+        raise UsageError(f"--user-agent {r.user_agent!r}: control characters are not allowed")
+    if r.wait_for:
+        validate_wait_for(r.wait_for)
     if r.full_page and fmt != "png":
         raise UsageError("--full-page only applies to -f png")
     if r.selector:
@@ -143,6 +150,30 @@ def _read_input(source: str) -> list[str]:
     return read_target_lines(text, source)
 
 
+def _flag_of(value: str, user_agent: str | None) -> str:
+    return "--user-agent" if value == user_agent else "-H"
+
+
+_ENGINE_PREFIX = re.compile(r"^\s*([a-zA-Z_-]+=|//|\.\.|[\"'])")  # text=, xpath=, nth=, //x, "text"
+
+
+def validate_wait_for(selector: str) -> None:
+    """Raise UsageError when --wait-for cannot be a Playwright selector: each `>>` part is either
+    an engine-prefixed one (text=, xpath=, css=...: Playwright's to judge) or CSS that must parse."""
+    from cssselect import SelectorError, parse
+
+    for part in selector.split(">>"):
+        css = part.strip().removeprefix("css=")
+        if not css:
+            raise UsageError(f"--wait-for {selector!r}: an empty selector")
+        if _ENGINE_PREFIX.match(css) and not part.strip().startswith("css="):
+            continue
+        try:
+            parse(css)
+        except SelectorError as exc:
+            raise UsageError(f"--wait-for {selector!r}: not a valid selector ({exc})") from exc
+
+
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 token
 
 
@@ -167,4 +198,13 @@ def check_storage_state(path: str) -> str:
         raise UsageError(f"--storage-state {path}: not JSON ({exc})") from exc
     if not isinstance(state, dict) or not isinstance(state.get("cookies", []), list):
         raise UsageError(f"--storage-state {path}: not a Playwright storage state (no 'cookies' list)")
+    for cookie in state.get("cookies", []):
+        if not (isinstance(cookie, dict) and all(isinstance(cookie.get(k), str) for k in ("name", "value"))):
+            raise UsageError(f"--storage-state {path}: a cookie without a string name and value")
+        if not isinstance(cookie.get("domain", ""), str) or not isinstance(cookie.get("path", "/"), str):
+            raise UsageError(f"--storage-state {path}: a cookie's domain and path must be strings")
+        if "url" not in cookie and not ("domain" in cookie and "path" in cookie):
+            raise UsageError(f"--storage-state {path}: a cookie needs a url, or a domain and a path")
+    if not isinstance(state.get("origins", []), list):
+        raise UsageError(f"--storage-state {path}: 'origins' must be a list")
     return str(Path(path).expanduser())

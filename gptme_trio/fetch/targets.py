@@ -17,7 +17,9 @@ from urllib.parse import unquote, urlsplit
 from gptme_trio.core.errors import UsageError, os_reason
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
-_HOSTNAME = re.compile(r"^(localhost|\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+)$")
+# A host as an address bar takes it: letters of any script (an IDN such as bücher.example), digits, '-'.
+_LABEL = r"(?:[^\W_]|-)+"
+_HOSTNAME = re.compile(rf"^(localhost|\[[0-9A-Fa-f:.]+\]|{_LABEL}(\.{_LABEL})+)$")
 _FILE_SUFFIX = re.compile(r"\.(html?|xhtml|pdf|txt|xml|svg)$", re.IGNORECASE)
 
 
@@ -101,7 +103,7 @@ def _file_target(path: Path, raw: str) -> Target:
 
 def read_target_lines(text: str, source: str) -> list[str]:
     """URLs from an --input file: one per line; blank lines and # comments skipped."""
-    lines = [line.strip() for line in text.splitlines()]
+    lines = [line.strip() for line in text.removeprefix("\ufeff").splitlines()]  # a BOM is no part of a URL
     found = [line for line in lines if line and not line.startswith("#")]
     if not found:
         raise UsageError(f"--input {source}: no URLs in it")
