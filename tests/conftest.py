@@ -1,4 +1,4 @@
-"""Shared fixtures: the local site, a real Chromium, the CLI as a subprocess, process trees."""
+"""Shared fixtures: the local site, a real Chromium, the CLI in process or as a subprocess, process trees."""
 
 from __future__ import annotations
 
@@ -101,6 +101,49 @@ def run_cli() -> Callable[..., subprocess.CompletedProcess]:
         )
 
     return run
+
+
+@dataclass
+class Ran:
+    """What an in-process CLI run left: the shape of subprocess.CompletedProcess that tests read."""
+
+    args: tuple[str, ...]
+    returncode: int
+    stdout: bytes
+    stderr: bytes
+
+
+def invoke_cli(*args: str, input: bytes | str = b"", **env: str | None) -> Ran:
+    """Run the console entry point (`gptme_trio.cli.main`) in this process, as `gptme-trio ARGS` would.
+
+    stdin/stdout/stderr and os.environ are swapped for the call (click's CliRunner isolation: stdin is
+    `input`, nothing is a terminal) and restored after; the exit code is what main passed to sys.exit.
+    For what needs a separate process (signals, the TTY, process trees, what children inherit), use
+    `run_cli`. Call it from a sync test: the CLI starts its own trio.run.
+    """
+    from click.testing import CliRunner
+
+    from gptme_trio.cli import main
+
+    argv = sys.argv
+    with CliRunner().isolation(input=input, env=env) as (out, err, _):
+        sys.argv = ["gptme-trio", *args]
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
+        finally:
+            sys.argv = argv
+            sys.stdout.flush()
+            sys.stderr.flush()
+        return Ran(args, code, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture
+def cli() -> Callable[..., Ran]:
+    """`cli("fetch", URL, input=b"", ENV_VAR="value")`: the CLI in process (see invoke_cli)."""
+    return invoke_cli
 
 
 def descendants(pid: int) -> list[psutil.Process]:
