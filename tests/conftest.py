@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -125,7 +126,8 @@ def invoke_cli(*args: str, input: bytes | str = b"", **env: str | None) -> Ran:
 
     from gptme_trio.cli import main
 
-    argv = sys.argv
+    argv, logger = sys.argv, logging.getLogger("gptme_trio")
+    handlers, level = list(logger.handlers), logger.level  # -v adds a handler: one run's, not the next's
     with CliRunner().isolation(input=input, env=env) as (out, err, _):
         sys.argv = ["gptme-trio", *args]
         try:
@@ -134,7 +136,8 @@ def invoke_cli(*args: str, input: bytes | str = b"", **env: str | None) -> Ran:
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
         finally:
-            sys.argv = argv
+            sys.argv, logger.handlers[:] = argv, handlers
+            logger.setLevel(level)
             sys.stdout.flush()
             sys.stderr.flush()
         return Ran(args, code, out.getvalue(), err.getvalue())
