@@ -204,26 +204,32 @@ class ScriptedLLM:
         return {"OPENAI_BASE_URL": f"http://127.0.0.1:{self.port}/v1", "OPENAI_API_KEY": SECRET}
 
 
+@pytest.fixture(scope="session")
+def _llm_server_port(tmp_path_factory) -> Iterator[int]:
+    """One llm_server process for the whole session; each test's `llm(script)` resets it."""
+    path = tmp_path_factory.mktemp("llm") / "script.json"
+    path.write_text("[]")
+    proc = subprocess.Popen(
+        server_command("llm_server", str(path)), cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    line = proc.stdout.readline()
+    assert line.startswith("PORT "), line
+    yield int(line.split()[1])
+    proc.stdin.close()
+    proc.wait(timeout=10)
+
+
 @pytest.fixture
-def llm(tmp_path) -> Iterator[Callable[[list], ScriptedLLM]]:
-    procs = []
+def llm(_llm_server_port) -> Callable[[list], ScriptedLLM]:
+    """`llm(script)`: the scripted LLM server (tests/support/llm_server.py) playing `script` from the start,
+    with no requests recorded yet. The process is shared by the session: one `llm(...)` per test."""
 
     def start(script: list) -> ScriptedLLM:
-        path = tmp_path / f"script{len(procs)}.json"
-        path.write_text(json.dumps(script))
-        proc = subprocess.Popen(
-            server_command("llm_server", str(path)),
-            cwd=ROOT,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{_llm_server_port}/_reset", data=json.dumps(script).encode(), method="POST"
         )
-        procs.append(proc)
-        line = proc.stdout.readline()
-        assert line.startswith("PORT "), line
-        return ScriptedLLM(int(line.split()[1]))
+        with urllib.request.urlopen(request) as response:
+            assert json.load(response) == {"remaining": len(script)}
+        return ScriptedLLM(_llm_server_port)
 
-    yield start
-    for proc in procs:
-        proc.stdin.close()
-        proc.wait(timeout=10)
+    return start
