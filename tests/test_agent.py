@@ -1,8 +1,10 @@
-"""The agent loop in process: a scripted provider (tests/support/scripted.py) and plain async tools.
+"""The agent loop and the chat session in process: a scripted provider (tests/support/scripted.py).
 
 What the model is sent, how tool calls are dispatched (concurrently, results in call order, sequential
 tools in turn), how failures come back to the model, confirmation, the store, the step limit, and the
-deadlines and cancellation of a turn. Time is Trio's: deadlines fire at once under `autojump_clock` (pytest-trio
+deadlines and cancellation of a turn, with plain async tools; then the session (`run_chat` with the
+provider factory injected): answers on stdout, the store, resume, no model, the real tools, a stall.
+In the agent tests time is Trio's: deadlines fire at once under `autojump_clock` (pytest-trio
 finds the clock among the test's own arguments only).
 The same loop over HTTP and the real CLI: tests/test_chat_cli.py and tests/test_llm.py.
 """
@@ -15,8 +17,11 @@ import pytest
 import trio
 
 from gptme_trio.chat.agent import INTERRUPTED, Agent, ChatSettings
+from gptme_trio.chat.session import ChatPlan, run_chat
 from gptme_trio.chat.store import Conversation
-from gptme_trio.core.errors import ProviderError, StreamBroken
+from gptme_trio.core.browser import BrowserSpec
+from gptme_trio.core.errors import ProviderConfigError, ProviderError, StreamBroken
+from gptme_trio.core.runtime import Interrupts
 from gptme_trio.llm import Message, ToolCall
 from gptme_trio.tools import Tool, ToolError, tool
 from tests.support.scripted import ScriptedProvider
@@ -259,3 +264,70 @@ async def test_provider_errors_go_up_unchanged(conversation, autojump_clock):
     with pytest.raises(ProviderError, match="401"):
         await agent(model).turn(conversation, "go", RecordingUI())
     assert [m["role"] for m in stored(conversation)] == ["system", "user"]
+
+
+# The session: run_chat(plan, interrupts, providers=...) opens the services, wires the tools and runs the prompts.
+
+
+def plan(home, chromium: str, *prompts: str, model: str | None = "local/test-model", **fields) -> ChatPlan:
+    settings = fields.pop("settings", ChatSettings(confirm_tools=False))
+    return ChatPlan(list(prompts), model, BrowserSpec(executable=chromium), settings, home, env={}, **fields)
+
+
+async def session(plan: ChatPlan, model: ScriptedProvider) -> int:
+    return await run_chat(plan, Interrupts(trio.CancelScope()), providers=model.resolve)
+
+
+async def test_run_chat_prints_each_answer_and_keeps_the_conversation(tmp_path, chromium, capsys):
+    model = ScriptedProvider().enqueue("First.").enqueue("Second, no newline", usage=(40, 4))
+    assert await session(plan(tmp_path, chromium, "one", "two", name="talk"), model) == 0
+    assert capsys.readouterr().out == "First.\nSecond, no newline\n"
+    assert model.resolved == ["local/test-model"] and (model.name, model.model) == ("local", "test-model")
+    assert [r.last_user for r in model.requests] == ["one", "two"]
+    assert "read_url" in model.requests[0].tool_names and "search" in model.requests[0].tool_names
+    log = stored(Conversation.open(tmp_path, "talk"))
+    assert [m["role"] for m in log] == ["system", "user", "assistant", "user", "assistant"]
+    assert log[0]["content"].startswith("You are gptme-trio")
+    assert log[-1]["metadata"]["model"] == "local/test-model" and log[-1]["metadata"]["usage"]["input_tokens"] == 40
+
+
+async def test_run_chat_resumes_with_the_history_and_its_own_system_prompt(tmp_path, chromium):
+    model = ScriptedProvider().enqueue("A1").enqueue("A2")
+    await session(plan(tmp_path, chromium, "Q1", name="talk", system="be terse"), model)
+    await session(plan(tmp_path, chromium, "Q2", name="talk", resume=True), model)
+    sent = [(m.role, m.content) for m in model.requests[1].messages]
+    assert sent == [("system", "be terse"), ("user", "Q1"), ("assistant", "A1"), ("user", "Q2")]
+
+
+async def test_run_chat_without_a_model_is_a_usage_error(tmp_path, chromium):
+    model = ScriptedProvider()
+    with pytest.raises(ProviderConfigError, match="no model configured") as caught:
+        await session(plan(tmp_path, chromium, "hi", model=None), model)
+    assert caught.value.exit_code == 2 and model.resolved == [] and not (tmp_path / "conversations").exists()
+
+
+async def test_run_chat_wires_the_tools_to_the_session(tmp_path, chromium, site):
+    model = ScriptedProvider()
+    model.enqueue(
+        tool_calls=[("search", {"query": "structured concurrency"}), ("read_url", {"url": "file:///etc/passwd"})]
+    )
+    model.enqueue("ok")
+    searxng = plan(tmp_path, chromium, "look", search_engine="searxng", search_url=site.url("/searx"))
+    assert await session(searxng, model) == 0
+    found, refused = model.requests[1].tool_results
+    assert found.startswith("1. [") and "structured concurrency" in found
+    assert refused.startswith("error: refused: only http(s) URLs")
+
+
+async def test_run_chat_stops_a_stalled_model_at_the_llm_timeout(tmp_path, chromium):
+    model = ScriptedProvider().enqueue("Hel", stall=True)
+    settings = ChatSettings(llm_timeout=0.3, confirm_tools=False)
+    started = trio.current_time()
+    with pytest.raises(BaseExceptionGroup) as caught:  # out of the session's service nurseries, as the CLI sees it
+        await session(plan(tmp_path, chromium, "hi", name="talk", settings=settings), model)
+    [error] = caught.value.split(ProviderError)[0].exceptions
+    while isinstance(error, BaseExceptionGroup):
+        [error] = error.exceptions
+    assert str(error) == "the model sent nothing for 0.3 s (--llm-timeout)"
+    assert trio.current_time() - started < 5
+    assert stored(Conversation.open(tmp_path, "talk"))[-1]["metadata"] == {"interrupted": "no data for 0.3 s"}
