@@ -22,12 +22,12 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 
 from gptme_trio.core.errors import ProviderError, StreamBroken
-from gptme_trio.llm import Event, Message, Progress, Reply, TextDelta, ToolCall, ToolSpec, Usage
+from gptme_trio.llm import Event, Message, Progress, Provider, Reply, TextDelta, ToolCall, ToolSpec, Usage
 
 CallSpec = tuple[str, dict[str, Any]] | ToolCall
 
@@ -137,3 +137,7 @@ class ScriptedProvider:
             raise reply.error
         stop = "tool_calls" if reply.tool_calls else "stop"
         return Reply(text, list(reply.tool_calls), reply.usage, stop, ttft_ms=0, generation_ms=0)
+
+
+if TYPE_CHECKING:  # mypy: the same protocol the real providers implement
+    _is_a_provider: Provider = ScriptedProvider()
