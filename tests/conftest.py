@@ -223,8 +223,11 @@ def _llm_server_port(tmp_path_factory) -> Iterator[int]:
 def llm(_llm_server_port) -> Callable[[list], ScriptedLLM]:
     """`llm(script)`: the scripted LLM server (tests/support/llm_server.py) playing `script` from the start,
     with no requests recorded yet. The process is shared by the session: one `llm(...)` per test."""
+    started: list[bool] = []
 
     def start(script: list) -> ScriptedLLM:
+        assert not started, "one llm(...) per test: a second would reset the first (the server is shared)"
+        started.append(True)
         request = urllib.request.Request(
             f"http://127.0.0.1:{_llm_server_port}/_reset", data=json.dumps(script).encode(), method="POST"
         )
