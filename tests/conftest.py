@@ -1,8 +1,9 @@
-"""Shared fixtures: the local site, a real Chromium, the CLI as a subprocess, process trees."""
+"""Shared fixtures: the local site, a real Chromium, the CLI in process or as a subprocess, process trees."""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -103,6 +104,51 @@ def run_cli() -> Callable[..., subprocess.CompletedProcess]:
     return run
 
 
+@dataclass
+class Ran:
+    """What an in-process CLI run left: the shape of subprocess.CompletedProcess that tests read."""
+
+    args: tuple[str, ...]
+    returncode: int
+    stdout: bytes
+    stderr: bytes
+
+
+def invoke_cli(*args: str, input: bytes | str = b"", **env: str | None) -> Ran:
+    """Run the console entry point (`gptme_trio.cli.main`) in this process, as `gptme-trio ARGS` would.
+
+    stdin/stdout/stderr and os.environ are swapped for the call (click's CliRunner isolation: stdin is
+    `input`, nothing is a terminal) and restored after; the exit code is what main passed to sys.exit.
+    For what needs a separate process (signals, the TTY, process trees, what children inherit), use
+    `run_cli`. Call it from a sync test: the CLI starts its own trio.run.
+    """
+    from click.testing import CliRunner
+
+    from gptme_trio.cli import main
+
+    argv, logger = sys.argv, logging.getLogger("gptme_trio")
+    handlers, level = list(logger.handlers), logger.level  # -v adds a handler: one run's, not the next's
+    with CliRunner().isolation(input=input, env=env) as (out, err, _):
+        sys.argv = ["gptme-trio", *args]
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
+        finally:
+            sys.argv, logger.handlers[:] = argv, handlers
+            logger.setLevel(level)
+            sys.stdout.flush()
+            sys.stderr.flush()
+        return Ran(args, code, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture
+def cli() -> Callable[..., Ran]:
+    """`cli("fetch", URL, input=b"", ENV_VAR="value")`: the CLI in process (see invoke_cli)."""
+    return invoke_cli
+
+
 def descendants(pid: int) -> list[psutil.Process]:
     try:
         return psutil.Process(pid).children(recursive=True)
@@ -158,26 +204,35 @@ class ScriptedLLM:
         return {"OPENAI_BASE_URL": f"http://127.0.0.1:{self.port}/v1", "OPENAI_API_KEY": SECRET}
 
 
+@pytest.fixture(scope="session")
+def _llm_server_port(tmp_path_factory) -> Iterator[int]:
+    """One llm_server process for the whole session; each test's `llm(script)` resets it."""
+    path = tmp_path_factory.mktemp("llm") / "script.json"
+    path.write_text("[]")
+    proc = subprocess.Popen(
+        server_command("llm_server", str(path)), cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    line = proc.stdout.readline()
+    assert line.startswith("PORT "), line
+    yield int(line.split()[1])
+    proc.stdin.close()
+    proc.wait(timeout=10)
+
+
 @pytest.fixture
-def llm(tmp_path) -> Iterator[Callable[[list], ScriptedLLM]]:
-    procs = []
+def llm(_llm_server_port) -> Callable[[list], ScriptedLLM]:
+    """`llm(script)`: the scripted LLM server (tests/support/llm_server.py) playing `script` from the start,
+    with no requests recorded yet. The process is shared by the session: one `llm(...)` per test."""
+    started: list[bool] = []
 
     def start(script: list) -> ScriptedLLM:
-        path = tmp_path / f"script{len(procs)}.json"
-        path.write_text(json.dumps(script))
-        proc = subprocess.Popen(
-            server_command("llm_server", str(path)),
-            cwd=ROOT,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
+        assert not started, "one llm(...) per test: a second would reset the first (the server is shared)"
+        started.append(True)
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{_llm_server_port}/_reset", data=json.dumps(script).encode(), method="POST"
         )
-        procs.append(proc)
-        line = proc.stdout.readline()
-        assert line.startswith("PORT "), line
-        return ScriptedLLM(int(line.split()[1]))
+        with urllib.request.urlopen(request) as response:
+            assert json.load(response) == {"remaining": len(script)}
+        return ScriptedLLM(_llm_server_port)
 
-    yield start
-    for proc in procs:
-        proc.stdin.close()
-        proc.wait(timeout=10)
+    return start

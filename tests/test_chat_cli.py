@@ -1,4 +1,10 @@
-"""`gptme-trio chat -n` end to end: real CLI, real Chromium, a scripted LLM server on 127.0.0.1."""
+"""`gptme-trio chat -n` end to end: the CLI, real Chromium, and a scripted model.
+
+The model is either tests/support/llm_server.py over real HTTP (what a provider sends and how it reads the
+stream: both APIs, errors, stalls, the config file's base URL) or, where only the agent's behaviour
+matters, a ScriptedProvider (tests/support/scripted.py) put in place of the provider registry. The CLI
+runs in process (conftest's `cli`), except where only a separate process shows it (kill -9 mid-turn).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import SECRET, ScriptedLLM, alive, cli_command, cli_env, wait_for_descendants
+from gptme_trio.llm import registry
+from tests.support.scripted import ScriptedProvider
+
+from .conftest import SECRET, Ran, ScriptedLLM, alive, cli_command, cli_env, invoke_cli, wait_for_descendants
 
 
 @pytest.fixture
@@ -18,16 +27,26 @@ def home(tmp_path) -> Path:
     return tmp_path / "home"
 
 
-def chat(home: Path, server: ScriptedLLM, *args: str, provider: str = "local", timeout: float = 90):
-    model = "anthropic/claude-test" if provider == "anthropic" else f"{provider}/test-model"
-    env = cli_env(GPTME_TRIO_HOME=str(home), **server.env(provider))
-    return subprocess.run(
-        cli_command("chat", "-n", "-m", model, *args),
-        capture_output=True,
-        timeout=timeout,
-        env=env,
-        stdin=subprocess.DEVNULL,
-    )
+@pytest.fixture
+def model(monkeypatch) -> ScriptedProvider:
+    """A scripted model in place of every provider the CLI resolves."""
+    scripted = ScriptedProvider()
+    monkeypatch.setattr(registry, "resolve", scripted.resolve)
+    return scripted
+
+
+def chat(home: Path, server: ScriptedLLM | None, *args: str, provider: str = "local", **env: str) -> Ran:
+    """`gptme-trio chat -n -m PROVIDER/test-model ARGS` in process, against `server` (or the `model` fixture)."""
+    spec = "anthropic/claude-test" if provider == "anthropic" else f"{provider}/test-model"
+    model_env = server.env(provider) if server else {}
+    return invoke_cli("chat", "-n", "-m", spec, *args, GPTME_TRIO_HOME=str(home), **model_env, **env)
+
+
+def chat_binary(home: Path, server: ScriptedLLM, *args: str) -> subprocess.CompletedProcess:
+    """The same as a separate process: the real `gptme-trio` binary."""
+    env = cli_env(GPTME_TRIO_HOME=str(home), **server.env("local"))
+    command = cli_command("chat", "-n", "-m", "local/test-model", *args)
+    return subprocess.run(command, capture_output=True, timeout=90, env=env, stdin=subprocess.DEVNULL)
 
 
 def log_of(home: Path) -> list[dict]:
@@ -90,22 +109,18 @@ def test_read_url_result_goes_back_to_the_model(llm, site, home, provider):
     assert path.stat().st_mode & 0o777 == 0o600
 
 
-def test_tool_calls_run_concurrently_results_in_call_order(llm, site, home):
+def test_tool_calls_run_concurrently_results_in_call_order(model, site, home):
     urls = [site.url("/slow?ms=1500"), site.url("/js-title"), site.url("/slow?ms=1500")]
-    server = llm(
-        [
-            {"tool_calls": [{"name": "read_url", "arguments": {"url": site.url("/normal")}}]},  # browser up
-            {"tool_calls": [{"name": "read_url", "arguments": {"url": u}} for u in urls]},
-            {"text": "done"},
-        ]
-    )
+    model.enqueue(tool_calls=[("read_url", {"url": site.url("/normal")})])  # browser up
+    model.enqueue(tool_calls=[("read_url", {"url": u}) for u in urls])
+    model.enqueue("done")
     started = time.monotonic()
-    result = chat(home, server, "--allow-hosts", "127.0.0.1", "read three pages")
+    result = chat(home, None, "--allow-hosts", "127.0.0.1", "read three pages")
     assert result.returncode == 0, result.stderr
     tools_ms = [m["metadata"]["tool_ms"] for m in log_of(home) if m["role"] == "tool"][1:]
     assert max(tools_ms) < 2 * 1500  # two 1.5 s pages did not run one after the other
     assert time.monotonic() - started < 20
-    sent = tool_results(server.requests()[2])[-3:]
+    sent = model.requests[2].tool_results[-3:]
     assert [("Slow page" in s, "Title from JavaScript" in s) for s in sent] == [
         (True, False),
         (False, True),
@@ -113,41 +128,30 @@ def test_tool_calls_run_concurrently_results_in_call_order(llm, site, home):
     ]
 
 
-def test_failures_come_back_to_the_model_as_errors(llm, site, home, free_port):
+def test_failures_come_back_to_the_model_as_errors(model, site, home, free_port):
     calls = [site.url("/normal"), f"http://127.0.0.1:{free_port}/", site.url("/never"), "file:///etc/passwd"]
-    server = llm(
-        [
-            {
-                "tool_calls": [{"name": "read_url", "arguments": {"url": u}} for u in calls]
-                + [{"name": "no_such_tool", "arguments": {}}]
-            },
-            {"text": "ok"},
-        ]
-    )
+    model.enqueue(tool_calls=[*(("read_url", {"url": u}) for u in calls), ("no_such_tool", {})])
+    model.enqueue("ok")
     # No --allow-hosts for the first: loopback is refused for model-chosen URLs.
-    result = chat(home, server, "--allow-hosts", f"127.0.0.1:{free_port},localhost", "--tool-timeout", "1", "go")
+    result = chat(home, None, "--allow-hosts", f"127.0.0.1:{free_port},localhost", "--tool-timeout", "1", "go")
     assert result.returncode == 0, result.stderr
-    sent = tool_results(server.requests()[1])
+    sent = model.requests[1].tool_results
     assert sent[0].startswith("error: refused: 127.0.0.1 is a local or private address")
     assert sent[3].startswith("error: refused: only http(s) URLs")
     assert sent[4].startswith("error: no tool named 'no_such_tool'")
 
 
-def test_timeouts_and_refused_connections_with_allowed_hosts(llm, site, home, free_port):
-    server = llm(
-        [
-            {
-                "tool_calls": [
-                    {"name": "read_url", "arguments": {"url": f"http://127.0.0.1:{free_port}/"}},
-                    {"name": "read_url", "arguments": {"url": site.url("/never")}},
-                ]
-            },
-            {"text": "ok"},
+def test_timeouts_and_refused_connections_with_allowed_hosts(model, site, home, free_port):
+    model.enqueue(
+        tool_calls=[
+            ("read_url", {"url": f"http://127.0.0.1:{free_port}/"}),
+            ("read_url", {"url": site.url("/never")}),
         ]
     )
-    result = chat(home, server, "--allow-hosts", "127.0.0.1", "--tool-timeout", "3", "go")
+    model.enqueue("ok")
+    result = chat(home, None, "--allow-hosts", "127.0.0.1", "--tool-timeout", "3", "go")
     assert result.returncode == 0, result.stderr
-    refused, never = tool_results(server.requests()[1])
+    refused, never = model.requests[1].tool_results
     assert refused == f"error: connection refused: http://127.0.0.1:{free_port}/"
     assert never == "error: timed out after 3 s"
 
@@ -168,23 +172,19 @@ def test_stalled_stream_times_out(llm, home):
     assert time.monotonic() - started < 10
 
 
-def test_resume_sends_the_history(llm, home):
-    server = llm([{"text": "First answer."}, {"text": "Second answer."}])
-    assert chat(home, server, "--name", "talk", "first question").returncode == 0
-    result = chat(home, server, "-r", "--name", "talk", "second question")
+def test_resume_sends_the_history(model, home):
+    model.enqueue("First answer.").enqueue("Second answer.")
+    assert chat(home, None, "--name", "talk", "first question").returncode == 0
+    result = chat(home, None, "-r", "--name", "talk", "second question")
     assert result.returncode == 0 and result.stdout == b"Second answer.\n"
-    contents = [m.get("content") for m in server.requests()[1]["body"]["messages"]]
+    contents = [m.content for m in model.requests[1].messages]
     assert "first question" in contents and "First answer." in contents and "second question" in contents
 
 
-def test_no_model_is_a_usage_error(home):
-    result = subprocess.run(
-        cli_command("chat", "-n", "hi"),
-        capture_output=True,
-        timeout=30,
-        env=cli_env(GPTME_TRIO_HOME=str(home), GPTME_TRIO_MODEL=""),
-    )
+def test_no_model_is_a_usage_error(home, cli):
+    result = cli("chat", "-n", "hi", GPTME_TRIO_HOME=str(home), GPTME_TRIO_MODEL="")
     assert result.returncode == 2 and b"no model configured" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and result.stdout == b""
 
 
 def test_kill_9_mid_turn_leaves_a_log_that_resumes(llm, site, home):
@@ -220,7 +220,7 @@ def test_kill_9_mid_turn_leaves_a_log_that_resumes(llm, site, home):
     assert result.returncode == 0 and result.stdout == b"Resumed fine.\n", result.stderr
 
 
-def test_config_file_supplies_model_and_hosts_flags_win(llm, site, home):
+def test_config_file_supplies_model_and_hosts_flags_win(llm, site, home, cli):
     server = llm(
         [
             {"tool_calls": [{"name": "read_url", "arguments": {"url": site.url("/normal")}}]},
@@ -233,36 +233,24 @@ def test_config_file_supplies_model_and_hosts_flags_win(llm, site, home):
         f'model = "local/configured-model"\nallow_hosts = ["127.0.0.1"]\n'
         f'[providers.local]\nbase_url = "http://127.0.0.1:{server.port}/v1"\n'
     )
-    env = cli_env(GPTME_TRIO_HOME=str(home), OPENAI_BASE_URL="", GPTME_TRIO_MODEL="")
-    result = subprocess.run(
-        cli_command("chat", "-n", "read it"), capture_output=True, timeout=90, env=env, stdin=subprocess.DEVNULL
-    )
+    env = {"GPTME_TRIO_HOME": str(home), "OPENAI_BASE_URL": "", "GPTME_TRIO_MODEL": ""}
+    result = cli("chat", "-n", "read it", **env)
     assert result.returncode == 0 and result.stdout == b"from config\n", result.stderr
     assert server.requests()[0]["body"]["model"] == "configured-model"
     assert "Structured concurrency" in tool_results(server.requests()[1])[0]  # allowed by the config
-    result = subprocess.run(
-        cli_command("chat", "-n", "-m", "local/flag-model", "hi"),
-        capture_output=True,
-        timeout=90,
-        env=env,
-        stdin=subprocess.DEVNULL,
-    )
+    result = cli("chat", "-n", "-m", "local/flag-model", "hi", **env)
     assert result.stdout == b"flag wins\n" and server.requests()[2]["body"]["model"] == "flag-model"
 
 
-def test_snapshot_and_read_logs(llm, site, home):
-    server = llm(
-        [
-            {"tool_calls": [{"name": "read_logs", "arguments": {}}]},
-            {"tool_calls": [{"name": "snapshot", "arguments": {"url": site.url("/console")}}]},
-            {"tool_calls": [{"name": "read_logs", "arguments": {}}]},
-            {"tool_calls": [{"name": "screenshot", "arguments": {"url": site.url("/images")}}]},
-            {"text": "seen"},
-        ]
-    )
-    result = chat(home, server, "--allow-hosts", "127.0.0.1", "inspect the page")
+def test_snapshot_and_read_logs(model, site, home):
+    model.enqueue(tool_calls=[("read_logs", {})])
+    model.enqueue(tool_calls=[("snapshot", {"url": site.url("/console")})])
+    model.enqueue(tool_calls=[("read_logs", {})])
+    model.enqueue(tool_calls=[("screenshot", {"url": site.url("/images")})])
+    model.enqueue("seen")
+    result = chat(home, None, "--allow-hosts", "127.0.0.1", "inspect the page")
     assert result.returncode == 0, result.stderr
-    before, snapshot, logs, shot = (tool_results(r)[-1] for r in server.requests()[1:])
+    before, snapshot, logs, shot = (r.tool_results[-1] for r in model.requests[1:])
     assert before == "no page has been opened yet"
     assert '- heading "Console page" [level=1]' in snapshot and "- listitem: First point" in snapshot
     assert logs.startswith(f"console of {site.url('/console')}:")
@@ -272,43 +260,25 @@ def test_snapshot_and_read_logs(llm, site, home):
     assert png.read_bytes().startswith(b"\x89PNG") and str(png) in shot
 
 
-def test_search_tool_through_searxng(llm, site, home):
-    server = llm(
-        [{"tool_calls": [{"name": "search", "arguments": {"query": "structured concurrency"}}]}, {"text": "ok"}]
-    )
-    env = {"GPTME_TRIO_SEARCH_ENGINE": "searxng", "GPTME_TRIO_SEARCH_URL": site.url("/searx")}
-    model_env = server.env("local")
-    result = subprocess.run(
-        cli_command("chat", "-n", "-m", "local/test-model", "look it up"),
-        capture_output=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-        env=cli_env(GPTME_TRIO_HOME=str(home), **model_env, **env),
-    )
+def test_search_tool_through_searxng(model, site, home):
+    model.enqueue(tool_calls=[("search", {"query": "structured concurrency"})]).enqueue("ok")
+    searxng = {"GPTME_TRIO_SEARCH_ENGINE": "searxng", "GPTME_TRIO_SEARCH_URL": site.url("/searx")}
+    result = chat(home, None, "look it up", **searxng)
     assert result.returncode == 0, result.stderr
-    [found] = tool_results(server.requests()[1])
+    [found] = model.requests[1].tool_results
     assert found.startswith("1. [") and "structured concurrency" in found
-    bad = subprocess.run(
-        cli_command("chat", "-n", "-m", "local/test-model", "hi"),
-        capture_output=True,
-        timeout=60,
-        env=cli_env(
-            GPTME_TRIO_HOME=str(home), **model_env, GPTME_TRIO_SEARCH_ENGINE="searxng", GPTME_TRIO_SEARCH_URL=""
-        ),
-    )
+    bad = chat(home, None, "hi", GPTME_TRIO_SEARCH_ENGINE="searxng", GPTME_TRIO_SEARCH_URL="")
     assert bad.returncode == 2 and b"GPTME_TRIO_SEARCH_URL" in bad.stderr
 
 
-def test_browser_start_up_does_not_count_against_the_tool_timeout(llm, site, home, chromium, tmp_path):
+def test_browser_start_up_does_not_count_against_the_tool_timeout(model, site, home, chromium, tmp_path):
     slow = tmp_path / "slow-chromium"
     # Start-up alone (4 s) exceeds the tool timeout; the page's own 2.5 s leave room for a first tab on a
     # loaded machine (0.8 s did not once in CI).
     slow.write_text(f'#!/bin/sh\nsleep 4\nexec "{chromium}" "$@"\n')
     slow.chmod(0o755)
-    server = llm([{"tool_calls": [{"name": "read_url", "arguments": {"url": site.url("/normal")}}]}, {"text": "ok"}])
-    result = chat(
-        home, server, "--allow-hosts", "127.0.0.1", "--tool-timeout", "2.5", "--browser-path", str(slow), "go"
-    )
+    model.enqueue(tool_calls=[("read_url", {"url": site.url("/normal")})]).enqueue("ok")
+    result = chat(home, None, "--allow-hosts", "127.0.0.1", "--tool-timeout", "2.5", "--browser-path", str(slow), "go")
     assert result.returncode == 0, result.stderr
-    [sent] = tool_results(server.requests()[1])
+    [sent] = model.requests[1].tool_results
     assert "Structured concurrency means" in sent, sent

@@ -48,9 +48,9 @@ def test_fault(site, tmp_path, trial):
     assert outcome.ok, outcome.explain()
 
 
-def test_body_cut_off_is_reported_as_such_at_once(site, run_cli):
+def test_body_cut_off_is_reported_as_such_at_once(site, cli):
     started = time.monotonic()
-    result = run_cli("fetch", "-q", "-t", "5", site.url("/close-body?ms=100"))
+    result = cli("fetch", "-q", "-t", "5", site.url("/close-body?ms=100"))
     assert result.returncode == 1 and b"response body cut off" in result.stderr, result.stderr
     assert time.monotonic() - started < 4
 

@@ -1,18 +1,35 @@
-"""`gptme-trio fetch` driven as a user drives it: a subprocess, real Chromium, local pages."""
+"""`gptme-trio fetch` driven as a user drives it: the console entry point, real Chromium, local pages.
+
+Most tests run the entry point in process (conftest's `cli`: same argv, stdin, stdout, stderr and exit
+code, without a Python start-up per run); `binary` runs the real `gptme-trio` in a subprocess for a few
+representative exit codes (0, 1, 2) and for stdin read from a pipe.
+"""
 
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
+from .conftest import cli_command, cli_env
+
 
 @pytest.fixture
-def run_cli(run_cli):
-    return lambda *args, **kwargs: run_cli("fetch", *args, **kwargs)
+def run_cli(cli):
+    return lambda *args, **kwargs: cli("fetch", *args, **kwargs)
+
+
+@pytest.fixture
+def binary():
+    def run(*args: str, input: bytes = b"", **env: str) -> subprocess.CompletedProcess:
+        command = cli_command("fetch", *args)
+        return subprocess.run(command, input=input, capture_output=True, timeout=90, env=cli_env(**env))
+
+    return run
 
 
 def jsonl(stdout: bytes) -> list[dict]:
@@ -136,21 +153,21 @@ def test_local_file_both_engines(run_cli, tmp_path):
             assert result.returncode == 0 and b"# Local heading" in result.stdout, (engine, ref, result.stderr)
 
 
-def test_many_urls_with_a_failure_in_the_middle(run_cli, site, free_port):
+def test_many_urls_with_a_failure_in_the_middle(binary, site, free_port):
     urls = [site.url("/normal"), f"http://127.0.0.1:{free_port}/", site.url("/slow?ms=300"), site.url("/js-title")]
-    result = run_cli("-f", "json", "-j", "2", *urls)
+    result = binary("-f", "json", "-j", "2", *urls)
     assert result.returncode == 1
     records = jsonl(result.stdout)
     assert [r["url"] for r in records] == urls  # input order, the failure included
     assert [r["error"] is None for r in records] == [True, False, True, True]
     assert result.stderr.decode().splitlines() == [f"http://127.0.0.1:{free_port}/: connection refused"]
-    text = run_cli("-f", "text", *urls)
+    text = binary("-f", "text", *urls)
     assert text.returncode == 1 and text.stdout.decode().count("==> ") == 3
 
 
-def test_stdin_input(run_cli, site):
+def test_stdin_input(binary, site):
     urls = f"# a comment\n{site.url('/normal')}\n\n{site.url('/js-title')}\n"
-    result = run_cli("-i", "-", "-f", "json", "-q", input=urls.encode())
+    result = binary("-i", "-", "-f", "json", "-q", input=urls.encode())
     assert result.returncode == 0, result.stderr
     assert [r["title"] for r in jsonl(result.stdout)] == ["Normal page", "Title from JavaScript"]
 
@@ -315,8 +332,8 @@ def test_unreadable_input_and_empty_input(run_cli, tmp_path):
     assert "not UTF-8" in one_line_error(run_cli("-i", str(binary)))
 
 
-def test_no_browser_found_says_how_to_get_one(run_cli, tmp_path):
-    result = run_cli("http://127.0.0.1/", PATH="/nonexistent", HOME=str(tmp_path), GPTME_TRIO_BROWSER="")
+def test_no_browser_found_says_how_to_get_one(binary, tmp_path):
+    result = binary("http://127.0.0.1/", PATH="/nonexistent", HOME=str(tmp_path), GPTME_TRIO_BROWSER="")
     err = one_line_error(result)
     assert "no Chromium or Chrome found" in err and "apt-get install chromium" in err
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -29,7 +28,7 @@ from gptme_trio.llm.openai import OpenAICompatible
 from gptme_trio.llm.retry import RetryPolicy
 from tests.support.llm_server import anthropic_stream, openai_stream, split
 
-from .conftest import cli_command, cli_env
+from .conftest import Ran, invoke_cli
 
 PROPERTIES = settings(max_examples=300, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 ANY_TEXT = st.text(st.characters(exclude_categories=()))  # lone surrogates too (argv can hold them)
@@ -282,12 +281,12 @@ def test_garbage_lines_are_skipped_and_counted(tmp_path_factory, messages, garba
 # The CLI: one line on stderr, the documented exit code, never a traceback
 
 
-def run(*args: str, home: Path, timeout: float = 60) -> subprocess.CompletedProcess:
-    env = cli_env(GPTME_TRIO_HOME=str(home), GPTME_TRIO_MODEL="", OPENAI_BASE_URL="", OPENAI_API_KEY="")
-    return subprocess.run(cli_command(*args), capture_output=True, timeout=timeout, env=env, stdin=subprocess.DEVNULL)
+def run(*args: str, home: Path) -> Ran:
+    """The CLI in process (conftest's invoke_cli): the same entry point, exit code and streams."""
+    return invoke_cli(*args, GPTME_TRIO_HOME=str(home), GPTME_TRIO_MODEL="", OPENAI_BASE_URL="", OPENAI_API_KEY="")
 
 
-def one_error_line(result: subprocess.CompletedProcess, code: int) -> str:
+def one_error_line(result: Ran, code: int) -> str:
     err = result.stderr.decode(errors="replace")
     assert result.returncode == code and "Traceback" not in err, err
     assert len(err.strip().splitlines()) == 1 and err.startswith("gptme-trio: "), err
@@ -343,14 +342,8 @@ def test_resuming_a_damaged_conversation(llm, tmp_path):
     bad = ['{"role": "tool", "content": "orphan result"}', "[" * 100_000, '{"role": "assistant", "content": "torn']
     lines = [json.dumps(good[0]), bad[0], json.dumps(good[1], ensure_ascii=False), bad[1], bad[2]]
     (folder / "conversation.jsonl").write_text("\n".join(lines), encoding="utf-8")
-    env = cli_env(GPTME_TRIO_HOME=str(tmp_path / "home"), **server.env("local"))
-    result = subprocess.run(
-        cli_command("chat", "-n", "-m", "local/test-model", "-r", "--name", "talk", "go on"),
-        capture_output=True,
-        timeout=60,
-        env=env,
-        stdin=subprocess.DEVNULL,
-    )
+    env = {"GPTME_TRIO_HOME": str(tmp_path / "home"), **server.env("local")}
+    result = invoke_cli("chat", "-n", "-m", "local/test-model", "-r", "--name", "talk", "go on", **env)
     assert result.returncode == 0 and result.stdout == b"still here\n", result.stderr
     assert b"skipped 3 unreadable line(s)" in result.stderr
     sent = [(m["role"], m["content"]) for m in server.requests()[0]["body"]["messages"]]

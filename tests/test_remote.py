@@ -77,13 +77,13 @@ def cdp_chromium(chromium, tmp_path) -> Iterator[str]:
 
 
 @pytest.mark.parametrize("kind", ["ws", "cdp"])
-def test_fetch_through_a_remote_browser(run_cli, site, request, kind):
+def test_fetch_through_a_remote_browser(cli, site, request, kind):
     if kind == "ws":
         option, endpoint = "--browser-endpoint", request.getfixturevalue("playwright_server")
     else:
         option, endpoint = "--cdp-endpoint", request.getfixturevalue("cdp_chromium")
     for _ in range(2):  # the remote browser survives our exit and serves the next run
-        result = run_cli(
+        result = cli(
             "fetch",
             option,
             endpoint,
@@ -103,9 +103,9 @@ def test_fetch_through_a_remote_browser(run_cli, site, request, kind):
 
 
 @pytest.mark.parametrize("option", ["--browser-endpoint", "--cdp-endpoint"])
-def test_unreachable_endpoint_is_one_clear_error(run_cli, site, free_port, option):
+def test_unreachable_endpoint_is_one_clear_error(cli, site, free_port, option):
     scheme = "ws" if option == "--browser-endpoint" else "http"
-    result = run_cli("fetch", option, f"{scheme}://127.0.0.1:{free_port}/", site.url("/normal"), site.url("/js-title"))
+    result = cli("fetch", option, f"{scheme}://127.0.0.1:{free_port}/", site.url("/normal"), site.url("/js-title"))
     err = result.stderr.decode()
     assert result.returncode == 1 and "could not start the browser" in err, err
     assert len(err.splitlines()) == 1 and "Traceback" not in err

@@ -21,7 +21,7 @@ from gptme_trio.llm.retry import RetryPolicy
 from gptme_trio.llm.sse import error_message
 from tests.support.llm_server import anthropic_stream
 
-from .conftest import SECRET, cli_command, cli_env, wait_for_descendants
+from .conftest import SECRET, Ran, cli_command, cli_env, invoke_cli, wait_for_descendants
 
 PIECES = {SECRET[i : i + 10] for i in range(len(SECRET) - 9)}  # any 10 characters of it in a row
 
@@ -36,13 +36,13 @@ def scan_home(home: Path) -> dict[str, list[str]]:
     return {name: pieces for name, pieces in found.items() if pieces}
 
 
-def chat(home: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    command = cli_command("chat", "-n", "-v", "-m", "local/test-model", *args)
-    full = cli_env(**{"GPTME_TRIO_HOME": str(home), "OPENAI_API_KEY": SECRET, **env})
-    return subprocess.run(command, capture_output=True, timeout=90, env=full, stdin=subprocess.DEVNULL)
+def chat(home: Path, env: dict[str, str], *args: str) -> Ran:
+    """`chat -n -v` in process (what the children inherit is checked on the real binary below)."""
+    full = {"GPTME_TRIO_HOME": str(home), "OPENAI_API_KEY": SECRET, **env}
+    return invoke_cli("chat", "-n", "-v", "-m", "local/test-model", *args, **full)
 
 
-def assert_no_key_anywhere(result: subprocess.CompletedProcess, home: Path, code: int, words: str) -> None:
+def assert_no_key_anywhere(result: Ran, home: Path, code: int, words: str) -> None:
     err = result.stderr.decode(errors="replace")
     assert result.returncode == code and words in err and "Traceback" not in err, err
     assert leaks(result.stdout) == [] and leaks(result.stderr) == [], err

@@ -1,11 +1,12 @@
 """Short soak (bench/soak_bench.py, smaller): fetch and chat process trees keep their fds, processes, threads.
 
-150 fetches in one `fetch -i` run and 60 read_url calls in one `chat -n` session, the whole process tree
-sampled every 10 (fetch) / 5 (chat) operations. The first samples are warm-up; then the median of the first
+100 fetches in one `fetch -i` run and 40 read_url calls in one `chat -n` session, the whole process tree
+sampled every 8 (fetch) / 4 (chat) operations. The first samples are warm-up; then the median of the first
 half of the samples is compared with that of the second half. Medians, not single samples: a tab being
 replaced or a context closing in the background moves one sample by a renderer or dozens of fds, while a
-leak of one fd per page moves the median by ~60. If tabs are ever replaced far more often than every 50
-uses, that churn moves even the medians: sample more, or widen TOLERANCE. About 15 s; only 127.0.0.1.
+leak of one fd per page moves the median by ~40 (fetch) / ~16 (chat): still above TOLERANCE. If tabs are
+ever replaced far more often than every 50 uses, that churn moves even the medians: sample more, or widen
+TOLERANCE. About 10 s; only 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -53,12 +54,12 @@ def check(result: dict, samples: int, warm: int) -> None:
 
 
 def test_fetch_soak_tree_stays_flat(pages, tmp_path):
-    result = soak_bench.fetch_soak(pages, str(tmp_path), 150, 10, 4)
-    check(result, samples=14, warm=3)  # at 10, 20, ..., 140 (the 150th record ends the run)
+    result = soak_bench.fetch_soak(pages, str(tmp_path), 100, 8, 4)
+    check(result, samples=12, warm=2)  # at 8, 16, ..., 96 (the 100th record ends the run)
 
 
 def test_chat_soak_tree_stays_flat(pages, tmp_path):
-    result = soak_bench.chat_soak(pages, str(tmp_path), 60, 5, 5)
-    assert (result["started"], result["failed"]) == (60, 0)
+    result = soak_bench.chat_soak(pages, str(tmp_path), 40, 5, 4)
+    assert (result["started"], result["failed"]) == (40, 0)
     assert result["status"]["remaining"] == 0
-    check(result, samples=12, warm=2)  # at 5, 10, ..., 60
+    check(result, samples=10, warm=2)  # at 4, 8, ..., 40

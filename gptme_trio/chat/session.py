@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -25,7 +26,7 @@ from gptme_trio.core.errors import EXIT_OK, ProviderConfigError
 from gptme_trio.core.policy import UrlPolicy
 from gptme_trio.core.proxy import open_policy_proxy
 from gptme_trio.core.runtime import Interrupts
-from gptme_trio.llm import Message, ToolCall
+from gptme_trio.llm import Message, Provider, ToolCall
 from gptme_trio.tools.search import WebSearch
 from gptme_trio.tools.web import WebTools
 
@@ -101,7 +102,13 @@ def open_conversation(plan: ChatPlan) -> Conversation:
     return conversation
 
 
-async def run_chat(plan: ChatPlan, interrupts: Interrupts) -> int:
+async def run_chat(
+    plan: ChatPlan,
+    interrupts: Interrupts,
+    *,
+    providers: Callable[[str, Mapping[str, str], httpx.AsyncClient], Provider] | None = None,
+) -> int:
+    """`providers` turns "PROVIDER/MODEL" into a Provider: `llm.registry.resolve` unless a test injects one."""
     if not plan.model and not plan.interactive:
         raise ProviderConfigError(NO_MODEL_HELP)
     conversation = open_conversation(plan)
@@ -121,7 +128,7 @@ async def run_chat(plan: ChatPlan, interrupts: Interrupts) -> int:
         def make_agent(model: str) -> Agent:
             from gptme_trio.llm.registry import resolve
 
-            return Agent(resolve(model, plan.env, client), tools, plan.settings)
+            return Agent((providers or resolve)(model, plan.env, client), tools, plan.settings)
 
         if plan.interactive:
             from gptme_trio.chat.interactive import COMMANDS, chat_loop

@@ -32,6 +32,7 @@ Endpoints:
     GET  /_requests   the recorded API requests: [{"method", "path", "headers", "body"}, ...]
     GET  /_status     {"served": n, "remaining": n, "stalls_closed": n}
     POST /_script     append replies (a JSON list) to the script
+    POST /_reset      start over: this script (a JSON list) instead, no requests, counters at zero
 
 An exhausted script answers 400 "llm_server: script exhausted". In a Trio test:
 
@@ -176,6 +177,12 @@ class LLMServer:
     def add(self, *replies: dict[str, Any]) -> None:
         self.script += check_script(list(replies))
 
+    def reset(self, script: list[dict[str, Any]]) -> None:
+        """As if just started with `script` (one server process can then serve many tests in turn)."""
+        self.script, self.requests = check_script(list(script)), []
+        self.served = self.stalls_closed = 0
+        self._stall_closed = trio.Event()
+
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
@@ -214,9 +221,13 @@ class LLMServer:
             return await peer.json(
                 200, {"served": self.served, "remaining": len(self.script), "stalls_closed": self.stalls_closed}
             )
-        if method == "POST" and path == "/_script":
+        if method == "POST" and path in ("/_script", "/_reset"):
             try:
-                self.add(*check_script(json.loads(body)))
+                replies = check_script(json.loads(body))
+                if path == "/_reset":
+                    self.reset(replies)
+                else:
+                    self.add(*replies)
             except ValueError as exc:
                 return await peer.error("openai", 400, f"llm_server: bad script: {exc}")
             return await peer.json(200, {"remaining": len(self.script)})
