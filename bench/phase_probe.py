@@ -124,7 +124,7 @@ def summarize(events: list[dict], spawn: float, exit_: float) -> dict[str, float
     def first(prefix: str, key: str = "t0") -> float:
         return min(e[key] for e in events if e["name"].startswith(prefix))
 
-    def last(prefix: str, key: str = "t1") -> float:
+    def last(prefix: str | tuple[str, ...], key: str = "t1") -> float:
         return max(e[key] for e in events if e["name"].startswith(prefix))
 
     read1 = last(("Page.content", "Page.title"))

@@ -218,14 +218,25 @@ def trend(points: list[tuple[float, float]], kind: str) -> dict[str, Any]:
 
 def metrics(r: dict[str, Any]) -> list[tuple[str, str, Callable[[Sample], float]]]:
     kind = r["samples"][0]["pss_kind"] if r["samples"] else "PSS"
-    out: list[tuple[str, str, Callable[[Sample], float]]] = [("RSS sum, MiB", "mem", lambda s: s["rss"] / MiB)]
-    out += [(f"{kind} sum, MiB", "mem", lambda s: s["pss"] / MiB)]
-    out += [("open fds", "fds", lambda s: s["fds"]), ("processes", "procs", lambda s: s["procs"])]
-    out += [("threads", "threads", lambda s: s["threads"])]
-    out += [(f"{kind} {ro}, MiB", "mem", lambda s, ro=ro: s["roles"][ro]["pss"] / MiB) for ro in ROLES]
-    out += [(f"fds {ro}", "fds", lambda s, ro=ro: s["roles"][ro]["fds"]) for ro in ("python", "driver", "browser")]
-    out += [(f"threads {ro}", "threads", lambda s, ro=ro: s["roles"][ro]["threads"]) for ro in ROLES]
+    out = [("RSS sum, MiB", "mem", _pick("rss", scale=MiB)), (f"{kind} sum, MiB", "mem", _pick("pss", scale=MiB))]
+    out += [("open fds", "fds", _pick("fds")), ("processes", "procs", _pick("procs"))]
+    out += [("threads", "threads", _pick("threads"))]
+    out += [(f"{kind} {ro}, MiB", "mem", _pick("roles", ro, "pss", scale=MiB)) for ro in ROLES]
+    out += [(f"fds {ro}", "fds", _pick("roles", ro, "fds")) for ro in ("python", "driver", "browser")]
+    out += [(f"threads {ro}", "threads", _pick("roles", ro, "threads")) for ro in ROLES]
     return out
+
+
+def _pick(*keys: str, scale: float = 1) -> Callable[[Sample], float]:
+    """A sample's number at `keys` (nested), divided by `scale`."""
+
+    def get(sample: Sample) -> float:
+        value: Any = sample
+        for key in keys:
+            value = value[key]
+        return float(value) / scale
+
+    return get
 
 
 def kinds_line(s: list[Sample]) -> str:

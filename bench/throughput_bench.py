@@ -84,7 +84,7 @@ class Handler(BaseHTTPRequestHandler):
 
 def tree_memory(proc: psutil.Process) -> tuple[int, set[str]]:
     """Sum of PSS (or RSS) of proc and all its descendants; the kinds of measure used."""
-    total, kinds = 0, set()
+    total, kinds = 0, set[str]()
     for p in tree(proc):
         try:
             total, kinds = total + p.memory_full_info().pss, kinds | {"PSS"}
@@ -195,8 +195,9 @@ def bench_rounds(b: Bench, args: argparse.Namespace) -> tuple[str, str, dict[str
             notes.append(f"- {peer}: not run ({why})" + (f": `{error}`" if error else ""))
 
     def command(name: str, urls: Path) -> tuple[list[str], dict[str, str] | None]:
-        if ours[name] is not None:
-            return [*fetch, str(urls), *ours[name]], None
+        flags = ours[name]
+        if flags is not None:
+            return [*fetch, str(urls), *flags], None
         python = peer_py[name]
         return [python, "-c", throughput_peers.PEERS[name][1], str(urls)], peers.env(name, python)
 

@@ -34,6 +34,7 @@ class Site:
 
 def _serve_pages() -> Iterator[Site]:
     proc = subprocess.Popen(server_command("pages"), cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdin is not None and proc.stdout is not None
     line = proc.stdout.readline()
     assert line.startswith("PORT "), f"test site did not start: {line!r}"
     _, port, tls_port = line.split()
@@ -212,6 +213,7 @@ def _llm_server_port(tmp_path_factory) -> Iterator[int]:
     proc = subprocess.Popen(
         server_command("llm_server", str(path)), cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )
+    assert proc.stdin is not None and proc.stdout is not None
     line = proc.stdout.readline()
     assert line.startswith("PORT "), line
     yield int(line.split()[1])

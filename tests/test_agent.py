@@ -22,7 +22,7 @@ from gptme_trio.chat.store import Conversation
 from gptme_trio.core.browser import BrowserSpec
 from gptme_trio.core.errors import ProviderConfigError, ProviderError, StreamBroken
 from gptme_trio.core.runtime import Interrupts
-from gptme_trio.llm import Message, ToolCall
+from gptme_trio.llm import Message, Reply, ToolCall
 from gptme_trio.tools import Tool, ToolError, tool
 from tests.support.scripted import ScriptedProvider
 
@@ -236,7 +236,7 @@ async def test_a_broken_stream_keeps_the_partial_reply_and_raises(conversation, 
     model = ScriptedProvider().enqueue("Half a sen", error=StreamBroken("connection reset"))
     with pytest.raises(StreamBroken) as caught:
         await agent(model).turn(conversation, "go", RecordingUI())
-    assert caught.value.partial.text == "Half a sen"
+    assert isinstance(caught.value.partial, Reply) and caught.value.partial.text == "Half a sen"
     last = stored(conversation)[-1]
     assert last["content"] == "Half a sen" and last["metadata"] == {"interrupted": "stream broke: connection reset"}
 
@@ -325,7 +325,9 @@ async def test_run_chat_stops_a_stalled_model_at_the_llm_timeout(tmp_path, chrom
     started = trio.current_time()
     with pytest.raises(BaseExceptionGroup) as caught:  # out of the session's service nurseries, as the CLI sees it
         await session(plan(tmp_path, chromium, "hi", name="talk", settings=settings), model)
-    [error] = caught.value.split(ProviderError)[0].exceptions
+    matched = caught.value.split(ProviderError)[0]
+    assert matched is not None
+    [error] = matched.exceptions
     while isinstance(error, BaseExceptionGroup):
         [error] = error.exceptions
     assert str(error) == "the model sent nothing for 0.3 s (--llm-timeout)"

@@ -124,6 +124,7 @@ async def test_crash_mid_call_then_fresh_browser(browser, site, victim):
     assert await fetch_title(browser, site.url("/normal")) == "Normal page"
     chromium = browser_process(os.getpid())
     target = chromium if victim == "chromium" else chromium.parent()
+    assert target is not None
     before = descendants(os.getpid())
 
     async def kill_soon() -> None:

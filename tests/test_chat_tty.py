@@ -164,7 +164,7 @@ def test_the_driver_never_gets_the_terminal(site, tmp_path):
     child.expect("Structured concurrency means")
     child.expect(PROMPT)
     tree = descendants(child.pid)
-    [driver] = [p for p in tree if p.parent().pid == child.pid]
+    [driver] = [p for p in tree if (parent := p.parent()) is not None and parent.pid == child.pid]
     assert os.readlink(f"/proc/{driver.pid}/fd/2") == str(home / "logs" / "driver.log")
     driver.terminate()  # a driver dying while the prompt is up leaves the prompt usable
     child.sendline("/help")

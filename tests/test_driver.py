@@ -46,6 +46,7 @@ async def test_the_driver_stderr_goes_to_the_log(chromium, tmp_path):
 async def test_without_a_log_the_driver_keeps_our_stderr(chromium):
     async with open_browser(BrowserSpec(executable=chromium)) as browser:
         await browser.start()
+        assert sys.__stderr__ is not None
         ours = os.readlink(f"/proc/self/fd/{sys.__stderr__.fileno()}")
         assert os.readlink(f"/proc/{driver_process().pid}/fd/2") == ours
 

@@ -31,6 +31,7 @@ from gptme_trio.llm import ToolCall
 from gptme_trio.tools import tool
 
 from .conftest import alive, descendants, until
+from .support.scripted import ScriptedProvider
 
 MOMENTS = {"kill-at-launch": 0.0, "stall-body": 0.3, "close-body": 0.3}  # others: 0.5 s into the first page
 # Seed 1 picks the newest renderer (the page's), the browser (not the driver) at launch, the cut page first in fetch.
@@ -99,8 +100,8 @@ async def test_a_tool_call_that_a_browser_restart_ate_into_says_so(crash):
         starts[0] += crash
         await trio.sleep_forever()
 
-    agent = Agent(None, {"never": tool(never, starts=lambda: starts[0])}, ChatSettings(tool_timeout=0.2))
-    text, ok = await agent._call(ToolCall("call-1", "never", {"url": "http://example.test/"}))
+    agent = Agent(ScriptedProvider(), {"never": tool(never, starts=lambda: starts[0])}, ChatSettings(tool_timeout=0.2))
+    text, ok = await agent.call_tool(ToolCall("call-1", "never", {"url": "http://example.test/"}))
     restarted = "; the browser died meanwhile and was started again"
     assert not ok and text == "error: timed out after 0.2 s" + (restarted if crash else "")
 

@@ -22,7 +22,7 @@ from gptme_trio.chat.config import load_config
 from gptme_trio.chat.store import Conversation
 from gptme_trio.core.errors import MalformedStream, ProviderError, StreamBroken, UsageError
 from gptme_trio.fetch.targets import parse_target
-from gptme_trio.llm import Message, Provider, ToolCall
+from gptme_trio.llm import Message, Provider, Reply, ToolCall
 from gptme_trio.llm.anthropic import Anthropic
 from gptme_trio.llm.openai import OpenAICompatible
 from gptme_trio.llm.retry import RetryPolicy
@@ -164,7 +164,7 @@ async def test_a_stream_cut_anywhere_is_the_reply_or_broken_with_a_prefix(kind, 
     try:
         reply = await play(kind, pieces)
     except StreamBroken as exc:
-        assert TEXT.startswith(exc.partial.text) and cut < len(body)
+        assert isinstance(exc.partial, Reply) and TEXT.startswith(exc.partial.text) and cut < len(body)
     except MalformedStream:
         pass  # cut inside a JSON payload: it is not JSON
     else:

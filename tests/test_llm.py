@@ -376,7 +376,7 @@ async def test_error_event_mid_stream_is_broken_with_partial():
     error = 'event: error\ndata: {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}\n\n'
     with pytest.raises(StreamBroken, match="Overloaded") as caught:
         await play("anthropic", "".join([*stream.events, error]).encode(), [17])
-    assert caught.value.partial.text == "Hello"
+    assert isinstance(caught.value.partial, Reply) and caught.value.partial.text == "Hello"
 
 
 def paths(value: Any, path: tuple = ()) -> list[tuple]:

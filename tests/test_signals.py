@@ -37,6 +37,7 @@ def first_line(proc: subprocess.Popen, seconds: float) -> bytes:
     is done). Read from the pipe itself: communicate() reads there too, never from a file object's buffer."""
     data, deadline = b"", time.monotonic() + seconds
     while b"\n" not in data:
+        assert proc.stdout is not None
         ready, _, _ = select.select([proc.stdout], [], [], max(0, deadline - time.monotonic()))
         assert ready, f"no whole line on stdout within {seconds} s: {data!r}"
         chunk = os.read(proc.stdout.fileno(), 1 << 16)

@@ -106,6 +106,7 @@ async def test_tabs_of_a_dead_browser_are_replaced(browser, site, victim):
         await page.goto(site.url("/normal"))
     chromium = browser_process(os.getpid())
     target = chromium if victim == "chromium" else chromium.parent()
+    assert target is not None
     target.kill()
     await until(lambda: not alive([target]), 10)  # never reap it here (psutil.wait_procs would): the service's child
     async with tabs.page() as fresh:
@@ -118,5 +119,5 @@ async def test_the_browser_engine_renders_in_reused_tabs(browser, site):
     engine = BrowserEngine(browser, PageOptions(), RenderOptions())
     for n in range(3):
         snap = await engine.snapshot(Target(site.url(f"/normal?n={n}"), site.url(f"/normal?n={n}")))
-        assert snap.status == 200 and "Structured concurrency" in snap.html
+        assert snap.status == 200 and snap.html is not None and "Structured concurrency" in snap.html
     assert len(engine.tabs.idle) == 1 and engine.tabs.idle[0].uses == 3

@@ -103,7 +103,7 @@ class Agent:
         async def run(index: int, call: ToolCall) -> None:
             ui.on_tool_start(call)
             started = time.perf_counter()
-            text, ok = await self._call(call) if approved[index] else ("the user declined this tool call", False)
+            text, ok = await self.call_tool(call) if approved[index] else ("the user declined this tool call", False)
             results[index] = (text, ok, round((time.perf_counter() - started) * 1000))
             ui.on_tool_end(call, text, ok)
 
@@ -129,7 +129,8 @@ class Agent:
     async def _approve(self, call: ToolCall, ui: TurnUI) -> bool:
         return not self.settings.confirm_tools or call.name not in self.tools or await ui.confirm(call)
 
-    async def _call(self, call: ToolCall) -> tuple[str, bool]:
+    async def call_tool(self, call: ToolCall) -> tuple[str, bool]:
+        """Run one tool call under its deadline: (the text the model reads, whether it succeeded)."""
         tool = self.tools.get(call.name)
         if tool is None:
             return f"error: no tool named {call.name!r}; available: {', '.join(self.tools)}", False
