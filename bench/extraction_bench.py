@@ -31,6 +31,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any, TypedDict
 
 import lxml.html
 import trafilatura
@@ -40,7 +41,17 @@ from gptme_trio.fetch import extract
 
 DATA = ROOT.parent / "shared" / "data" / "article-extraction-benchmark"  # beside the repository
 TARGET_F1, TARGET_MS = 0.955, 15.0
-TXT = {"output_format": "txt", "include_comments": False, "include_tables": True}  # as extract._trafilatura
+
+
+class TxtOptions(TypedDict):
+    """trafilatura.extract keyword arguments."""
+
+    output_format: str
+    include_comments: bool
+    include_tables: bool
+
+
+TXT: TxtOptions = {"output_format": "txt", "include_comments": False, "include_tables": True}  # as extract._trafilatura
 
 # Hand-written after reading output vs truth (2026-11-25, trafilatura 2.3.1, current extract.py).
 # Pages not listed get only the automatic evidence (first extra / missing line).
@@ -135,7 +146,7 @@ BLOCKS = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "td"
 def readability_lxml(body, html, url):
     from readability import Document
 
-    tree = lxml.html.fromstring(Document(html).summary())
+    tree: lxml.html.HtmlElement = lxml.html.fromstring(Document(html).summary())  # the stubs say _Element
     for el in tree.iter(*BLOCKS):  # text_content() alone would glue words across paragraphs
         el.tail = "\n" + (el.tail or "")
     return tree.text_content()
@@ -172,7 +183,11 @@ def cli_outputs(ids: list[str], tmp: Path) -> dict:
         text[Path(url).stem] = Path(path).read_text(encoding="utf-8")
     records = [json.loads(line) for line in json_lines if line.strip()]
     markdown = {Path(r["url"]).stem: strip_markdown(r.get("content") or "") for r in records}
-    cli = {"text": text, "markdown": {i: markdown.get(i, "") for i in ids}, "runs": [text_run, json_run]}
+    cli: dict[str, Any] = {
+        "text": text,
+        "markdown": {i: markdown.get(i, "") for i in ids},
+        "runs": [text_run, json_run],
+    }
     cli["json_records"], cli["json_errors"] = len(records), sum(1 for r in records if r.get("error"))
     cli["in_order"] = [Path(r["url"]).stem for r in records] == ids
     return cli
@@ -292,7 +307,7 @@ def report(args, cli, rows, pages, truth, same, started) -> str:
 
 def names(rows: list[dict]) -> dict:
     get = {r["name"]: r for r in rows}
-    found = {
+    found: dict[str, object] = {
         key: f"F1 {get[name]['f1']:.4f}, {get[name]['mean']:.1f} ms mean"
         for key, name in (
             ("ours", ROWS[0][0]),

@@ -22,15 +22,27 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import trio  # importing trio is harmless for plain asyncio; importing trio_asyncio is not (see below)
 
 from bench.bare_playwright import CHROMIUM_ARGS  # checked against the library's in main()
 from bench.harness import CHROMIUM, PASS, ROOT, Site, alternate, default_out, header, housekeeping, med, write
 
+if TYPE_CHECKING:  # at run time playwright is imported only by the worker that drives it (_asyncio_pages)
+    from playwright.async_api import ViewportSize
+
 CLI_MODULES, BARE_MODULES = "gptme_trio.cli, gptme_trio.fetch.plan", "asyncio, playwright.async_api"
-CONTEXT = {"viewport": {"width": 1280, "height": 800}, "accept_downloads": False}  # as the library's
+
+
+class ContextOptions(TypedDict):
+    """The keyword arguments given to Browser.new_context."""
+
+    viewport: ViewportSize
+    accept_downloads: bool
+
+
+CONTEXT: ContextOptions = {"viewport": {"width": 1280, "height": 800}, "accept_downloads": False}  # as the library's
 
 
 # Workers: each runs in its own subprocess (`--worker NAME URL COUNT`) and prints JSON.

@@ -53,7 +53,8 @@ def worker(base: str, method: str, second: bool) -> None:
         read_url(base + "/never")
         raise SystemExit("read_url(/never) returned before the interrupt")
 
-    out = {"warm": call(base + "/normal"), "before": call(base + "/normal")}  # warm: starts gptme's thread
+    # warm: starts gptme's thread
+    out: dict[str, object] = {"warm": call(base + "/normal"), "before": call(base + "/normal")}
     back: list[float] = []
     if method == "signal":
         set_interruptible()

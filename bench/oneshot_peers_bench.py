@@ -44,7 +44,7 @@ def bench(site: Site, args: argparse.Namespace, shot: str) -> str:
     }
     times = alternate(list(variants), args.runs, lambda name: site.run(*variants[name], timeout=60)[0])
     a, b, s = (statistics.median(v) for v in times.values())
-    profile = probe(site, args, variants) if args.probe_runs else ""
+    profile = probe(site, args, variants) if args.probe_runs else None
     rows = "\n".join(f"| {name} | {med(v, 1, '{:.3f}')} | — | info |" for name, v in times.items())
     sv, pv, flags = peers.version(shot, "shot-scraper"), peers.version(shot, "playwright"), " ".join(CHROMIUM_ARGS)
     quick = " (fewer than 5: a quick try, not a result)" if args.runs < 5 else ""
@@ -64,7 +64,7 @@ shot-scraper's headless Chromium as its "chromium-headless-shell", here a symlin
 | **ratio of medians A / S** (ours / shot-scraper) | **{a / s:.3f}×** | ≤ 0.8× | {PASS[a / s <= 0.8]} |
 | ratio of medians A / B (ours / bare Playwright; also in results/fetch.md) | {a / b:.3f}× | ≤ 1.3× | {PASS[a / b <= 1.3]} |
 | ratio of medians S / B (shot-scraper / bare Playwright) | {s / b:.3f}× | — | info |
-{profile and explain(profile, a, b, s)}{profile and profile["table"]}"""
+{explain(profile, a, b, s) + profile["table"] if profile else ""}"""
 
 
 def probe(site: Site, args: argparse.Namespace, variants: dict) -> dict:
