@@ -12,6 +12,7 @@ TOLERANCE. About 10 s; only 127.0.0.1.
 from __future__ import annotations
 
 import statistics
+import tempfile
 import time
 
 import pytest
@@ -25,9 +26,12 @@ TOLERANCE = {"procs": 1, "fds": 12, "threads": 6}
 
 
 @pytest.fixture
-def pages(tmp_path, monkeypatch):
+def pages(monkeypatch):
     monkeypatch.setattr(throughput_bench, "DELAY", 0.0)
-    bench = throughput_bench.Bench(str(tmp_path))
+    # A short TMPDIR for the runs' Chromium: its sockets under a pytest-xdist tmp_path would pass the
+    # 108-byte limit of a Unix socket path, and the browser would not start.
+    short = tempfile.TemporaryDirectory(prefix="soak-", dir="/tmp")
+    bench = throughput_bench.Bench(short.name)
     bench.env = {k: v for k, v in bench.env.items() if not k.startswith("PYTEST")}
     yield bench
     bench.server.shutdown()
@@ -35,6 +39,7 @@ def pages(tmp_path, monkeypatch):
     deadline = time.monotonic() + 5  # Chromium exits when its pipe closes
     while (left := bench.leftovers()) and time.monotonic() < deadline:
         time.sleep(0.25)
+    short.cleanup()
     assert not left, f"still running after the soak: {left}"
 
 
@@ -53,13 +58,13 @@ def check(result: dict, samples: int, warm: int) -> None:
     assert all(moved[k] <= TOLERANCE[k] for k in TOLERANCE), f"drift {moved}; (ops, fds, procs, threads): {table}"
 
 
-def test_fetch_soak_tree_stays_flat(pages, tmp_path):
-    result = soak_bench.fetch_soak(pages, str(tmp_path), 100, 8, 4)
+def test_fetch_soak_tree_stays_flat(pages):
+    result = soak_bench.fetch_soak(pages, pages.tmp, 100, 8, 4)
     check(result, samples=12, warm=2)  # at 8, 16, ..., 96 (the 100th record ends the run)
 
 
-def test_chat_soak_tree_stays_flat(pages, tmp_path):
-    result = soak_bench.chat_soak(pages, str(tmp_path), 40, 5, 4)
+def test_chat_soak_tree_stays_flat(pages):
+    result = soak_bench.chat_soak(pages, pages.tmp, 40, 5, 4)
     assert (result["started"], result["failed"]) == (40, 0)
     assert result["status"]["remaining"] == 0
     check(result, samples=10, warm=2)  # at 4, 8, ..., 40
