@@ -38,6 +38,7 @@ async def test_page_content_and_status(browser, site):
         assert await page.title() == "Normal page"
 
 
+@pytest.mark.serial  # timing-sensitive: nox runs it after the parallel part, alone
 async def test_deadline_returns_promptly_and_browser_stays_fast(browser, site):
     normal = [await timed_fetch(browser, site.url("/normal")) for _ in range(3)]
     lates = []

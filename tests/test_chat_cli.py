@@ -109,6 +109,7 @@ def test_read_url_result_goes_back_to_the_model(llm, site, home, provider):
     assert path.stat().st_mode & 0o777 == 0o600
 
 
+@pytest.mark.serial  # timing-sensitive: nox runs it after the parallel part, alone
 def test_tool_calls_run_concurrently_results_in_call_order(model, site, home):
     urls = [site.url("/slow?ms=1500"), site.url("/js-title"), site.url("/slow?ms=1500")]
     model.enqueue(tool_calls=[("read_url", {"url": site.url("/normal")})])  # browser up

@@ -43,6 +43,7 @@ def _quick_hangs(monkeypatch):
     monkeypatch.setattr(fm, "HANG_LIMIT", 15.0)  # a trial takes 2-6 s; a hang costs this
 
 
+@pytest.mark.serial  # timing-sensitive: nox runs it after the parallel part, alone
 @pytest.mark.parametrize("trial", TRIALS, ids=[f"{t.scenario}-{t.fault}" for t in TRIALS])
 def test_fault(site, tmp_path, trial):
     outcome = fm.run_trial(trial, site.base, tmp_path)
@@ -76,6 +77,7 @@ async def test_a_browser_dying_while_a_tab_opens_is_replaced_within_the_callers_
     assert not chromium.is_running()
 
 
+@pytest.mark.serial  # timing-sensitive: nox runs it after the parallel part, alone
 @pytest.mark.parametrize("crash", [False, True])
 async def test_a_deadline_that_a_browser_restart_ate_into_says_so(browser, site, crash):
     """Chromium dies between uses: the next use restarts it transparently, inside that URL's deadline. If

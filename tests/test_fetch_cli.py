@@ -272,6 +272,7 @@ def test_ignore_http_errors(run_cli, site):
     assert result.returncode == 0 and record["status"] == 404 and "Status 404" in record["content"]
 
 
+@pytest.mark.serial  # timing-sensitive: nox runs it after the parallel part, alone
 @pytest.mark.parametrize("engine", ["browser", "http"])
 def test_timeout_is_per_url_and_does_not_stop_others(run_cli, site, engine):
     start = time.monotonic()
@@ -283,6 +284,7 @@ def test_timeout_is_per_url_and_does_not_stop_others(run_cli, site, engine):
     assert 2.0 <= never["elapsed_ms"] / 1000 < 2.3 and elapsed < 8
 
 
+@pytest.mark.serial  # timing-sensitive: nox runs it after the parallel part, alone
 def test_infinite_javascript_and_stalled_body(run_cli, site):
     urls = [site.url("/infinite-js"), site.url("/stall-body"), site.url("/normal")]
     result = run_cli("-t", "2", "-f", "json", *urls)
