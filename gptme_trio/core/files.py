@@ -77,18 +77,11 @@ def _is_pseudo(path: Path) -> bool:
     return any(name.startswith(("/dev/", "/proc/")) for name in names)
 
 
-class _Replacement:
-    def __init__(self, path: Path, st: os.stat_result | None) -> None:
-        self.path = path
-        target = Path(os.path.realpath(path)) if st is not None else path  # a symlink keeps its link
-        self._target = target
-        self._st = st
-        try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:100]}.", suffix=".part", dir=target.parent)
-        except OSError as exc:
-            raise OutputError(f"cannot write {path}: {os_reason(exc)}") from exc
-        self._fd: int | None = fd
-        self._tmp = Path(tmp)
+class _FdSink:
+    """A sink writing to one file descriptor (`_fd`; None once committed or discarded)."""
+
+    path: Path
+    _fd: int | None
 
     def write(self, data: bytes) -> None:
         if self._fd is None:
@@ -100,6 +93,23 @@ class _Replacement:
         except OSError as exc:
             self.discard()
             raise OutputError(f"cannot write {self.path}: {os_reason(exc)}") from exc
+
+    def discard(self) -> None:
+        raise NotImplementedError
+
+
+class _Replacement(_FdSink):
+    def __init__(self, path: Path, st: os.stat_result | None) -> None:
+        self.path = path
+        target = Path(os.path.realpath(path)) if st is not None else path  # a symlink keeps its link
+        self._target = target
+        self._st = st
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:100]}.", suffix=".part", dir=target.parent)
+        except OSError as exc:
+            raise OutputError(f"cannot write {path}: {os_reason(exc)}") from exc
+        self._fd: int | None = fd
+        self._tmp = Path(tmp)
 
     def commit(self) -> None:
         if self._fd is None:
@@ -147,7 +157,7 @@ def _umask() -> int:
     return 0o022
 
 
-class _PassThrough:
+class _PassThrough(_FdSink):
     def __init__(self, path: Path, st: os.stat_result) -> None:
         self.path = path
         flags = os.O_WRONLY | os.O_CLOEXEC
@@ -162,17 +172,6 @@ class _PassThrough:
             raise OutputError(f"cannot write {path}: {reason}") from exc
         if flags & os.O_NONBLOCK:
             os.set_blocking(self._fd, True)
-
-    def write(self, data: bytes) -> None:
-        if self._fd is None:
-            raise OutputError(f"cannot write {self.path}: already closed")
-        view = memoryview(data)
-        try:
-            while view:
-                view = view[os.write(self._fd, view) :]
-        except OSError as exc:
-            self.discard()
-            raise OutputError(f"cannot write {self.path}: {os_reason(exc)}") from exc
 
     def commit(self) -> None:
         self.discard()  # nothing to publish: every byte went straight through
