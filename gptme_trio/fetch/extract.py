@@ -99,7 +99,7 @@ def title_of(html: str) -> str:
 
 def to_markdown(html: str, *, url: str = "", main: bool = True) -> str:
     """Markdown of the main content (or of everything when main=False, or a page that is too large)."""
-    html = _shallow(html)
+    html = _shallow(_without_nul(html))
     if main and len(html) <= MAIN_CONTENT_MAX_CHARS:
         found = _trafilatura(html, url, "markdown")
         if found:
@@ -109,7 +109,7 @@ def to_markdown(html: str, *, url: str = "", main: bool = True) -> str:
 
 def to_text(html: str, *, url: str = "", main: bool = True) -> str:
     """Plain text of the main content (or of everything when main=False, or a page that is too large)."""
-    html = _shallow(html)
+    html = _shallow(_without_nul(html))
     if main and len(html) <= MAIN_CONTENT_MAX_CHARS:
         found = _trafilatura(html, url, "txt")
         if found:
@@ -117,15 +117,26 @@ def to_text(html: str, *, url: str = "", main: bool = True) -> str:
     return _convert(html, url, "plain")
 
 
+def _without_nul(html: str) -> str:
+    """A browser drops NUL characters from a document; the converter refuses text full of them."""
+    return html.replace("\x00", "") if "\x00" in html else html
+
+
 def pdf_to_text(body: bytes, *, url: str = "") -> str:
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    """The text of a PDF: pypdf's errors end here, as ContentError. An encrypted PDF is read when its
+    user password is empty (common: an owner password only restricts printing or copying)."""
+    from pypdf import PasswordType, PdfReader
+    from pypdf.errors import PdfReadError, PyPdfError
 
     try:
         reader = PdfReader(io.BytesIO(body))
+        if reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:
+            raise ContentError("encrypted PDF (it needs a password)", url=url)
         pages = [(page.extract_text() or "").strip() for page in reader.pages]
     except (PdfReadError, ValueError, KeyError, TypeError) as exc:
         raise ContentError(f"not a readable PDF ({exc})", url=url) from exc
+    except PyPdfError as exc:  # a missing dependency, a file that is not decrypted, ...
+        raise ContentError(f"not a readable PDF ({type(exc).__name__}: {exc})", url=url) from exc
     return "\n\n".join(p for p in pages if p) + "\n"
 
 
@@ -158,7 +169,11 @@ def _convert(html: str, url: str, output_format: Literal["markdown", "plain"]) -
         base_url=url if url.startswith(("http://", "https://")) else None,
         preprocessing=PreprocessingOptions(remove_navigation=False, remove_forms=False),  # --full: everything
     )
-    return (html_to_markdown.convert(html, options).content or "").strip() + "\n"
+    try:
+        converted = html_to_markdown.convert(html, options).content or ""
+    except html_to_markdown.ConversionError as exc:  # its every error (binary input, a panic, ...)
+        raise ContentError(f"cannot convert the page ({exc})", url=url) from exc
+    return converted.strip() + "\n"
 
 
 def _parse(html: str, *, shallow: bool = True) -> lxml.html.HtmlElement | None:
