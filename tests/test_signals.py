@@ -53,7 +53,10 @@ def assert_tree_gone(tree, seconds: float = 2.0) -> None:
     assert not alive(tree), [f"{p.pid} {p.name()} {p.cmdline()[:2]}" for p in alive(tree)]
 
 
-@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize(
+    ("signum", "code"),
+    [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGQUIT, 131), (signal.SIGUSR1, 138)],
+)
 def test_signal_mid_fetch(site, signum, code):
     # The first URL finishes; the second never does until the signal arrives.
     proc = start_fetch("-f", "json", "-j", "1", "-t", "60", site.url("/normal"), site.url("/never"))

@@ -7,9 +7,11 @@ stopping the browser) runs normally.
 
 SIGINT cancels the innermost scope registered with `Interrupts.redirect`
 (the chat's current turn), else the whole program. A SIGINT while that scope
-is already cancelling, or SIGTERM, cancels the program (exit 130 / 143); one
-more signal while the program cleans up exits at once, and child processes
-then exit when their pipes close.
+is already cancelling, SIGTERM, or SIGHUP (the terminal closed), SIGQUIT,
+SIGUSR1, SIGUSR2 or SIGALRM cancel the program: it cleans up and exits with
+128 + the signal's number (130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP).
+One more signal while the program cleans up exits at once, and child
+processes then exit when their pipes close.
 """
 
 from __future__ import annotations
@@ -24,7 +26,14 @@ import trio
 
 from gptme_trio.core.errors import EXIT_SIGINT, EXIT_SIGTERM
 
-_SIGNAL_EXIT: dict[int, int] = {signal.SIGINT: EXIT_SIGINT, signal.SIGTERM: EXIT_SIGTERM}
+# Every signal whose default action would end the process without clean-up (SIGPIPE is Python's:
+# it surfaces as BrokenPipeError). SIGKILL and SIGSTOP cannot be caught.
+_ENDING = (signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2, signal.SIGALRM)
+_SIGNAL_EXIT: dict[int, int] = {
+    signal.SIGINT: EXIT_SIGINT,
+    signal.SIGTERM: EXIT_SIGTERM,
+    **{signum: 128 + signum for signum in _ENDING},
+}
 
 
 class Interrupts:
