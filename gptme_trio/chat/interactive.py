@@ -90,13 +90,18 @@ async def chat_loop(
         await _say(f"model: {model_name(agent)}")
 
     async def rename(name: str) -> None:
-        conversation.rename(name)
+        if not name:
+            await _say("usage: /rename NAME")
+            return
+        conversation.rename(name, asked_by="/rename")
         web.save_dir = conversation.directory
         await _say(f"renamed to {conversation.name}")
 
     async def undo(arg: str) -> None:
-        turns = int(arg) if arg.isdigit() and int(arg) > 0 else 1
-        await _say(f"forgot {conversation.undo(turns)} message(s)")
+        if arg and not (arg.isascii() and arg.isdigit() and int(arg) > 0):
+            await _say("usage: /undo [N]: forget the last N turns, N a whole number from 1 (default 1)")
+            return
+        await _say(f"forgot {conversation.undo(int(arg) if arg else 1)} message(s)")
 
     async def screenshot(url: str) -> None:
         await _say(await web.capture(parse_target(url), check_policy=False) if url else "usage: /screenshot URL")

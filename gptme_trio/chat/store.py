@@ -33,9 +33,10 @@ def home_dir(env: Mapping[str, str] = os.environ) -> Path:
     return Path(user_data_dir("gptme-trio"))
 
 
-def check_name(name: str) -> str:
+def check_name(name: str, asked_by: str = "--name") -> str:
+    """`name` if it can name a conversation's directory; else UsageError naming what asked for it."""
     if not _NAME.match(name):
-        raise UsageError(f"--name {name!r}: use letters, digits, '.', '_' or '-' (at most 100)")
+        raise UsageError(f"{asked_by} {name!r}: use letters, digits, '.', '_' or '-' (at most 100)")
     return name
 
 
@@ -115,8 +116,8 @@ class Conversation:
         del self.messages[cut:]
         return dropped
 
-    def rename(self, name: str) -> None:
-        target = self.directory.parent / check_name(name)
+    def rename(self, name: str, asked_by: str = "--name") -> None:
+        target = self.directory.parent / check_name(name, asked_by)
         if target.exists():
             raise UsageError(f"a conversation named {name!r} exists already")
         self.directory.rename(target)
