@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from collections.abc import AsyncGenerator, Callable, Mapping
 from contextlib import aclosing
@@ -216,9 +217,14 @@ def _ms_since(started: float) -> int:
 
 
 def redact(text: str, secret: str | None) -> str:
-    """`text` without `secret`, nor what a cut-off quote left of it (its first 8+ characters)."""
+    """`text` without `secret`, nor what a cut-off quote left of it (its first 8+ characters).
+
+    A key shorter than 8 characters is redacted only where it stands as a whole token: "k" must not
+    take the k out of every word."""
     if not secret:
         return text
+    if len(secret) < 8:
+        return re.sub(rf"(?<![A-Za-z0-9_-]){re.escape(secret)}(?![A-Za-z0-9_-])", "***", text)
     text = text.replace(secret, "***")
     for size in range(len(secret) - 1, 7, -1):
         text = text.replace(secret[:size], "***")
