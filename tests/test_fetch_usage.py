@@ -6,6 +6,7 @@ Each test here failed before its fix (issue 14: items 12, 13, 14, 15).
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import pytest
@@ -110,3 +111,18 @@ def test_library_warnings_stay_off_stderr_without_verbose(fetch, tmp_path):
     assert quiet.stderr == b""
     loud = fetch("-v", str(path))
     assert b"wrong pointing object" in loud.stderr  # the warning exists: -v shows it
+
+
+def test_more_tabs_than_the_machine_takes_are_capped_with_one_warning(fetch, site):
+    cap = 4 * len(os.sched_getaffinity(0))
+    urls = [site.url(f"/normal?n={n}") for n in range(cap + 4)]
+    result = fetch("-f", "json", "-j", "64", *urls, timeout=180)
+    err = result.stderr.decode()
+    assert result.returncode == 0, err
+    assert err.strip() == (
+        "gptme-trio: -j 64 is more pages than this machine loads at once in one browser; "
+        f"using -j {cap} (4 per CPU core)"
+    )
+    assert [json.loads(line)["url"] for line in result.stdout.splitlines()] == urls
+    http = fetch("--engine", "http", "-f", "json", "-j", "64", *urls)
+    assert http.returncode == 0 and http.stderr == b""  # no browser tabs: no cap

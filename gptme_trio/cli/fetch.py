@@ -102,4 +102,6 @@ def fetch(**options: Any) -> None:
         plan = build_fetch_plan(request)
     except UsageError as exc:
         fail(str(exc))
+    for note in plan.notes:
+        click.echo(f"gptme-trio: {note}", err=True)
     run(lambda _interrupts: run_fetch_plan(plan), request.verbose)
