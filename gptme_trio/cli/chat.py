@@ -105,10 +105,13 @@ def chat(
         llm_timeout = first(llm_timeout, config.llm_timeout, 120.0)
         max_steps = first(max_steps, config.max_steps, 20)
         hosts = tuple(h for h in allow_hosts.split(",") if h.strip()) if allow_hosts is not None else config.allow_hosts
-        interactive = not non_interactive and sys.stdin.isatty()
+        stdin = sys.stdin  # None when the shell closed it (`<&-`)
         texts = list(prompts)
-        if not interactive and not texts and not sys.stdin.isatty():
-            texts = [sys.stdin.read().strip()]
+        if stdin is None and not texts:
+            raise UsageError("stdin is closed: give the prompt as an argument (gptme-trio chat -n 'your question')")
+        interactive = not non_interactive and stdin is not None and stdin.isatty()
+        if not interactive and not texts and stdin is not None and not stdin.isatty():
+            texts = [stdin.read().strip()]
         if not interactive and not any(p.strip() for p in texts):
             raise UsageError("no prompt given: gptme-trio chat -n 'your question' (or pipe it on stdin)")
         if name:

@@ -154,7 +154,9 @@ async def _start(service: BrowserService, *, overlap: bool) -> None:
 def _read_input(source: str) -> list[str]:
     try:
         if source == "-":
-            if sys.stdin is None or sys.stdin.isatty():
+            if sys.stdin is None:
+                raise UsageError("-i -: stdin is closed; pipe URLs in, or give -i FILE")
+            if sys.stdin.isatty():
                 raise UsageError("-i -: stdin is a terminal; pipe URLs in, or give -i FILE")
             text = sys.stdin.read()
         else:
