@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from gptme_trio.cli.common import SECONDS, browser_options, fail, run
-from gptme_trio.core.errors import UsageError
+from gptme_trio.core.errors import GptmeTrioError
 from gptme_trio.fetch.options import ENGINES, FORMATS, WAIT_UNTIL, FetchRequest
 
 EXIT_CODES_HELP = """\b
@@ -100,8 +100,8 @@ def fetch(**options: Any) -> None:
     request = FetchRequest(**options)  # one field per parameter: click checked each choice
     try:
         plan = build_fetch_plan(request)
-    except UsageError as exc:
-        fail(str(exc))
+    except GptmeTrioError as exc:  # a usage error (exit 2), or stdout closed (exit 1)
+        fail(str(exc), exc.exit_code)
     for note in plan.notes:
         click.echo(f"gptme-trio: {note}", err=True)
     run(lambda _interrupts: run_fetch_plan(plan), request.verbose)

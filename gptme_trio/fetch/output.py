@@ -160,7 +160,8 @@ class Writer:
         name = self._unique(_slug(self._targets[index]) + EXTENSIONS[self._fmt])
         path = directory / name
         write_file(path, data)
-        self._send(f"{record.url}\t{path}\n".encode(), sys.stdout.buffer)
+        if sys.stdout is not None:  # the list of files; with stdout closed (>&-) the files alone
+            self._send(f"{record.url}\t{path}\n".encode(), sys.stdout.buffer)
 
     def _unique(self, name: str) -> str:
         stem, dot, ext = name.rpartition(".")

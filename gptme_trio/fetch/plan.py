@@ -12,18 +12,19 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 import trio
 
 from gptme_trio.core.browser import BrowserService, BrowserSpec, PageOptions
 from gptme_trio.core.browser.locate import browser_spec
-from gptme_trio.core.errors import EXIT_FAILED, EXIT_OK, BrowserCrashed, UsageError, os_reason
+from gptme_trio.core.errors import EXIT_FAILED, EXIT_OK, BrowserCrashed, OutputError, UsageError, os_reason
 from gptme_trio.core.progress import Reporter
 from gptme_trio.fetch import extract
 from gptme_trio.fetch.batch import fetch_all
 from gptme_trio.fetch.extract import validate_selector
 from gptme_trio.fetch.options import EngineName, FetchOptions, FetchRequest, RenderOptions, is_binary
-from gptme_trio.fetch.output import Destination, Writer, choose_destination
+from gptme_trio.fetch.output import Destination, ToStdout, Writer, choose_destination
 from gptme_trio.fetch.targets import Target, parse_target, read_target_lines
 
 BROWSER_START_SECONDS = 60
@@ -79,7 +80,9 @@ def build_fetch_plan(request: FetchRequest) -> FetchPlan:
         validate_selector(r.selector)
     if r.selector and r.full:
         raise UsageError("--selector and --full cannot be combined")
-    destination = choose_destination(r.output, fmt, len(targets), sys.stdout.isatty())
+    destination = choose_destination(r.output, fmt, len(targets), _is_terminal(sys.stdout))
+    if isinstance(destination, ToStdout) and sys.stdout is None:
+        raise OutputError("stdout is closed: nothing could be written (give -o FILE or -o DIR)")
     concurrency, notes = r.concurrency, tuple[str, ...]()
     if r.engine == "browser" and concurrency > tab_limit():
         concurrency = tab_limit()
@@ -108,7 +111,7 @@ def build_fetch_plan(request: FetchRequest) -> FetchPlan:
             local=r.engine == "browser",
         ),
         destination=destination,
-        show_progress=len(targets) > 1 and not r.quiet and sys.stderr.isatty(),
+        show_progress=len(targets) > 1 and not r.quiet and _is_terminal(sys.stderr),
         verbose=r.verbose,
         notes=notes,
     )
@@ -149,6 +152,11 @@ async def _start(service: BrowserService, *, overlap: bool) -> None:
                 extract.load_libraries()
     if scope.cancelled_caught:
         raise BrowserCrashed(f"the browser did not start within {BROWSER_START_SECONDS} s")
+
+
+def _is_terminal(stream: TextIO | None) -> bool:
+    """Whether `stream` is a terminal; False when the shell closed it (`>&-`: Python's None)."""
+    return stream is not None and stream.isatty()
 
 
 def _read_input(source: str) -> list[str]:
