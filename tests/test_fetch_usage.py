@@ -12,7 +12,7 @@ import re
 import pytest
 
 from gptme_trio.core.errors import UsageError, printable
-from gptme_trio.fetch.plan import validate_wait_for
+from gptme_trio.fetch.extract import validate_wait_for
 from gptme_trio.fetch.targets import parse_target, read_target_lines
 
 from .support.pages import make_pdf

@@ -82,6 +82,26 @@ def validate_selector(css: str) -> None:
         raise UsageError(f"--selector: not a valid CSS selector: {css!r} ({exc})") from exc
 
 
+_ENGINE_PREFIX = re.compile(r"^\s*([a-zA-Z_-]+=|//|\.\.|[\"'])")  # text=, xpath=, nth=, //x, "text"
+
+
+def validate_wait_for(selector: str) -> None:
+    """Raise UsageError when --wait-for cannot be a Playwright selector: each `>>` part is either
+    an engine-prefixed one (text=, xpath=, css=...: Playwright's to judge) or CSS that must parse."""
+    from cssselect import SelectorError, parse
+
+    for part in selector.split(">>"):
+        css = part.strip().removeprefix("css=")
+        if not css:
+            raise UsageError(f"--wait-for {selector!r}: an empty selector")
+        if _ENGINE_PREFIX.match(css) and not part.strip().startswith("css="):
+            continue
+        try:
+            parse(css)
+        except SelectorError as exc:
+            raise UsageError(f"--wait-for {selector!r}: not a valid selector ({exc})") from exc
+
+
 def select(html: str, css: str) -> str | None:
     """The outer HTML of the first element matching `css`, or None."""
     root = _parse(html)

@@ -22,7 +22,7 @@ from gptme_trio.core.errors import EXIT_FAILED, EXIT_OK, BrowserCrashed, OutputE
 from gptme_trio.core.progress import Reporter
 from gptme_trio.fetch import extract
 from gptme_trio.fetch.batch import fetch_all
-from gptme_trio.fetch.extract import validate_selector
+from gptme_trio.fetch.extract import validate_selector, validate_wait_for
 from gptme_trio.fetch.options import EngineName, FetchOptions, FetchRequest, RenderOptions, is_binary
 from gptme_trio.fetch.output import Destination, ToStdout, Writer, choose_destination
 from gptme_trio.fetch.targets import Target, parse_target, read_target_lines
@@ -178,26 +178,6 @@ def _read_input(source: str) -> list[str]:
 
 def _flag_of(value: str, user_agent: str | None) -> str:
     return "--user-agent" if value == user_agent else "-H"
-
-
-_ENGINE_PREFIX = re.compile(r"^\s*([a-zA-Z_-]+=|//|\.\.|[\"'])")  # text=, xpath=, nth=, //x, "text"
-
-
-def validate_wait_for(selector: str) -> None:
-    """Raise UsageError when --wait-for cannot be a Playwright selector: each `>>` part is either
-    an engine-prefixed one (text=, xpath=, css=...: Playwright's to judge) or CSS that must parse."""
-    from cssselect import SelectorError, parse
-
-    for part in selector.split(">>"):
-        css = part.strip().removeprefix("css=")
-        if not css:
-            raise UsageError(f"--wait-for {selector!r}: an empty selector")
-        if _ENGINE_PREFIX.match(css) and not part.strip().startswith("css="):
-            continue
-        try:
-            parse(css)
-        except SelectorError as exc:
-            raise UsageError(f"--wait-for {selector!r}: not a valid selector ({exc})") from exc
 
 
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 token

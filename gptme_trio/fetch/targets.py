@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from gptme_trio.core.errors import UsageError, os_reason
+from gptme_trio.core.errors import UsageError, os_reason, printable
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 # A host as an address bar takes it: letters of any script (an IDN such as bücher.example), digits, '-'.
@@ -42,8 +42,7 @@ def parse_target(raw: str) -> Target:
 
 def _shown(raw: str) -> str:
     """`raw` for a message: as typed, or quoted with escapes if it holds control characters; cut if long."""
-    shown = raw if raw.isprintable() else repr(raw)
-    return shown if len(shown) <= 200 else shown[:199] + "…"
+    return printable(raw if raw.isprintable() else repr(raw))
 
 
 def _parse(raw: str) -> Target:
