@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import sys
 import traceback
 from collections.abc import Awaitable, Callable
@@ -34,6 +35,29 @@ class _Seconds(click.FloatRange):
 
 
 SECONDS = _Seconds(min=0, min_open=True)
+
+_UNITS = {"": 1, "b": 1, "kb": 1000, "k": 1000, "mb": 1000**2, "m": 1000**2, "gb": 1000**3, "g": 1000**3}
+
+
+class _Bytes(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.5 only
+    """A size in bytes: 1000, 500kB, 10MB, 1GB (decimal units, as `ls --si`)."""
+
+    name = "size"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, int):
+            return value
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", str(value))
+        unit = match and _UNITS.get(match[2].lower())
+        if not match or unit is None:
+            self.fail(f"{value!r} is not a size (examples: 1000, 500kB, 10MB)", param, ctx)
+        size = int(float(match[1]) * unit)
+        if size < 1:
+            self.fail(f"{value!r}: the size must be at least 1 byte", param, ctx)
+        return size
+
+
+BYTES = _Bytes()
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:

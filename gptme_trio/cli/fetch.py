@@ -6,9 +6,9 @@ from typing import Any
 
 import click
 
-from gptme_trio.cli.common import SECONDS, browser_options, fail, run
+from gptme_trio.cli.common import BYTES, SECONDS, browser_options, fail, run
 from gptme_trio.core.errors import GptmeTrioError
-from gptme_trio.fetch.options import ENGINES, FORMATS, WAIT_UNTIL, FetchRequest
+from gptme_trio.fetch.options import ENGINES, FORMATS, JS_MAX_BYTES, WAIT_UNTIL, FetchRequest
 
 EXIT_CODES_HELP = """\b
 Exit codes:
@@ -67,7 +67,21 @@ Exit codes:
     help="When a page counts as loaded (bounded by --timeout).",
 )
 @click.option("--wait-for", metavar="CSS", help="Also wait until an element matching CSS exists.")
-@click.option("--js", metavar="CODE", help="JavaScript to run after load; its JSON result goes into -f json.")
+@click.option(
+    "--js",
+    metavar="CODE",
+    help="JavaScript to run after load (an expression, or a function to call; a Promise is awaited). "
+    "Its result goes into -f json as JSON: Date -> ISO string, Map -> object, Set -> array, BigInt -> "
+    "string, NaN/Infinity -> null; a cycle, function or DOM node is that URL's error.",
+)
+@click.option(
+    "--js-max",
+    type=BYTES,
+    default=JS_MAX_BYTES,
+    show_default="10MB",
+    metavar="SIZE",
+    help="Largest --js result (JSON bytes; 10MB, 500kB, 1000); a larger one is that URL's error.",
+)
 @click.option(
     "-H", "--header", "headers", multiple=True, metavar="'NAME: VALUE'", help="Extra request header (repeatable)."
 )

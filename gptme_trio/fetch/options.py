@@ -23,6 +23,8 @@ EngineName = Literal["browser", "http"]
 WaitUntil = Literal["commit", "domcontentloaded", "load", "networkidle"]
 Capture = Literal["html", "png", "pdf", "aria"]  # aria: the accessibility tree (YAML)
 
+JS_MAX_BYTES = 10_000_000  # --js-max's default: a --js result's JSON larger than this is refused
+
 FORMATS: tuple[Format, ...] = get_args(Format)
 BINARY_FORMATS: tuple[BinaryFormat, ...] = get_args(BinaryFormat)
 ENGINES: tuple[EngineName, ...] = get_args(EngineName)
@@ -54,6 +56,7 @@ class RenderOptions:
     wait_until: WaitUntil = "load"
     wait_for: str | None = None  # CSS selector to wait for (browser only)
     js: str | None = None  # script run after load; its result is kept (browser only)
+    js_max_bytes: int = JS_MAX_BYTES  # --js-max: a larger result is that URL's error
     capture: Capture = "html"
     full_page: bool = False  # png: the whole scrollable page
 
@@ -77,6 +80,7 @@ class FetchRequest:
     wait_until: WaitUntil = "load"
     wait_for: str | None = None
     js: str | None = None
+    js_max: int = JS_MAX_BYTES
     headers: tuple[str, ...] = ()
     user_agent: str | None = None
     storage_state: str | None = None

@@ -97,7 +97,14 @@ def build_fetch_plan(request: FetchRequest) -> FetchPlan:
         targets=targets,
         engine=r.engine,
         fetch=FetchOptions(fmt, not r.full, r.selector, r.timeout, concurrency, r.ignore_http_errors),
-        render=RenderOptions(r.wait_until, r.wait_for, r.js, fmt if is_binary(fmt) else "html", r.full_page),
+        render=RenderOptions(
+            wait_until=r.wait_until,
+            wait_for=r.wait_for,
+            js=r.js,
+            js_max_bytes=r.js_max,
+            capture=fmt if is_binary(fmt) else "html",
+            full_page=r.full_page,
+        ),
         page=PageOptions(
             parse_headers(r.headers),
             r.user_agent,

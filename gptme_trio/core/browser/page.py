@@ -12,6 +12,7 @@ import trio
 from playwright.async_api import BrowserContext
 from playwright.async_api import Page as PlaywrightPage
 
+from gptme_trio.core.browser import jsvalue
 from gptme_trio.core.browser.errors import net_error
 from gptme_trio.core.browser.options import BLOCKED_URL_PATTERNS, Navigation
 from gptme_trio.core.browser.routing import RequestGuard
@@ -205,6 +206,15 @@ class Page:
 
     async def evaluate(self, script: str) -> Any:
         return await self._call(self._raw.evaluate, script)
+
+    async def evaluate_json(self, script: str, max_bytes: int) -> Any:
+        """`script`'s result (a function is called, a Promise awaited) as JSON can hold it
+        (jsvalue.py), made in the page; PageError when it cannot be, or is over `max_bytes`."""
+        reply = await self._call(self._raw.evaluate, jsvalue.TO_JSON, [script, max_bytes])
+        try:
+            return jsvalue.decode(reply, max_bytes)
+        except ValueError as exc:
+            raise PageError(f"script: {exc}", url=self._raw.url) from None
 
     async def content(self) -> str:
         """The DOM as HTML. A page that navigates by script while it is read is read again once

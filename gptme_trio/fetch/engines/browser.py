@@ -53,7 +53,7 @@ class BrowserEngine:
             if render.wait_for:
                 await page.wait_for_selector(render.wait_for)
             if render.js:
-                snap.js_result = await page.evaluate(render.js)
+                snap.js_result = await page.evaluate_json(render.js, render.js_max_bytes)
             if render.capture == "png":
                 snap.capture = await page.screenshot(full_page=render.full_page)
             elif render.capture == "pdf":
