@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import click
 
 from gptme_trio.cli.common import BYTES, SECONDS, browser_options, fail, run
-from gptme_trio.core.errors import GptmeTrioError
+from gptme_trio.core.errors import EXIT_SIGINT, GptmeTrioError
 from gptme_trio.fetch.options import ENGINES, FORMATS, JS_MAX_BYTES, WAIT_UNTIL, FetchRequest
 
 EXIT_CODES_HELP = """\b
@@ -116,6 +117,8 @@ def fetch(**options: Any) -> None:
         plan = build_fetch_plan(request)
     except GptmeTrioError as exc:  # a usage error (exit 2), or stdout closed (exit 1)
         fail(str(exc), exc.exit_code)
+    except KeyboardInterrupt:  # Ctrl-C while -i waited for a FIFO's writer: quiet, as in a run
+        sys.exit(EXIT_SIGINT)
     for note in plan.notes:
         click.echo(f"gptme-trio: {note}", err=True)
     run(lambda _interrupts: run_fetch_plan(plan), request.verbose)

@@ -18,8 +18,17 @@ import trio
 
 from gptme_trio.core.browser import BrowserService, BrowserSpec, PageOptions
 from gptme_trio.core.browser.locate import browser_spec
-from gptme_trio.core.errors import EXIT_FAILED, EXIT_OK, BrowserCrashed, OutputError, UsageError, os_reason
+from gptme_trio.core.errors import (
+    EXIT_FAILED,
+    EXIT_OK,
+    BrowserCrashed,
+    OutputError,
+    UsageError,
+    os_reason,
+    printable,
+)
 from gptme_trio.core.progress import Reporter
+from gptme_trio.core.reading import read_limited_sync
 from gptme_trio.fetch import extract
 from gptme_trio.fetch.batch import fetch_all
 from gptme_trio.fetch.extract import validate_selector, validate_wait_for
@@ -28,6 +37,8 @@ from gptme_trio.fetch.output import Destination, ToStdout, Writer, choose_destin
 from gptme_trio.fetch.targets import Target, parse_target, read_target_lines
 
 BROWSER_START_SECONDS = 60
+INPUT_MAX_BYTES = 100_000_000  # -i: a URL list larger than this is a usage error
+INPUT_MAX_LINE = 65_536  # -i: so is a line longer than this (no URL is)
 TABS_PER_CORE = 4  # bench figure 2: on 2 cores -j 8 is already slower than -j 4; far above it tabs time out
 
 
@@ -167,19 +178,26 @@ def _is_terminal(stream: TextIO | None) -> bool:
 
 
 def _read_input(source: str) -> list[str]:
+    """-i's URLs. Read before anything starts, bounded (INPUT_MAX_BYTES, INPUT_MAX_LINE): -i /dev/zero
+    is a usage error after one line's worth, not a MemoryError. A FIFO waits for its writer, as
+    `cat` does; Ctrl-C ends the wait (the command says "interrupted")."""
     try:
         if source == "-":
             if sys.stdin is None:
                 raise UsageError("-i -: stdin is closed; pipe URLs in, or give -i FILE")
             if sys.stdin.isatty():
                 raise UsageError("-i -: stdin is a terminal; pipe URLs in, or give -i FILE")
-            text = sys.stdin.read()
+            path = None
         else:
-            text = Path(source).expanduser().read_text(encoding="utf-8")
+            path = Path(source).expanduser()
+            if path.is_dir():
+                raise UsageError(f"--input {printable(source)}: is a directory")
+        data = read_limited_sync(path, INPUT_MAX_BYTES, max_line=INPUT_MAX_LINE)
+        text = data.decode("utf-8")
     except OSError as exc:
-        raise UsageError(f"--input {source}: {os_reason(exc)}") from exc
+        raise UsageError(f"--input {printable(source)}: {os_reason(exc)}") from exc
     except UnicodeDecodeError as exc:
-        raise UsageError(f"--input {source}: not UTF-8 text") from exc
+        raise UsageError(f"--input {printable(source)}: not UTF-8 text") from exc
     return read_target_lines(text, source)
 
 

@@ -50,9 +50,12 @@ def _parse(raw: str) -> Target:
     text = raw.strip()
     if not text:
         raise UsageError("empty URL")
-    if any(ch.isspace() for ch in text):
-        raise UsageError(f"{_shown(repr(raw))}: not a URL (contains whitespace)")
     scheme = _SCHEME.match(text)
+    url_like = scheme is not None and scheme.group(1).lower() in ("http", "https", "file")
+    if not url_like and _exists(raw):
+        return _file_target(Path(raw), raw)  # a path as it is on disk: spaces and all
+    if any(ch.isspace() for ch in text):
+        raise UsageError(f"{_shown(repr(raw))}: not a URL (contains whitespace), and no such file")
     if scheme and not _looks_like_host_port(text):
         name = scheme.group(1).lower()
         if name in ("http", "https"):
@@ -90,13 +93,20 @@ def _check_http(url: str, raw: str) -> str:
     return url
 
 
+def _exists(raw: str) -> bool:
+    """Whether `raw` names something on disk (a path with spaces, /dev/stdin, <(...)'s /dev/fd/63)."""
+    return Path(raw).expanduser().exists()
+
+
 def _file_target(path: Path, raw: str) -> Target:
     path = path.expanduser()
     if not path.exists():
         raise UsageError(f"{_shown(raw)}: no such file")
     if path.is_dir():
         raise UsageError(f"{_shown(raw)}: is a directory")
-    path = path.resolve()
+    # A regular file by its real name; a pipe, FIFO or device as named (/dev/stdin resolves to
+    # /proc/PID/fd/pipe:[N], which is no path).
+    path = path.resolve() if path.is_file() else path.absolute()
     return Target(raw, path.as_uri(), path)
 
 

@@ -10,9 +10,11 @@ the caller's cancel scope.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
-from gptme_trio.core.errors import ContentError
+from gptme_trio.core.errors import ContentError, os_reason
+from gptme_trio.core.reading import read_limited
 from gptme_trio.fetch.extract import decode_html, is_html_or_text, is_pdf, title_of
 from gptme_trio.fetch.options import RenderOptions as RenderOptions
 from gptme_trio.fetch.targets import Target
@@ -38,6 +40,18 @@ class Engine(Protocol):
     def starts(self) -> int:
         """Browsers started so far (0 without one): a deadline that passes after it changed says so."""
         ...
+
+
+MAX_BODY_BYTES = 100_000_000  # a page, PDF or local file larger than this is that URL's error
+
+
+async def read_local(path: Path, url: str) -> bytes:
+    """A local file's bytes, bounded by MAX_BODY_BYTES; a FIFO, pipe or device is read as it
+    comes, under the caller's deadline (core/reading.py). Failures are that URL's ContentError."""
+    try:
+        return await read_limited(path, MAX_BODY_BYTES)
+    except OSError as exc:
+        raise ContentError(f"cannot read {path}: {os_reason(exc)}", url=url) from exc
 
 
 def from_body(url: str, final_url: str, status: int | None, content_type: str, body: bytes) -> Snapshot:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import trio
+from pathlib import Path
 
 from gptme_trio.core.browser import BrowserService, Page, PageOptions, Tabs
 from gptme_trio.core.errors import ContentError, DownloadResponse
-from gptme_trio.fetch.engines import RenderOptions, Snapshot, from_body
+from gptme_trio.fetch.engines import RenderOptions, Snapshot, from_body, read_local
 from gptme_trio.fetch.extract import is_pdf, title_of
 from gptme_trio.fetch.targets import Target
 
@@ -29,10 +29,12 @@ class BrowserEngine:
 
     async def snapshot(self, target: Target) -> Snapshot:
         render = self._render
+        if target.path is not None and not target.path.is_file():
+            return await self._special(target, target.path)
         async with self._tabs.page() as page:
             if render.capture == "html" and is_pdf("", target.url):
                 if target.path is not None:  # a local PDF: no need to render it
-                    body = await trio.Path(target.path).read_bytes()
+                    body = await read_local(target.path, target.url)
                     return Snapshot(target.url, target.url, None, "application/pdf", body=body)
                 status, content_type, body = await page.download(target.url)
                 return Snapshot(target.url, target.url, status, content_type, body=body, console=page.console)
@@ -66,6 +68,16 @@ class BrowserEngine:
             snap.title = title_of(snap.html) if snap.html is not None else await page.title()
             snap.final_url = page.url
             return snap
+
+    async def _special(self, target: Target, path: Path) -> Snapshot:
+        """A pipe, FIFO or device (/dev/stdin, <(...)): Chromium would wait on it with no deadline
+        of ours, so it is read here, bounded, and its text taken as the http engine takes it."""
+        if self._render.capture != "html":
+            raise ContentError(
+                f"cannot make a {self._render.capture} of a pipe or device: save it to a file first", url=target.url
+            )
+        content_type = "application/pdf" if is_pdf("", target.url) else ""
+        return from_body(target.url, target.url, None, content_type, await read_local(path, target.url))
 
     async def _download(self, page: Page, target: Target, exc: DownloadResponse) -> Snapshot:
         """A URL Chromium downloads instead of showing (Content-Disposition: attachment, a type it

@@ -8,11 +8,10 @@ from __future__ import annotations
 import json
 
 import httpx
-import trio
 
-from gptme_trio.core.errors import NavigationError, UsageError, os_reason
+from gptme_trio.core.errors import ContentError, NavigationError, UsageError, os_reason
 from gptme_trio.core.network import network_errors
-from gptme_trio.fetch.engines import Snapshot, from_body
+from gptme_trio.fetch.engines import MAX_BODY_BYTES, Snapshot, from_body, read_local
 from gptme_trio.fetch.extract import is_pdf
 from gptme_trio.fetch.targets import Target
 
@@ -40,13 +39,26 @@ class HttpEngine:
 
     async def snapshot(self, target: Target) -> Snapshot:
         if target.path is not None:
-            body = await trio.Path(target.path).read_bytes()
+            body = await read_local(target.path, target.url)
             content_type = "application/pdf" if is_pdf("", target.url) else ""
             return from_body(target.url, target.url, None, content_type, body)
         with network_errors(lambda failure: NavigationError(failure.reason, url=target.url)):
-            response = await self._client.get(target.url)
+            async with self._client.stream("GET", target.url) as response:
+                body = await _read_body(response, target.url)
         content_type = response.headers.get("content-type", "")
-        return from_body(target.url, str(response.url), response.status_code, content_type, response.content)
+        return from_body(target.url, str(response.url), response.status_code, content_type, body)
+
+
+async def _read_body(response: httpx.Response, url: str) -> bytes:
+    """The body, or ContentError as soon as it passes MAX_BODY_BYTES (an endless body ends)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise ContentError(f"the response is larger than {MAX_BODY_BYTES:,} bytes", url=url)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _cookies(storage_state: str) -> httpx.Cookies:
