@@ -62,3 +62,26 @@ def test_a_closed_stdout_does_not_stop_writing_files(tmp_path):
     result = run_without_stdout("fetch", "--engine", "http", "-o", str(tmp_path / "out") + "/", str(page))
     assert result.returncode == 0, result.stderr.decode()
     assert "some text" in (tmp_path / "out" / "page.md").read_text()
+
+
+@pytest.mark.parametrize("engine", ["http", "browser"])
+def test_a_reader_that_leaves_ends_the_run_quietly_with_141_as_cat_does(tmp_path, engine):
+    page = tmp_path / "page.html"
+    page.write_text("<html><body><p>" + "A line of the page. " * 2000 + "</p></body></html>")
+    script = f"{' '.join(cli_command('fetch', '-q', '--engine', engine))} {' '.join([str(page)] * 40)} | head -c 10"
+    ran = subprocess.run(
+        ["bash", "-c", script + "; exit ${PIPESTATUS[0]}"], capture_output=True, env=cli_env(), timeout=120
+    )
+    assert ran.returncode == 141, ran.stderr
+    assert ran.stderr == b"" and len(ran.stdout) == 10
+
+
+@pytest.mark.parametrize("engine", ["http", "browser"])
+def test_a_local_file_chromium_would_download_is_read_by_its_type(run_cli, tmp_path, engine):
+    archive = tmp_path / "data.zip"
+    archive.write_bytes(b"PK\x03\x04" + bytes(range(256)) * 8)
+    ran = run_cli("fetch", "-q", "--engine", engine, str(archive))
+    err = ran.stderr.decode()
+    assert ran.returncode == 1
+    assert "cannot extract text from application/zip content" in err
+    assert "Protocol" not in err and "Traceback" not in err

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
-from gptme_trio.core.errors import EXIT_USAGE, GptmeTrioError
+from gptme_trio.core.errors import EXIT_USAGE, GptmeTrioError, ReaderGone
 
 if TYPE_CHECKING:
     from gptme_trio.core.runtime import Interrupts
@@ -106,6 +106,8 @@ def run(main_fn: Callable[[Interrupts], Awaitable[int]], verbose: bool) -> NoRet
         code = runtime.run(main_fn)
     except BaseException as exc:  # noqa: BLE001 - the one place a bug becomes a clean exit
         error = _first_own_error(exc)
+        if isinstance(error, ReaderGone):  # `| head` had enough: quiet, as `cat` killed by SIGPIPE
+            sys.exit(error.exit_code)
         if error is not None:
             if verbose and error.__cause__ is not None:
                 click.echo(f"details: {error.__cause__}", err=True)

@@ -4,6 +4,7 @@
     ├── UsageError                  bad input from the user        -> exit 2
     │   └── BrowserNotFound         no Chromium to launch          -> exit 2
     ├── OutputError                 could not write the output     -> exit 1
+    │   └── ReaderGone              stdout's reader left (`| head`) -> exit 141, quietly, as `cat`
     ├── ToolError                   a tool call failed; the model reads why
     │   └── Refused                 the URL policy said no; `.refusal` says why, as data
     │       └── LookupFailed        the host name did not resolve (no refusal: unreachable)
@@ -42,6 +43,7 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
+EXIT_SIGPIPE = 141  # 128 + SIGPIPE: what a shell shows for `cat big | head`
 
 
 class GptmeTrioError(Exception):
@@ -62,6 +64,13 @@ class BrowserNotFound(UsageError):
 
 class OutputError(GptmeTrioError):
     """Writing the output failed (disk full, stdout closed by its reader)."""
+
+
+class ReaderGone(OutputError):
+    """The reader of our stdout went away (a broken pipe): nothing more can be shown, and a shell
+    pipeline expects the quiet exit of a process killed by SIGPIPE."""
+
+    exit_code = EXIT_SIGPIPE
 
 
 def os_reason(exc: BaseException) -> str:

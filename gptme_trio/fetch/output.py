@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from gptme_trio.core.errors import OutputError, UsageError, os_reason, printable
+from gptme_trio.core.errors import OutputError, ReaderGone, UsageError, os_reason, printable
 from gptme_trio.core.files import Sink, open_sink, write_file
 from gptme_trio.core.progress import Reporter
 from gptme_trio.fetch.batch import Record
@@ -152,7 +152,7 @@ class Writer:
         except BrokenPipeError as exc:
             # Python would complain again at exit while flushing stdout.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            raise OutputError("stdout was closed before all output was written") from exc
+            raise ReaderGone("stdout's reader went away before all output was written") from exc
         except OSError as exc:
             raise OutputError(f"cannot write output: {os_reason(exc)}") from exc
 

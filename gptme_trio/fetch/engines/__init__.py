@@ -9,6 +9,7 @@ the caller's cancel scope.
 
 from __future__ import annotations
 
+import mimetypes
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -52,6 +53,13 @@ async def read_local(path: Path, url: str) -> bytes:
         return await read_limited(path, MAX_BODY_BYTES)
     except OSError as exc:
         raise ContentError(f"cannot read {path}: {os_reason(exc)}", url=url) from exc
+
+
+async def local_snapshot(target: Target, path: Path) -> Snapshot:
+    """A local file read as the http engine reads a response: its type from its name (a .zip is
+    no page), else its bytes decoded as HTML or text."""
+    content_type = mimetypes.guess_type(path.name)[0] or ""
+    return from_body(target.url, target.url, None, content_type, await read_local(path, target.url))
 
 
 def from_body(url: str, final_url: str, status: int | None, content_type: str, body: bytes) -> Snapshot:

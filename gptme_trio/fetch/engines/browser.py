@@ -6,7 +6,7 @@ from pathlib import Path
 
 from gptme_trio.core.browser import BrowserService, Page, PageOptions, Tabs
 from gptme_trio.core.errors import ContentError, DownloadResponse
-from gptme_trio.fetch.engines import RenderOptions, Snapshot, from_body, read_local
+from gptme_trio.fetch.engines import RenderOptions, Snapshot, from_body, local_snapshot, read_local
 from gptme_trio.fetch.extract import is_pdf, title_of
 from gptme_trio.fetch.targets import Target
 
@@ -76,16 +76,18 @@ class BrowserEngine:
             raise ContentError(
                 f"cannot make a {self._render.capture} of a pipe or device: save it to a file first", url=target.url
             )
-        content_type = "application/pdf" if is_pdf("", target.url) else ""
-        return from_body(target.url, target.url, None, content_type, await read_local(path, target.url))
+        return await local_snapshot(target, path)
 
     async def _download(self, page: Page, target: Target, exc: DownloadResponse) -> Snapshot:
         """A URL Chromium downloads instead of showing (Content-Disposition: attachment, a type it
         cannot display) is read as the http engine reads it: HTML, text and PDF become content."""
         if self._render.capture != "html":
-            raise ContentError(
-                f"the server sent a download, not a page: no {self._render.capture} of it", url=target.url
-            ) from exc
+            what = "a file Chromium does not show" if target.path else "the server sent a download, not a page"
+            raise ContentError(f"{what}: no {self._render.capture} of it", url=target.url) from exc
+        if target.path is not None:  # a local file of a type Chromium would download
+            snap = await local_snapshot(target, target.path)
+            snap.console = page.console
+            return snap
         status, content_type, body = await page.download(target.url)
         snap = from_body(target.url, target.url, status, content_type, body)
         snap.console = page.console

@@ -11,8 +11,7 @@ import httpx
 
 from gptme_trio.core.errors import ContentError, NavigationError, UsageError, os_reason
 from gptme_trio.core.network import network_errors
-from gptme_trio.fetch.engines import MAX_BODY_BYTES, Snapshot, from_body, read_local
-from gptme_trio.fetch.extract import is_pdf
+from gptme_trio.fetch.engines import MAX_BODY_BYTES, Snapshot, from_body, local_snapshot
 from gptme_trio.fetch.targets import Target
 
 MAX_REDIRECTS = 20
@@ -39,9 +38,7 @@ class HttpEngine:
 
     async def snapshot(self, target: Target) -> Snapshot:
         if target.path is not None:
-            body = await read_local(target.path, target.url)
-            content_type = "application/pdf" if is_pdf("", target.url) else ""
-            return from_body(target.url, target.url, None, content_type, body)
+            return await local_snapshot(target, target.path)
         with network_errors(lambda failure: NavigationError(failure.reason, url=target.url)):
             async with self._client.stream("GET", target.url) as response:
                 body = await _read_body(response, target.url)
