@@ -39,7 +39,7 @@ SECONDS = _Seconds(min=0, min_open=True)
 _UNITS = {"": 1, "b": 1, "kb": 1000, "k": 1000, "mb": 1000**2, "m": 1000**2, "gb": 1000**3, "g": 1000**3}
 
 
-class _Bytes(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.5 only
+class _Bytes(click.ParamType):  # type: ignore[type-arg,unused-ignore]  # generic from click 8.5
     """A size in bytes: 1000, 500kB, 10MB, 1GB (decimal units, as `ls --si`)."""
 
     name = "size"
