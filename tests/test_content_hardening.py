@@ -73,3 +73,19 @@ def test_a_pdf_that_needs_a_password_is_that_urls_error(fetch, tmp_path):
     assert result.returncode == 1, err
     assert "encrypted PDF (it needs a password)" in err and "internal error" not in err
     assert "An open PDF" in out
+
+
+def test_a_png_of_a_pdf_is_a_clear_error_and_pdf_is_the_file_itself(fetch, site, tmp_path):
+    """Headless Chromium has no PDF viewer: the old code wrote a blank PNG and exit 0 (item 16)."""
+    local = tmp_path / "doc.pdf"
+    local.write_bytes(make_pdf("Hello from a local PDF"))
+    for source in (site.url("/doc.pdf"), site.url("/pdf-no-ext"), str(local)):
+        shot = tmp_path / "shot.png"
+        ran = fetch("-f", "png", "-o", str(shot), source)
+        assert ran.returncode == 1, source
+        assert "cannot make a png of a PDF" in ran.stderr.decode()
+        assert not shot.exists()
+        copy = tmp_path / "copy.pdf"
+        ran = fetch("-f", "pdf", "-o", str(copy), source)
+        assert ran.returncode == 0, ran.stderr
+        assert PdfReader(io.BytesIO(copy.read_bytes())).pages[0].extract_text().startswith("Hello from a")

@@ -32,21 +32,21 @@ class BrowserEngine:
         if target.path is not None and not target.path.is_file():
             return await self._special(target, target.path)
         async with self._tabs.page() as page:
-            if render.capture == "html" and is_pdf("", target.url):
+            if is_pdf("", target.url):
                 if target.path is not None:  # a local PDF: no need to render it
                     body = await read_local(target.path, target.url)
-                    return Snapshot(target.url, target.url, None, "application/pdf", body=body)
+                    return _pdf(Snapshot(target.url, target.url, None, "application/pdf"), body, render)
                 status, content_type, body = await page.download(target.url)
-                return Snapshot(target.url, target.url, status, content_type, body=body, console=page.console)
+                snap = Snapshot(target.url, target.url, status, content_type, console=page.console)
+                return _pdf(snap, body, render)
             wait_until = "load" if render.wait_until == "networkidle" else render.wait_until
             try:
                 nav = await page.goto(target.url, wait_until=wait_until)
             except DownloadResponse as exc:
                 return await self._download(page, target, exc)
             snap = Snapshot(target.url, nav.final_url, nav.status, nav.content_type, console=page.console)
-            if render.capture == "html" and is_pdf(nav.content_type, target.url):
-                _, _, snap.body = await page.download(nav.final_url)
-                return snap
+            if is_pdf(nav.content_type, target.url):
+                return _pdf(snap, (await page.download(nav.final_url))[2], render)
             if snap.status is not None and snap.status >= 400:
                 snap.html = await page.content()  # the caller decides if this is an error
                 return snap
@@ -92,3 +92,19 @@ class BrowserEngine:
         snap = from_body(target.url, target.url, status, content_type, body)
         snap.console = page.console
         return snap
+
+
+def _pdf(snap: Snapshot, body: bytes, render: RenderOptions) -> Snapshot:
+    """A PDF document, as its bytes: its text is extracted from them (-f text...), -f pdf is the file
+    itself. Headless Chromium has no PDF viewer, so a png of it would be a blank page: an error."""
+    if render.capture == "html":
+        snap.body = body
+    elif render.capture == "pdf":
+        snap.capture = body
+    else:
+        raise ContentError(
+            f"cannot make a {render.capture} of a PDF (headless Chromium has no PDF viewer): "
+            "-f pdf saves the file, -f text or markdown its text",
+            url=snap.url,
+        )
+    return snap
