@@ -6,7 +6,9 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
+import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -147,3 +149,21 @@ def test_chat_with_a_browser_on_this_machine_uses_the_policy_proxy(llm, site, re
 def test_only_a_browser_on_this_machine_is_given_the_proxy(endpoint, local):
     spec = BrowserSpec(ws_endpoint=endpoint) if endpoint.startswith("ws") else BrowserSpec(cdp_endpoint=endpoint)
     assert on_this_machine(spec) is local
+
+
+@pytest.mark.serial
+@pytest.mark.parametrize("option", ["--browser-endpoint", "--cdp-endpoint"])
+def test_a_hung_endpoint_is_bounded_by_the_deadline(cli, site, option):
+    """A server that takes the connection and never answers: the old code always waited 60 s (item 17)."""
+    scheme = "ws" if option == "--browser-endpoint" else "http"
+    with socket.socket() as hung:
+        hung.bind(("127.0.0.1", 0))
+        hung.listen(8)  # connections complete in the backlog; nobody ever answers
+        port = hung.getsockname()[1]
+        started = time.monotonic()
+        result = cli("fetch", "-t", "3", option, f"{scheme}://127.0.0.1:{port}/", site.url("/normal"))
+        took = time.monotonic() - started
+    err = result.stderr.decode()
+    assert result.returncode == 1, err
+    assert "did not answer within 3 s" in err and len(err.splitlines()) == 1, err
+    assert took < 15, took

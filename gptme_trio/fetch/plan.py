@@ -151,7 +151,7 @@ async def run_fetch_plan(plan: FetchPlan) -> int:
 
                 async with open_browser(plan.browser) as service:
                     # Start-up is not any URL's fault: keep it out of the per-URL deadlines.
-                    await _start(service, overlap=not is_binary(plan.fetch.format))
+                    await _start(service, plan, overlap=not is_binary(plan.fetch.format))
                     engine = BrowserEngine(service, plan.page, plan.render)
                     await fetch_all(plan.targets, engine, plan.fetch, writer.write)
         finally:
@@ -159,16 +159,23 @@ async def run_fetch_plan(plan: FetchPlan) -> int:
     return EXIT_FAILED if writer.failures else EXIT_OK
 
 
-async def _start(service: BrowserService, *, overlap: bool) -> None:
+async def _start(service: BrowserService, plan: FetchPlan, *, overlap: bool) -> None:
     """Start the browser outside any URL's deadline. Meanwhile, the extraction libraries
     (~150 ms of imports) load: `service.start` reports started once the driver process has been
-    spawned, and the driver boots on the other core while this one imports."""
-    with trio.move_on_after(BROWSER_START_SECONDS) as scope:
+    spawned, and the driver boots on the other core while this one imports.
+
+    A local Chromium gets BROWSER_START_SECONDS (a cold start is no page's fault); connecting to
+    a remote one (--browser-endpoint, --cdp-endpoint) is a network call: -t bounds it."""
+    remote = plan.browser.ws_endpoint or plan.browser.cdp_endpoint
+    seconds = min(BROWSER_START_SECONDS, plan.fetch.seconds_per_url) if remote else BROWSER_START_SECONDS
+    with trio.move_on_after(seconds) as scope:
         async with trio.open_nursery() as nursery:
             await nursery.start(service.start)
             if overlap:
                 extract.load_libraries()
     if scope.cancelled_caught:
+        if remote:
+            raise BrowserCrashed(f"the browser at {printable(remote)} did not answer within {seconds:g} s (-t)")
         raise BrowserCrashed(f"the browser did not start within {BROWSER_START_SECONDS} s")
 
 
