@@ -5,10 +5,12 @@ the prompt is drawn ends chat, Ctrl-C at a confirmation cancels the turn."""
 from __future__ import annotations
 
 import json
+import shlex
 import time
 
 import pexpect
 
+from .conftest import cli_command, cli_env, descendants
 from .test_chat_tty import PROMPT, ctrl_d_exits_cleanly, spawn_chat
 
 QUESTION = r"Run read_url\(http://127\.0\.0\.1:\d+/normal\)\? \[Y/n\]"
@@ -127,3 +129,29 @@ def test_ctrl_c_at_a_confirmation_cancels_the_turn(llm, site, tmp_path):
     [log] = (home / "conversations").glob("*/conversation.jsonl")
     roles = [json.loads(line)["role"] for line in log.read_text().splitlines()]
     assert roles == ["system", "user", "assistant", "tool", "user", "assistant"]
+
+
+def test_the_terminal_mode_is_restored_on_exit(llm, tmp_path):
+    """Between prompts chat holds the terminal non-canonical: the shell gets its mode back after, however
+    chat ends (Ctrl-D at the prompt, Ctrl-D typed during a reply, SIGTERM)."""
+    server = llm([{"text": "Answer one.", "delay_ms": 800}])
+    chat = " ".join(shlex.quote(a) for a in cli_command("chat", "-m", "local/test-model"))
+    script = f"stty -g; echo MODE-BEFORE; {chat}; stty -g; echo MODE-AFTER"
+    env = cli_env(PROMPT_TOOLKIT_NO_CPR="1", GPTME_TRIO_HOME=str(tmp_path / "home"), **server.env("local"))
+    for end in ("ctrl-d", "ctrl-d typed ahead", "sigterm"):
+        shell = pexpect.spawn("/bin/sh", ["-c", script], env=env, timeout=20)
+        shell.expect(r"([0-9a-f:]+)\r\nMODE-BEFORE")
+        before = shell.match.group(1)
+        shell.expect(PROMPT)
+        if end == "ctrl-d typed ahead":
+            shell.sendline("hello")
+            shell.sendcontrol("d")
+            shell.expect("Answer one.")
+        elif end == "sigterm":
+            [chat_process] = [p for p in descendants(shell.pid) if "gptme_trio" in p.cmdline()]
+            chat_process.terminate()
+        else:
+            shell.sendcontrol("d")
+        shell.expect(r"([0-9a-f:]+)\r\nMODE-AFTER")
+        assert shell.match.group(1) == before, end
+        shell.expect(pexpect.EOF)
