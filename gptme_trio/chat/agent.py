@@ -19,6 +19,7 @@ from gptme_trio.llm import Event, Message, Provider, Reply, TextDelta, ToolCall,
 from gptme_trio.tools import Tool
 
 INTERRUPTED = "interrupted by user"
+DECLINED = "the user declined this tool call"
 PREPARE_SECONDS = 60  # starting the browser, outside each call's own deadline
 
 
@@ -35,7 +36,11 @@ class TurnUI(Protocol):
     def on_tool_start(self, call: ToolCall) -> None: ...
     def on_tool_end(self, call: ToolCall, result: str, ok: bool) -> None: ...
     def notice(self, text: str) -> None: ...
-    async def confirm(self, call: ToolCall) -> bool: ...
+
+    async def confirm(self, call: ToolCall) -> bool:
+        """Whether the user lets `call` run. Asked only about calls that passed their tool's `check`.
+        To abandon the whole turn instead (Ctrl-C), cancel the turn's scope."""
+        ...
 
 
 @dataclass
@@ -98,12 +103,13 @@ class Agent:
     async def _run_tools(self, conversation: Conversation, calls: list[ToolCall], ui: TurnUI) -> None:
         """Run the calls concurrently, each under its deadline; record results in call order."""
         results: list[tuple[str, bool, int] | None] = [None] * len(calls)
-        approved = [await self._approve(call, ui) for call in calls]  # one question at a time
+        verdicts: list[str | None] = []
 
         async def run(index: int, call: ToolCall) -> None:
             ui.on_tool_start(call)
             started = time.perf_counter()
-            text, ok = await self.call_tool(call) if approved[index] else ("the user declined this tool call", False)
+            verdict = verdicts[index]
+            text, ok = await self.call_tool(call) if verdict is None else (verdict, False)
             results[index] = (text, ok, round((time.perf_counter() - started) * 1000))
             ui.on_tool_end(call, text, ok)
 
@@ -115,6 +121,8 @@ class Agent:
                 await run(index, calls[index])
 
         try:
+            for call in calls:  # one question at a time, all before any call runs
+                verdicts.append(await self._vet(call, ui))
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(run_in_order, [i for i, call in enumerate(calls) if sequential(call)])
                 for index, call in enumerate(calls):
@@ -126,8 +134,24 @@ class Agent:
                 meta: dict[str, Any] = {"tool_ms": ms, "ok": ok}
                 conversation.append(Message("tool", text, call_id=call.id, name=call.name), meta)
 
-    async def _approve(self, call: ToolCall, ui: TurnUI) -> bool:
-        return not self.settings.confirm_tools or call.name not in self.tools or await ui.confirm(call)
+    async def _vet(self, call: ToolCall, ui: TurnUI) -> str | None:
+        """None when `call` may run; else the result the model reads instead. When calls are confirmed,
+        a call that would be refused (bad arguments, what its tool's `check` refuses, such as a URL
+        the policy forbids) is refused here, before the user is asked: never ask about what cannot run."""
+        tool = self.tools.get(call.name)
+        if not self.settings.confirm_tools or tool is None:
+            return None  # an unknown tool is answered by call_tool; with -y the call checks itself
+        seconds = self.settings.tool_timeout
+        try:
+            arguments = tool.check_arguments(call.arguments)
+            if tool.check is not None:
+                with trio.move_on_after(seconds) as scope:
+                    await tool.check(**arguments)
+                if scope.cancelled_caught:
+                    return f"error: {timed_out(seconds, restarted=False)}"
+        except (ToolError, FetchError) as exc:
+            return f"error: {exc}"
+        return None if await ui.confirm(call) else DECLINED
 
     async def call_tool(self, call: ToolCall) -> tuple[str, bool]:
         """Run one tool call under its deadline: (the text the model reads, whether it succeeded)."""

@@ -2,7 +2,9 @@
 
 Ctrl-C during a turn (SIGINT, the terminal is not in raw mode then) cancels just
 that turn: the stream or the tool calls stop, what happened is recorded, and the
-prompt comes back. Ctrl-C at the prompt clears the line; Ctrl-D exits.
+prompt comes back. Ctrl-C at a confirmation does the same (the turn ends, its calls are
+recorded as interrupted, the model is not called again); Ctrl-D there ends chat after
+recording the turn. Ctrl-C at the prompt clears the line; Ctrl-D exits.
 """
 
 from __future__ import annotations
@@ -38,11 +40,14 @@ COMMANDS = ["/help", "/exit", "/tools", "/log", "/undo", "/model", "/rename", "/
 
 
 class TerminalUI:
-    """Streams the reply to stdout; tool activity and notices to stderr."""
+    """Streams the reply to stdout; tool activity and notices to stderr. `turn` is the turn's cancel
+    scope: Ctrl-C or Ctrl-D at a confirmation cancels it (`leave` says it was Ctrl-D)."""
 
-    def __init__(self, prompter: Prompter, confirm_tools: bool) -> None:
+    def __init__(self, prompter: Prompter, confirm_tools: bool, turn: trio.CancelScope) -> None:
         self._prompter = prompter
         self._confirm_tools = confirm_tools
+        self._turn = turn
+        self.leave = False
 
     def on_text(self, text: str) -> None:
         sys.stdout.write(text)
@@ -59,7 +64,15 @@ class TerminalUI:
         print(text, file=sys.stderr, flush=True)
 
     async def confirm(self, call: ToolCall) -> bool:
-        return not self._confirm_tools or await self._prompter.confirm(f"Run {_describe(call)}?")
+        if not self._confirm_tools:
+            return True
+        try:
+            return await self._prompter.confirm(f"Run {_describe(call)}?")
+        except (PromptInterrupted, PromptEOF) as exc:
+            self.leave = isinstance(exc, PromptEOF)
+            self._turn.cancel()  # as SIGINT does: the agent records the turn as interrupted
+            await trio.lowlevel.checkpoint()  # raises Cancelled
+            raise
 
 
 def _describe(call: ToolCall) -> str:
@@ -129,7 +142,9 @@ async def chat_loop(
         name, _, arg = line.partition(" ")
         if name == "/exit":
             return EXIT_OK
-        with trio.CancelScope() as turn, interrupts.redirect(turn):
+        turn = trio.CancelScope()
+        ui = TerminalUI(prompter, agent.settings.confirm_tools if agent else True, turn)
+        with turn, interrupts.redirect(turn):
             try:
                 if name in commands:
                     await commands[name](arg.strip())
@@ -138,13 +153,14 @@ async def chat_loop(
                 elif agent is None:
                     await _say(no_model_help)
                 else:
-                    ui = TerminalUI(prompter, agent.settings.confirm_tools)
                     await agent.turn(conversation, line, ui)
                     sys.stdout.write("\n")
             except GptmeTrioError as exc:
                 print(f"\ngptme-trio: {exc}", file=sys.stderr, flush=True)
         if turn.cancelled_caught:
             print("\n[interrupted]", file=sys.stderr, flush=True)
+        if ui.leave:
+            return EXIT_OK
 
 
 def model_name(agent: Agent | None) -> str:

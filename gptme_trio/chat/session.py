@@ -134,10 +134,10 @@ async def run_chat(
             from gptme_trio.chat.interactive import COMMANDS, chat_loop
             from gptme_trio.chat.prompt import Prompter
 
-            prompter = Prompter(plan.home / "history", COMMANDS)
-            return await chat_loop(
-                prompter, conversation, web, search, interrupts, make_agent, plan.model, NO_MODEL_HELP
-            )
+            with Prompter(plan.home / "history", COMMANDS) as prompter:  # the terminal's mode restored on exit
+                return await chat_loop(
+                    prompter, conversation, web, search, interrupts, make_agent, plan.model, NO_MODEL_HELP
+                )
         if not plan.model:  # checked above, before anything started; this tells the type checker
             raise ProviderConfigError(NO_MODEL_HELP)
         agent = make_agent(plan.model)

@@ -35,6 +35,10 @@ class Tool:
     # How many browsers the tool's service has started: a call that times out after this changed
     # says the browser died meanwhile (its transparent restart came out of the call's deadline).
     starts: Callable[[], int] | None = None
+    # Checks a call's arguments before the user is asked to approve it (same keyword arguments
+    # as `run`); raises ToolError for a call that would be refused, such as a URL the policy
+    # forbids: the model reads why, and the user is never asked about it. `run` checks again.
+    check: Callable[..., Awaitable[None]] | None = None
 
     def as_sequential(self) -> Tool:
         return replace(self, sequential=True)
@@ -57,6 +61,7 @@ def tool(
     fn: Callable[..., Awaitable[str]],
     prepare: Callable[[], Awaitable[None]] | None = None,
     starts: Callable[[], int] | None = None,
+    check: Callable[..., Awaitable[None]] | None = None,
 ) -> Tool:
     """A Tool from an async function: its name, typed parameters and docstring.
 
@@ -76,4 +81,4 @@ def tool(
         if param.default is inspect.Parameter.empty:
             required.append(name)
     schema = {"type": "object", "properties": properties, "required": required, "additionalProperties": False}
-    return Tool(fn.__name__, summary.strip(), schema, fn, prepare, starts=starts)
+    return Tool(fn.__name__, summary.strip(), schema, fn, prepare, starts=starts, check=check)

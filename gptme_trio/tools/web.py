@@ -47,14 +47,18 @@ class WebTools:
         self.page = InteractivePage(browser, policy, self.checked_options(), self._truncate)
 
     def tools(self) -> list[Tool]:
-        start, starts = self._browser.start, lambda: self._browser.starts
+        start, starts, check = self._browser.start, lambda: self._browser.starts, self.check_url
         return [
-            tool(self.read_url, start, starts),
-            tool(self.screenshot, start, starts),
-            tool(self.snapshot, start, starts),
+            tool(self.read_url, start, starts, check),
+            tool(self.screenshot, start, starts, check),
+            tool(self.snapshot, start, starts, check),
             tool(self.read_logs),
             *self.page.tools(),
         ]
+
+    async def check_url(self, url: str) -> None:
+        """Refused unless the model may open `url`: asked before the user confirms a call."""
+        await self._policy.check(url)
 
     async def request_filter(self, url: str) -> str | None:
         """For the browser: None lets a request of a model-opened page through, else why not."""

@@ -1,0 +1,157 @@
+"""The prompt and the confirmation in a pseudo-terminal, keys typed as a person would (issue 14, items
+22-25): typeahead never answers a confirmation, answers stay out of the history, a Ctrl-D typed before
+the prompt is drawn ends chat, Ctrl-C at a confirmation cancels the turn."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import time
+
+import pexpect
+
+from .conftest import cli_command, cli_env, descendants
+from .test_chat_tty import PROMPT, ctrl_d_exits_cleanly, spawn_chat
+
+QUESTION = r"Run read_url\(http://127\.0\.0\.1:\d+/normal\)\? \[Y/n\]"
+
+
+def read_normal(site, **extra) -> dict:
+    return {"tool_calls": [{"name": "read_url", "arguments": {"url": site.url("/normal")}}], **extra}
+
+
+def chat_with(server, home, *args: str) -> pexpect.spawn:
+    child = spawn_chat(
+        "-m", "local/test-model", "--allow-hosts", "127.0.0.1", *args, GPTME_TRIO_HOME=str(home), **server.env("local")
+    )
+    child.expect(PROMPT)
+    return child
+
+
+def last_user(request: dict) -> str:
+    return next(m["content"] for m in reversed(request["body"]["messages"]) if m["role"] == "user")
+
+
+def tool_results(request: dict) -> list[str]:
+    return [m["content"] for m in request["body"]["messages"] if m["role"] == "tool"]
+
+
+def test_typeahead_goes_to_the_next_prompt_never_to_a_confirmation(llm, site, tmp_path):
+    server = llm([read_normal(site, delay_ms=1500), {"text": "Not read."}, {"text": "Replying to y."}])
+    child = chat_with(server, tmp_path / "home")
+    child.sendline("read the page")
+    time.sleep(0.5)  # the model is answering: no prompt is up
+    child.send("y\r")  # typed ahead, before any question was asked
+    child.expect(QUESTION)
+    time.sleep(0.5)  # the question waits for a key pressed after it appeared
+    child.send("n\r")
+    child.expect("Not read.")
+    child.expect("Replying to y.")  # the typeahead was the next prompt's line
+    child.expect(PROMPT)
+    ctrl_d_exits_cleanly(child, [])
+    requests = server.requests()
+    assert tool_results(requests[1]) == ["the user declined this tool call"]
+    assert last_user(requests[2]) == "y"
+
+
+def test_partial_typeahead_waits_at_the_next_prompt(llm, site, tmp_path):
+    server = llm([read_normal(site, delay_ms=1500), {"text": "Read it."}, {"text": "More."}])
+    child = chat_with(server, tmp_path / "home")
+    child.sendline("read the page")
+    time.sleep(0.5)
+    child.send("and then")  # no Enter: it waits in the next ordinary prompt, editable
+    child.expect(QUESTION)
+    child.send("\r")  # Enter at the question: yes
+    child.expect("Read it.")
+    child.expect(PROMPT)
+    child.send(" more\r")
+    child.expect("More.")
+    child.expect(PROMPT)
+    ctrl_d_exits_cleanly(child, [])
+    requests = server.requests()
+    assert "Structured concurrency" in tool_results(requests[1])[0]
+    assert last_user(requests[2]) == "and then more"
+
+
+def test_confirmation_answers_stay_out_of_the_history(llm, site, tmp_path):
+    home = tmp_path / "home"
+    server = llm([read_normal(site), {"text": "Read it."}, {"text": "Again."}])
+    child = chat_with(server, home)
+    child.sendline("read the page")
+    child.expect(QUESTION)
+    child.send("y\r")
+    child.expect("Read it.")
+    child.expect(PROMPT)
+    child.send("\x1b[A")  # up-arrow: the last line typed at the prompt, not the answer "y"
+    child.expect("read the page")
+    child.send("\r")
+    child.expect("Again.")
+    child.expect(PROMPT)
+    ctrl_d_exits_cleanly(child, [])
+    assert last_user(server.requests()[2]) == "read the page"
+    entries = [line[1:] for line in (home / "history").read_text().splitlines() if line.startswith("+")]
+    assert entries == ["read the page"]  # (prompt_toolkit does not repeat an entry equal to the last)
+
+
+def test_ctrl_d_typed_before_the_prompt_is_drawn_ends_chat(llm, tmp_path):
+    server = llm([{"text": "Here is my answer.", "delay_ms": 1500}])
+    child = chat_with(server, tmp_path / "home")
+    child.sendline("hello")
+    time.sleep(0.5)  # the model is answering
+    child.sendcontrol("d")  # before the reply ends: the next prompt is not drawn yet
+    child.expect("Here is my answer.")
+    answered = time.monotonic()
+    child.expect(pexpect.EOF, timeout=5)
+    waited = time.monotonic() - answered
+    child.close()
+    assert child.exitstatus == 0
+    assert waited < 3.0, waited  # measured 0.5-0.7 s at load 9 on 2 cores, as long as Ctrl-D at a drawn prompt
+
+
+def test_ctrl_c_at_a_confirmation_cancels_the_turn(llm, site, tmp_path):
+    home = tmp_path / "home"
+    server = llm([read_normal(site), {"text": "The next turn works."}])
+    child = chat_with(server, home)
+    child.sendline("read the page")
+    child.expect(QUESTION)
+    sent = time.monotonic()
+    child.sendcontrol("c")  # a key at the question (raw mode), not a SIGINT
+    child.expect(r"\[interrupted\]")
+    child.expect(PROMPT)
+    assert time.monotonic() - sent < 1.0
+    child.sendline("go on")
+    child.expect("The next turn works.")
+    child.expect(PROMPT)
+    ctrl_d_exits_cleanly(child, [])
+    requests = server.requests()
+    assert len(requests) == 2  # the model was not called again within the cancelled turn
+    assert tool_results(requests[1]) == ["interrupted by user"]
+    [log] = (home / "conversations").glob("*/conversation.jsonl")
+    roles = [json.loads(line)["role"] for line in log.read_text().splitlines()]
+    assert roles == ["system", "user", "assistant", "tool", "user", "assistant"]
+
+
+def test_the_terminal_mode_is_restored_on_exit(llm, tmp_path):
+    """Between prompts chat holds the terminal non-canonical: the shell gets its mode back after, however
+    chat ends (Ctrl-D at the prompt, Ctrl-D typed during a reply, SIGTERM)."""
+    server = llm([{"text": "Answer one.", "delay_ms": 800}])
+    chat = " ".join(shlex.quote(a) for a in cli_command("chat", "-m", "local/test-model"))
+    script = f"stty -g; echo MODE-BEFORE; {chat}; stty -g; echo MODE-AFTER"
+    env = cli_env(PROMPT_TOOLKIT_NO_CPR="1", GPTME_TRIO_HOME=str(tmp_path / "home"), **server.env("local"))
+    for end in ("ctrl-d", "ctrl-d typed ahead", "sigterm"):
+        shell = pexpect.spawn("/bin/sh", ["-c", script], env=env, timeout=20)
+        shell.expect(r"([0-9a-f:]+)\r\nMODE-BEFORE")
+        before = shell.match.group(1)
+        shell.expect(PROMPT)
+        if end == "ctrl-d typed ahead":
+            shell.sendline("hello")
+            shell.sendcontrol("d")
+            shell.expect("Answer one.")
+        elif end == "sigterm":
+            [chat_process] = [p for p in descendants(shell.pid) if "gptme_trio" in p.cmdline()]
+            chat_process.terminate()
+        else:
+            shell.sendcontrol("d")
+        shell.expect(r"([0-9a-f:]+)\r\nMODE-AFTER")
+        assert shell.match.group(1) == before, end
+        shell.expect(pexpect.EOF)
