@@ -8,7 +8,8 @@ calls are recorded as interrupted before the cancellation goes on up.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import trio
@@ -16,7 +17,7 @@ import trio
 from gptme_trio.chat.store import Conversation
 from gptme_trio.core.errors import FetchError, ProviderError, StreamBroken, ToolError, timed_out
 from gptme_trio.llm import Event, Message, Provider, Reply, TextDelta, ToolCall, ToolSpec
-from gptme_trio.tools import Tool
+from gptme_trio.tools import Report, Tool
 
 INTERRUPTED = "interrupted by user"
 PREPARE_SECONDS = 60  # starting the browser, outside each call's own deadline
@@ -34,8 +35,9 @@ class TurnUI(Protocol):
     def on_text(self, text: str) -> None: ...
     def on_tool_start(self, call: ToolCall) -> None: ...
     def on_tool_end(self, call: ToolCall, result: str, ok: bool) -> None: ...
+    def on_tool_output(self, call: ToolCall, text: str) -> None: ...
     def notice(self, text: str) -> None: ...
-    async def confirm(self, call: ToolCall) -> bool: ...
+    async def confirm(self, call: ToolCall, preview: str) -> bool: ...
 
 
 @dataclass
@@ -43,6 +45,7 @@ class Agent:
     provider: Provider
     tools: dict[str, Tool]
     settings: ChatSettings
+    off: Mapping[str, str] = field(default_factory=dict)  # tools not in this chat -> why, for the model
 
     async def turn(self, conversation: Conversation, user_text: str, ui: TurnUI) -> str:
         """Run one user turn to the model's final answer; return that answer's text."""
@@ -98,12 +101,14 @@ class Agent:
     async def _run_tools(self, conversation: Conversation, calls: list[ToolCall], ui: TurnUI) -> None:
         """Run the calls concurrently, each under its deadline; record results in call order."""
         results: list[tuple[str, bool, int] | None] = [None] * len(calls)
-        approved = [await self._approve(call, ui) for call in calls]  # one question at a time
+        refusals = [await self._approve(call, ui) for call in calls]  # one question at a time
+        reports = [_report_to(ui, call) for call in calls]
 
         async def run(index: int, call: ToolCall) -> None:
             ui.on_tool_start(call)
             started = time.perf_counter()
-            text, ok = await self.call_tool(call) if approved[index] else ("the user declined this tool call", False)
+            refusal = refusals[index]
+            text, ok = (refusal, False) if refusal is not None else await self.call_tool(call, reports[index])
             results[index] = (text, ok, round((time.perf_counter() - started) * 1000))
             ui.on_tool_end(call, text, ok)
 
@@ -121,20 +126,37 @@ class Agent:
                     if not sequential(call):
                         nursery.start_soon(run, index, call)
         finally:  # on Ctrl-C too: every call gets a result, so the log stays a valid exchange
-            for call, result in zip(calls, results, strict=True):
-                text, ok, ms = result or (INTERRUPTED, False, None)
+            for call, result, report in zip(calls, results, reports, strict=True):
+                partial = report.partial() if report.partial is not None and result is None else INTERRUPTED
+                text, ok, ms = result or (partial, False, None)
                 meta: dict[str, Any] = {"tool_ms": ms, "ok": ok}
                 conversation.append(Message("tool", text, call_id=call.id, name=call.name), meta)
 
-    async def _approve(self, call: ToolCall, ui: TurnUI) -> bool:
-        return not self.settings.confirm_tools or call.name not in self.tools or await ui.confirm(call)
+    async def _approve(self, call: ToolCall, ui: TurnUI) -> str | None:
+        """None: run the call; else the result it gets instead (declined, or it cannot run as asked)."""
+        tool = self.tools.get(call.name)
+        if tool is None or not self.settings.confirm_tools:
+            return None  # call_tool says what is wrong with an unknown tool
+        preview = ""
+        if tool.preview is not None:
+            try:
+                preview = tool.preview(tool.check_arguments(call.arguments))
+            except ToolError as exc:  # a patch that matches nothing, a refused path: no need to ask
+                return f"error: {exc}"
+        if not await ui.confirm(call, preview):
+            return "the user declined this tool call"
+        return None
 
-    async def call_tool(self, call: ToolCall) -> tuple[str, bool]:
+    async def call_tool(self, call: ToolCall, report: Report | None = None) -> tuple[str, bool]:
         """Run one tool call under its deadline: (the text the model reads, whether it succeeded)."""
         tool = self.tools.get(call.name)
         if tool is None:
-            return f"error: no tool named {call.name!r}; available: {', '.join(self.tools)}", False
+            available = f"tools you may use: {', '.join(self.tools) or 'none'}"
+            if call.name in self.off:
+                return f"error: {call.name} is not available in this chat ({self.off[call.name]}); {available}", False
+            return f"error: no tool named {call.name!r}; {available}", False
         seconds, starts = self.settings.tool_timeout, tool.starts or (lambda: 0)
+        extra: dict[str, Report] = {"report": report or Report()} if tool.reports else {}
         try:
             if tool.prepare is not None:
                 with trio.move_on_after(PREPARE_SECONDS) as scope:
@@ -142,8 +164,16 @@ class Agent:
                 if scope.cancelled_caught:
                     return f"error: {call.name} could not get ready within {PREPARE_SECONDS} s", False
             before = starts()
+            arguments = {**tool.check_arguments(call.arguments), **extra}
+            if tool.own_deadline:
+                return await tool.run(**arguments), True
             with trio.move_on_after(seconds):
-                return await tool.run(**tool.check_arguments(call.arguments)), True
+                return await tool.run(**arguments), True
         except (ToolError, FetchError) as exc:
             return f"error: {exc}", False
         return f"error: {timed_out(seconds, restarted=starts() != before)}", False
+
+
+def _report_to(ui: TurnUI, call: ToolCall) -> Report:
+    """A call's Report: what it shows goes to the UI, tagged with the call."""
+    return Report(lambda text: ui.on_tool_output(call, text))
