@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -238,3 +239,22 @@ def llm(_llm_server_port) -> Callable[[list], ScriptedLLM]:
         return ScriptedLLM(_llm_server_port)
 
     return start
+
+
+PR_SET_CHILD_SUBREAPER = 36
+
+
+@pytest.fixture
+def subreaper() -> Iterator[None]:
+    """Make this process a child subreaper (Linux) for the test: a process orphaned below it is re-parented
+    here instead of to init, so a walk of our process tree finds a survivor instead of missing it."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    assert libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    yield
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+    for proc in psutil.Process().children():  # orphans re-parented to us and ended: reap them
+        with contextlib.suppress(psutil.NoSuchProcess, ChildProcessError):
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                os.waitpid(proc.pid, os.WNOHANG)

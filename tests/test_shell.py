@@ -8,10 +8,9 @@ shows up in the walk instead of escaping it.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -30,22 +29,13 @@ from tests.support.scripted import ScriptedProvider
 
 from .conftest import alive
 
-PR_SET_CHILD_SUBREAPER = 36
 
-
-@pytest.fixture(autouse=True)
-def subreaper() -> Iterator[None]:
-    libc = ctypes.CDLL(None, use_errno=True)
-    assert libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
-    yield
-    libc.prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
-    for proc in psutil.Process().children():  # orphans re-parented to us and killed: reap them
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            os.waitpid(proc.pid, os.WNOHANG)
-
-
-def left_over() -> list[psutil.Process]:
-    return alive(psutil.Process().children(recursive=True))
+@pytest.fixture
+def left_over(subreaper: None) -> Callable[[], list[psutil.Process]]:
+    """The processes below this one that still run and were not there before the test (the shared servers
+    were), with orphans re-parented to us (conftest.subreaper)."""
+    before = set(psutil.Process().children(recursive=True))
+    return lambda: alive([p for p in psutil.Process().children(recursive=True) if p not in before])
 
 
 class UI:
@@ -88,7 +78,9 @@ def conversation(tmp_path) -> Conversation:
     return conv
 
 
-async def test_ctrl_c_stops_the_command_at_once_keeps_its_output_and_the_next_turn_works(tmp_path, conversation):
+async def test_ctrl_c_stops_the_command_at_once_keeps_its_output_and_the_next_turn_works(
+    left_over, tmp_path, conversation
+):
     model = ScriptedProvider()
     model.enqueue(tool_calls=[("shell", {"command": "echo started; sleep 100"})])
     model.enqueue(tool_calls=[("shell", {"command": "echo again"})])
@@ -119,7 +111,7 @@ async def test_ctrl_c_stops_the_command_at_once_keeps_its_output_and_the_next_tu
         assert model.requests[-1].tool_results[-1] == "again\n[exit status 0]"
 
 
-async def test_a_timeout_ends_background_jobs_of_the_command_too(tmp_path):
+async def test_a_timeout_ends_background_jobs_of_the_command_too(left_over, tmp_path):
     async with open_background() as background:
         shell = make_shell(background, tmp_path)
         started = time.perf_counter()
@@ -130,7 +122,7 @@ async def test_a_timeout_ends_background_jobs_of_the_command_too(tmp_path):
     assert not left_over()
 
 
-async def test_jobs_left_running_by_a_finished_command_end_with_it(tmp_path):
+async def test_jobs_left_running_by_a_finished_command_end_with_it(left_over, tmp_path):
     async with open_background() as background:
         shell = make_shell(background, tmp_path)
         # a job in a process group of its own (job control on) is still in the session
@@ -139,7 +131,7 @@ async def test_jobs_left_running_by_a_finished_command_end_with_it(tmp_path):
     assert not left_over()
 
 
-async def test_a_command_that_prints_nothing_for_too_long_is_stopped(tmp_path):
+async def test_a_command_that_prints_nothing_for_too_long_is_stopped(left_over, tmp_path):
     async with open_background() as background:
         shell = make_shell(background, tmp_path, inactivity=1)
         started = time.perf_counter()
@@ -150,7 +142,7 @@ async def test_a_command_that_prints_nothing_for_too_long_is_stopped(tmp_path):
     assert not left_over()
 
 
-async def test_a_gigabyte_of_output_keeps_memory_bounded_and_is_cut_in_the_middle(tmp_path):
+async def test_a_gigabyte_of_output_keeps_memory_bounded_and_is_cut_in_the_middle(left_over, tmp_path):
     ui = UI()
     report = Report(lambda text: setattr(ui, "shown", ui.shown + text))
     async with open_background() as background:
@@ -179,7 +171,7 @@ async def test_a_gigabyte_of_output_keeps_memory_bounded_and_is_cut_in_the_middl
         (f"git -C {ROOT} log -1 --format=%H | wc -c", "41\n[exit status 0]"),
     ],
 )
-async def test_commands_that_would_wait_for_a_person_return_at_once(tmp_path, command, expected):
+async def test_commands_that_would_wait_for_a_person_return_at_once(left_over, tmp_path, command, expected):
     async with open_background() as background:
         shell = make_shell(background, tmp_path)
         started = time.perf_counter()
@@ -188,7 +180,7 @@ async def test_commands_that_would_wait_for_a_person_return_at_once(tmp_path, co
     assert result.endswith(expected)
 
 
-async def test_cd_persists_between_calls_and_exit_keeps_it(tmp_path):
+async def test_cd_persists_between_calls_and_exit_keeps_it(left_over, tmp_path):
     (tmp_path / "sub").mkdir()
     async with open_background() as background:
         shell = make_shell(background, tmp_path)
@@ -199,14 +191,14 @@ async def test_cd_persists_between_calls_and_exit_keeps_it(tmp_path):
         assert await run(shell, "echo ${X:-unset}") == "unset\n[exit status 0]"  # variables do not persist
 
 
-async def test_stdout_and_stderr_arrive_as_one_stream_in_order(tmp_path):
+async def test_stdout_and_stderr_arrive_as_one_stream_in_order(left_over, tmp_path):
     async with open_background() as background:
         shell = make_shell(background, tmp_path)
         result = await run(shell, "for i in 1 2 3; do echo out$i; echo err$i >&2; done; false")
     assert result == "out1\nerr1\nout2\nerr2\nout3\nerr3\n[exit status 1]"
 
 
-async def test_background_jobs_report_new_output_stop_on_kill_and_end_with_the_chat(tmp_path):
+async def test_background_jobs_report_new_output_stop_on_kill_and_end_with_the_chat(left_over, tmp_path):
     async with open_background() as background:
         shell = make_shell(background, tmp_path)
         started = await run(shell, "echo ready; sleep 100", background=True)
