@@ -116,7 +116,6 @@ async def chat_loop(
     async def screenshot(url: str) -> None:
         await _say(await web.capture(parse_target(url), check_policy=False) if url else "usage: /screenshot URL")
 
-
     async def list_tools(_: str) -> None:
         listed = list(tools.values()) if tools is not None else [*web.tools(), *search.tools()]
         await _say("\n".join(f"{t.name}: {t.description.splitlines()[0]}" for t in listed))

@@ -65,6 +65,8 @@ async def open_session(
 async def end_session(sid: int, leader: trio.Process | None = None) -> None:
     """SIGTERM every process of session `sid`, SIGKILL the rest after GRACE s; reap `leader`."""
     members = _members(sid)
+    if leader is not None and leader.returncode is None and leader.pid not in members:
+        members.append(leader.pid)  # /proc unreadable (hidepid): the leader at least, by its pid
     if members:
         _signal_all(members, signal.SIGTERM)
         with trio.move_on_after(GRACE):
@@ -74,8 +76,11 @@ async def end_session(sid: int, leader: trio.Process | None = None) -> None:
             if not left:
                 break
             _signal_all(left, signal.SIGKILL)
-            await wait_gone(left)  # SIGKILL cannot be caught: this is quick
+            with trio.move_on_after(GRACE):  # SIGKILL cannot be caught: quick, unless stuck in the kernel
+                await wait_gone(left)
     if leader is not None:
+        if leader.poll() is None:
+            leader.kill()
         await leader.wait()
 
 
