@@ -175,7 +175,7 @@ class FileTools:
         except OutputError as exc:
             raise ToolError(str(exc)) from exc
         lines = change.new.count(b"\n") + (not change.new.endswith(b"\n") and bool(change.new))
-        return f"{verb} {self.workspace.show(change.real)} ({lines} lines, {size(len(change.new))})"
+        return f"{verb} {self.workspace.show(change.real)} ({_lines(lines)}, {size(len(change.new))})"
 
     def _preview(self, change: _Change) -> str:
         name = self.workspace.show(change.real)
@@ -183,7 +183,7 @@ class FileTools:
         if change.old is None:
             head = "".join(new[:PREVIEW_LINES])
             more = f"\n… {len(new) - PREVIEW_LINES} more lines" if len(new) > PREVIEW_LINES else ""
-            return f"new file {name} ({len(new)} lines):\n{head.rstrip(chr(10))}{more}"
+            return f"new file {name} ({_lines(len(new))}):\n{head.rstrip(chr(10))}{more}"
         old = change.old.decode("utf-8", "replace").splitlines(keepends=True)
         diff = [line if line.endswith("\n") else line + "\n" for line in difflib.unified_diff(old, new, name, name)]
         if not diff:
@@ -237,3 +237,7 @@ def _read_existing(real: Path, shown: str) -> bytes | None:
     if b"\0" in data[:SNIFF]:
         raise ToolError(f"{shown} is a binary file ({size(len(data))}); the file tools edit text files only")
     return data
+
+
+def _lines(count: int) -> str:
+    return "1 line" if count == 1 else f"{count} lines"
