@@ -118,6 +118,7 @@ def test_bad_tool_options_are_one_line_and_exit_2(home, model, project, args, co
     assert model.requests == []
 
 
+@pytest.mark.serial  # timing
 def test_ctrl_c_in_dash_n_through_the_real_binary_leaves_no_process(llm, home, tmp_path, subreaper):
     server = llm(
         [
