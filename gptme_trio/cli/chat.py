@@ -42,7 +42,7 @@ Exit codes:
     "--tool-timeout",
     type=SECONDS,
     metavar="SECONDS",
-    help="Deadline for each tool call.  [default: 30]",
+    help="Deadline for each tool call (shell calls have their own timeout).  [default: 30]",
 )
 @click.option(
     "--llm-timeout",
