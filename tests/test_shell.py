@@ -220,3 +220,15 @@ async def test_background_jobs_report_new_output_stop_on_kill_and_end_with_the_c
             await shell.shell_output(9)
         assert left_over(), "job 2 should still run"
     assert not left_over()  # the service ended: job 2 and its sleep went with it
+
+
+@pytest.mark.serial  # timing
+async def test_a_command_that_ignores_sigterm_is_killed_2_s_later_and_the_cap_bounds_the_timeout(left_over, tmp_path):
+    async with open_background() as background:
+        shell = make_shell(background, tmp_path, max_timeout=1)
+        started = time.perf_counter()
+        result = await run(shell, "trap '' TERM; echo stubborn; sleep 100", timeout=100)  # sleep inherits the trap
+        took = time.perf_counter() - started
+    assert result == "stubborn\n[timed out after 1 s]"  # capped at max_timeout
+    assert 2.9 < took < 6  # 1 s, then SIGTERM ignored for the 2 s grace, then SIGKILL
+    assert not left_over()
