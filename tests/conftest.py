@@ -251,8 +251,14 @@ def subreaper() -> Iterator[None]:
     import ctypes
 
     libc = ctypes.CDLL(None, use_errno=True)
+    before = set(psutil.Process().children(recursive=True))
     assert libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
     yield
+    survivors = alive([p for p in psutil.Process().children(recursive=True) if p not in before])
+    for proc in survivors:  # a failed test's, by pid: they must not outlive it
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.kill()
+    psutil.wait_procs(survivors, timeout=5)
     libc.prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
     for proc in psutil.Process().children():  # orphans re-parented to us and ended: reap them
         with contextlib.suppress(psutil.NoSuchProcess, ChildProcessError):
