@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -238,3 +239,28 @@ def llm(_llm_server_port) -> Callable[[list], ScriptedLLM]:
         return ScriptedLLM(_llm_server_port)
 
     return start
+
+
+PR_SET_CHILD_SUBREAPER = 36
+
+
+@pytest.fixture
+def subreaper() -> Iterator[None]:
+    """Make this process a child subreaper (Linux) for the test: a process orphaned below it is re-parented
+    here instead of to init, so a walk of our process tree finds a survivor instead of missing it."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    before = set(psutil.Process().children(recursive=True))
+    assert libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    yield
+    survivors = alive([p for p in psutil.Process().children(recursive=True) if p not in before])
+    for proc in survivors:  # a failed test's, by pid: they must not outlive it
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.kill()
+    psutil.wait_procs(survivors, timeout=5)
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+    for proc in psutil.Process().children():  # orphans re-parented to us and ended: reap them
+        with contextlib.suppress(psutil.NoSuchProcess, ChildProcessError):
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                os.waitpid(proc.pid, os.WNOHANG)

@@ -42,10 +42,13 @@ class RecordingUI:
     def on_tool_end(self, call: ToolCall, result: str, ok: bool) -> None:
         self.events.append(("end", call.name, ok))
 
+    def on_tool_output(self, call: ToolCall, text: str) -> None:
+        self.events.append(("output", call.name, text))
+
     def notice(self, text: str) -> None:
         self.events.append(("notice", text))
 
-    async def confirm(self, call: ToolCall) -> bool:
+    async def confirm(self, call: ToolCall, preview: str = "") -> bool:
         self.events.append(("confirm", call.name))
         return self.answers.pop(0)
 
@@ -166,7 +169,7 @@ async def test_tool_failures_come_back_to_the_model_as_errors(conversation, auto
     assert await agent(model, tool_timeout=5).turn(conversation, "go", ui) == "ok"
     assert model.requests[1].tool_results == [
         "error: cannot read https://x.example",
-        "error: no tool named 'no_such_tool'; available: echo, nap, broken",
+        "error: no tool named 'no_such_tool'; tools you may use: echo, nap, broken",
         "error: echo: argument 'text' must be a string",
         "error: echo: unknown arguments ['txt'], missing ['text']",
         "error: timed out after 5 s",

@@ -114,10 +114,13 @@ class Asked:
     def on_tool_end(self, call: ToolCall, result: str, ok: bool) -> None:
         pass
 
+    def on_tool_output(self, call: ToolCall, text: str) -> None:
+        pass
+
     def notice(self, text: str) -> None:
         pass
 
-    async def confirm(self, call: ToolCall) -> bool:
+    async def confirm(self, call: ToolCall, preview: str = "") -> bool:
         self.asked.append(call.arguments.get("url", ""))
         return False
 

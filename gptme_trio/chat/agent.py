@@ -8,7 +8,8 @@ calls are recorded as interrupted before the cancellation goes on up.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import trio
@@ -16,7 +17,7 @@ import trio
 from gptme_trio.chat.store import Conversation
 from gptme_trio.core.errors import FetchError, ProviderError, StreamBroken, ToolError, timed_out
 from gptme_trio.llm import Event, Message, Provider, Reply, TextDelta, ToolCall, ToolSpec
-from gptme_trio.tools import Tool
+from gptme_trio.tools import Report, Tool
 
 INTERRUPTED = "interrupted by user"
 DECLINED = "the user declined this tool call"
@@ -35,11 +36,13 @@ class TurnUI(Protocol):
     def on_text(self, text: str) -> None: ...
     def on_tool_start(self, call: ToolCall) -> None: ...
     def on_tool_end(self, call: ToolCall, result: str, ok: bool) -> None: ...
+    def on_tool_output(self, call: ToolCall, text: str) -> None: ...
     def notice(self, text: str) -> None: ...
 
-    async def confirm(self, call: ToolCall) -> bool:
-        """Whether the user lets `call` run. Asked only about calls that passed their tool's `check`.
-        To abandon the whole turn instead (Ctrl-C), cancel the turn's scope."""
+    async def confirm(self, call: ToolCall, preview: str) -> bool:
+        """Whether the user lets `call` run; `preview` (a command, a diff) is shown first when not empty.
+        Asked only about calls that passed their tool's `check`. To abandon the whole turn instead
+        (Ctrl-C), cancel the turn's scope."""
         ...
 
 
@@ -48,6 +51,7 @@ class Agent:
     provider: Provider
     tools: dict[str, Tool]
     settings: ChatSettings
+    off: Mapping[str, str] = field(default_factory=dict)  # tools not in this chat -> why, for the model
 
     async def turn(self, conversation: Conversation, user_text: str, ui: TurnUI) -> str:
         """Run one user turn to the model's final answer; return that answer's text."""
@@ -104,12 +108,13 @@ class Agent:
         """Run the calls concurrently, each under its deadline; record results in call order."""
         results: list[tuple[str, bool, int] | None] = [None] * len(calls)
         verdicts: list[str | None] = []
+        reports = [_report_to(ui, call) for call in calls]
 
         async def run(index: int, call: ToolCall) -> None:
             ui.on_tool_start(call)
             started = time.perf_counter()
             verdict = verdicts[index]
-            text, ok = await self.call_tool(call) if verdict is None else (verdict, False)
+            text, ok = await self.call_tool(call, reports[index]) if verdict is None else (verdict, False)
             results[index] = (text, ok, round((time.perf_counter() - started) * 1000))
             ui.on_tool_end(call, text, ok)
 
@@ -129,8 +134,9 @@ class Agent:
                     if not sequential(call):
                         nursery.start_soon(run, index, call)
         finally:  # on Ctrl-C too: every call gets a result, so the log stays a valid exchange
-            for call, result in zip(calls, results, strict=True):
-                text, ok, ms = result or (INTERRUPTED, False, None)
+            for call, result, report in zip(calls, results, reports, strict=True):
+                partial = report.partial() if report.partial is not None and result is None else INTERRUPTED
+                text, ok, ms = result or (partial, False, None)
                 meta: dict[str, Any] = {"tool_ms": ms, "ok": ok}
                 conversation.append(Message("tool", text, call_id=call.id, name=call.name), meta)
 
@@ -149,16 +155,21 @@ class Agent:
                     await tool.check(**arguments)
                 if scope.cancelled_caught:
                     return f"error: {timed_out(seconds, restarted=False)}"
-        except (ToolError, FetchError) as exc:
+            preview = tool.preview(arguments) if tool.preview is not None else ""
+        except (ToolError, FetchError) as exc:  # a patch that matches nothing, a refused path or URL
             return f"error: {exc}"
-        return None if await ui.confirm(call) else DECLINED
+        return None if await ui.confirm(call, preview) else DECLINED
 
-    async def call_tool(self, call: ToolCall) -> tuple[str, bool]:
+    async def call_tool(self, call: ToolCall, report: Report | None = None) -> tuple[str, bool]:
         """Run one tool call under its deadline: (the text the model reads, whether it succeeded)."""
         tool = self.tools.get(call.name)
         if tool is None:
-            return f"error: no tool named {call.name!r}; available: {', '.join(self.tools)}", False
+            available = f"tools you may use: {', '.join(self.tools) or 'none'}"
+            if call.name in self.off:
+                return f"error: {call.name} is not available in this chat ({self.off[call.name]}); {available}", False
+            return f"error: no tool named {call.name!r}; {available}", False
         seconds, starts = self.settings.tool_timeout, tool.starts or (lambda: 0)
+        extra: dict[str, Report] = {"report": report or Report()} if tool.reports else {}
         try:
             if tool.prepare is not None:
                 with trio.move_on_after(PREPARE_SECONDS) as scope:
@@ -166,8 +177,16 @@ class Agent:
                 if scope.cancelled_caught:
                     return f"error: {call.name} could not get ready within {PREPARE_SECONDS} s", False
             before = starts()
+            arguments = {**tool.check_arguments(call.arguments), **extra}
+            if tool.own_deadline:
+                return await tool.run(**arguments), True
             with trio.move_on_after(seconds):
-                return await tool.run(**tool.check_arguments(call.arguments)), True
+                return await tool.run(**arguments), True
         except (ToolError, FetchError) as exc:
             return f"error: {exc}", False
         return f"error: {timed_out(seconds, restarted=starts() != before)}", False
+
+
+def _report_to(ui: TurnUI, call: ToolCall) -> Report:
+    """A call's Report: what it shows goes to the UI, tagged with the call."""
+    return Report(lambda text: ui.on_tool_output(call, text))

@@ -8,6 +8,9 @@ user config directory (e.g. ~/.config/gptme-trio/config.toml).
     tool_timeout = 30
     llm_timeout = 120
     max_steps = 20
+    tools = ["read_url", "search", "shell", "read_file", "patch_file"]   # the tools the model gets
+    allow_paths = ["~/notes"]           # trees the file tools may touch besides the start directory
+    shell_max_timeout = 600             # the longest timeout a shell call may ask for (seconds)
 
     [search]
     engine = "searxng"                  # or "duckduckgo"
@@ -43,6 +46,9 @@ _TOP: dict[str, type | tuple[type, ...]] = {
     "tool_timeout": (int, float),
     "llm_timeout": (int, float),
     "max_steps": int,
+    "tools": list,
+    "allow_paths": list,
+    "shell_max_timeout": (int, float),
     "search": dict,
     "providers": dict,
 }
@@ -56,6 +62,9 @@ class Config:
     tool_timeout: float | None = None
     llm_timeout: float | None = None
     max_steps: int | None = None
+    tools: tuple[str, ...] | None = None
+    allow_paths: tuple[str, ...] = ()
+    shell_max_timeout: float | None = None
     search_engine: str | None = None
     search_url: str | None = None
     providers: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -102,13 +111,20 @@ def load_config(env: Mapping[str, str] = os.environ) -> Config:
             raise UsageError(f"{path}: unknown setting {key!r} (known: {', '.join(_TOP)})")
         if not isinstance(value, _TOP[key]) or isinstance(value, bool):
             raise UsageError(f"{path}: {key} has the wrong type")
-    for key in ("tool_timeout", "llm_timeout"):  # as the flags: a number of seconds > 0 (TOML has nan and -inf)
+    for key in (
+        "tool_timeout",
+        "llm_timeout",
+        "shell_max_timeout",
+    ):  # as the flags: a number of seconds > 0 (TOML has nan and -inf)
         if key in data and not data[key] > 0:
             raise UsageError(f"{path}: {key} must be a number of seconds > 0, got {data[key]}")
     if "max_steps" in data and not 1 <= data["max_steps"] <= 1000:
         raise UsageError(f"{path}: max_steps must be between 1 and 1000, got {data['max_steps']}")
     if not all(isinstance(h, str) for h in data.get("allow_hosts", [])):
         raise UsageError(f"{path}: allow_hosts must be a list of host names")
+    for key in ("tools", "allow_paths"):
+        if not all(isinstance(item, str) for item in data.get(key, [])):
+            raise UsageError(f"{path}: {key} must be a list of strings")
     providers = data.get("providers", {})
     for name, settings in providers.items():
         if name not in PROVIDER_ENV or not isinstance(settings, dict):
@@ -125,6 +141,9 @@ def load_config(env: Mapping[str, str] = os.environ) -> Config:
         tool_timeout=data.get("tool_timeout"),
         llm_timeout=data.get("llm_timeout"),
         max_steps=data.get("max_steps"),
+        tools=tuple(data["tools"]) if "tools" in data else None,
+        allow_paths=tuple(data.get("allow_paths", [])),
+        shell_max_timeout=data.get("shell_max_timeout"),
         search_engine=search.get("engine"),
         search_url=search.get("url"),
         providers={name: dict(s) for name, s in providers.items()},

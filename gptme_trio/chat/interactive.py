@@ -10,7 +10,7 @@ recording the turn. Ctrl-C at the prompt clears the line; Ctrl-D exits.
 from __future__ import annotations
 
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 import trio
 
@@ -21,6 +21,7 @@ from gptme_trio.core.errors import EXIT_OK, GptmeTrioError
 from gptme_trio.core.runtime import Interrupts
 from gptme_trio.fetch.targets import parse_target
 from gptme_trio.llm import ToolCall
+from gptme_trio.tools import Tool
 from gptme_trio.tools.search import WebSearch
 from gptme_trio.tools.web import WebTools
 
@@ -60,14 +61,21 @@ class TerminalUI:
         status = "ok" if ok else result
         print(f"   {call.name}: {status}", file=sys.stderr, flush=True)
 
+    def on_tool_output(self, call: ToolCall, text: str) -> None:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+
     def notice(self, text: str) -> None:
         print(text, file=sys.stderr, flush=True)
 
-    async def confirm(self, call: ToolCall) -> bool:
+    async def confirm(self, call: ToolCall, preview: str) -> bool:
         if not self._confirm_tools:
             return True
+        if preview:  # the command, a diff, a new file's first lines
+            print(preview, file=sys.stderr, flush=True)
+        question = f"Run {call.name}?" if preview else f"Run {_describe(call)}?"
         try:
-            return await self._prompter.confirm(f"Run {_describe(call)}?")
+            return await self._prompter.confirm(question)
         except (PromptInterrupted, PromptEOF) as exc:
             self.leave = isinstance(exc, PromptEOF)
             self._turn.cancel()  # as SIGINT does: the agent records the turn as interrupted
@@ -88,6 +96,7 @@ async def chat_loop(
     make_agent: Callable[[str], Agent],
     model: str | None,
     no_model_help: str,
+    tools: Mapping[str, Tool] | None = None,  # the tools the model has (default: the web tools)
 ) -> int:
     print(f"gptme-trio: conversation {conversation.name} ({conversation.path}); /help for commands", file=sys.stderr)
     agent = make_agent(model) if model else None
@@ -119,9 +128,13 @@ async def chat_loop(
     async def screenshot(url: str) -> None:
         await _say(await web.capture(parse_target(url), check_policy=False) if url else "usage: /screenshot URL")
 
+    async def list_tools(_: str) -> None:
+        listed = list(tools.values()) if tools is not None else [*web.tools(), *search.tools()]
+        await _say("\n".join(f"{t.name}: {t.description.splitlines()[0]}" for t in listed))
+
     commands: dict[str, Callable[[str], Awaitable[None]]] = {
         "/help": lambda _: _say(HELP),
-        "/tools": lambda _: _say("\n".join(f"{t.name}: {t.description}" for t in [*web.tools(), *search.tools()])),
+        "/tools": list_tools,
         "/search": lambda query: _search(search, query),
         "/log": lambda _: _say(_render_log(conversation)),
         "/undo": undo,

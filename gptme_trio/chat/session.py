@@ -21,13 +21,18 @@ import httpx
 
 from gptme_trio.chat.agent import Agent, ChatSettings
 from gptme_trio.chat.store import Conversation
+from gptme_trio.chat.toolset import ACTING, choose
 from gptme_trio.core.browser import BrowserSpec, open_browser
 from gptme_trio.core.errors import EXIT_OK, ProviderConfigError
 from gptme_trio.core.policy import UrlPolicy
 from gptme_trio.core.proxy import open_policy_proxy
 from gptme_trio.core.runtime import Interrupts
 from gptme_trio.llm import Message, Provider, ToolCall
+from gptme_trio.tools.background import open_background
+from gptme_trio.tools.files import FileTools
+from gptme_trio.tools.paths import Workspace
 from gptme_trio.tools.search import WebSearch
+from gptme_trio.tools.shell import Shell, ShellSettings
 from gptme_trio.tools.web import WebTools
 
 NO_MODEL_HELP = (
@@ -58,12 +63,20 @@ class ChatPlan:
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
     search_engine: str = "duckduckgo"
     search_url: str | None = None
+    tools: tuple[str, ...] | None = None  # --tools / the config's list (checked); None: the mode's default
+    workdir: Path = field(default_factory=Path.cwd)  # the tree the file tools may touch, the shell's start
+    allow_paths: tuple[Path, ...] = ()  # more trees for the file tools
+    shell: ShellSettings = field(default_factory=ShellSettings)
 
 
 SYSTEM_PROMPT = (
     "You are gptme-trio, a terminal assistant that reads the web. Use the tools to read pages "
     "before answering questions about them, cite the URLs you used, and say so when a page "
     "could not be read."
+)
+HANDS_PROMPT = (
+    " You can also run shell commands and read and edit files: the project is {}, where relative "
+    "paths start. Read a file before you change it, and prefer patch_file for small edits."
 )
 
 
@@ -81,14 +94,18 @@ class PlainUI:
         if not ok:
             print(f"   {call.name}: {result}", file=sys.stderr, flush=True)
 
+    def on_tool_output(self, call: ToolCall, text: str) -> None:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+
     def notice(self, text: str) -> None:
         print(f"gptme-trio: {text}", file=sys.stderr, flush=True)
 
-    async def confirm(self, call: ToolCall) -> bool:
+    async def confirm(self, call: ToolCall, preview: str) -> bool:
         return True  # -n implies -y: nobody is there to answer
 
 
-def open_conversation(plan: ChatPlan) -> Conversation:
+def open_conversation(plan: ChatPlan, hands: bool = False) -> Conversation:
     if plan.resume:
         conversation = Conversation.open(plan.home, plan.name)
         if conversation.skipped_lines:
@@ -98,7 +115,8 @@ def open_conversation(plan: ChatPlan) -> Conversation:
             )
         return conversation
     conversation = Conversation.create(plan.home, plan.name)
-    conversation.append(Message("system", plan.system or SYSTEM_PROMPT))
+    system = plan.system or SYSTEM_PROMPT + (HANDS_PROMPT.format(Workspace(plan.workdir).root) if hands else "")
+    conversation.append(Message("system", system))
     return conversation
 
 
@@ -111,10 +129,13 @@ async def run_chat(
     """`providers` turns "PROVIDER/MODEL" into a Provider: `llm.registry.resolve` unless a test injects one."""
     if not plan.model and not plan.interactive:
         raise ProviderConfigError(NO_MODEL_HELP)
-    conversation = open_conversation(plan)
+    hands = any(name in plan.tools for name in ACTING) if plan.tools is not None else plan.interactive
+    conversation = open_conversation(plan, hands)
     policy = UrlPolicy(plan.allow_hosts)
+    workspace = Workspace(plan.workdir, plan.allow_paths)
     async with (
         httpx.AsyncClient(timeout=None) as client,
+        open_background() as background,  # commands run with `background: true`; all end with the chat
         open_policy_proxy(policy) as proxy_url,  # outlives the browser: its pages connect through it
         open_browser(plan.browser) as browser,
     ):
@@ -123,12 +144,14 @@ async def run_chat(
             print(REMOTE_BROWSER_NOTE.format(plan.browser.ws_endpoint or plan.browser.cdp_endpoint), file=sys.stderr)
         web = WebTools(browser, policy, conversation.directory, proxy=proxy)
         search = WebSearch(client, plan.search_engine, plan.search_url)
-        tools = {t.name: t for t in [*web.tools(), *search.tools()]}
+        shell = Shell(workspace.root, os.environ, background, plan.shell)  # keys were taken out of os.environ
+        every = [*web.tools(), *search.tools(), *shell.tools(), *FileTools(workspace).tools()]
+        tools, off = choose({t.name: t for t in every}, plan.tools, plan.interactive)
 
         def make_agent(model: str) -> Agent:
             from gptme_trio.llm.registry import resolve
 
-            return Agent((providers or resolve)(model, plan.env, client), tools, plan.settings)
+            return Agent((providers or resolve)(model, plan.env, client), tools, plan.settings, off)
 
         if plan.interactive:
             from gptme_trio.chat.interactive import COMMANDS, chat_loop
@@ -136,7 +159,7 @@ async def run_chat(
 
             with Prompter(plan.home / "history", COMMANDS) as prompter:  # the terminal's mode restored on exit
                 return await chat_loop(
-                    prompter, conversation, web, search, interrupts, make_agent, plan.model, NO_MODEL_HELP
+                    prompter, conversation, web, search, interrupts, make_agent, plan.model, NO_MODEL_HELP, tools
                 )
         if not plan.model:  # checked above, before anything started; this tells the type checker
             raise ProviderConfigError(NO_MODEL_HELP)

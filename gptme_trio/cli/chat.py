@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
+from pathlib import Path
 
 import click
 
@@ -41,7 +42,7 @@ Exit codes:
     "--tool-timeout",
     type=SECONDS,
     metavar="SECONDS",
-    help="Deadline for each tool call.  [default: 30]",
+    help="Deadline for each tool call (shell calls have their own timeout).  [default: 30]",
 )
 @click.option(
     "--llm-timeout",
@@ -60,6 +61,18 @@ Exit codes:
     metavar="H1,H2",
     help="Hosts the model may open even if local or private (e.g. localhost,127.0.0.1).",
 )
+@click.option(
+    "--tools",
+    "tool_names",
+    metavar="T1,T2",
+    help="The tools the model gets (e.g. read_url,search,shell,read_file). Default: all of them "
+    "interactively; with -n all but shell and the file-writing tools.",
+)
+@click.option(
+    "--allow-paths",
+    metavar="DIR1,DIR2",
+    help="More directory trees the file tools may touch (besides the one chat started in).",
+)
 @click.option("--system", metavar="TEXT", help="System prompt for a new conversation.")
 @click.option("-v", "--verbose", is_flag=True, help="Show details of failures, and what the URL policy refused.")
 @browser_options
@@ -74,6 +87,8 @@ def chat(
     llm_timeout: float | None,
     max_steps: int | None,
     allow_hosts: str | None,
+    tool_names: str | None,
+    allow_paths: str | None,
     system: str | None,
     verbose: bool,
     browser_path: str | None,
@@ -91,12 +106,25 @@ def chat(
       gptme-trio chat -n -m anthropic/claude-sonnet-4-5 'Summarise https://example.com'
       OPENAI_BASE_URL=http://127.0.0.1:8080/v1 gptme-trio chat -m local/qwen2.5 -n 'hi'
       gptme-trio chat -r --name research 'and the second link?'   # resume a conversation
+      gptme-trio chat -n --tools shell,read_file,patch_file 'make the tests pass'
+      gptme-trio chat --tools read_url,search                     # a web reader only
+      gptme-trio chat --allow-paths ~/notes                        # files there too
+
+    \b
+    Tools: read_url search screenshot snapshot read_logs open_page click fill press page_text
+    close_page (the web); shell shell_output shell_kill (bash in the directory chat started in,
+    stdin /dev/null, stopped after its timeout, 60 s without output, or Ctrl-C, with everything
+    it started); read_file save_file append_file patch_file (files in that directory's tree).
+    Interactively every call is shown (the command, a diff) and confirmed unless -y. With -n
+    nobody confirms: shell and the file-writing tools are off unless --tools (or config) names them.
     """
     from gptme_trio.chat.agent import ChatSettings
     from gptme_trio.chat.config import load_config
     from gptme_trio.chat.session import ChatPlan, run_chat
     from gptme_trio.chat.store import check_name, home_dir
+    from gptme_trio.chat.toolset import check_names, parse_names
     from gptme_trio.core.browser.locate import browser_spec
+    from gptme_trio.tools.shell import ShellSettings
 
     try:
         config = load_config()
@@ -105,6 +133,14 @@ def chat(
         llm_timeout = first(llm_timeout, config.llm_timeout, 120.0)
         max_steps = first(max_steps, config.max_steps, 20)
         hosts = tuple(h for h in allow_hosts.split(",") if h.strip()) if allow_hosts is not None else config.allow_hosts
+        if tool_names is not None:
+            chosen: tuple[str, ...] | None = check_names(parse_names(tool_names))
+        elif config.tools is not None:
+            chosen = check_names(config.tools, f"{config.path}: tools")
+        else:
+            chosen = None
+        paths = parse_names(allow_paths) if allow_paths is not None else list(config.allow_paths)
+        trees = tuple(existing_dir(p, "--allow-paths" if allow_paths is not None else f"{config.path}") for p in paths)
         stdin = sys.stdin  # None when the shell closed it (`<&-`)
         texts = list(prompts)
         if stdin is None and not texts:
@@ -133,9 +169,27 @@ def chat(
             env=config.provider_env(os.environ),
             search_engine=os.environ.get("GPTME_TRIO_SEARCH_ENGINE") or config.search_engine or "duckduckgo",
             search_url=os.environ.get("GPTME_TRIO_SEARCH_URL") or config.search_url,
+            tools=chosen,
+            workdir=current_dir(),
+            allow_paths=trees,
+            shell=ShellSettings(max_timeout=first(config.shell_max_timeout, 600.0)),
         )
     except UsageError as exc:
         fail(str(exc))
     for name in config.key_vars():  # the plan has its copy; the driver and Chromium inherit no keys
         os.environ.pop(name, None)
     run(lambda interrupts: run_chat(plan, interrupts), verbose)
+
+
+def existing_dir(text: str, where: str) -> Path:
+    path = Path(text).expanduser()
+    if not path.is_dir():
+        raise UsageError(f"{where}: {text} is not a directory")
+    return path
+
+
+def current_dir() -> Path:
+    try:
+        return Path.cwd()
+    except OSError as exc:  # removed under us
+        raise UsageError(f"the current directory is gone ({exc.strerror}): cd somewhere first") from exc

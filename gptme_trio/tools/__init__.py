@@ -5,7 +5,13 @@
 
 A tool returns text for the model. Failures the model should see (a page that
 cannot be reached, a bad argument) are raised as ToolError or FetchError and
-become "error: ..." results; the caller sets each call's deadline.
+become "error: ..." results; the caller sets each call's deadline, unless the tool
+bounds its own time (`own_deadline`: the shell's `timeout` argument) and reports running out of
+it as a result.
+
+A tool may take a `report: Report` parameter (not shown to the model): its output for the
+user's terminal while it runs, and its result so far should the call be interrupted.
+A `preview` shows the user what a call will do before they confirm it (the command, a diff).
 """
 
 from __future__ import annotations
@@ -18,6 +24,15 @@ from typing import Any, get_type_hints
 from gptme_trio.core.errors import ToolError
 
 _JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean"}
+
+
+@dataclass
+class Report:
+    """A running call's line to the user, and what it leaves behind when cancelled."""
+
+    show: Callable[[str], None] = lambda text: None  # output as it arrives, for the terminal
+    # Set by the tool: its result so far, which the caller records when the call is interrupted.
+    partial: Callable[[], str] | None = None
 
 
 @dataclass(frozen=True)
@@ -39,6 +54,16 @@ class Tool:
     # as `run`); raises ToolError for a call that would be refused, such as a URL the policy
     # forbids: the model reads why, and the user is never asked about it. `run` checks again.
     check: Callable[..., Awaitable[None]] | None = None
+    # The tool keeps its own deadline (from its arguments) and returns what it has when it passes.
+    own_deadline: bool = False
+    # What the user is shown before confirming the call (checked arguments in; ToolError: the call
+    # cannot run, and nobody needs to be asked).
+    preview: Callable[[dict[str, Any]], str] | None = None
+
+    @property
+    def reports(self) -> bool:
+        """It takes a `report: Report` argument."""
+        return "report" in inspect.signature(self.run).parameters
 
     def as_sequential(self) -> Tool:
         return replace(self, sequential=True)
@@ -61,6 +86,9 @@ def tool(
     fn: Callable[..., Awaitable[str]],
     prepare: Callable[[], Awaitable[None]] | None = None,
     starts: Callable[[], int] | None = None,
+    *,
+    own_deadline: bool = False,
+    preview: Callable[[dict[str, Any]], str] | None = None,
     check: Callable[..., Awaitable[None]] | None = None,
 ) -> Tool:
     """A Tool from an async function: its name, typed parameters and docstring.
@@ -74,6 +102,8 @@ def tool(
     arg_docs = dict(line.strip().split(": ", 1) for line in rest.splitlines() if ": " in line)
     properties, required = {}, []
     for name, param in inspect.signature(fn).parameters.items():
+        if hints.get(name) is Report:
+            continue  # given by the caller, not the model
         kind = _JSON_TYPES.get(hints.get(name, str))
         if kind is None:
             raise TypeError(f"tool {fn.__name__}: parameter {name} must be str, int, float or bool")
@@ -81,4 +111,14 @@ def tool(
         if param.default is inspect.Parameter.empty:
             required.append(name)
     schema = {"type": "object", "properties": properties, "required": required, "additionalProperties": False}
-    return Tool(fn.__name__, summary.strip(), schema, fn, prepare, starts=starts, check=check)
+    return Tool(
+        fn.__name__,
+        summary.strip(),
+        schema,
+        fn,
+        prepare,
+        starts=starts,
+        check=check,
+        own_deadline=own_deadline,
+        preview=preview,
+    )

@@ -40,7 +40,7 @@ class InteractivePage:
 
     def tools(self) -> list[Tool]:
         start, starts = self._browser.start, lambda: self._browser.starts
-        tools = [tool(self.open_page, start, starts, self._policy.check)]
+        tools = [tool(self.open_page, start, starts, check=self._policy.check)]
         tools += [tool(fn, starts=starts) for fn in (self.click, self.fill, self.press, self.page_text)]
         tools += [tool(self.close_page)]
         return [t.as_sequential() for t in tools]

@@ -49,9 +49,9 @@ class WebTools:
     def tools(self) -> list[Tool]:
         start, starts, check = self._browser.start, lambda: self._browser.starts, self.check_url
         return [
-            tool(self.read_url, start, starts, check),
-            tool(self.screenshot, start, starts, check),
-            tool(self.snapshot, start, starts, check),
+            tool(self.read_url, start, starts, check=check),
+            tool(self.screenshot, start, starts, check=check),
+            tool(self.snapshot, start, starts, check=check),
             tool(self.read_logs),
             *self.page.tools(),
         ]
