@@ -80,4 +80,5 @@ def bench(session: nox.Session) -> None:
     # 200 trials, 2 at once (~6 min). Not 3: a trial costs ~2.3 CPU-s, so 3 at once keep both cores ~90 % busy and
     # the trials' own deadlines (-t 4, a browser restart) start failing from load, not from the product.
     part("fault matrix", "python", "-m", "bench.fault_matrix", "--jobs", "2")
+    part("hostile inputs", "python", "-m", "bench.hostile_bench", "--per-class", "5")  # ~10 min; needs root (mknod, mount)
     part("report", "python", "-m", "bench.report")

@@ -29,6 +29,10 @@ PARTS = [  # (file, what it covers)
     ("soak.md", "soak: 1,000 fetches and 300 chat tool calls, memory/fds/processes every 50"),
     ("soak_long.md", "soak, long: 5,000 fetches in one process (run apart from nox -s bench: 5 min; command inside)"),
     ("faults.md", "fault matrix: signals, crashes and server faults injected at random moments"),
+    (
+        "hostile.md",
+        "hostile-input replay: the 21 fetch classes of issue 14 (and chat's closed stdin), varied at random",
+    ),
 ]
 VERDICT = r"(?P<verdict>PASS|\*\*MISS\*\*|MISS|\*\*FAIL\*\*|FAIL|\*\*PASS\*\*)"
 
@@ -83,6 +87,8 @@ HEADLINES = [
              r"Criterion .*?: " + VERDICT + r"(?P<value>)", "flat"),
     Headline("", "fault matrix: trials recovered, orphans, corrupt logs", "faults.md",
              r"^\| \*\*total\*\* \| \d+ \| (?P<value>\d+ \([\d.]+ %\) \| \d+ \| \d+) \|", "100 % / 0 / 0"),
+    Headline("", "hostile inputs: tried / documented / internal / tracebacks / orphans / damaged", "hostile.md",
+             r"^\| \*\*total\*\* \| (?P<value>\d+ \| \d+ \| \d+ \| \d+ \| \d+ \| \d+) \|", "N / N / 0 / 0 / 0 / 0"),
 ]  # fmt: skip
 
 
@@ -95,6 +101,9 @@ def headline(h: Headline) -> str:
     value = groups["value"].replace(" | ", " / ")
     if "verdict" in groups:
         verdict = groups["verdict"].strip("*")
+    elif h.file == "hostile.md":
+        tried, documented, *bad = value.split(" / ")
+        verdict = "PASS" if tried == documented and set(bad) == {"0"} else "FAIL"
     elif h.file == "faults.md":
         verdict = "PASS" if value.endswith("(100 %) / 0 / 0") else "FAIL"
     else:
