@@ -22,35 +22,10 @@ from gptme_trio.chat.store import Conversation
 from gptme_trio.core.browser import BrowserSpec
 from gptme_trio.core.errors import ProviderConfigError, ProviderError, StreamBroken
 from gptme_trio.core.runtime import Interrupts
-from gptme_trio.llm import Message, Reply, ToolCall
+from gptme_trio.llm import Message, Reply
 from gptme_trio.tools import Tool, ToolError, tool
 from tests.support.scripted import ScriptedProvider
-
-
-class RecordingUI:
-    def __init__(self, answers: list[bool] | None = None) -> None:
-        self.events: list[tuple] = []
-        self.text = ""
-        self.answers = list(answers or [])
-
-    def on_text(self, text: str) -> None:
-        self.text += text
-
-    def on_tool_start(self, call: ToolCall) -> None:
-        self.events.append(("start", call.name, trio.current_time()))
-
-    def on_tool_end(self, call: ToolCall, result: str, ok: bool) -> None:
-        self.events.append(("end", call.name, ok))
-
-    def on_tool_output(self, call: ToolCall, text: str) -> None:
-        self.events.append(("output", call.name, text))
-
-    def notice(self, text: str) -> None:
-        self.events.append(("notice", text))
-
-    async def confirm(self, call: ToolCall, preview: str = "") -> bool:
-        self.events.append(("confirm", call.name))
-        return self.answers.pop(0)
+from tests.support.ui import RecordingUI
 
 
 async def echo(text: str, times: int = 1) -> str:

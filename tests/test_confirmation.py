@@ -16,10 +16,11 @@ from gptme_trio.chat.prompt import PromptEOF, PromptInterrupted
 from gptme_trio.chat.store import Conversation
 from gptme_trio.core.policy import UrlPolicy
 from gptme_trio.core.runtime import Interrupts
-from gptme_trio.llm import Message, ToolCall
+from gptme_trio.llm import Message
 from gptme_trio.tools import tool
 from gptme_trio.tools.web import WebTools
 from tests.support.scripted import ScriptedProvider
+from tests.support.ui import RecordingUI
 
 DECLINED = "the user declined this tool call"
 
@@ -99,32 +100,6 @@ async def test_declining_still_calls_the_model_again(tmp_path):
     assert model.requests[1].tool_results == [DECLINED, "did b"]
 
 
-class Asked:
-    """A TurnUI that records what it was asked about and answers no."""
-
-    def __init__(self) -> None:
-        self.asked: list[str] = []
-
-    def on_text(self, text: str) -> None:
-        pass
-
-    def on_tool_start(self, call: ToolCall) -> None:
-        pass
-
-    def on_tool_end(self, call: ToolCall, result: str, ok: bool) -> None:
-        pass
-
-    def on_tool_output(self, call: ToolCall, text: str) -> None:
-        pass
-
-    def notice(self, text: str) -> None:
-        pass
-
-    async def confirm(self, call: ToolCall, preview: str = "") -> bool:
-        self.asked.append(call.arguments.get("url", ""))
-        return False
-
-
 REFUSED = ["http://127.0.0.1:9/", "file:///etc/passwd", "http://localhost/", "http://[::1]/", "http://10.0.0.1/"]
 
 
@@ -136,9 +111,9 @@ async def test_the_policy_refuses_before_anyone_is_asked(tmp_path, browser, tool
     model = ScriptedProvider().enqueue(tool_calls=[(tool_name, {"url": u}) for u in [*REFUSED, allowed]])
     model.enqueue("understood")
     conversation = Conversation.create(tmp_path, "talk")
-    ui = Asked()
+    ui = RecordingUI(default=False)
     await Agent(model, tools, ChatSettings(confirm_tools=True)).turn(conversation, "go", ui)
-    assert ui.asked == [allowed]  # only the call that can run
+    assert [call.arguments.get("url") for call, _ in ui.asked] == [allowed]  # only the call that can run
     results = model.requests[1].tool_results
     assert all(r.startswith("error: refused") for r in results[:-1]), results
     assert results[-1] == DECLINED
@@ -148,7 +123,7 @@ async def test_the_policy_refuses_before_anyone_is_asked(tmp_path, browser, tool
 async def test_bad_arguments_are_answered_without_asking(tmp_path):
     model = ScriptedProvider().enqueue(tool_calls=[("act", {"how": "x"}), ("act", {"what": 3})])
     model.enqueue("ok")
-    ui = Asked()
+    ui = RecordingUI(default=False)
     conversation = Conversation.create(tmp_path, "talk")
     await Agent(model, {"act": tool(act)}, ChatSettings(confirm_tools=True)).turn(conversation, "go", ui)
     assert ui.asked == []

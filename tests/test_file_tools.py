@@ -17,10 +17,11 @@ import trio
 from gptme_trio.chat.agent import Agent, ChatSettings
 from gptme_trio.chat.store import Conversation
 from gptme_trio.core.errors import ToolError
-from gptme_trio.llm import Message, ToolCall
+from gptme_trio.llm import Message
 from gptme_trio.tools.files import MAX_LINES, FileTools
 from gptme_trio.tools.paths import Workspace
 from tests.support.scripted import ScriptedProvider
+from tests.support.ui import RecordingUI
 
 
 @pytest.fixture
@@ -172,30 +173,6 @@ async def test_allowed_paths_widen_the_tree(tree, tmp_path):
     assert (notes / "todo.md").read_text() == "- one\n"
 
 
-class ConfirmingUI:
-    def __init__(self) -> None:
-        self.asked: list[tuple[str, str]] = []
-
-    def on_text(self, text: str) -> None:
-        pass
-
-    def on_tool_start(self, call: ToolCall) -> None:
-        pass
-
-    def on_tool_end(self, call: ToolCall, result: str, ok: bool) -> None:
-        pass
-
-    def on_tool_output(self, call: ToolCall, text: str) -> None:
-        pass
-
-    def notice(self, text: str) -> None:
-        pass
-
-    async def confirm(self, call: ToolCall, preview: str) -> bool:
-        self.asked.append((call.name, preview))
-        return True
-
-
 async def test_confirmation_shows_a_diff_or_the_new_file_and_a_patch_that_cannot_apply_asks_nothing(files, tree):
     conversation = Conversation.create(tree.parent, "files")
     conversation.append(Message("system", "s"))
@@ -204,7 +181,7 @@ async def test_confirmation_shows_a_diff_or_the_new_file_and_a_patch_that_cannot
     model.enqueue(tool_calls=[("save_file", {"path": "new.txt", "content": "hello\nworld\n"})])
     model.enqueue(tool_calls=[("patch_file", {"path": "app.py", "old": "nowhere", "new": "X"})])
     model.enqueue("done")
-    ui = ConfirmingUI()
+    ui = RecordingUI()
     agent = Agent(model, {t.name: t for t in files.tools()}, ChatSettings(confirm_tools=True))
     assert await agent.turn(conversation, "edit", ui) == "done"
     [(_, diff), (_, new)] = ui.asked  # the third call was never put to the user

@@ -19,13 +19,14 @@ import trio
 
 from gptme_trio.chat.agent import Agent, ChatSettings
 from gptme_trio.chat.store import Conversation
-from gptme_trio.llm import Message, ToolCall
+from gptme_trio.llm import Message
 from gptme_trio.tools import Report
 from gptme_trio.tools.background import Background, open_background
 from gptme_trio.tools.output import HEAD, TAIL
 from gptme_trio.tools.shell import NO_INPUT_HINT, Shell, ShellSettings
 from tests.support import ROOT
 from tests.support.scripted import ScriptedProvider
+from tests.support.ui import RecordingUI
 
 from .conftest import alive
 
@@ -36,31 +37,6 @@ def left_over(subreaper: None) -> Callable[[], list[psutil.Process]]:
     were), with orphans re-parented to us (conftest.subreaper)."""
     before = set(psutil.Process().children(recursive=True))
     return lambda: alive([p for p in psutil.Process().children(recursive=True) if p not in before])
-
-
-class UI:
-    def __init__(self) -> None:
-        self.shown = ""
-        self.previews: list[str] = []
-
-    def on_text(self, text: str) -> None:
-        pass
-
-    def on_tool_start(self, call: ToolCall) -> None:
-        pass
-
-    def on_tool_end(self, call: ToolCall, result: str, ok: bool) -> None:
-        pass
-
-    def on_tool_output(self, call: ToolCall, text: str) -> None:
-        self.shown += text
-
-    def notice(self, text: str) -> None:
-        pass
-
-    async def confirm(self, call: ToolCall, preview: str) -> bool:
-        self.previews.append(preview)
-        return True
 
 
 def make_shell(background: Background, cwd: Path, **settings: float) -> Shell:
@@ -86,7 +62,7 @@ async def test_ctrl_c_stops_the_command_at_once_keeps_its_output_and_the_next_tu
     model.enqueue(tool_calls=[("shell", {"command": "echo started; sleep 100"})])
     model.enqueue(tool_calls=[("shell", {"command": "echo again"})])
     model.enqueue("done")
-    ui = UI()
+    ui = RecordingUI()
     async with open_background() as background:
         shell = make_shell(background, tmp_path)
         agent = Agent(model, {t.name: t for t in shell.tools()}, ChatSettings(confirm_tools=True))
@@ -148,7 +124,7 @@ async def test_a_command_that_prints_nothing_for_too_long_is_stopped(left_over, 
 
 @pytest.mark.serial  # timing
 async def test_a_gigabyte_of_output_keeps_memory_bounded_and_is_cut_in_the_middle(left_over, tmp_path):
-    ui = UI()
+    ui = RecordingUI()
     report = Report(lambda text: setattr(ui, "shown", ui.shown + text))
     async with open_background() as background:
         shell = make_shell(background, tmp_path)
