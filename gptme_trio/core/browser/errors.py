@@ -7,6 +7,7 @@ Pure functions over exception text (no asyncio here): Playwright reports network
 from __future__ import annotations
 
 import re
+import tempfile
 
 from playwright.async_api import Error as PlaywrightError
 
@@ -72,3 +73,20 @@ def first_line(exc: BaseException) -> str:
     text = (getattr(exc, "message", None) or str(exc)).strip()
     line = text.splitlines()[0] if text else type(exc).__name__
     return re.sub(r"^\w+\.\w+: ", "", line)
+
+
+# Chromium's profile (Playwright makes it in the temporary folder) holds Unix sockets, whose paths
+# must fit in 108 bytes: under a long TMPDIR, Chromium exits at once and Playwright only says
+# "Target page, context or browser has been closed".
+_MAX_TMPDIR = 50
+
+
+def start_hint() -> str:
+    """Why a local Chromium may have failed to start, when the machine shows a reason we know; or ""."""
+    folder = tempfile.gettempdir()
+    if len(folder) > _MAX_TMPDIR:
+        return (
+            f" (the temporary folder {folder[:40]}… is {len(folder)} characters long: Chromium's sockets in it"
+            f" must fit in 108 bytes; set TMPDIR to a shorter one, such as /tmp)"
+        )
+    return ""

@@ -25,7 +25,7 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import async_playwright
 
 from gptme_trio.core.browser.driver import driver_start
-from gptme_trio.core.browser.errors import first_line, is_driver_gone, map_playwright_error
+from gptme_trio.core.browser.errors import first_line, is_driver_gone, map_playwright_error, start_hint
 from gptme_trio.core.browser.options import CHROMIUM_ARGS, BrowserSpec, PageOptions, context_kwargs
 from gptme_trio.core.browser.page import Page
 from gptme_trio.core.errors import BrowserCrashed, GptmeTrioError
@@ -265,6 +265,8 @@ class BrowserService:
                         continue
                     where = self._spec.ws_endpoint or self._spec.cdp_endpoint or self._spec.executable
                     reason = f"it exited with code {exited.group(1)}" if exited else first_line(exc)
+                    if not self._spec.ws_endpoint and not self._spec.cdp_endpoint:
+                        reason += start_hint()
                     launch.error = BrowserCrashed(f"could not start the browser ({where}): {reason}")
                     launch.error.__cause__ = exc
                     return

@@ -1,0 +1,16 @@
+"""A Chromium that cannot start says why, when the reason is one we can see from here."""
+
+from __future__ import annotations
+
+import tempfile
+
+
+def test_a_temporary_folder_too_long_for_chromiums_sockets_is_named(run_cli, tmp_path):
+    page = tmp_path / "page.html"
+    page.write_text("<p>x</p>")
+    with tempfile.TemporaryDirectory(prefix="x" * 70, dir="/tmp") as long_tmp:
+        ran = run_cli("fetch", "-q", str(page), TMPDIR=long_tmp)
+    err = ran.stderr.decode()
+    assert ran.returncode == 1, err
+    assert "characters long: Chromium's sockets in it must fit in 108 bytes" in err and "TMPDIR" in err
+    assert len(err.strip().splitlines()) == 1
