@@ -23,6 +23,8 @@ EngineName = Literal["browser", "http"]
 WaitUntil = Literal["commit", "domcontentloaded", "load", "networkidle"]
 Capture = Literal["html", "png", "pdf", "aria"]  # aria: the accessibility tree (YAML)
 
+DEFAULT_SETTLE_MS = 3000
+
 FORMATS: tuple[Format, ...] = get_args(Format)
 BINARY_FORMATS: tuple[BinaryFormat, ...] = get_args(BinaryFormat)
 ENGINES: tuple[EngineName, ...] = get_args(EngineName)
@@ -56,6 +58,10 @@ class RenderOptions:
     js: str | None = None  # script run after load; its result is kept (browser only)
     capture: Capture = "html"
     full_page: bool = False  # png: the whole scrollable page
+    # After the wait condition, wait until the page is quiet (nothing pending, the DOM unchanged)
+    # for at most this long, and never more than half of what is left of the URL's deadline. 0: off.
+    settle_ms: int = DEFAULT_SETTLE_MS
+    frames: bool = False  # cross-origin frames' documents too (same-origin ones always)
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,8 @@ class FetchRequest:
     concurrency: int = 4
     wait_until: WaitUntil = "load"
     wait_for: str | None = None
+    settle: int | None = None  # None: DEFAULT_SETTLE_MS with the browser
+    frames: bool = False
     js: str | None = None
     headers: tuple[str, ...] = ()
     user_agent: str | None = None

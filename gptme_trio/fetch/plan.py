@@ -23,7 +23,7 @@ from gptme_trio.core.progress import Reporter
 from gptme_trio.fetch import extract
 from gptme_trio.fetch.batch import fetch_all
 from gptme_trio.fetch.extract import validate_selector, validate_wait_for
-from gptme_trio.fetch.options import EngineName, FetchOptions, FetchRequest, RenderOptions, is_binary
+from gptme_trio.fetch.options import DEFAULT_SETTLE_MS, EngineName, FetchOptions, FetchRequest, RenderOptions, is_binary
 from gptme_trio.fetch.output import Destination, ToStdout, Writer, choose_destination
 from gptme_trio.fetch.targets import Target, parse_target, read_target_lines
 
@@ -62,6 +62,8 @@ def build_fetch_plan(request: FetchRequest) -> FetchPlan:
             (is_binary(fmt), f"-f {fmt}"),
             (r.wait_for, "--wait-for"),
             (r.js, "--js"),
+            (r.settle is not None, "--settle"),
+            (r.frames, "--frames"),
             (r.browser_endpoint, "--browser-endpoint"),
             (r.cdp_endpoint, "--cdp-endpoint"),
         ):
@@ -97,7 +99,15 @@ def build_fetch_plan(request: FetchRequest) -> FetchPlan:
         targets=targets,
         engine=r.engine,
         fetch=FetchOptions(fmt, not r.full, r.selector, r.timeout, concurrency, r.ignore_http_errors),
-        render=RenderOptions(r.wait_until, r.wait_for, r.js, fmt if is_binary(fmt) else "html", r.full_page),
+        render=RenderOptions(
+            r.wait_until,
+            r.wait_for,
+            r.js,
+            fmt if is_binary(fmt) else "html",
+            r.full_page,
+            DEFAULT_SETTLE_MS if r.settle is None else r.settle,
+            r.frames,
+        ),
         page=PageOptions(
             parse_headers(r.headers),
             r.user_agent,

@@ -11,6 +11,13 @@ from gptme_trio.fetch.extract import is_pdf, title_of
 from gptme_trio.fetch.targets import Target
 
 
+def settle_seconds(cap_ms: int) -> float:
+    """How long a page may take to settle: `cap_ms`, and at most half of what is left of the
+    caller's deadline, so that a page that never goes quiet still returns its content in time."""
+    left = trio.current_effective_deadline() - trio.current_time()
+    return max(0.0, min(cap_ms / 1000, left / 2))
+
+
 class BrowserEngine:
     """Renders each URL in a reused tab (see `BrowserService.tabs`): one per concurrent caller."""
 
@@ -46,12 +53,13 @@ class BrowserEngine:
                 _, _, snap.body = await page.download(nav.final_url)
                 return snap
             if snap.status is not None and snap.status >= 400:
-                snap.html = await page.content()  # the caller decides if this is an error
+                snap.html = await page.document(frames=render.frames)  # the caller decides if this is an error
                 return snap
             if render.wait_until == "networkidle":
                 await page.wait_for_load_state("networkidle")
             if render.wait_for:
                 await page.wait_for_selector(render.wait_for)
+            await page.settle(settle_seconds(render.settle_ms))
             if render.js:
                 snap.js_result = await page.evaluate(render.js)
             if render.capture == "png":
@@ -61,7 +69,7 @@ class BrowserEngine:
             elif render.capture == "aria":
                 snap.capture = (await page.aria_snapshot()).encode()
             else:
-                snap.html = await page.content()
+                snap.html = await page.document(frames=render.frames)
             # The serialized DOM holds the current <title>: reading it here saves a round trip per page.
             snap.title = title_of(snap.html) if snap.html is not None else await page.title()
             snap.final_url = page.url
