@@ -3,8 +3,8 @@
     QUIET_TRACKER   init script (every document of every tab): counts the work a page has pending
                     (short setTimeouts, fetch() and their body reads, XMLHttpRequests, scripts it
                     inserts) and notes when its DOM last changed, in window.__gptmeTrioQuiet
-    SETTLE          evaluate([cap_ms, quiet_ms]): a promise that resolves once nothing is pending
-                    and the DOM has not changed for quiet_ms, or at cap_ms
+    SETTLE          evaluate([cap_ms, quiet_ms]): a promise that resolves, after one frame, once
+                    nothing is pending and the DOM has not changed for quiet_ms, or at cap_ms
     DOCUMENT        evaluate({frames, overlays, part}): the document as HTML, with open shadow roots
                     (nested too) rendered in place (slots filled as the browser shows them),
                     same-origin frames inlined and marked, cross-origin ones as placeholders
@@ -24,7 +24,9 @@ QUIET_TRACKER = r"""
   if (window.__gptmeTrioQuiet) return;
   const SHORT = SHORT_TIMER_MS;
   const origSet = window.setTimeout, origClear = window.clearTimeout, origClearInterval = window.clearInterval;
-  const state = { pending: 0, last: performance.now(), wake: null, setTimeout: origSet, clearTimeout: origClear };
+  // last: when the DOM last changed or pending work last ended, from DOMContentLoaded on (the parse
+  // itself is the wait condition's business): a page that changed nothing since has nothing to wait for.
+  const state = { pending: 0, last: -Infinity, wake: null, setTimeout: origSet, clearTimeout: origClear };
   Object.defineProperty(window, '__gptmeTrioQuiet', { value: state });
   const touch = () => { state.last = performance.now(); };
   const begin = () => { state.pending++; };
@@ -87,11 +89,9 @@ QUIET_TRACKER = r"""
       }
     }
   });
-  // From DOMContentLoaded on: the parser's own insertions are the load event's business.
-  const start = () => { touch(); observer.observe(document, { childList: true, subtree: true, characterData: true }); };
+  const start = () => observer.observe(document, { childList: true, subtree: true, characterData: true });
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start, { once: true });
   else start();
-  window.addEventListener('load', touch, { once: true });
 })();
 """.replace("SHORT_TIMER_MS", str(SHORT_TIMER_MS))
 
@@ -111,8 +111,12 @@ SETTLE = r"""
     }
     timer = s.setTimeout.call(window, check, Math.max(1, s.pending > 0 ? left : Math.min(quiet - idle, left)));
   };
-  s.wake = check;
-  check();
+  // First one frame (or 50 ms, for a page that renders no frames): work the page queued for its
+  // next frame or task (requestAnimationFrame, MessageChannel) has then run, or shows as pending.
+  let started = false;
+  const begin = () => { if (!started) { started = true; s.wake = check; check(); } };
+  requestAnimationFrame(() => s.setTimeout.call(window, begin, 0));
+  s.setTimeout.call(window, begin, 50);
 })
 """
 
@@ -146,7 +150,8 @@ DOCUMENT = r"""
   const LOOK_AT = "LOOK_AT_SELECTORS";
   const CUE = new RegExp('cookie|consent|gdpr|ccpa|privacy|newsletter|subscribe|sign[ -]?up|sign[ -]?in'
                          + '|log[ -]?in|register|accept all|we use', 'i');
-  const textOf = (el) => (el.textContent || '').replace(/\s+/g, ' ').trim().length;
+  const textOf = (el) => (el.textContent || '').length;
+  const DIALOG = '[role=dialog], [role=alertdialog], [aria-modal=true], dialog';
 
   const removeOverlays = (doc) => {
     const body = doc.body, win = doc.defaultView;
@@ -160,16 +165,15 @@ DOCUMENT = r"""
     near(body, 4);
     for (const el of candidates) {
       if (found.has(el) || el === body) continue;
-      const style = win.getComputedStyle(el);
-      const dialog = el.matches('[role=dialog], [role=alertdialog], [aria-modal=true], dialog');
-      const z = parseInt(style.zIndex, 10) || 0;
+      const style = win.getComputedStyle(el), position = style.position, dialog = el.matches(DIALOG);
+      if (!dialog && position !== 'fixed' && position !== 'sticky' && position !== 'absolute') continue;
       const rect = el.getBoundingClientRect();
       const w = Math.max(0, Math.min(rect.right, vw) - Math.max(rect.left, 0));
       const h = Math.max(0, Math.min(rect.bottom, vh) - Math.max(rect.top, 0));
       const covers = (w * h) / (vw * vh) >= 0.3;
-      const pinned = style.position === 'fixed' || style.position === 'sticky';
-      const cue = CUE.test((el.textContent || '').slice(0, 4000)) || CUE.test(el.id + ' ' + el.className);
-      const overlay = (pinned && (covers || cue)) || (style.position === 'absolute' && z >= 1000 && covers);
+      const cue = CUE.test(el.id + ' ' + el.className) || CUE.test((el.textContent || '').slice(0, 4000));
+      const high = (parseInt(style.zIndex, 10) || 0) >= 1000;
+      const overlay = position === 'fixed' ? covers || cue : position === 'sticky' ? covers : covers && high;
       if (!dialog && !overlay) continue;
       const length = textOf(el);
       // A container holding most of the page's text is the page (an app shell in a fixed box,
