@@ -21,6 +21,7 @@ from .support.reading_pages import CONSENT_TEXT
 
 TIMER_TEXT = "Written by a timer four hundred and fifty milliseconds after load."
 FETCH_TEXT = "Fetched text, answered by the server eight hundred milliseconds after load."
+XHR_TEXT = "Text an XMLHttpRequest brought, answered eleven hundred milliseconds after load."
 ARTICLE = "Rivers carry sediment to the delta"
 
 
@@ -34,15 +35,15 @@ def fetch(cli, *args: str):
 
 
 def test_content_written_after_load_is_there_by_default(cli, site):
-    """A setTimeout 450 ms after load and a fetch() answered 800 ms after load: both in the output;
+    """A setTimeout 450 ms after load, a fetch() answered 800 ms and an XHR 1100 ms after load: all in the output;
     `--settle 0` takes the page at load, without them."""
     urls = site.url("/reading/timer"), site.url("/reading/fetch")
     timer, fetched = records(fetch(cli, "-f", "json", *urls))
     assert timer["error"] is None and TIMER_TEXT in timer["content"]
-    assert fetched["error"] is None and FETCH_TEXT in fetched["content"]
+    assert fetched["error"] is None and FETCH_TEXT in fetched["content"] and XHR_TEXT in fetched["content"]
     timer, fetched = records(fetch(cli, "-f", "json", "--settle", "0", *urls))
     assert ARTICLE in timer["content"] and TIMER_TEXT not in timer["content"]
-    assert ARTICLE in fetched["content"] and FETCH_TEXT not in fetched["content"]
+    assert ARTICLE in fetched["content"] and FETCH_TEXT not in fetched["content"] and XHR_TEXT not in fetched["content"]
 
 
 @pytest.mark.serial  # timing-sensitive: nox runs it after the parallel part, alone

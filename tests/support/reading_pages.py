@@ -51,6 +51,13 @@ FETCH = _page(
 fetch('/reading/data?ms=800').then((r) => r.json()).then((data) => {
   const p = document.createElement('p'); p.textContent = data.text; document.getElementById('late').append(p);
 });
+const xhr = new XMLHttpRequest();
+xhr.open('GET', '/reading/data?ms=1100&by=xhr');
+xhr.onload = () => {
+  const p = document.createElement('p'); p.textContent = JSON.parse(xhr.responseText).text;
+  document.getElementById('late').append(p);
+};
+xhr.send();
 });</script>""",
 )
 TICKER = _page(
@@ -150,6 +157,8 @@ def handle(handler: Any, path: str, query: dict[str, list[str]]) -> None:
     elif path == "/reading/data":
         time.sleep(int(query.get("ms", ["0"])[0]) / 1000)
         text = "Fetched text, answered by the server eight hundred milliseconds after load."
+        if query.get("by") == ["xhr"]:
+            text = "Text an XMLHttpRequest brought, answered eleven hundred milliseconds after load."
         handler.send(200, json.dumps({"text": text}).encode(), "application/json")
     else:
         handler.send(404, b"no such page")
