@@ -20,6 +20,7 @@ PARTS = [  # (file, what it covers)
     ("fetch.md", "fetch: whole process vs bare Playwright, cancellation, CPU per page"),
     ("oneshot_peers.md", "figure 1: one-shot fetch, whole process, vs shot-scraper and bare Playwright"),
     ("settle.md", "settling after load: one-shot fetch of a static page, default settle vs --settle 0"),
+    ("overlays.md", "overlay removal on wcxb-dev pages in Chromium: word-F1 with and without it"),
     ("throughput.md", "figure 2: 100 pages at -j 1/4/8: pages/s and peak memory, vs crawl4ai and gptme"),
     ("gptme_cancel.md", "figure 3: cancellation, ours next to gptme's browser thread"),
     ("chat.md", "figure 5: chat start-up, and the delay from a streamed token on the wire to the terminal"),

@@ -174,7 +174,10 @@ DOCUMENT = r"""
       const cue = CUE.test(el.id + ' ' + el.className) || CUE.test((el.textContent || '').slice(0, 4000));
       const high = (parseInt(style.zIndex, 10) || 0) >= 1000;
       const overlay = position === 'fixed' ? covers || cue : position === 'sticky' ? covers : covers && high;
-      if (!dialog && !overlay) continue;
+      // A dialog counts when it reads like a consent or sign-up box, or is shown over the page (out of
+      // the flow, on screen): a hidden or in-flow one (a product's details drawer) hides nothing.
+      const over = position !== 'static' && position !== 'relative' && w * h > 0 && style.visibility !== 'hidden';
+      if (!(dialog && (cue || over)) && !overlay) continue;
       const length = textOf(el);
       // A container holding most of the page's text is the page (an app shell in a fixed box,
       // an article shown as a dialog): kept, unless it is short and reads like a consent or sign-up box.
