@@ -36,14 +36,14 @@ def fetch(cli, *args: str):
 
 def test_content_written_after_load_is_there_by_default(cli, site):
     """A setTimeout 450 ms after load, a fetch() answered 800 ms and an XHR 1100 ms after load: all in the output;
-    `--settle 0` takes the page at load, without them."""
+    `--settle 0` takes the page at load, without what comes later."""
     urls = site.url("/reading/timer"), site.url("/reading/fetch")
     timer, fetched = records(fetch(cli, "-f", "json", *urls))
     assert timer["error"] is None and TIMER_TEXT in timer["content"]
     assert fetched["error"] is None and FETCH_TEXT in fetched["content"] and XHR_TEXT in fetched["content"]
-    timer, fetched = records(fetch(cli, "-f", "json", "--settle", "0", *urls))
-    assert ARTICLE in timer["content"] and TIMER_TEXT not in timer["content"]
-    assert ARTICLE in fetched["content"] and FETCH_TEXT not in fetched["content"] and XHR_TEXT not in fetched["content"]
+    # At load the XHR's answer (1.1 s later) cannot be there yet; shorter delays could be, on a busy machine.
+    (fetched,) = records(fetch(cli, "-f", "json", "--settle", "0", urls[1]))
+    assert ARTICLE in fetched["content"] and XHR_TEXT not in fetched["content"]
 
 
 @pytest.mark.serial  # timing-sensitive: nox runs it after the parallel part, alone
