@@ -19,7 +19,10 @@ import sys
 import tempfile
 import time
 
-from bench.harness import PASS, Site, alternate, default_out, header, housekeeping, med, write
+import trio
+
+from bench.harness import CHROMIUM, PASS, Site, alternate, default_out, header, housekeeping, med, write
+from gptme_trio.core.browser import BrowserSpec, PageOptions, open_browser
 
 TARGET = 1.10  # the default settle costs at most 10% more than --settle 0 on a static page
 
@@ -65,6 +68,46 @@ what settling costs when there is something to wait for (its text is then 100 ms
 """
 
 
+async def in_process(base: str, rounds: int) -> dict[str, list[float]]:
+    """Seconds of goto + document, without and with settle(3), alternating, in one reused tab."""
+    times: dict[str, list[float]] = {"without": [], "with": [], "settle": []}
+    async with open_browser(BrowserSpec(executable=CHROMIUM)) as browser:
+        tabs = browser.tabs(PageOptions(block_media=True))
+        for i in range(rounds + 2):  # 2 warm-up rounds
+            for settle in (False, True) if i % 2 else (True, False):
+                async with tabs.page() as page:
+                    started = time.perf_counter()
+                    await page.goto(base + "/normal")
+                    settled = time.perf_counter()
+                    if settle:
+                        await page.settle(3.0)
+                    middle = time.perf_counter()
+                    await page.document()
+                    took = time.perf_counter() - started
+                if i >= 2:
+                    times["with" if settle else "without"].append(took)
+                    if settle:
+                        times["settle"].append(middle - settled)
+    return times
+
+
+def in_process_section(times: dict[str, list[float]]) -> str:
+    w, wo = statistics.median(times["with"]), statistics.median(times["without"])
+    return f"""## The same in one process: goto + settle + document vs goto + document
+
+{len(times["with"])} rounds (after 2 warm-up), alternating, in one reused tab of one browser (`Page.goto`,
+`Page.settle(3)`, `Page.document()` on /normal): the part of a URL that settling adds to, without process
+start-up or extraction, so less exposed to other load on the machine.
+
+| | median ms (min–max) |
+|---|---|
+| goto + document | {med(times["without"], 1000, "{:.1f}")} |
+| goto + settle + document | {med(times["with"], 1000, "{:.1f}")} |
+| settle alone (one frame, then quiet at once) | {med(times["settle"], 1000, "{:.1f}")} |
+| ratio of medians with / without | {w / wo:.3f}× (+{(w - wo) * 1000:.1f} ms) |
+"""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=9, help="measured runs per command (>= 5)")
@@ -78,6 +121,11 @@ def main() -> None:
         site = Site(tmp)
         try:
             sections.append(bench(site, args.runs) + "\n" + site.noise.line() + "\n")
+            print(sections[-1], flush=True)
+            mark = site.noise.mark()
+            with site.noise.measure():
+                times = trio.run(in_process, site.base, 3 * args.runs)
+            sections.append(in_process_section(times) + "\n" + site.noise.line(mark) + "\n")
             print(sections[-1], flush=True)
         finally:
             site.close()
