@@ -69,6 +69,8 @@ def bench(session: nox.Session) -> None:
 
     part("fetch", "python", "-m", "bench.fetch_bench", "--out", "bench/results/fetch.md")
     part("figure 1: one-shot vs peers", "python", "-m", "bench.oneshot_peers_bench", *peer("shot-scraper"))
+    part("settle", "python", "-m", "bench.settle_bench")
+    part("overlays", "python", "-m", "bench.overlays_bench")
     part("figure 3: cancellation vs gptme", "python", "-m", "bench.gptme_cancel_bench", *peer("gptme"))
     part("shell vs gptme", "python", "-m", "bench.shell_bench", *peer("gptme"))
     part("figure 6: extraction", "python", "-m", "bench.extraction_bench")

@@ -19,6 +19,8 @@ RESULTS = BENCH / "results"
 PARTS = [  # (file, what it covers)
     ("fetch.md", "fetch: whole process vs bare Playwright, cancellation, CPU per page"),
     ("oneshot_peers.md", "figure 1: one-shot fetch, whole process, vs shot-scraper and bare Playwright"),
+    ("settle.md", "settling after load: one-shot fetch of a static page, default settle vs --settle 0"),
+    ("overlays.md", "overlay removal on wcxb-dev pages in Chromium: word-F1 with and without it"),
     ("throughput.md", "figure 2: 100 pages at -j 1/4/8: pages/s and peak memory, vs crawl4ai and gptme"),
     ("gptme_cancel.md", "figure 3: cancellation, ours next to gptme's browser thread"),
     ("shell.md", "shell tool: `sleep 100` interrupted, vs gptme's shell; per-call overhead vs subprocess.run"),
@@ -53,6 +55,8 @@ HEADLINES = [
              r"ratio of medians A / S\*\*.*?\*\*(?P<value>[\d.]+×)\*\*.*?" + VERDICT, "≤ 0.8×"),
     Headline("1", "one-shot fetch, ours / bare Playwright", "oneshot_peers.md",
              r"ratio of medians A / B .*?\| (?P<value>[\d.]+×) \|.*?" + VERDICT, "≤ 1.3×"),
+    Headline("", "one-shot fetch of a static page, default settle / --settle 0", "settle.md",
+             r"ratio of medians A / Z\*\*.*?\*\*(?P<value>[\d.]+×)\*\*.*?" + VERDICT, "≤ 1.10×"),
     Headline("2", "throughput -j 4, ours / crawl4ai (pages/s)", "throughput.md",
              r"^\| crawl4ai .*?\*\*(?P<value>[\d.]+×)\*\*.*?" + VERDICT, "≥ 2×"),
     Headline("2", "throughput -j 4, ours / gptme (pages/s)", "throughput.md",

@@ -9,7 +9,7 @@ import click
 
 from gptme_trio.cli.common import BYTES, SECONDS, browser_options, fail, run
 from gptme_trio.core.errors import EXIT_SIGINT, GptmeTrioError
-from gptme_trio.fetch.options import ENGINES, FORMATS, JS_MAX_BYTES, WAIT_UNTIL, FetchRequest
+from gptme_trio.fetch.options import DEFAULT_SETTLE_MS, ENGINES, FORMATS, JS_MAX_BYTES, WAIT_UNTIL, FetchRequest
 
 EXIT_CODES_HELP = """\b
 Exit codes:
@@ -84,6 +84,19 @@ Exit codes:
     help="Largest --js result (JSON bytes; 10MB, 500kB, 1000); a larger one is that URL's error.",
 )
 @click.option(
+    "--settle",
+    type=click.IntRange(0, 600_000),
+    metavar="MS",
+    help=f"Then wait until the page is quiet (no DOM changes, no pending short timers, fetches or XHRs) "
+    f"for at most MS ms (default {DEFAULT_SETTLE_MS}, never past half of what is left of --timeout); "
+    "0 turns it off. A page that is quiet at once costs nothing.",
+)
+@click.option(
+    "--frames",
+    is_flag=True,
+    help="Include cross-origin frames' content too (same-origin frames always are, marked 'Frame URL:').",
+)
+@click.option(
     "-H", "--header", "headers", multiple=True, metavar="'NAME: VALUE'", help="Extra request header (repeatable)."
 )
 @click.option("--user-agent", metavar="UA", help="User-Agent to send.")
@@ -109,6 +122,15 @@ def fetch(**options: Any) -> None:
       gptme-trio fetch -f png --full-page -o shot.png https://example.com
       gptme-trio fetch --engine http -o pages/ URL1 URL2     # no JavaScript; one file per URL
       cat urls.txt | gptme-trio fetch -i - -f text -q
+      gptme-trio fetch --settle 8000 https://example.com/app # a slow single-page app: settle up to 8 s
+      gptme-trio fetch --settle 0 URL                        # take the page at load, no settling
+      gptme-trio fetch --frames URL                          # with its cross-origin iframes' text
+
+    \b
+    What the browser hands to extraction: the DOM after load and settling, with open shadow
+    roots (web components) rendered in place and same-origin frames inlined; closed shadow
+    roots cannot be read by any script, so their text is missing. Cookie/consent banners,
+    newsletter and login modals and overlays covering the page are removed first.
     """
     from gptme_trio.fetch.plan import build_fetch_plan, run_fetch_plan
 

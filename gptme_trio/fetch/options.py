@@ -24,6 +24,7 @@ WaitUntil = Literal["commit", "domcontentloaded", "load", "networkidle"]
 Capture = Literal["html", "png", "pdf", "aria"]  # aria: the accessibility tree (YAML)
 
 JS_MAX_BYTES = 10_000_000  # --js-max's default: a --js result's JSON larger than this is refused
+DEFAULT_SETTLE_MS = 3000
 
 FORMATS: tuple[Format, ...] = get_args(Format)
 BINARY_FORMATS: tuple[BinaryFormat, ...] = get_args(BinaryFormat)
@@ -59,6 +60,10 @@ class RenderOptions:
     js_max_bytes: int = JS_MAX_BYTES  # --js-max: a larger result is that URL's error
     capture: Capture = "html"
     full_page: bool = False  # png: the whole scrollable page
+    # After the wait condition, wait until the page is quiet (nothing pending, the DOM unchanged)
+    # for at most this long, and never more than half of what is left of the URL's deadline. 0: off.
+    settle_ms: int = DEFAULT_SETTLE_MS
+    frames: bool = False  # cross-origin frames' documents too (same-origin ones always)
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,8 @@ class FetchRequest:
     concurrency: int = 4
     wait_until: WaitUntil = "load"
     wait_for: str | None = None
+    settle: int | None = None  # None: DEFAULT_SETTLE_MS with the browser
+    frames: bool = False
     js: str | None = None
     js_max: int = JS_MAX_BYTES
     headers: tuple[str, ...] = ()

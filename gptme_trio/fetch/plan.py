@@ -32,7 +32,7 @@ from gptme_trio.core.reading import read_limited_sync
 from gptme_trio.fetch import extract
 from gptme_trio.fetch.batch import fetch_all
 from gptme_trio.fetch.extract import validate_selector, validate_wait_for
-from gptme_trio.fetch.options import EngineName, FetchOptions, FetchRequest, RenderOptions, is_binary
+from gptme_trio.fetch.options import DEFAULT_SETTLE_MS, EngineName, FetchOptions, FetchRequest, RenderOptions, is_binary
 from gptme_trio.fetch.output import Destination, ToStdout, Writer, choose_destination
 from gptme_trio.fetch.targets import Target, parse_target, read_target_lines
 
@@ -73,6 +73,8 @@ def build_fetch_plan(request: FetchRequest) -> FetchPlan:
             (is_binary(fmt), f"-f {fmt}"),
             (r.wait_for, "--wait-for"),
             (r.js, "--js"),
+            (r.settle is not None, "--settle"),
+            (r.frames, "--frames"),
             (r.browser_endpoint, "--browser-endpoint"),
             (r.cdp_endpoint, "--cdp-endpoint"),
         ):
@@ -115,6 +117,8 @@ def build_fetch_plan(request: FetchRequest) -> FetchPlan:
             js_max_bytes=r.js_max,
             capture=fmt if is_binary(fmt) else "html",
             full_page=r.full_page,
+            settle_ms=DEFAULT_SETTLE_MS if r.settle is None else r.settle,
+            frames=r.frames,
         ),
         page=PageOptions(
             parse_headers(r.headers),

@@ -26,6 +26,7 @@ and serves until stdin closes (so it never outlives the test run). Pages:
                                  (default 0.5) of the body, then the socket is closed: a body cut off
     /stall-mid-body?ms=D&frac=F  the same, then silence until the client hangs up (at most 300 s)
     /counted?ms=N&id=X           the article after N ms; /count?id=X: JSON, how many /counted requests had id X
+    /reading/...                 settling, shadow DOM, frames, overlays: reading_pages.py
     /hostile/...                 hostile pages (50 MB, 10,000 deep, endless redirects, popups...): hostile_site.py
 """
 
@@ -291,6 +292,10 @@ document.getElementById('root').replaceChildren(p); }, 300);</script></body></ht
             self.send(200, article(title="Counted page").encode())
         elif path == "/count":
             self.send(200, json.dumps(COUNTED[query.get("id", [""])[0]]).encode(), "application/json")
+        elif path.startswith("/reading/"):
+            from tests.support import reading_pages
+
+            reading_pages.handle(self, path, query)
         elif path.startswith("/hostile/"):
             from tests.support import hostile_site
 

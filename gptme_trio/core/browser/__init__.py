@@ -21,6 +21,7 @@ Modules, each importing only those below it:
     locate.py    find_browser, browser_spec: which Chromium to launch
     driver.py    driver_start: the one touch of Playwright's internals (driver stderr, spawn)
     options.py   BrowserSpec, PageOptions, Chromium flags
+    scripts.py   the JavaScript run in pages: settle tracker, document serialiser, overlay removal
     errors.py    Playwright's errors -> ours
 """
 

@@ -12,6 +12,7 @@ import trio
 from playwright.async_api import BrowserContext
 from playwright.async_api import Page as PlaywrightPage
 
+import gptme_trio.core.browser.scripts as scripts
 from gptme_trio.core.browser import jsvalue
 from gptme_trio.core.browser.errors import net_error
 from gptme_trio.core.browser.options import BLOCKED_URL_PATTERNS, Navigation
@@ -22,6 +23,9 @@ T = TypeVar("T")
 _NAVIGATION_COMMIT_SECONDS = 2  # content() waits this long for a navigation in progress to commit
 _MAX_REDIRECTS = 20  # as Chromium
 _CRASH_PROBE_SECONDS = 1  # a navigation aborted for no reason we know: is the renderer still there?
+_FRAME_DEPTH = 3  # cross-origin frames inside cross-origin frames are read this deep (--frames)
+# Playwright's words for a read that a navigation of the page interrupted.
+_NAVIGATED = ("is navigating", "Execution context was destroyed")
 
 
 class PageHost(Protocol):
@@ -217,19 +221,62 @@ class Page:
             raise PageError(f"script: {exc}", url=self._raw.url) from None
 
     async def content(self) -> str:
-        """The DOM as HTML. A page that navigates by script while it is read is read again once
-        its next document has loaded (twice at most: a page that never stops navigating fails)."""
+        """The DOM as HTML (as the browser serialises it)."""
+        return await self._reading(lambda: self._call(self._raw.content))
+
+    async def document(self, *, frames: bool = False, overlays: bool = True) -> str:
+        """The DOM as HTML for extraction (scripts.DOCUMENT): open shadow roots rendered in place,
+        same-origin frames inlined and marked; with `frames`, cross-origin frames too; with
+        `overlays`, consent banners, modals and viewport-covering overlays removed from the page first."""
+        options = {"frames": frames, "overlays": overlays, "part": "document"}
+        html: str = await self._reading(lambda: self._call(self._raw.evaluate, scripts.DOCUMENT, options))
+        if frames and "<!--gptme-trio-frame:" in html:
+            html = await self._with_frames(self._raw.main_frame, html, {**options, "part": "frame"}, 1)
+        return html
+
+    async def _with_frames(self, frame: Any, html: str, options: dict[str, Any], depth: int) -> str:
+        """`html` (of `frame`) with each cross-origin child frame's document in its placeholder."""
+        for child in frame.child_frames:
+            with contextlib.suppress(PageError, NavigationError):  # a frame gone or still loading: left out
+                element = await self._call(child.frame_element)
+                index = await self._call(element.get_attribute, "data-gptme-frame")
+                placeholder = scripts.frame_placeholder(int(index)) if index and index.isdigit() else ""
+                if not placeholder or placeholder not in html:
+                    continue
+                part: str = await self._call(child.evaluate, scripts.DOCUMENT, options)
+                if depth < _FRAME_DEPTH and "<!--gptme-trio-frame:" in part:
+                    part = await self._with_frames(child, part, options, depth + 1)
+                html = html.replace(placeholder, part, 1)
+        return html
+
+    async def _reading(self, read: Callable[[], Awaitable[T]]) -> T:
+        """`read()`; a page that navigates by script while it is read is read again once its next
+        document has loaded (twice at most: a page that never stops navigating fails)."""
         for attempt in range(3):
             self._committed = committed = trio.Event()
             try:
-                return await self._call(self._raw.content)
+                return await read()
             except PageError as exc:
-                if attempt == 2 or "is navigating" not in str(exc):
+                if attempt == 2 or not any(words in str(exc) for words in _NAVIGATED):
                     raise
             with trio.move_on_after(_NAVIGATION_COMMIT_SECONDS):  # it may have committed already
                 await committed.wait()
             await self.wait_for_load_state("load")
         raise AssertionError("unreachable")
+
+    async def settle(self, cap: float) -> str:
+        """Wait until the page is quiet (scripts.SETTLE: nothing pending, the DOM unchanged for
+        scripts.QUIET_MS), at most `cap` seconds, in the page. What ended it: quiet, cap, untracked
+        (a document without the tracker), navigated (the page left meanwhile), off (cap <= 0)."""
+        if cap <= 0:
+            return "off"
+        try:
+            ended = await self._call(self._raw.evaluate, scripts.SETTLE, [cap * 1000, scripts.QUIET_MS])
+        except PageError as exc:
+            if any(words in str(exc) for words in _NAVIGATED):
+                return "navigated"  # the read that follows waits for the next document
+            raise
+        return str(ended)
 
     async def title(self) -> str:
         return await self._call(self._raw.title)
@@ -271,7 +318,9 @@ class Page:
         return await self._call(get, url=url)
 
     async def setup(self, block_media: bool, request_filter: Callable[[str], Awaitable[str | None]] | None) -> None:
-        """Once per tab: media blocking in the browser, the request filter on every request."""
+        """Once per tab: the settle tracker in every document, media blocking in the browser,
+        the request filter on every request."""
+        await self._call(self._context.add_init_script, scripts.QUIET_TRACKER)
         if block_media:
 
             async def block() -> None:

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import trio
+
 from gptme_trio.core.browser import BrowserService, Page, PageOptions, Tabs
 from gptme_trio.core.errors import ContentError, DownloadResponse
 from gptme_trio.fetch.engines import RenderOptions, Snapshot, from_body, local_snapshot, read_local
 from gptme_trio.fetch.extract import is_pdf, title_of
 from gptme_trio.fetch.targets import Target
+
+
+def settle_seconds(cap_ms: int) -> float:
+    """How long a page may take to settle: `cap_ms`, and at most half of what is left of the
+    caller's deadline, so that a page that never goes quiet still returns its content in time."""
+    left = trio.current_effective_deadline() - trio.current_time()
+    return max(0.0, min(cap_ms / 1000, left / 2))
 
 
 class BrowserEngine:
@@ -48,12 +57,13 @@ class BrowserEngine:
             if is_pdf(nav.content_type, target.url):
                 return _pdf(snap, (await page.download(nav.final_url))[2], render)
             if snap.status is not None and snap.status >= 400:
-                snap.html = await page.content()  # the caller decides if this is an error
+                snap.html = await page.document(frames=render.frames)  # the caller decides if this is an error
                 return snap
             if render.wait_until == "networkidle":
                 await page.wait_for_load_state("networkidle")
             if render.wait_for:
                 await page.wait_for_selector(render.wait_for)
+            await page.settle(settle_seconds(render.settle_ms))
             if render.js:
                 snap.js_result = await page.evaluate_json(render.js, render.js_max_bytes)
             if render.capture == "png":
@@ -63,7 +73,7 @@ class BrowserEngine:
             elif render.capture == "aria":
                 snap.capture = (await page.aria_snapshot()).encode()
             else:
-                snap.html = await page.content()
+                snap.html = await page.document(frames=render.frames)
             # The serialized DOM holds the current <title>: reading it here saves a round trip per page.
             snap.title = title_of(snap.html) if snap.html is not None else await page.title()
             snap.final_url = page.url
