@@ -2,7 +2,9 @@
 
 decode_html(body, content_type)      bytes -> str, honouring the charset
 select(html, css)                    the first element matching a CSS selector
-to_markdown / to_text(html, ...)     main content (trafilatura), or the whole page
+to_markdown / to_text(html, ...)     main content, or the whole page: the block classifier
+                                     (fetch/classify.py) chooses blocks, html_to_markdown renders
+                                     them; trafilatura when it keeps too little
 pdf_to_text(body)                    text of a PDF
 """
 
@@ -12,12 +14,15 @@ import codecs
 import contextlib
 import io
 import re
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import lxml.etree
 import lxml.html
 
 from gptme_trio.core.errors import ContentError, UsageError
+
+if TYPE_CHECKING:
+    from gptme_trio.fetch.classify import Model
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset=["']?\s*([A-Za-z0-9._:-]+)""", re.IGNORECASE)
 _HEADER_CHARSET = re.compile(r"charset=[\"']?([A-Za-z0-9._:-]+)", re.IGNORECASE)
@@ -117,24 +122,50 @@ def title_of(html: str) -> str:
     return (node.text_content() or "").strip() if node is not None else ""
 
 
-def to_markdown(html: str, *, url: str = "", main: bool = True) -> str:
-    """Markdown of the main content (or of everything when main=False, or a page that is too large)."""
+def to_markdown(html: str, *, url: str = "", main: bool = True, model: Model | None = None) -> str:
+    """Markdown of the main content (or of everything when main=False, or a page that is too large).
+    `model`: the block classifier to use (default: the shipped one, fetch/model.json)."""
     html = _shallow(_without_nul(html))
     if main and len(html) <= MAIN_CONTENT_MAX_CHARS:
-        found = _trafilatura(html, url, "markdown")
+        found = _main_content(html, url, "markdown", model)
         if found:
             return found
     return _convert(html, url, "markdown")
 
 
-def to_text(html: str, *, url: str = "", main: bool = True) -> str:
+def to_text(html: str, *, url: str = "", main: bool = True, model: Model | None = None) -> str:
     """Plain text of the main content (or of everything when main=False, or a page that is too large)."""
     html = _shallow(_without_nul(html))
     if main and len(html) <= MAIN_CONTENT_MAX_CHARS:
-        found = _trafilatura(html, url, "txt")
+        found = _main_content(html, url, "plain", model)
         if found:
             return found
     return _convert(html, url, "plain")
+
+
+def parse_for_blocks(html: str) -> lxml.etree._Element | None:
+    """`html` parsed as the block classifier reads it (plain lxml elements: faster than lxml.html's)."""
+    if not html.strip():
+        return None
+    parser = lxml.etree.HTMLParser(remove_comments=True, remove_pis=True)
+    try:
+        return lxml.etree.fromstring(html, parser)
+    except ValueError:  # a str with an XML encoding declaration
+        return lxml.etree.fromstring(html.encode("utf-8"), lxml.etree.HTMLParser(encoding="utf-8"))
+    except lxml.etree.ParserError:
+        return None
+
+
+def _main_content(html: str, url: str, output_format: Literal["markdown", "plain"], model: Model | None) -> str | None:
+    from gptme_trio.fetch import classify
+
+    root = parse_for_blocks(html)
+    chosen = classify.main_html(root, model or classify.shipped()) if root is not None else None
+    if chosen is not None:
+        found = _convert(chosen, url, output_format)
+        if found.strip():
+            return found
+    return _trafilatura(html, url, "markdown" if output_format == "markdown" else "txt")
 
 
 def _without_nul(html: str) -> str:
