@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-import rs_trafilatura
+import rs_trafilatura  # type: ignore[import-not-found]  # only in .venv-rs312
 
 
 def main() -> None:

@@ -28,16 +28,22 @@ from typing import Any
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core: the machine is shared
 
 import numpy as np
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.model_selection import GroupKFold
+from sklearn.ensemble import HistGradientBoostingClassifier  # type: ignore[import-untyped]
+from sklearn.model_selection import GroupKFold  # type: ignore[import-untyped]
 
 from bench import wcxb
 from bench.harness import ROOT, default_out, header, shown
 from gptme_trio.fetch import blocks, classify, extract
 
 MODEL = ROOT / "gptme_trio" / "fetch" / "model.json"
-PARAMS: dict[str, Any] = {"max_iter": 120, "learning_rate": 0.1, "max_leaf_nodes": 15, "min_samples_leaf": 40,
-                          "l2_regularization": 1.0, "random_state": 0}
+PARAMS: dict[str, Any] = {
+    "max_iter": 120,
+    "learning_rate": 0.1,
+    "max_leaf_nodes": 15,
+    "min_samples_leaf": 40,
+    "l2_regularization": 1.0,
+    "random_state": 0,
+}
 THRESHOLD = 0.5
 FOLDS = 5
 
@@ -70,11 +76,19 @@ def export(model: HistGradientBoostingClassifier) -> dict[str, Any]:
             if node["is_leaf"]:
                 nodes.append([round(float(node["value"]), 6)])
             else:
-                nodes.append([int(node["feature_idx"]), float(node["num_threshold"]), int(node["left"]), int(node["right"])])
+                nodes.append(
+                    [int(node["feature_idx"]), float(node["num_threshold"]), int(node["left"]), int(node["right"])]
+                )
         trees.append(nodes)
     base = float(np.ravel(model._baseline_prediction)[0])  # noqa: SLF001
-    return {"features": list(blocks.FEATURES), "base": base, "threshold": THRESHOLD, "trees": trees,
-            "trained_on": "shared/data/wcxb-dev", "params": PARAMS}
+    return {
+        "features": list(blocks.FEATURES),
+        "base": base,
+        "threshold": THRESHOLD,
+        "trees": trees,
+        "trained_on": "shared/data/wcxb-dev",
+        "params": PARAMS,
+    }
 
 
 def fit(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> dict[str, Any]:
@@ -132,20 +146,27 @@ def main() -> None:
     by_type: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
     for p in pages:
         by_type[p.type].append(scores[p.id])
-    lines = [header("Block classifier: domain-grouped 5-fold cross-validation on wcxb-dev"),
-             f"{len(pages)} pages, {len(data.x)} blocks ({int(data.y.sum())} main content), "
-             f"{time.time() - started:.0f} s.", f"Settings: {json.dumps(PARAMS)}, threshold {THRESHOLD}.", "",
-             "| Type | Pages | Precision | Recall | F1 |", "|---|---|---|---|---|"]
+    lines = [
+        header("Block classifier: domain-grouped 5-fold cross-validation on wcxb-dev"),
+        f"{len(pages)} pages, {len(data.x)} blocks ({int(data.y.sum())} main content), {time.time() - started:.0f} s.",
+        f"Settings: {json.dumps(PARAMS)}, threshold {THRESHOLD}.",
+        "",
+        "| Type | Pages | Precision | Recall | F1 |",
+        "|---|---|---|---|---|",
+    ]
     for kind in ("all", *wcxb.TYPES):
         got = list(scores.values()) if kind == "all" else by_type.get(kind, [])
         if got:
-            p, r, f = (statistics.mean(s[k] for s in got) for k in range(3))
-            lines.append(f"| {kind} | {len(got)} | {p:.4f} | {r:.4f} | {f:.4f} |")
+            prec, rec, f1 = (statistics.mean(s[k] for s in got) for k in range(3))
+            lines.append(f"| {kind} | {len(got)} | {prec:.4f} | {rec:.4f} | {f1:.4f} |")
     if not args.no_write:
         shipped = data.fit()
         MODEL.write_text(json.dumps(shipped, separators=(",", ":")) + "\n", encoding="utf-8")
-        lines += ["", f"Wrote {shown(MODEL)} ({MODEL.stat().st_size // 1024} KB, {len(shipped['trees'])} trees), "
-                  "trained on all pages."]
+        lines += [
+            "",
+            f"Wrote {shown(MODEL)} ({MODEL.stat().st_size // 1024} KB, {len(shipped['trees'])} trees), "
+            "trained on all pages.",
+        ]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines[-12:]), file=sys.stderr)

@@ -20,7 +20,11 @@ from bench.harness import ROOT
 
 # Beside the repository (../shared), or beside the worktrees' folder (../../shared) in a git worktree.
 DATA = next(
-    (d for d in (ROOT.parent / "shared" / "data" / "wcxb-dev", ROOT.parent.parent / "shared" / "data" / "wcxb-dev") if d.is_dir()),
+    (
+        d
+        for d in (ROOT.parent / "shared" / "data" / "wcxb-dev", ROOT.parent.parent / "shared" / "data" / "wcxb-dev")
+        if d.is_dir()
+    ),
     ROOT.parent / "shared" / "data" / "wcxb-dev",
 )
 TYPES = ("article", "service", "product", "collection", "forum", "listing", "documentation")

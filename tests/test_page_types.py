@@ -28,13 +28,15 @@ POSTS = [
 ]
 FORUM = f"""<html><head><title>Laptop fan rattles - Hardware forum</title></head><body>{CHROME_TOP}
 <main><h1>Laptop fan rattles after replacement</h1><div class="topic-posts">
-{"".join(
-    f'<div class="post" id="post-{i}"><div class="post-meta"><span class="author">{who}</span> '
-    f'<time datetime="2026-03-0{i + 1}">March {i + 1}, 2026</time></div>'
-    f'<div class="post-body"><p>{text}</p></div>'
-    f'<div class="post-actions"><a href="#reply">Reply</a> <a href="#quote">Quote</a></div></div>'
-    for i, (who, text) in enumerate(zip(POSTERS, POSTS, strict=True))
-)}</div></main>{CHROME_BOTTOM}</body></html>"""
+{
+    "".join(
+        f'<div class="post" id="post-{i}"><div class="post-meta"><span class="author">{who}</span> '
+        f'<time datetime="2026-03-0{i + 1}">March {i + 1}, 2026</time></div>'
+        f'<div class="post-body"><p>{text}</p></div>'
+        f'<div class="post-actions"><a href="#reply">Reply</a> <a href="#quote">Quote</a></div></div>'
+        for i, (who, text) in enumerate(zip(POSTERS, POSTS, strict=True))
+    )
+}</div></main>{CHROME_BOTTOM}</body></html>"""
 
 ITEMS = [
     ("Quiet hiking in the northern hills", "A two-day route over the ridge with huts that open in May."),
@@ -46,10 +48,22 @@ ITEMS = [
 ]
 LISTING = f"""<html><head><title>Outdoor stories - Search results</title></head><body>{CHROME_TOP}
 <div class="content"><h1>Search results for “outdoors”</h1><ul class="results">
-{"".join(
-    f'<li class="result-item"><h2><a href="/story/{i}">{title}</a></h2><p class="snippet">{snippet}</p></li>'
-    for i, (title, snippet) in enumerate(ITEMS)
-)}</ul><div class="pagination"><a href="?page=2">Next page</a></div></div>{CHROME_BOTTOM}</body></html>"""
+{
+    "".join(
+        f'<li class="result-item"><h2><a href="/story/{i}">{title}</a></h2><p class="snippet">{snippet}</p></li>'
+        for i, (title, snippet) in enumerate(ITEMS)
+    )
+}</ul><div class="pagination"><a href="?page=2">Next page</a></div></div>{CHROME_BOTTOM}</body></html>"""
+
+GRID = f"""<html><head><title>Outdoor guides</title></head><body>{CHROME_TOP}
+<div class="content"><h1>Outdoor guides</h1><div class="filters"><a href="?sort=new">Newest</a>
+<a href="?sort=top">Most read</a></div><div class="card-grid">{
+    "".join(
+        f'<div class="card"><a class="card-link" href="/guide/{i}"><img src="/img/{i}.jpg" alt="">'
+        f'<h3 class="card-title">{title}</h3></a><div class="card-body">{snippet}</div></div>'
+        for i, (title, snippet) in enumerate(ITEMS)
+    )
+}</div></div>{CHROME_BOTTOM}</body></html>"""
 
 SPECS = [("Weight", "1.2 kg"), ("Battery life", "14 hours"), ("Screen", "13.3 inch OLED"), ("Storage", "512 GB SSD")]
 PRODUCT = f"""<html><head><title>Aero 13 laptop - Example Shop</title></head><body>{CHROME_TOP}
@@ -62,7 +76,8 @@ a bright screen and a keyboard that is comfortable for a whole day of writing.</
 </div>{CHROME_BOTTOM}</body></html>"""
 
 DOCS = f"""<html><head><title>Timeouts - Example docs</title></head><body>{CHROME_TOP}
-<nav class="docs-sidebar"><ul><li><a href="/docs/start">Getting started</a></li><li><a href="/docs/timeouts">Timeouts</a></li>
+<nav class="docs-sidebar"><ul><li><a href="/docs/start">Getting started</a></li>
+<li><a href="/docs/timeouts">Timeouts</a></li>
 <li><a href="/docs/retries">Retries</a></li></ul></nav>
 <article class="docs-content"><h1>Timeouts</h1><p>Every request has a deadline that the caller sets; the
 client never picks one on its own behalf.</p><pre><code>with fail_after(10):
@@ -90,6 +105,14 @@ def test_a_listing_keeps_every_item_with_its_link_and_snippet():
     assert "All rights reserved" not in out
 
 
+def test_a_card_grid_keeps_every_card_as_a_heading_with_its_link_and_snippet():
+    out = extract.to_markdown(GRID, url="http://127.0.0.1/guides")
+    for i, (title, snippet) in enumerate(ITEMS):
+        assert f"### [{title}](http://127.0.0.1/guide/{i})" in out
+        assert snippet in out
+    assert "Most read" not in out and "All rights reserved" not in out
+
+
 def test_a_product_keeps_name_price_description_and_spec_table():
     out = extract.to_markdown(PRODUCT, url="http://127.0.0.1/p/aero")
     assert "Aero 13 ultralight laptop" in out and "1,299.00" in out and "aluminium body" in out
@@ -112,3 +135,18 @@ def test_the_model_is_small_and_matches_the_features():
 
     size = len(resources.files("gptme_trio.fetch").joinpath("model.json").read_bytes())
     assert size <= 2_000_000
+
+
+def test_an_extractor_exception_is_that_pages_content_error(monkeypatch):
+    """A bug or a library failure on one page becomes a ContentError (the URL's error in a run)."""
+    import trafilatura
+
+    from gptme_trio.core.errors import ContentError
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(classify, "main_html", broken)
+    monkeypatch.setattr(trafilatura, "extract", broken)
+    with pytest.raises(ContentError, match="RuntimeError: boom"):
+        extract.to_markdown(FORUM, url="http://127.0.0.1/t/1")

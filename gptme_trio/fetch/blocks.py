@@ -15,15 +15,15 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import lxml.etree
 
-INLINE = frozenset(
-    "a abbr b bdi bdo big cite code data del dfn em font i img ins kbd label mark nobr q s samp small "
-    "span strike strong sub sup time tt u var wbr br".split()
-)
-SKIP = frozenset("script style template svg math head iframe object embed canvas select option input button".split())
+_INLINE_TAGS = "a abbr b bdi bdo big cite code data del dfn em font i img ins kbd label mark nobr q s samp small span"
+INLINE = frozenset(f"{_INLINE_TAGS} strike strong sub sup time tt u var wbr br".split())  # noqa: SIM905
+_SKIP_TAGS = "script style template svg math head iframe object embed canvas select option input button"
+SKIP = frozenset(_SKIP_TAGS.split())  # never text: scripts, styles, embedded documents, form controls
 # Class/id token groups: each gives two features, "on the element" and "on an ancestor".
 _GROUPS: tuple[tuple[str, str], ...] = (
     ("content", r"article|content|post|entry|body|text|story|main|blog|prose|markdown|rich|editor"),
@@ -40,14 +40,17 @@ _GROUPS: tuple[tuple[str, str], ...] = (
     ("hidden", r"hidden|sr-only|visually-hidden|screen-reader|collapse|dropdown"),
 )
 _GROUP_RE = [re.compile(pattern) for _, pattern in _GROUPS]
-_ANCESTOR_TAGS = ("article", "main", "nav", "header", "footer", "aside", "form", "li", "table", "blockquote", "figure")
-_ANCESTOR_TAGS += ("a", "dl", "section", "pre")
-_OWN_TAGS = ("p", "div", "li", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "blockquote", "dd", "dt")
-_OWN_TAGS += ("section", "article", "figcaption", "caption", "span", "a", "label")
+_ANCESTOR_TAGS: tuple[str, ...] = ("article", "main", "nav", "header", "footer", "aside", "form", "li", "table")
+_ANCESTOR_TAGS += ("blockquote", "figure", "a", "dl", "section", "pre")
+_OWN_TAGS: tuple[str, ...] = ("p", "div", "li", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "blockquote")
+_OWN_TAGS += ("dd", "dt", "section", "article", "figcaption", "caption", "span", "a", "label")
 _WORD = re.compile(r"\w+")
 _SENTENCE_END = re.compile(r"[.!?:。]\W*$")
 _CURRENCY = re.compile(r"[$€£¥₹]|\b(?:usd|eur|gbp)\b", re.IGNORECASE)
-_DATE = re.compile(r"\b(?:\d{4}-\d\d-\d\d|\d{1,2}[/.]\d{1,2}[/.]\d{2,4}|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)\w*)\b", re.I)
+_DATE = re.compile(
+    r"\b(?:\d{4}-\d\d-\d\d|\d{1,2}[/.]\d{1,2}[/.]\d{2,4}|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)\w*)\b",
+    re.I,
+)
 _BOILER = re.compile(r"©|\bcopyright\b|all rights reserved|cookie|privacy|sign (?:in|up)|log ?in|subscribe", re.I)
 
 FEATURES: tuple[str, ...] = (
@@ -56,12 +59,31 @@ FEATURES: tuple[str, ...] = (
     *(f"in_{t}" for t in _ANCESTOR_TAGS),
     *(f"cls_{name}" for name, _ in _GROUPS),
     *(f"anc_{name}" for name, _ in _GROUPS),
-    "words_log", "chars_log", "link_density", "links", "sentence_end", "punct_ratio", "digit_ratio", "upper_start",
-    "currency", "date", "boiler", "avg_word_len", "depth", "depth_rel", "position", "word_position",
-    "rep_self", "rep_max", "rep_parent",
+    "words_log",
+    "chars_log",
+    "link_density",
+    "links",
+    "sentence_end",
+    "punct_ratio",
+    "digit_ratio",
+    "upper_start",
+    "currency",
+    "date",
+    "boiler",
+    "avg_word_len",
+    "depth",
+    "depth_rel",
+    "position",
+    "word_position",
+    "rep_self",
+    "rep_max",
+    "rep_parent",
     *(f"up{k}_{what}" for k in range(4) for what in ("words_log", "link_density", "blocks_log")),
     *(f"{side}{k}_{what}" for side in ("prev", "next") for k in (1, 2) for what in ("words_log", "link_density")),
-    "page_words_log", "page_link_density", "page_blocks_log", "share_of_page",
+    "page_words_log",
+    "page_link_density",
+    "page_blocks_log",
+    "share_of_page",
 )
 
 
@@ -126,8 +148,15 @@ class _Walk:
                     break
                 self.has_block.add(ancestor)
 
-    def visit(self, el: lxml.etree._Element, depth: int, anc_mask: int, tag_mask: int, frames: list[_Frame],
-              rep: tuple[int, int, int]) -> _Frame:
+    def visit(
+        self,
+        el: lxml.etree._Element,
+        depth: int,
+        anc_mask: int,
+        tag_mask: int,
+        frames: list[_Frame],
+        rep: tuple[int, int, int],
+    ) -> _Frame:
         frame = _Frame()
         own_mask = self.mask(el)
         parts = [el.text or ""]
@@ -146,7 +175,7 @@ class _Walk:
                 parts.append(child.tail or "")
                 continue
             if tag in INLINE and child not in self.has_block or el.tag == "pre":
-                text = "".join(child.itertext())
+                text = lxml.etree.tostring(child, method="text", encoding="unicode", with_tail=False)
                 parts.append(text)
                 if tag == "a" or child.find(".//a") is not None:
                     link_words += len(_WORD.findall(text))
@@ -187,7 +216,7 @@ def segment(root: lxml.etree._Element) -> list[Block]:
     return blocks
 
 
-def _order(start: lxml.etree._Element):  # type: ignore[no-untyped-def]
+def _order(start: lxml.etree._Element) -> Callable[[Block], int]:
     """Blocks are appended when the walk leaves them (children first); document order is the start tag's."""
     index = {el: i for i, el in enumerate(start.iter())}
     return lambda block: index[block.element]

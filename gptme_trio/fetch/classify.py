@@ -78,9 +78,7 @@ def choose(blocks: list[Block], model: Model) -> list[Block]:
     for i, b in enumerate(blocks):
         if keep[i]:
             continue
-        if tables and _table_of(b) in tables:
-            keep[i] = True
-        elif items and not _linky(b) and _item_of(b, items_of, counts) in items:
+        if tables and _table_of(b) in tables or items and not _linky(b) and _item_of(b, items_of, counts) in items:
             keep[i] = True
     first = next((i for i, k in enumerate(keep) if k), None)
     if first is not None:
@@ -102,8 +100,11 @@ def _table_of(block: Block) -> lxml.etree._Element | None:
     return next(block.element.iterancestors("table"), None)
 
 
-def _item_of(block: Block, found: dict[lxml.etree._Element, lxml.etree._Element | None],
-             counts: dict[lxml.etree._Element, dict[tuple[str, str], int]]) -> lxml.etree._Element | None:
+def _item_of(
+    block: Block,
+    found: dict[lxml.etree._Element, lxml.etree._Element | None],
+    counts: dict[lxml.etree._Element, dict[tuple[str, str], int]],
+) -> lxml.etree._Element | None:
     """The nearest of the block's element and its 5 closest ancestors that has at least 2 siblings of
     its shape (tag and class): a post, a card, a result."""
     start = block.element

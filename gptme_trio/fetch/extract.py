@@ -157,15 +157,22 @@ def parse_for_blocks(html: str) -> lxml.etree._Element | None:
 
 
 def _main_content(html: str, url: str, output_format: Literal["markdown", "plain"], model: Model | None) -> str | None:
+    """The classifier's blocks, else trafilatura's choice. Whatever these libraries raise on a page
+    is that page's ContentError (the URL's error), never the end of a run."""
     from gptme_trio.fetch import classify
 
-    root = parse_for_blocks(html)
-    chosen = classify.main_html(root, model or classify.shipped()) if root is not None else None
-    if chosen is not None:
-        found = _convert(chosen, url, output_format)
-        if found.strip():
-            return found
-    return _trafilatura(html, url, "markdown" if output_format == "markdown" else "txt")
+    try:
+        root = parse_for_blocks(html)
+        chosen = classify.main_html(root, model or classify.shipped()) if root is not None else None
+        if chosen is not None:
+            found = _convert(chosen, url, output_format)
+            if found.strip():
+                return found
+        return _trafilatura(html, url, "markdown" if output_format == "markdown" else "txt")
+    except ContentError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the edge of three foreign libraries, on arbitrary input
+        raise ContentError(f"cannot extract the main content ({type(exc).__name__}: {exc})", url=url) from exc
 
 
 def _without_nul(html: str) -> str:
