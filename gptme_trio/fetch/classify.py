@@ -64,8 +64,9 @@ def _tree_source(tree: list[list[float]], node: int) -> str:
 
 def choose(blocks: list[Block], model: Model) -> list[Block]:
     """The blocks the model keeps, completed by structure: a block between two kept ones (a code
-    block, a table header), every cell of a table with a kept cell, the other text of a repeated
-    item (a post's author and date, a card's snippet) with a kept block, and the heading above."""
+    block, a table header), a paragraph beside kept paragraphs, every cell of a table with a kept
+    cell, the other text of a repeated item (a post's author and date, a card's snippet) with a kept
+    block, and the heading above."""
     voted = [model.score(b.features) > model.threshold for b in blocks]
     keep = list(voted)
     for i in range(1, len(blocks) - 1):
@@ -75,10 +76,13 @@ def choose(blocks: list[Block], model: Model) -> list[Block]:
     items_of: dict[lxml.etree._Element, lxml.etree._Element | None] = {}
     counts: dict[lxml.etree._Element, dict[tuple[str, str], int]] = {}
     items = {it for b, k in zip(blocks, keep, strict=True) if k and (it := _item_of(b, items_of, counts)) is not None}
+    paragraphs = {b.element.getparent() for b, k in zip(blocks, keep, strict=True) if k and b.element.tag == "p"}
     for i, b in enumerate(blocks):
         if keep[i]:
             continue
-        if tables and _table_of(b) in tables or items and not _linky(b) and _item_of(b, items_of, counts) in items:
+        if b.element.tag == "p" and not _linky(b) and b.element.getparent() in paragraphs:
+            keep[i] = True  # a short paragraph beside kept ones: an article's last line, a one-line answer
+        elif tables and _table_of(b) in tables or items and not _linky(b) and _item_of(b, items_of, counts) in items:
             keep[i] = True
     first = next((i for i, k in enumerate(keep) if k), None)
     if first is not None:
