@@ -39,7 +39,18 @@ import trafilatura
 from bench.harness import PASS, ROOT, default_out, header, shown
 from gptme_trio.fetch import extract
 
-DATA = ROOT.parent / "shared" / "data" / "article-extraction-benchmark"  # beside the repository
+# Beside the repository (../shared), or beside the worktrees' folder (../../shared) in a git worktree.
+DATA = next(
+    (
+        d
+        for d in (
+            ROOT.parent / "shared" / "data" / "article-extraction-benchmark",
+            ROOT.parent.parent / "shared" / "data" / "article-extraction-benchmark",
+        )
+        if d.is_dir()
+    ),
+    ROOT.parent / "shared" / "data" / "article-extraction-benchmark",
+)
 TARGET_F1, TARGET_MS = 0.955, 15.0
 
 

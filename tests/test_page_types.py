@@ -150,3 +150,17 @@ def test_an_extractor_exception_is_that_pages_content_error(monkeypatch):
     monkeypatch.setattr(trafilatura, "extract", broken)
     with pytest.raises(ContentError, match="RuntimeError: boom"):
         extract.to_markdown(FORUM, url="http://127.0.0.1/t/1")
+
+
+CLASSIFIER = ("gptme_trio.fetch.classify", "gptme_trio.fetch.blocks")
+
+
+def test_the_classifier_loads_only_when_a_page_is_extracted(tmp_path, site):
+    """`fetch --help` and chat's start-up never import the classifier; a fetch run does."""
+    from .test_layers import modules_of_run
+
+    for args in (("fetch", "--help"), ("chat", "-n", "hello")):
+        _, modules = modules_of_run(tmp_path, *args)
+        assert [m for m in modules if m.startswith(CLASSIFIER)] == [], args
+    code, modules = modules_of_run(tmp_path, "fetch", "-q", "--engine", "http", "-f", "json", site.url("/normal"))
+    assert code == 0 and set(CLASSIFIER) <= set(modules)
