@@ -36,21 +36,10 @@ from typing import Any, TypedDict
 import lxml.html
 import trafilatura
 
-from bench.harness import PASS, ROOT, default_out, header, shown
+from bench.harness import PASS, ROOT, default_out, header, shared_data, shown
 from gptme_trio.fetch import extract
 
-# Beside the repository (../shared), or beside the worktrees' folder (../../shared) in a git worktree.
-DATA = next(
-    (
-        d
-        for d in (
-            ROOT.parent / "shared" / "data" / "article-extraction-benchmark",
-            ROOT.parent.parent / "shared" / "data" / "article-extraction-benchmark",
-        )
-        if d.is_dir()
-    ),
-    ROOT.parent / "shared" / "data" / "article-extraction-benchmark",
-)
+DATA = shared_data("article-extraction-benchmark")  # ../shared (or ../../shared from a worktree)
 TARGET_F1, TARGET_MS = 0.955, 15.0
 
 

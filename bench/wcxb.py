@@ -16,17 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from bench.harness import ROOT
+from bench.harness import shared_data
 
-# Beside the repository (../shared), or beside the worktrees' folder (../../shared) in a git worktree.
-DATA = next(
-    (
-        d
-        for d in (ROOT.parent / "shared" / "data" / "wcxb-dev", ROOT.parent.parent / "shared" / "data" / "wcxb-dev")
-        if d.is_dir()
-    ),
-    ROOT.parent / "shared" / "data" / "wcxb-dev",
-)
+DATA = shared_data("wcxb-dev")  # ../shared (or ../../shared from a worktree)
 TYPES = ("article", "service", "product", "collection", "forum", "listing", "documentation")
 WORD = re.compile(r"\w+")
 _MARKDOWN = [
