@@ -33,6 +33,7 @@ MAIN_CONTENT_MAX_CHARS = 8_000_000
 # libxml2 (lxml, trafilatura) stops parsing at an element nested 256 deep: everything after it is
 # lost. Deeper elements are flattened to this depth first (Chromium's parser stops nesting at 512).
 _MAX_DEPTH = 200
+_WORDS = re.compile(r"\w+")
 _TAG = re.compile(r"<(/?)([A-Za-z][^\s/>]*)[^>]*>")
 _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 
@@ -154,6 +155,32 @@ def parse_for_blocks(html: str) -> lxml.etree._Element | None:
         return lxml.etree.fromstring(html.encode("utf-8"), lxml.etree.HTMLParser(encoding="utf-8"))
     except lxml.etree.ParserError:
         return None
+
+
+_SHELL_WORDS = 3  # fewer words than this outside scripts and styles: nothing to read without JavaScript
+_SCRIPT = re.compile(r"<script\b", re.IGNORECASE)
+_NOT_TEXT = frozenset({"script", "style", "template"})
+
+
+def is_script_shell(html: str) -> bool:
+    """Whether `html` is an empty JavaScript shell: scripts, and (nearly) no text without them.
+    Text in <noscript> counts: a page that says something to readers without JavaScript is content."""
+    if not _SCRIPT.search(html):
+        return False
+    root = parse_for_blocks(html)
+    body = root.find("body") if root is not None else None
+    if body is None:
+        return True
+    words = 0
+    for el in body.iter():
+        if isinstance(el.tag, str) and el.tag not in _NOT_TEXT:
+            words += len(_WORDS.findall(el.text or ""))
+        parent = el.getparent()
+        if parent is None or parent.tag not in _NOT_TEXT:
+            words += len(_WORDS.findall(el.tail or "")) if el is not body else 0
+        if words >= _SHELL_WORDS:
+            return False
+    return True
 
 
 def _main_content(html: str, url: str, output_format: Literal["markdown", "plain"], model: Model | None) -> str | None:

@@ -1,6 +1,8 @@
 """The plain-HTTP engine: httpx for http(s), the filesystem for local files.
 
-No JavaScript runs. httpx failures become NavigationError through core/network.py.
+No JavaScript runs. httpx failures become NavigationError through core/network.py. A page that is
+an empty JavaScript shell (scripts and no text, <noscript> text counting as text) is that URL's
+ContentError, which suggests --engine browser, rather than an empty success.
 """
 
 from __future__ import annotations
@@ -10,10 +12,10 @@ import json
 import httpx
 import trio
 
-from gptme_trio.core.errors import NavigationError, UsageError, os_reason
+from gptme_trio.core.errors import ContentError, NavigationError, UsageError, os_reason
 from gptme_trio.core.network import network_errors
 from gptme_trio.fetch.engines import Snapshot, from_body
-from gptme_trio.fetch.extract import is_pdf
+from gptme_trio.fetch.extract import is_pdf, is_script_shell
 from gptme_trio.fetch.targets import Target
 
 MAX_REDIRECTS = 20
@@ -42,11 +44,22 @@ class HttpEngine:
         if target.path is not None:
             body = await trio.Path(target.path).read_bytes()
             content_type = "application/pdf" if is_pdf("", target.url) else ""
-            return from_body(target.url, target.url, None, content_type, body)
+            return _readable(from_body(target.url, target.url, None, content_type, body))
         with network_errors(lambda failure: NavigationError(failure.reason, url=target.url)):
             response = await self._client.get(target.url)
         content_type = response.headers.get("content-type", "")
-        return from_body(target.url, str(response.url), response.status_code, content_type, response.content)
+        return _readable(from_body(target.url, str(response.url), response.status_code, content_type, response.content))
+
+
+def _readable(snap: Snapshot) -> Snapshot:
+    mime = snap.content_type.split(";")[0].strip().lower()
+    if snap.html is not None and (not mime or "html" in mime) and is_script_shell(snap.html):
+        raise ContentError(
+            "the page is an empty JavaScript shell: its text is written by scripts, which the http engine "
+            "does not run (try --engine browser)",
+            url=snap.url,
+        )
+    return snap
 
 
 def _cookies(storage_state: str) -> httpx.Cookies:
