@@ -27,9 +27,9 @@ from typing import Any
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core: the machine is shared
 
-import numpy as np
-from sklearn.ensemble import HistGradientBoostingClassifier  # type: ignore[import-untyped]
-from sklearn.model_selection import GroupKFold  # type: ignore[import-untyped]
+import numpy as np  # type: ignore[import-not-found, unused-ignore]  # bench only
+from sklearn.ensemble import HistGradientBoostingClassifier  # type: ignore[import-untyped, import-not-found, unused-ignore]
+from sklearn.model_selection import GroupKFold  # type: ignore[import-untyped, import-not-found, unused-ignore]
 
 from bench import wcxb
 from bench.harness import ROOT, default_out, header, shown
