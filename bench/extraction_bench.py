@@ -36,10 +36,10 @@ from typing import Any, TypedDict
 import lxml.html
 import trafilatura
 
-from bench.harness import PASS, ROOT, default_out, header, shown
+from bench.harness import PASS, ROOT, default_out, header, shared_data, shown
 from gptme_trio.fetch import extract
 
-DATA = ROOT.parent / "shared" / "data" / "article-extraction-benchmark"  # beside the repository
+DATA = shared_data("article-extraction-benchmark")  # ../shared (or ../../shared from a worktree)
 TARGET_F1, TARGET_MS = 0.955, 15.0
 
 

@@ -52,6 +52,12 @@ def shown(path: str | os.PathLike[str]) -> str:
     return text
 
 
+def shared_data(name: str) -> Path:
+    """shared/data/NAME beside the repository (../shared), or beside the worktrees' folder (../../shared)."""
+    places = [base / "shared" / "data" / name for base in (ROOT.parent, ROOT.parent.parent)]
+    return next((p for p in places if p.is_dir()), places[0])
+
+
 def command() -> str:
     """The running script's command line as run from the repository root: `python -m bench.NAME ARGS`."""
     spec = getattr(sys.modules["__main__"], "__spec__", None)

@@ -26,6 +26,12 @@ PARTS = [  # (file, what it covers)
     ("shell.md", "shell tool: `sleep 100` interrupted, vs gptme's shell; per-call overhead vs subprocess.run"),
     ("chat.md", "figure 5: chat start-up, and the delay from a streamed token on the wire to the terminal"),
     ("extraction.md", "figure 6: extraction quality on 181 pages vs trafilatura and readability-lxml"),
+    (
+        "extraction_wcxb.md",
+        "issue 13: 4: main content on 7 page types (wcxb-dev, cross-validated) vs trafilatura "
+        "and rs-trafilatura (run apart from nox -s bench: ~40 min; command inside)",
+    ),
+    ("train_blocks.md", "the block classifier's training run (model.json) and its cross-validated scores"),
     ("policy.md", "URL policy: every bypass attempt and its outcome"),
     ("policy_browser.md", "URL policy in a real Chromium: request guard alone vs guard + policy proxy, and its cost"),
     ("soak.md", "soak: 1,000 fetches and 300 chat tool calls, memory/fds/processes every 50"),
@@ -77,6 +83,10 @@ HEADLINES = [
              r"^\| `gptme-trio chat` \(ours\) \| (?P<value>[\d.]+) .*?" + VERDICT, "≤ 10 ms"),
     Headline("6", "extraction F1, `fetch --engine http -f text`", "extraction.md",
              r"^\| \*\*ours: `gptme-trio fetch.*?\| (?P<value>[\d.]+) \|.*?" + VERDICT, "≥ 0.955"),
+    Headline("", "wcxb-dev word-F1, 7 page types, cross-validated", "extraction_wcxb.md",
+             r"^\| word-F1 ≥ 0.87 overall \(cross-validated\) \| (?P<value>[\d.]+) \| " + VERDICT, "≥ 0.87"),
+    Headline("", "wcxb-dev extraction, ms/page median", "extraction_wcxb.md",
+             r"^\| extraction ≤ 20 ms/page median \| (?P<value>[\d.]+) \| " + VERDICT, "≤ 20 ms"),
     Headline("", "fetch: whole process, ours / bare Playwright", "fetch.md",
              r"ratio of medians A / B\*\* \| \*\*(?P<value>[\d.]+×)\*\*.*?" + VERDICT, "≤ 1.3×"),
     Headline("", "fetch: Python CPU per page, trio-asyncio / asyncio", "fetch.md",

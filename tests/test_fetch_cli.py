@@ -133,7 +133,8 @@ def test_javascript_content_needs_the_browser(run_cli, site):
     browser = run_cli("--wait-for", "#late", site.url("/late"))
     assert b"arrived late, written by JavaScript" in browser.stdout
     http = run_cli("--engine", "http", "--full", site.url("/late"))
-    assert http.returncode == 0 and b"arrived late" not in http.stdout and b"loading" in http.stdout
+    # Without JavaScript the page is a shell ("loading"): an error that says so (issue 13: 6)
+    assert http.returncode == 1 and http.stdout == b"" and b"(try --engine browser)" in http.stderr
     titles = [
         jsonl(run_cli("--engine", e, "-f", "json", site.url("/js-title")).stdout)[0]["title"]
         for e in ("browser", "http")

@@ -9,7 +9,15 @@ import click
 
 from gptme_trio.cli.common import BYTES, SECONDS, browser_options, fail, run
 from gptme_trio.core.errors import EXIT_SIGINT, GptmeTrioError
-from gptme_trio.fetch.options import DEFAULT_SETTLE_MS, ENGINES, FORMATS, JS_MAX_BYTES, WAIT_UNTIL, FetchRequest
+from gptme_trio.fetch.options import (
+    DEFAULT_SETTLE_MS,
+    ENGINES,
+    EXTRACTORS,
+    FORMATS,
+    JS_MAX_BYTES,
+    WAIT_UNTIL,
+    FetchRequest,
+)
 
 EXIT_CODES_HELP = """\b
 Exit codes:
@@ -35,6 +43,14 @@ Exit codes:
 @click.option("-o", "--output", metavar="PATH", help="Write to FILE (one URL) or DIR (one file per URL); '-' = stdout.")
 @click.option("--full", is_flag=True, help="Convert the whole page, not just its main content.")
 @click.option("--selector", metavar="CSS", help="Take just the first element matching CSS.")
+@click.option(
+    "--extractor",
+    type=click.Choice(EXTRACTORS),
+    default="trafilatura",
+    show_default=True,
+    help="How the main content is chosen. blocks: a block classifier trained on 1,497 pages of seven types; "
+    "better on listings, product grids and service pages, but it keeps comment threads under articles.",
+)
 @click.option(
     "--engine",
     type=click.Choice(ENGINES),

@@ -107,7 +107,7 @@ def _fill(record: Record, snap: Snapshot, options: FetchOptions) -> None:
                 raise FetchError(f"no element matches --selector {options.selector!r}", url=url)
         main = options.main_content and not options.selector
         convert = extract.to_text if options.format == "text" else extract.to_markdown
-        record.content = convert(html, url=url, main=main)
+        record.content = convert(html, url=url, main=main, extractor=options.extractor)
     if options.format == "html":
         record.payload = html if html is not None else record.content
     elif options.format == "json":

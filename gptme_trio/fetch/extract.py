@@ -2,7 +2,9 @@
 
 decode_html(body, content_type)      bytes -> str, honouring the charset
 select(html, css)                    the first element matching a CSS selector
-to_markdown / to_text(html, ...)     main content (trafilatura), or the whole page
+to_markdown / to_text(html, ...)     main content (trafilatura; or, with extractor="blocks", the
+                                     block classifier of fetch/classify.py, html_to_markdown
+                                     rendering its blocks), or the whole page
 pdf_to_text(body)                    text of a PDF
 """
 
@@ -12,12 +14,16 @@ import codecs
 import contextlib
 import io
 import re
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import lxml.etree
 import lxml.html
 
 from gptme_trio.core.errors import ContentError, UsageError
+
+if TYPE_CHECKING:
+    from gptme_trio.fetch.classify import Model
+    from gptme_trio.fetch.options import Extractor
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset=["']?\s*([A-Za-z0-9._:-]+)""", re.IGNORECASE)
 _HEADER_CHARSET = re.compile(r"charset=[\"']?([A-Za-z0-9._:-]+)", re.IGNORECASE)
@@ -28,6 +34,7 @@ MAIN_CONTENT_MAX_CHARS = 8_000_000
 # libxml2 (lxml, trafilatura) stops parsing at an element nested 256 deep: everything after it is
 # lost. Deeper elements are flattened to this depth first (Chromium's parser stops nesting at 512).
 _MAX_DEPTH = 200
+_WORDS = re.compile(r"\w+")
 _TAG = re.compile(r"<(/?)([A-Za-z][^\s/>]*)[^>]*>")
 _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 
@@ -117,24 +124,91 @@ def title_of(html: str) -> str:
     return (node.text_content() or "").strip() if node is not None else ""
 
 
-def to_markdown(html: str, *, url: str = "", main: bool = True) -> str:
-    """Markdown of the main content (or of everything when main=False, or a page that is too large)."""
+def to_markdown(
+    html: str, *, url: str = "", main: bool = True, extractor: Extractor = "trafilatura", model: Model | None = None
+) -> str:
+    """Markdown of the main content (or of everything when main=False, or a page that is too large),
+    chosen by `extractor`; `model`: the block classifier blocks uses (default: fetch/model.json)."""
     html = _shallow(_without_nul(html))
     if main and len(html) <= MAIN_CONTENT_MAX_CHARS:
-        found = _trafilatura(html, url, "markdown")
+        found = _main_content(html, url, "markdown", extractor, model)
         if found:
             return found
     return _convert(html, url, "markdown")
 
 
-def to_text(html: str, *, url: str = "", main: bool = True) -> str:
+def to_text(
+    html: str, *, url: str = "", main: bool = True, extractor: Extractor = "trafilatura", model: Model | None = None
+) -> str:
     """Plain text of the main content (or of everything when main=False, or a page that is too large)."""
     html = _shallow(_without_nul(html))
     if main and len(html) <= MAIN_CONTENT_MAX_CHARS:
-        found = _trafilatura(html, url, "txt")
+        found = _main_content(html, url, "plain", extractor, model)
         if found:
             return found
     return _convert(html, url, "plain")
+
+
+def parse_for_blocks(html: str) -> lxml.etree._Element | None:
+    """`html` parsed as the block classifier reads it (plain lxml elements: faster than lxml.html's)."""
+    if not html.strip():
+        return None
+    parser = lxml.etree.HTMLParser(remove_comments=True, remove_pis=True)
+    try:
+        return lxml.etree.fromstring(html, parser)
+    except ValueError:  # a str with an XML encoding declaration
+        return lxml.etree.fromstring(html.encode("utf-8"), lxml.etree.HTMLParser(encoding="utf-8"))
+    except lxml.etree.ParserError:
+        return None
+
+
+_SHELL_WORDS = 3  # fewer words than this outside scripts and styles: nothing to read without JavaScript
+_SCRIPT = re.compile(r"<script\b", re.IGNORECASE)
+_NOT_TEXT = frozenset({"script", "style", "template"})
+
+
+def is_script_shell(html: str) -> bool:
+    """Whether `html` is an empty JavaScript shell: scripts, and (nearly) no text without them.
+    Text in <noscript> counts: a page that says something to readers without JavaScript is content."""
+    if not _SCRIPT.search(html):
+        return False
+    root = parse_for_blocks(html)
+    body = root.find("body") if root is not None else None
+    if body is None:
+        return True
+    words = 0
+    for el in body.iter():
+        if isinstance(el.tag, str) and el.tag not in _NOT_TEXT:
+            words += len(_WORDS.findall(el.text or ""))
+        parent = el.getparent()
+        if parent is None or parent.tag not in _NOT_TEXT:
+            words += len(_WORDS.findall(el.tail or "")) if el is not body else 0
+        if words >= _SHELL_WORDS:
+            return False
+    return True
+
+
+def _main_content(
+    html: str, url: str, output_format: Literal["markdown", "plain"], extractor: Extractor, model: Model | None
+) -> str | None:
+    """trafilatura's choice; with extractor="blocks" the classifier's blocks first. Whatever these
+    libraries raise on a page is that page's ContentError (the URL's error), never the end of a run."""
+    try:
+        if extractor == "trafilatura":
+            return _trafilatura(html, url, "markdown" if output_format == "markdown" else "txt")
+        from gptme_trio.fetch import classify
+
+        root = parse_for_blocks(html)
+        chosen = classify.main_html(root, model or classify.shipped()) if root is not None else None
+        if chosen is not None:
+            found = _convert(chosen, url, output_format)
+            if found.strip():
+                return found
+        return _trafilatura(html, url, "markdown" if output_format == "markdown" else "txt")
+    except ContentError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the edge of three foreign libraries, on arbitrary input
+        raise ContentError(f"cannot extract the main content ({type(exc).__name__}: {exc})", url=url) from exc
 
 
 def _without_nul(html: str) -> str:

@@ -22,6 +22,10 @@ BinaryFormat = Literal["png", "pdf"]  # bytes, not text: a browser capture
 EngineName = Literal["browser", "http"]
 WaitUntil = Literal["commit", "domcontentloaded", "load", "networkidle"]
 Capture = Literal["html", "png", "pdf", "aria"]  # aria: the accessibility tree (YAML)
+# --extractor: how main content is chosen. blocks: the block classifier (fetch/classify.py), better
+# on listings, collections and service pages; not the default while it keeps comment threads on
+# articles (bench/results/extraction_wcxb.md, extraction.md).
+Extractor = Literal["trafilatura", "blocks"]
 
 JS_MAX_BYTES = 10_000_000  # --js-max's default: a --js result's JSON larger than this is refused
 DEFAULT_SETTLE_MS = 3000
@@ -30,6 +34,7 @@ FORMATS: tuple[Format, ...] = get_args(Format)
 BINARY_FORMATS: tuple[BinaryFormat, ...] = get_args(BinaryFormat)
 ENGINES: tuple[EngineName, ...] = get_args(EngineName)
 WAIT_UNTIL: tuple[WaitUntil, ...] = get_args(WaitUntil)
+EXTRACTORS: tuple[Extractor, ...] = get_args(Extractor)
 CAPTURES: tuple[Capture, ...] = get_args(Capture)
 
 
@@ -48,6 +53,7 @@ class FetchOptions:
     seconds_per_url: float = 30.0  # each URL's own deadline, from its start
     concurrency: int = 4
     ignore_http_errors: bool = False
+    extractor: Extractor = "trafilatura"
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,7 @@ class FetchRequest:
     output: str | None = None
     full: bool = False
     selector: str | None = None
+    extractor: Extractor = "trafilatura"
     engine: EngineName = "browser"
     timeout: float = 30.0
     concurrency: int = 4

@@ -109,7 +109,7 @@ def build_fetch_plan(request: FetchRequest) -> FetchPlan:
     return FetchPlan(
         targets=targets,
         engine=r.engine,
-        fetch=FetchOptions(fmt, not r.full, r.selector, r.timeout, concurrency, r.ignore_http_errors),
+        fetch=FetchOptions(fmt, not r.full, r.selector, r.timeout, concurrency, r.ignore_http_errors, r.extractor),
         render=RenderOptions(
             wait_until=r.wait_until,
             wait_for=r.wait_for,

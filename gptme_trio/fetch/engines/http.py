@@ -1,6 +1,8 @@
 """The plain-HTTP engine: httpx for http(s), the filesystem for local files.
 
-No JavaScript runs. httpx failures become NavigationError through core/network.py.
+No JavaScript runs. httpx failures become NavigationError through core/network.py. A page that is
+an empty JavaScript shell (scripts and no text, <noscript> text counting as text) is that URL's
+ContentError, which suggests --engine browser, rather than an empty success.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import httpx
 from gptme_trio.core.errors import ContentError, NavigationError, UsageError, os_reason
 from gptme_trio.core.network import network_errors
 from gptme_trio.fetch.engines import MAX_BODY_BYTES, Snapshot, from_body, local_snapshot
+from gptme_trio.fetch.extract import is_script_shell
 from gptme_trio.fetch.targets import Target
 
 MAX_REDIRECTS = 20
@@ -38,12 +41,12 @@ class HttpEngine:
 
     async def snapshot(self, target: Target) -> Snapshot:
         if target.path is not None:
-            return await local_snapshot(target, target.path)
+            return _readable(await local_snapshot(target, target.path))
         with network_errors(lambda failure: NavigationError(failure.reason, url=target.url)):
             async with self._client.stream("GET", target.url) as response:
                 body = await _read_body(response, target.url)
         content_type = response.headers.get("content-type", "")
-        return from_body(target.url, str(response.url), response.status_code, content_type, body)
+        return _readable(from_body(target.url, str(response.url), response.status_code, content_type, body))
 
 
 async def _read_body(response: httpx.Response, url: str) -> bytes:
@@ -56,6 +59,17 @@ async def _read_body(response: httpx.Response, url: str) -> bytes:
             raise ContentError(f"the response is larger than {MAX_BODY_BYTES:,} bytes", url=url)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _readable(snap: Snapshot) -> Snapshot:
+    mime = snap.content_type.split(";")[0].strip().lower()
+    if snap.html is not None and (not mime or "html" in mime) and is_script_shell(snap.html):
+        raise ContentError(
+            "the page is an empty JavaScript shell: its text is written by scripts, which the http engine "
+            "does not run (try --engine browser)",
+            url=snap.url,
+        )
+    return snap
 
 
 def _cookies(storage_state: str) -> httpx.Cookies:

@@ -1,0 +1,192 @@
+"""Main content on every page type: ours against trafilatura and rs-trafilatura on the WCXB dev split.
+
+    python -m bench.extraction_wcxb          # writes bench/results/extraction_wcxb.md (~15 min, one core)
+
+Side by side, in one run, on the same 1,495 pages (bench/wcxb.py loads them and has the metric):
+- ours: `extract.to_markdown` as fetch runs it, scored after stripping Markdown link/image syntax. Our
+  figures are cross-validated (bench/train_blocks.py: five folds grouped by domain): every page is
+  extracted by a model trained on the other folds, never by one that saw its site.
+- trafilatura (the installed version) with its defaults, and with favor_recall=True (text output).
+- rs-trafilatura, in a Python 3.12 venv of its own (.venv-rs312, made by
+  `~/.pyenv/versions/3.12*/bin/python -m venv .venv-rs312 && .venv-rs312/bin/pip install rs-trafilatura`);
+  skipped with a note when that venv is missing.
+ms/page: one call per page (after a warm-up call), single process, median and p95. The ScrapingHub
+article set stays in bench/extraction_bench.py (bench/results/extraction.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from importlib.metadata import version
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core: the machine is shared
+
+import trafilatura
+
+from bench import train_blocks, wcxb
+from bench.harness import PASS, ROOT, default_out, header, shown
+from gptme_trio.fetch import extract
+
+RS_PYTHON = ROOT / ".venv-rs312" / "bin" / "python"
+TARGET_F1, TARGET_MS = 0.87, 20.0
+Outputs = dict[str, tuple[str, float]]  # page id -> (text, ms)
+
+
+def timed(pages: list[wcxb.Page], fn: Callable[[wcxb.Page], str]) -> Outputs:
+    fn(pages[0])
+    found = {}
+    for page in pages:
+        started = time.perf_counter()
+        text = fn(page)
+        found[page.id] = text, (time.perf_counter() - started) * 1000
+    return found
+
+
+def trafilatura_row(*, favor_recall: bool = False) -> Callable[[wcxb.Page], str]:
+    def run(page: wcxb.Page) -> str:
+        html = extract.decode_html(page.body)
+        return trafilatura.extract(html, url=page.url, output_format="txt", favor_recall=favor_recall) or ""
+
+    return run
+
+
+def rs_trafilatura(pages: list[wcxb.Page]) -> Outputs | str:
+    """rs-trafilatura's outputs, or why there are none."""
+    if not RS_PYTHON.exists():
+        return f"not run: no {shown(RS_PYTHON)} (see this module's docstring)"
+    with tempfile.TemporaryDirectory(prefix="wcxb-rs-") as name:
+        folder = Path(name)
+        for page in pages:
+            (folder / f"{page.id}.html").write_text(extract.decode_html(page.body), encoding="utf-8")
+        (folder / "urls.json").write_text(json.dumps({p.id: p.url for p in pages}), encoding="utf-8")
+        runner = ROOT / "bench" / "rs_trafilatura_run.py"
+        proc = subprocess.run([str(RS_PYTHON), str(runner), name], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        return f"failed (exit {proc.returncode}): {proc.stderr.strip()[-300:]}"
+    lines = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+    return {r["id"]: (r["text"], r["ms"]) for r in lines}
+
+
+def rs_version() -> str:
+    if not RS_PYTHON.exists():
+        return "not installed"
+    script = "from importlib.metadata import version; print(version('rs-trafilatura'))"
+    return subprocess.run([str(RS_PYTHON), "-c", script], capture_output=True, text=True, check=False).stdout.strip()
+
+
+def first_line(text: str, other: str) -> str:
+    """The first line of `text` most of whose words are not in `other`."""
+    other_words = wcxb.words(other)
+    for line in text.splitlines():
+        words = wcxb.words(line)
+        total = sum(words.values())
+        if total >= 3 and sum((words - other_words).values()) * 2 > total:
+            return line.strip()[:70].replace("|", "/")
+    return ""
+
+
+def table(
+    rows: dict[str, dict[str, tuple[float, float, float]]], outputs: dict[str, Outputs], pages: list[wcxb.Page]
+) -> list[str]:
+    lines = [
+        "| Tool | Pages | Precision | Recall | F1 | ms/page median | ms/page p95 |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, scores in rows.items():
+        ms = sorted(outputs[name][p.id][1] for p in pages)
+        p, r, f = (statistics.mean(scores[page.id][k] for page in pages) for k in range(3))
+        p95 = ms[min(len(ms) - 1, int(0.95 * len(ms)))]
+        lines.append(
+            f"| {name} | {len(pages)} | {p:.4f} | {r:.4f} | {f:.4f} | {statistics.median(ms):.1f} | {p95:.1f} |"
+        )
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=wcxb.DATA, help=f"default: {shown(wcxb.DATA)}")
+    parser.add_argument("--pages", type=int, help="only the first N pages (a quick try, not a result)")
+    parser.add_argument("--out", type=Path, default=default_out("extraction_wcxb.md"))
+    args = parser.parse_args()
+    started = time.time()
+    pages = wcxb.load(args.data, args.pages)
+    print(f"{len(pages)} pages: ours (cross-validated)...", file=sys.stderr)
+    outputs: dict[str, Outputs] = {
+        "ours (cross-validated)": train_blocks.cross_validate(pages, train_blocks.Blocks(pages))
+    }
+    print("trafilatura...", file=sys.stderr)
+    outputs["trafilatura, defaults"] = timed(pages, trafilatura_row())
+    outputs["trafilatura, favor_recall"] = timed(pages, trafilatura_row(favor_recall=True))
+    print("rs-trafilatura...", file=sys.stderr)
+    rs = rs_trafilatura(pages)
+    if isinstance(rs, dict):
+        outputs["rs-trafilatura"] = rs
+    rows = {
+        name: {
+            p.id: wcxb.score(p.truth, wcxb.strip_markdown(found[p.id][0]) if "ours" in name else found[p.id][0])
+            for p in pages
+        }
+        for name, found in outputs.items()
+    }
+    ours, base = rows["ours (cross-validated)"], rows["trafilatura, defaults"]
+    libs = ", ".join(f"{d} {version(d)}" for d in ("trafilatura", "lxml", "html-to-markdown"))
+    lines = [
+        header(
+            "Main content on every page type (issue 13: 4)", {"libraries": f"{libs}, rs-trafilatura {rs_version()}"}
+        ),
+        f"Data: {shown(args.data)} ({len(pages)} pages; 4802 and 4893 have no main_content and are left out). "
+        f"The run took {time.time() - started:.0f} s.",
+        "",
+    ]
+    all_ms = sorted(t for _, t in outputs["ours (cross-validated)"].values())
+    f1 = statistics.mean(s[2] for s in ours.values())
+    lines += [
+        "## Targets",
+        "",
+        "| Target | Measured | |",
+        "|---|---|---|",
+        f"| word-F1 ≥ {TARGET_F1} overall (cross-validated) | {f1:.4f} | {PASS[f1 >= TARGET_F1]} |",
+        f"| extraction ≤ {TARGET_MS:g} ms/page median | {statistics.median(all_ms):.1f} | "
+        f"{PASS[statistics.median(all_ms) <= TARGET_MS]} |",
+    ]
+    for kind in wcxb.TYPES:
+        of_type = [p for p in pages if p.type == kind]
+        if of_type:
+            a, b = (statistics.mean(r[p.id][2] for p in of_type) for r in (ours, base))
+            lines.append(f"| {kind}: ≥ trafilatura defaults ({b:.4f}) | {a:.4f} | {PASS[a >= b]} |")
+    if not isinstance(rs, dict):
+        lines += ["", f"rs-trafilatura: {rs}."]
+    for kind in ("all", *wcxb.TYPES):
+        of_type = pages if kind == "all" else [p for p in pages if p.type == kind]
+        if of_type:
+            lines += ["", f"## {kind}", "", *table(rows, outputs, of_type)]
+    lines += [
+        "",
+        "## Our ten lowest pages",
+        "",
+        "| Page | Type | F1 | P | R | Automatic diagnosis |",
+        "|---|---|---|---|---|---|",
+    ]
+    by_id = {p.id: p for p in pages}
+    for pid in sorted(ours, key=lambda i: ours[i][2])[:10]:
+        p, r, f = ours[pid]
+        text = wcxb.strip_markdown(outputs["ours (cross-validated)"][pid][0])
+        extra, missing = first_line(text, by_id[pid].truth), first_line(by_id[pid].truth, text)
+        auto = "; ".join(x for x in (extra and f"extra: “{extra}”", missing and f"missing: “{missing}”") if x)
+        lines.append(f"| {pid} | {by_id[pid].type} | {f:.3f} | {p:.3f} | {r:.3f} | {auto or '-'} |")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print("\n".join(lines[:30]), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

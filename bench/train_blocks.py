@@ -1,0 +1,178 @@
+"""Train the block classifier (gptme_trio/fetch/model.json) on the WCXB dev split, cross-validated.
+
+    python -m bench.train_blocks            # writes gptme_trio/fetch/model.json and bench/results/train_blocks.md
+
+Needs scikit-learn and numpy in the venv (bench only: the package evaluates the trees itself).
+1. Every page is parsed and cut into blocks as fetch does (fetch/blocks.py); a block is labelled main
+   content when at least half of its word pairs (its word, for one-word blocks) occur in the ground
+   truth. Each block is weighted by its share of its page's words, so every page counts alike, as
+   in the per-page F1.
+2. Five folds grouped by domain (no site is in both a fold's training and test pages): a model is
+   trained on four, and the fifth's pages are extracted with it by the real code (extract.to_markdown
+   with that model) and scored. Those out-of-fold scores are the only figures reported.
+3. The shipped model is then trained on all pages with the same settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core: the machine is shared
+
+import numpy as np  # type: ignore[import-not-found, unused-ignore]  # bench only
+from sklearn.ensemble import HistGradientBoostingClassifier  # type: ignore[import-untyped, import-not-found, unused-ignore]
+from sklearn.model_selection import GroupKFold  # type: ignore[import-untyped, import-not-found, unused-ignore]
+
+from bench import wcxb
+from bench.harness import ROOT, default_out, header, shown
+from gptme_trio.fetch import blocks, classify, extract
+
+MODEL = ROOT / "gptme_trio" / "fetch" / "model.json"
+PARAMS: dict[str, Any] = {
+    "max_iter": 120,
+    "learning_rate": 0.1,
+    "max_leaf_nodes": 15,
+    "min_samples_leaf": 40,
+    "l2_regularization": 1.0,
+    "random_state": 0,
+}
+THRESHOLD = 0.5
+FOLDS = 5
+
+
+def label(block: blocks.Block, truth_pairs: set[tuple[str, str]], truth_words: set[str]) -> float:
+    tokens = wcxb.WORD.findall(block.text.lower())
+    if len(tokens) < 2:
+        return float(bool(tokens) and tokens[0] in truth_words)
+    pairs = list(zip(tokens, tokens[1:], strict=False))
+    return float(sum(1 for p in pairs if p in truth_pairs) * 2 >= len(pairs))
+
+
+def page_blocks(page: wcxb.Page) -> tuple[list[list[float]], list[float], list[float]]:
+    root = extract.parse_for_blocks(extract.decode_html(page.body))
+    if root is None:
+        return [], [], []
+    found = blocks.segment(root)
+    tokens = wcxb.WORD.findall(page.truth.lower())
+    pairs, words = set(zip(tokens, tokens[1:], strict=False)), set(tokens)
+    total = sum(b.words for b in found) or 1
+    return [b.features for b in found], [label(b, pairs, words) for b in found], [b.words / total for b in found]
+
+
+def export(model: HistGradientBoostingClassifier) -> dict[str, Any]:
+    """The fitted trees as model.json data: node [value] or [feature, threshold, left, right]."""
+    trees = []
+    for (predictor,) in model._predictors:  # noqa: SLF001 - bench-only export of sklearn's fitted trees
+        nodes = []
+        for node in predictor.nodes:
+            if node["is_leaf"]:
+                nodes.append([round(float(node["value"]), 6)])
+            else:
+                nodes.append(
+                    [int(node["feature_idx"]), float(node["num_threshold"]), int(node["left"]), int(node["right"])]
+                )
+        trees.append(nodes)
+    base = float(np.ravel(model._baseline_prediction)[0])  # noqa: SLF001
+    return {
+        "features": list(blocks.FEATURES),
+        "base": base,
+        "threshold": THRESHOLD,
+        "trees": trees,
+        "trained_on": "shared/data/wcxb-dev",
+        "params": PARAMS,
+    }
+
+
+def fit(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> dict[str, Any]:
+    model = HistGradientBoostingClassifier(**PARAMS)
+    model.fit(x, y, sample_weight=w)
+    return export(model)
+
+
+class Blocks:
+    """Every page's blocks: features, labels, weights, and the page each row belongs to."""
+
+    def __init__(self, pages: list[wcxb.Page]) -> None:
+        per_page = [page_blocks(p) for p in pages]
+        self.rows = np.array([i for i, (f, _, _) in enumerate(per_page) for _ in f])
+        self.x = np.array([row for f, _, _ in per_page for row in f], dtype=np.float64)
+        self.y = np.array([v for _, labels, _ in per_page for v in labels])
+        self.w = np.array([v for _, _, weights in per_page for v in weights])
+
+    def fit(self, pages: np.ndarray | None = None) -> dict[str, Any]:
+        mask = np.isin(self.rows, pages) if pages is not None else slice(None)
+        return fit(self.x[mask], self.y[mask], self.w[mask])
+
+
+def cross_validate(pages: list[wcxb.Page], data: Blocks) -> dict[str, tuple[str, float]]:
+    """Each page's Markdown and extraction time (ms: decode_html + to_markdown), from the model of the
+    fold that did not see its domain."""
+    found: dict[str, tuple[str, float]] = {}
+    folds = GroupKFold(n_splits=FOLDS).split(pages, groups=[p.domain for p in pages])
+    for fold, (train, test) in enumerate(folds):
+        model = classify.load(data.fit(train))
+        extract.to_markdown(
+            extract.decode_html(pages[test[0]].body), extractor="blocks", model=model
+        )  # warm-up: imports
+        for i in test:
+            page = pages[i]
+            started = time.perf_counter()
+            out = extract.to_markdown(extract.decode_html(page.body), url=page.url, extractor="blocks", model=model)
+            found[page.id] = out, (time.perf_counter() - started) * 1000
+        f1 = statistics.mean(wcxb.score(pages[i].truth, wcxb.strip_markdown(found[pages[i].id][0]))[2] for i in test)
+        print(f"fold {fold}: {len(test)} pages, F1 {f1:.4f}", file=sys.stderr)
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=wcxb.DATA)
+    parser.add_argument("--pages", type=int, help="only the first N pages (a quick try, not a result)")
+    parser.add_argument("--out", type=Path, default=default_out("train_blocks.md"))
+    parser.add_argument("--no-write", action="store_true", help="cross-validate only; leave model.json alone")
+    args = parser.parse_args()
+    started = time.time()
+    pages = wcxb.load(args.data, args.pages)
+    print(f"{len(pages)} pages: cutting blocks...", file=sys.stderr)
+    data = Blocks(pages)
+    outputs = cross_validate(pages, data)
+    scores = {i: wcxb.score(p.truth, wcxb.strip_markdown(outputs[p.id][0])) for i, p in ((p.id, p) for p in pages)}
+    by_type: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
+    for p in pages:
+        by_type[p.type].append(scores[p.id])
+    lines = [
+        header("Block classifier: domain-grouped 5-fold cross-validation on wcxb-dev"),
+        f"{len(pages)} pages, {len(data.x)} blocks ({int(data.y.sum())} main content), {time.time() - started:.0f} s.",
+        f"Settings: {json.dumps(PARAMS)}, threshold {THRESHOLD}.",
+        "",
+        "| Type | Pages | Precision | Recall | F1 |",
+        "|---|---|---|---|---|",
+    ]
+    for kind in ("all", *wcxb.TYPES):
+        got = list(scores.values()) if kind == "all" else by_type.get(kind, [])
+        if got:
+            prec, rec, f1 = (statistics.mean(s[k] for s in got) for k in range(3))
+            lines.append(f"| {kind} | {len(got)} | {prec:.4f} | {rec:.4f} | {f1:.4f} |")
+    if not args.no_write:
+        shipped = data.fit()
+        MODEL.write_text(json.dumps(shipped, separators=(",", ":")) + "\n", encoding="utf-8")
+        lines += [
+            "",
+            f"Wrote {shown(MODEL)} ({MODEL.stat().st_size // 1024} KB, {len(shipped['trees'])} trees), "
+            "trained on all pages.",
+        ]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print("\n".join(lines[-12:]), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,192 @@
+"""The block classifier: which text blocks of a page are its main content (fetch/blocks.py cuts them).
+
+The model is fetch/model.json: gradient-boosted regression trees over blocks.FEATURES, trained by
+`python -m bench.train_blocks` on shared/data/wcxb-dev (bench/results/extraction_wcxb.md has its
+cross-validated scores). It is read on first use and compiled to one Python function: no numpy.
+
+main_html(root, model)   the page with everything but its main-content blocks removed, as HTML
+                         (for html_to_markdown), or None when the classifier keeps too little
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import lxml.etree
+
+from gptme_trio.fetch.blocks import FEATURES, INLINE, Block, segment
+
+# Fewer words than this kept: the page is not one the classifier understands (the caller falls back).
+MIN_WORDS = 10
+
+
+@dataclass(frozen=True)
+class Model:
+    """A compiled model: `score(features)` is the log-odds that a block is main content."""
+
+    score: Callable[[Sequence[float]], float]
+    threshold: float
+
+
+def load(data: dict[str, Any] | None = None) -> Model:
+    """The shipped model (or one given as its JSON data: the bench's cross-validation folds)."""
+    if data is None:
+        data = json.loads(resources.files("gptme_trio.fetch").joinpath("model.json").read_text(encoding="utf-8"))
+    if list(data["features"]) != list(FEATURES):
+        raise ValueError("model.json does not match blocks.FEATURES: retrain it (python -m bench.train_blocks)")
+    source = " + ".join(_tree_source(tree, 0) for tree in data["trees"]) or "0.0"
+    code = compile(f"lambda x: {float(data['base'])!r} + {source}", "<model.json>", "eval")
+    score = eval(code, {"__builtins__": {}})  # noqa: S307 - built from numbers checked in _tree_source
+    return Model(score=score, threshold=math.log(data["threshold"] / (1 - data["threshold"])))
+
+
+@functools.cache
+def shipped() -> Model:
+    """The shipped model, read and compiled once per process (~50 ms), on first use."""
+    return load()
+
+
+def _tree_source(tree: list[list[float]], node: int) -> str:
+    """One tree as a nested conditional expression; a node is [value] (a leaf) or [feature, threshold,
+    left, right]."""
+    entry = tree[node]
+    if len(entry) == 1:
+        return repr(float(entry[0]))
+    feature, threshold, left, right = int(entry[0]), float(entry[1]), int(entry[2]), int(entry[3])
+    return f"({_tree_source(tree, left)} if x[{feature}] <= {threshold!r} else {_tree_source(tree, right)})"
+
+
+def choose(blocks: list[Block], model: Model) -> list[Block]:
+    """The blocks the model keeps, completed by structure: a block between two kept ones (a code
+    block, a table header), a paragraph beside kept paragraphs, every cell of a table with a kept
+    cell, the other text of a repeated item (a post's author and date, a card's snippet) with a kept
+    block, and the heading above."""
+    voted = [model.score(b.features) > model.threshold for b in blocks]
+    keep = list(voted)
+    for i in range(1, len(blocks) - 1):
+        if voted[i - 1] and voted[i + 1] and not _linky(blocks[i]):
+            keep[i] = True
+    tables = {t for b, k in zip(blocks, keep, strict=True) if k and (t := _table_of(b)) is not None}
+    items_of: dict[lxml.etree._Element, lxml.etree._Element | None] = {}
+    counts: dict[lxml.etree._Element, dict[tuple[str, str], int]] = {}
+    items = {it for b, k in zip(blocks, keep, strict=True) if k and (it := _item_of(b, items_of, counts)) is not None}
+    paragraphs = {b.element.getparent() for b, k in zip(blocks, keep, strict=True) if k and b.element.tag == "p"}
+    for i, b in enumerate(blocks):
+        if keep[i]:
+            continue
+        if b.element.tag == "p" and not _linky(b) and b.element.getparent() in paragraphs:
+            keep[i] = True  # a short paragraph beside kept ones: an article's last line, a one-line answer
+        elif tables and _table_of(b) in tables or items and not _linky(b) and _item_of(b, items_of, counts) in items:
+            keep[i] = True
+    first = next((i for i, k in enumerate(keep) if k), None)
+    if first is not None:
+        heading = next((i for i in range(first - 1, max(first - 4, -1), -1) if blocks[i].element.tag == "h1"), None)
+        if heading is not None:  # the heading, and what sits between it and the content (a price, a byline)
+            keep[heading] = True
+            for i in range(heading + 1, first):
+                keep[i] = not _linky(blocks[i])
+    return [b for b, k in zip(blocks, keep, strict=True) if k]
+
+
+def _linky(block: Block) -> bool:
+    return block.link_words * 2 >= block.words
+
+
+def _table_of(block: Block) -> lxml.etree._Element | None:
+    if block.element.tag not in ("td", "th", "caption"):
+        return None
+    return next(block.element.iterancestors("table"), None)
+
+
+def _item_of(
+    block: Block,
+    found: dict[lxml.etree._Element, lxml.etree._Element | None],
+    counts: dict[lxml.etree._Element, dict[tuple[str, str], int]],
+) -> lxml.etree._Element | None:
+    """The nearest of the block's element and its 5 closest ancestors that has at least 2 siblings of
+    its shape (tag and class): a post, a card, a result."""
+    start = block.element
+    if start in found:
+        return found[start]
+    el: lxml.etree._Element | None = start
+    item = None
+    for _ in range(6):
+        parent = el.getparent() if el is not None else None
+        if el is None or parent is None:
+            break
+        shapes = counts.get(parent)
+        if shapes is None:
+            shapes = counts[parent] = {}
+            for sibling in parent:
+                shape = (str(sibling.tag), sibling.get("class") or "")
+                shapes[shape] = shapes.get(shape, 0) + 1
+        if shapes.get((str(el.tag), el.get("class") or ""), 0) >= 3 and el.tag not in ("tr", "td", "th", "p"):
+            item = el
+            break
+        el = parent
+    found[start] = item
+    return item
+
+
+def main_html(root: lxml.etree._Element, model: Model) -> str | None:
+    """The page's <body> pruned to the blocks the model keeps, structure (lists, tables, headings,
+    code) intact; None when it keeps fewer than MIN_WORDS words. `root` is changed in place."""
+    blocks = segment(root)
+    kept = choose(blocks, model)
+    if sum(b.words for b in kept) < MIN_WORDS:
+        return None
+    body = root.find("body")
+    start = body if body is not None else root
+    keep = {b.element for b in kept}
+    above: set[lxml.etree._Element] = set()
+    for el in keep:
+        for ancestor in el.iterancestors():
+            if ancestor in above:
+                break
+            above.add(ancestor)
+    _prune(start, keep, above)
+    return lxml.etree.tostring(start, encoding="unicode", method="html")
+
+
+def _prune(el: lxml.etree._Element, keep: set[lxml.etree._Element], above: set[lxml.etree._Element]) -> None:
+    """Keep `keep`'s own text and inline children, the bare structure of `above`, nothing else."""
+    if el.tag == "pre" and el in keep:
+        return
+    own = el in keep
+    if not own:
+        el.text = None
+    for child in list(el):
+        tag = child.tag
+        if child in keep or child in above:
+            _prune(child, keep, above)
+        elif own and isinstance(tag, str) and tag in INLINE and not _has_block_descendant(child):
+            continue  # the kept block's own inline text
+        elif own and child.tail and child.tail.strip():
+            _drop_keeping_tail(child)
+            continue
+        else:
+            el.remove(child)
+            continue
+        if not own:
+            child.tail = None
+
+
+def _has_block_descendant(el: lxml.etree._Element) -> bool:
+    return any(isinstance(d.tag, str) and d.tag not in INLINE for d in el.iterdescendants())
+
+
+def _drop_keeping_tail(child: lxml.etree._Element) -> None:
+    parent, tail = child.getparent(), child.tail
+    previous = child.getprevious()
+    if previous is not None:
+        previous.tail = (previous.tail or "") + " " + (tail or "")
+    elif parent is not None:
+        parent.text = (parent.text or "") + " " + (tail or "")
+    if parent is not None:
+        parent.remove(child)
