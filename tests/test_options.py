@@ -12,6 +12,7 @@ from gptme_trio.fetch.options import (
     BINARY_FORMATS,
     CAPTURES,
     ENGINES,
+    EXTRACTORS,
     FORMATS,
     WAIT_UNTIL,
     Capture,
@@ -32,6 +33,7 @@ def test_the_fetch_command_offers_exactly_the_literals():
     assert choices("fmt") == FORMATS == get_args(Format)
     assert choices("engine") == ENGINES == ("browser", "http")
     assert choices("wait_until") == WAIT_UNTIL == ("commit", "domcontentloaded", "load", "networkidle")
+    assert choices("extractor") == EXTRACTORS == ("trafilatura", "blocks")
 
 
 def test_every_fetch_parameter_is_a_field_of_the_request():
@@ -39,8 +41,9 @@ def test_every_fetch_parameter_is_a_field_of_the_request():
     params = {p.name: p.default for p in fetch.params}
     assert set(params) == set(fields)
     given = {name: default for name, default in params.items() if isinstance(default, (str, int, float))}
-    assert given == {name: fields[name] for name in given}  # fmt, engine, timeout, concurrency, wait_until
-    assert len(given) == 5
+    # fmt, extractor, engine, timeout, concurrency, wait_until, js_max
+    assert given == {name: fields[name] for name in given}
+    assert len(given) == 7
 
 
 def test_every_format_has_a_file_extension_and_binary_formats_are_captures():
