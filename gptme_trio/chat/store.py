@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -85,11 +86,7 @@ class Conversation:
 
     def append(self, message: Message, metadata: dict[str, Any] | None = None) -> None:
         self.messages.append(message)
-        data = _to_json(message, metadata or {})
-        try:
-            line = (json.dumps(data, ensure_ascii=False) + "\n").encode()
-        except UnicodeEncodeError:  # a lone surrogate (JavaScript strings may hold them): escape it
-            line = (json.dumps(data) + "\n").encode()
+        line = _encode(_to_json(message, metadata or {}))
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             os.write(fd, line)
@@ -116,6 +113,28 @@ class Conversation:
         del self.messages[cut:]
         return dropped
 
+    def rewrite(self, messages: list[Message], metadata: dict[str, Any]) -> Path:
+        """Replace the conversation with `messages` (a compaction), `metadata` on the first changed one.
+
+        The log as it was stays beside it, whole (`conversation.before-compact-N.jsonl`); the new
+        log is written to a temp file and renamed over the old: a crash leaves one or the other."""
+        n = 1
+        while (backup := self.directory / f"conversation.before-compact-{n}.jsonl").exists():
+            n += 1
+        try:
+            os.link(self.path, backup)  # the old inode keeps the old log; the rename below leaves it alone
+        except OSError:  # a file system without hard links
+            shutil.copyfile(self.path, backup)
+        first = next((i for i, (a, b) in enumerate(zip(self.messages, messages, strict=False)) if a != b), 0)
+        lines = [_encode(_to_json(m, metadata if i == first else {})) for i, m in enumerate(messages)]
+        tmp = self.path.with_name(".conversation.jsonl.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.writelines(lines)
+        os.replace(tmp, self.path)
+        self.messages[:] = messages
+        return backup
+
     def rename(self, name: str, asked_by: str = "--name") -> None:
         target = self.directory.parent / check_name(name, asked_by)
         if target.exists():
@@ -130,6 +149,13 @@ class Conversation:
                 self.skipped_lines += 1
             else:
                 self.messages.append(message)
+
+
+def _encode(data: dict[str, Any]) -> bytes:
+    try:
+        return (json.dumps(data, ensure_ascii=False) + "\n").encode()
+    except UnicodeEncodeError:  # a lone surrogate (JavaScript strings may hold them): escape it
+        return (json.dumps(data) + "\n").encode()
 
 
 def _lines(path: Path) -> list[str]:
@@ -153,7 +179,7 @@ def _parse(line: str) -> Message | None:
 def _to_json(message: Message, metadata: dict[str, Any]) -> dict[str, Any]:
     data: dict[str, Any] = {"role": message.role, "content": message.content, "timestamp": _now()}
     if message.tool_calls:
-        data["tool_calls"] = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in message.tool_calls]
+        data["tool_calls"] = [_call_json(c) for c in message.tool_calls]
     if message.call_id is not None:
         data["call_id"], data["name"] = message.call_id, message.name
     if metadata:
@@ -173,7 +199,13 @@ def _from_json(data: dict[str, Any]) -> Message:
     calls = data.get("tool_calls", [])
     if not isinstance(calls, list) or not all(_is_call(c) for c in calls):
         raise ValueError("malformed tool_calls")
-    return Message(role, content, [ToolCall(c["id"], c["name"], c["arguments"]) for c in calls], call_id, name)
+    calls = [ToolCall(c["id"], c["name"], c["arguments"], c.get("extra")) for c in calls]
+    return Message(role, content, calls, call_id, name)
+
+
+def _call_json(call: ToolCall) -> dict[str, Any]:
+    data = {"id": call.id, "name": call.name, "arguments": call.arguments}
+    return {**data, "extra": call.extra} if call.extra else data
 
 
 def _is_call(call: Any) -> bool:
@@ -182,6 +214,7 @@ def _is_call(call: Any) -> bool:
         and isinstance(call.get("id"), str)
         and isinstance(call.get("name"), str)
         and isinstance(call.get("arguments"), dict)
+        and isinstance(call.get("extra") or {}, dict)
     )
 
 

@@ -26,6 +26,8 @@ class ToolCall:
     id: str
     name: str
     arguments: dict[str, Any]  # parsed JSON; {} when the model sent none
+    extra: dict[str, Any] | None = None  # provider data that must go back with the call (Gemini's
+    # `extra_content` holding a thought signature); kept in the log
 
 
 @dataclass
