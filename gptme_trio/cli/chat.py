@@ -27,7 +27,8 @@ Exit codes:
     "--model",
     envvar="GPTME_TRIO_MODEL",
     metavar="PROVIDER/MODEL",
-    help="openai/…, anthropic/…, openrouter/…, ollama/…, local/… (env GPTME_TRIO_MODEL).",
+    help="openai/…, anthropic/…, gemini/…, xai/…, deepseek/…, groq/…, mistral/…, openrouter/…, "
+    "ollama/…, local/… (env GPTME_TRIO_MODEL).",
 )
 @click.option(
     "-n",
@@ -173,6 +174,7 @@ def chat(
             workdir=current_dir(),
             allow_paths=trees,
             shell=ShellSettings(max_timeout=first(config.shell_max_timeout, 600.0)),
+            models=config.models,
         )
     except UsageError as exc:
         fail(str(exc))
