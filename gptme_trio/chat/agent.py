@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import trio
@@ -18,6 +18,7 @@ from gptme_trio.chat.context import SUMMARY_PROMPT, ContextKeeper, raw_tokens
 from gptme_trio.chat.store import Conversation
 from gptme_trio.core.errors import ContextTooLong, FetchError, ProviderError, StreamBroken, ToolError, timed_out
 from gptme_trio.llm import Event, Message, Provider, Reply, TextDelta, ToolCall, ToolSpec
+from gptme_trio.llm.models import model_info
 from gptme_trio.tools import Report, Tool
 
 INTERRUPTED = "interrupted by user"
@@ -111,6 +112,18 @@ class Agent:
             return reply.text
         raise ProviderError(f"the model sent nothing for {stall:g} s while summarising (--llm-timeout)")
 
+    def _visible(self, messages: list[Message]) -> list[Message]:
+        """`messages` as this model can take them: images only for a model that sees (else a note)."""
+        provider = self.provider
+        info = self.context.info(provider) if self.context else model_info(provider.name, provider.model)
+        if info.vision or not any(m.images for m in messages):
+            return messages
+        note = f"[{{}} image(s) not shown: {provider.name}/{provider.model} does not take images]"
+        return [
+            replace(m, content=f"{m.content}\n{note.format(len(m.images))}", images=[]) if m.images else m
+            for m in messages
+        ]
+
     async def _reply(self, conversation: Conversation, ui: TurnUI) -> Reply:
         parts: list[str] = []
         specs = self.specs()
@@ -126,7 +139,7 @@ class Agent:
         reply = None
         try:
             with trio.CancelScope(deadline=trio.current_time() + stall) as scope:
-                reply = await self.provider.complete(conversation.messages, specs, on_event)
+                reply = await self.provider.complete(self._visible(conversation.messages), specs, on_event)
         except StreamBroken as exc:
             self._keep_partial(conversation, "".join(parts), f"stream broke: {exc}")
             raise
@@ -188,7 +201,9 @@ class Agent:
                 partial = report.partial() if report.partial is not None and result is None else INTERRUPTED
                 text, ok, ms = result or (partial, False, None)
                 meta: dict[str, Any] = {"tool_ms": ms, "ok": ok}
-                conversation.append(Message("tool", text, call_id=call.id, name=call.name), meta)
+                images = [conversation.keep_image(i) for i in getattr(text, "images", ())]  # tools/ Attached
+                tool_message = Message("tool", str(text), call_id=call.id, name=call.name, images=images)
+                conversation.append(tool_message, meta)
 
     async def _vet(self, call: ToolCall, ui: TurnUI) -> str | None:
         """None when `call` may run; else the result the model reads instead. When calls are confirmed,

@@ -20,6 +20,7 @@ user config directory (e.g. ~/.config/gptme-trio/config.toml).
     context = 32768                     # tokens; compaction starts at 80% of it
     input_price = 0.0                   # USD per million tokens (for /tokens)
     output_price = 0.0
+    vision = false                      # whether it takes images (screenshots, image files)
 
     [providers.openai]                  # keys are named, never written here
     api_key_env = "WORK_OPENAI_KEY"     # read the key from this variable instead of OPENAI_API_KEY
@@ -79,7 +80,7 @@ class Config:
     search_engine: str | None = None
     search_url: str | None = None
     providers: dict[str, dict[str, str]] = field(default_factory=dict)
-    models: dict[str, dict[str, float]] = field(default_factory=dict)  # llm.models overrides
+    models: dict[str, dict[str, float | bool]] = field(default_factory=dict)  # llm.models overrides
 
     def key_vars(self) -> set[str]:
         """The names of every variable that may hold an API key (built in, and named in the config)."""
@@ -173,13 +174,16 @@ def _check_model(path: Path, name: str, fields: Any) -> None:
     for key, value in fields.items():
         if key not in _MODEL_FIELDS:
             raise UsageError(f"{where}: unknown setting {key!r} (known: {', '.join(_MODEL_FIELDS)})")
-        if key == "context" and not (isinstance(value, int) and not isinstance(value, bool) and value >= 256):
+        if key == "vision":
+            if not isinstance(value, bool):
+                raise UsageError(f"{where}: vision must be true or false, got {value!r}")
+        elif key == "context" and not (isinstance(value, int) and not isinstance(value, bool) and value >= 256):
             raise UsageError(f"{where}: context must be a whole number of tokens >= 256, got {value!r}")
-        if key != "context" and not (isinstance(value, int | float) and not isinstance(value, bool) and value >= 0):
+        elif key != "context" and not (isinstance(value, int | float) and not isinstance(value, bool) and value >= 0):
             raise UsageError(f"{where}: {key} must be a price in USD per million tokens >= 0, got {value!r}")
 
 
-_MODEL_FIELDS = ("context", "input_price", "output_price")
+_MODEL_FIELDS = ("context", "input_price", "output_price", "vision")
 
 
 def _check_table(path: Path, name: str, table: dict[str, Any], known: tuple[str, ...]) -> None:

@@ -68,7 +68,7 @@ class ChatPlan:
     workdir: Path = field(default_factory=Path.cwd)  # the tree the file tools may touch, the shell's start
     allow_paths: tuple[Path, ...] = ()  # more trees for the file tools
     shell: ShellSettings = field(default_factory=ShellSettings)
-    models: Mapping[str, Mapping[str, float]] = field(default_factory=dict)  # config's [models.*] overrides
+    models: Mapping[str, Mapping[str, float | bool]] = field(default_factory=dict)  # config's [models.*] overrides
 
 
 SYSTEM_PROMPT = (

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, get_args
 
 from gptme_trio.core.errors import UsageError
+from gptme_trio.core.images import Image
 from gptme_trio.llm import Message, Role, ToolCall
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -86,7 +87,7 @@ class Conversation:
 
     def append(self, message: Message, metadata: dict[str, Any] | None = None) -> None:
         self.messages.append(message)
-        line = _encode(_to_json(message, metadata or {}))
+        line = _encode(_to_json(message, metadata or {}, self.directory))
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             os.write(fd, line)
@@ -126,7 +127,7 @@ class Conversation:
         except OSError:  # a file system without hard links
             shutil.copyfile(self.path, backup)
         first = next((i for i, (a, b) in enumerate(zip(self.messages, messages, strict=False)) if a != b), 0)
-        lines = [_encode(_to_json(m, metadata if i == first else {})) for i, m in enumerate(messages)]
+        lines = [_encode(_to_json(m, metadata if i == first else {}, self.directory)) for i, m in enumerate(messages)]
         tmp = self.path.with_name(".conversation.jsonl.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as fh:
@@ -135,16 +136,35 @@ class Conversation:
         self.messages[:] = messages
         return backup
 
+    def keep_image(self, image: Image) -> Image:
+        """`image` as one stored beside the conversation (`images/`): a copy unless it is there already."""
+        if image.path.is_relative_to(self.directory):
+            return image
+        folder = self.directory / "images"
+        folder.mkdir(mode=0o700, exist_ok=True)
+        n = len(list(folder.iterdir())) + 1
+        target = folder / f"{n:04d}-{image.path.name}"
+        try:
+            shutil.copyfile(image.path, target)
+        except OSError:
+            return image  # the request says it is gone, if it is
+        return Image(target, image.media_type)
+
     def rename(self, name: str, asked_by: str = "--name") -> None:
         target = self.directory.parent / check_name(name, asked_by)
         if target.exists():
             raise UsageError(f"a conversation named {name!r} exists already")
         self.directory.rename(target)
-        self.directory = target
+        old, self.directory = self.directory, target
+        for message in self.messages:  # images stored beside the conversation moved with it
+            message.images = [
+                Image(target / i.path.relative_to(old), i.media_type) if i.path.is_relative_to(old) else i
+                for i in message.images
+            ]
 
     def _load(self) -> None:
         for line in _lines(self.path):
-            message = _parse(line)
+            message = _parse(line, self.directory)
             if message is None:
                 self.skipped_lines += 1
             else:
@@ -165,29 +185,38 @@ def _lines(path: Path) -> list[str]:
 
 
 def _is_message(line: str) -> bool:
-    return _parse(line) is not None
+    return _parse(line, Path()) is not None
 
 
-def _parse(line: str) -> Message | None:
+def _parse(line: str, base: Path) -> Message | None:
     """The message on one line, or None for a torn or garbage line (any JSON at all, any depth)."""
     try:
-        return _from_json(json.loads(line))
+        return _from_json(json.loads(line), base)
     except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
         return None
 
 
-def _to_json(message: Message, metadata: dict[str, Any]) -> dict[str, Any]:
+def _to_json(message: Message, metadata: dict[str, Any], base: Path) -> dict[str, Any]:
     data: dict[str, Any] = {"role": message.role, "content": message.content, "timestamp": _now()}
     if message.tool_calls:
         data["tool_calls"] = [_call_json(c) for c in message.tool_calls]
     if message.call_id is not None:
         data["call_id"], data["name"] = message.call_id, message.name
+    if message.images:  # their paths, relative to the conversation's directory (which /rename moves)
+        data["images"] = [{"path": _relative(i.path, base), "media_type": i.media_type} for i in message.images]
     if metadata:
         data["metadata"] = metadata
     return data
 
 
-def _from_json(data: dict[str, Any]) -> Message:
+def _relative(path: Path, base: Path) -> str:
+    try:
+        return str(path.relative_to(base))
+    except ValueError:
+        return str(path)
+
+
+def _from_json(data: dict[str, Any], base: Path) -> Message:
     """A message with every field of the type the providers rely on, else ValueError."""
     role, content, call_id, name = data["role"], data["content"], data.get("call_id"), data.get("name")
     if role not in get_args(Role) or not isinstance(content, str):
@@ -200,7 +229,10 @@ def _from_json(data: dict[str, Any]) -> Message:
     if not isinstance(calls, list) or not all(_is_call(c) for c in calls):
         raise ValueError("malformed tool_calls")
     calls = [ToolCall(c["id"], c["name"], c["arguments"], c.get("extra")) for c in calls]
-    return Message(role, content, calls, call_id, name)
+    images = [Image(base / i["path"], i["media_type"]) for i in data.get("images", [])]
+    if not all(isinstance(i.media_type, str) for i in images):
+        raise ValueError("malformed images")
+    return Message(role, content, calls, call_id, name, images)
 
 
 def _call_json(call: ToolCall) -> dict[str, Any]:

@@ -23,6 +23,7 @@ class ModelInfo:
     context: int  # tokens the model takes, prompt and reply together
     input_price: float | None = None  # USD per million input tokens; None: unknown
     output_price: float | None = None  # USD per million output tokens
+    vision: bool = False  # it takes images (screenshots, image files) in a conversation
     known: bool = True  # False: the defaults, not a table entry or an override
 
     def cost(self, input_tokens: int, output_tokens: int) -> float | None:
@@ -35,45 +36,50 @@ def _m(context: int, input_price: float | None = None, output_price: float | Non
     return ModelInfo(context, input_price, output_price)
 
 
+def _v(context: int, input_price: float | None = None, output_price: float | None = None) -> ModelInfo:
+    """A model that takes images."""
+    return ModelInfo(context, input_price, output_price, vision=True)
+
+
 # name prefix -> info; the longest matching prefix wins ("gpt-4o-mini" before "gpt-4o")
 TABLE: dict[str, ModelInfo] = {
     # OpenAI
-    "gpt-5": _m(400_000, 1.25, 10.0),
-    "gpt-5-mini": _m(400_000, 0.25, 2.0),
-    "gpt-5-nano": _m(400_000, 0.05, 0.40),
-    "gpt-4.1": _m(1_047_576, 2.0, 8.0),
-    "gpt-4.1-mini": _m(1_047_576, 0.40, 1.60),
-    "gpt-4.1-nano": _m(1_047_576, 0.10, 0.40),
-    "gpt-4o": _m(128_000, 2.50, 10.0),
-    "gpt-4o-mini": _m(128_000, 0.15, 0.60),
-    "gpt-4-turbo": _m(128_000, 10.0, 30.0),
+    "gpt-5": _v(400_000, 1.25, 10.0),
+    "gpt-5-mini": _v(400_000, 0.25, 2.0),
+    "gpt-5-nano": _v(400_000, 0.05, 0.40),
+    "gpt-4.1": _v(1_047_576, 2.0, 8.0),
+    "gpt-4.1-mini": _v(1_047_576, 0.40, 1.60),
+    "gpt-4.1-nano": _v(1_047_576, 0.10, 0.40),
+    "gpt-4o": _v(128_000, 2.50, 10.0),
+    "gpt-4o-mini": _v(128_000, 0.15, 0.60),
+    "gpt-4-turbo": _v(128_000, 10.0, 30.0),
     "gpt-3.5-turbo": _m(16_385, 0.50, 1.50),
-    "o1": _m(200_000, 15.0, 60.0),
-    "o3": _m(200_000, 2.0, 8.0),
+    "o1": _v(200_000, 15.0, 60.0),
+    "o3": _v(200_000, 2.0, 8.0),
     "o3-mini": _m(200_000, 1.10, 4.40),
-    "o4-mini": _m(200_000, 1.10, 4.40),
+    "o4-mini": _v(200_000, 1.10, 4.40),
     "gpt-oss-120b": _m(131_072, 0.15, 0.75),
     "gpt-oss-20b": _m(131_072, 0.10, 0.50),
     # Anthropic
-    "claude-opus-4-5": _m(200_000, 5.0, 25.0),
-    "claude-opus-4": _m(200_000, 15.0, 75.0),
-    "claude-sonnet-4": _m(200_000, 3.0, 15.0),
-    "claude-haiku-4-5": _m(200_000, 1.0, 5.0),
-    "claude-3-7-sonnet": _m(200_000, 3.0, 15.0),
-    "claude-3-5-sonnet": _m(200_000, 3.0, 15.0),
-    "claude-3-5-haiku": _m(200_000, 0.80, 4.0),
-    "claude-3-haiku": _m(200_000, 0.25, 1.25),
-    "claude-3-opus": _m(200_000, 15.0, 75.0),
+    "claude-opus-4-5": _v(200_000, 5.0, 25.0),
+    "claude-opus-4": _v(200_000, 15.0, 75.0),
+    "claude-sonnet-4": _v(200_000, 3.0, 15.0),
+    "claude-haiku-4-5": _v(200_000, 1.0, 5.0),
+    "claude-3-7-sonnet": _v(200_000, 3.0, 15.0),
+    "claude-3-5-sonnet": _v(200_000, 3.0, 15.0),
+    "claude-3-5-haiku": _v(200_000, 0.80, 4.0),
+    "claude-3-haiku": _v(200_000, 0.25, 1.25),
+    "claude-3-opus": _v(200_000, 15.0, 75.0),
     # Google
-    "gemini-2.5-pro": _m(1_048_576, 1.25, 10.0),
-    "gemini-2.5-flash": _m(1_048_576, 0.30, 2.50),
-    "gemini-2.5-flash-lite": _m(1_048_576, 0.10, 0.40),
-    "gemini-2.0-flash": _m(1_048_576, 0.10, 0.40),
-    "gemini-2.0-flash-lite": _m(1_048_576, 0.075, 0.30),
-    "gemini-1.5-pro": _m(2_097_152, 1.25, 5.0),
-    "gemini-1.5-flash": _m(1_048_576, 0.075, 0.30),
+    "gemini-2.5-pro": _v(1_048_576, 1.25, 10.0),
+    "gemini-2.5-flash": _v(1_048_576, 0.30, 2.50),
+    "gemini-2.5-flash-lite": _v(1_048_576, 0.10, 0.40),
+    "gemini-2.0-flash": _v(1_048_576, 0.10, 0.40),
+    "gemini-2.0-flash-lite": _v(1_048_576, 0.075, 0.30),
+    "gemini-1.5-pro": _v(2_097_152, 1.25, 5.0),
+    "gemini-1.5-flash": _v(1_048_576, 0.075, 0.30),
     # xAI
-    "grok-4": _m(256_000, 3.0, 15.0),
+    "grok-4": _v(256_000, 3.0, 15.0),
     "grok-code-fast": _m(256_000, 0.20, 1.50),
     "grok-3": _m(131_072, 3.0, 15.0),
     "grok-3-mini": _m(131_072, 0.30, 0.50),
@@ -86,8 +92,8 @@ TABLE: dict[str, ModelInfo] = {
     "kimi-k2": _m(131_072, 1.0, 3.0),
     # Mistral
     "mistral-large": _m(131_072, 2.0, 6.0),
-    "mistral-medium": _m(131_072, 0.40, 2.0),
-    "mistral-small": _m(131_072, 0.10, 0.30),
+    "mistral-medium": _v(131_072, 0.40, 2.0),
+    "mistral-small": _v(131_072, 0.10, 0.30),
     "codestral": _m(256_000, 0.30, 0.90),
     "devstral": _m(131_072, 0.10, 0.30),
     # local models (Ollama names; no price)
@@ -97,7 +103,7 @@ TABLE: dict[str, ModelInfo] = {
     "qwen3": _m(40_960),
 }
 
-Overrides = Mapping[str, Mapping[str, float]]  # "PROVIDER/MODEL" or "MODEL" -> fields of ModelInfo
+Overrides = Mapping[str, Mapping[str, float | bool]]  # "PROVIDER/MODEL" or "MODEL" -> fields of ModelInfo
 
 
 def model_info(provider: str, model: str, overrides: Overrides | None = None) -> ModelInfo:
@@ -108,9 +114,9 @@ def model_info(provider: str, model: str, overrides: Overrides | None = None) ->
     for key in (model, f"{provider}/{model}"):  # the more specific wins
         fields = (overrides or {}).get(key)
         if fields:
-            changes = {k: (int(v) if k == "context" else float(v)) for k, v in fields.items()}
+            changes = {k: (int(v) if k == "context" else v if k == "vision" else float(v)) for k, v in fields.items()}
             info = dataclasses.replace(info, **changes, known=True)  # type: ignore[arg-type]
     return info
 
 
-OVERRIDE_FIELDS = ("context", "input_price", "output_price")
+OVERRIDE_FIELDS = ("context", "input_price", "output_price", "vision")

@@ -19,6 +19,7 @@ import httpx
 from httpx_sse import ServerSentEvent
 
 from gptme_trio.core.errors import MalformedStream, StreamBroken
+from gptme_trio.core.images import Image
 from gptme_trio.llm import Event, Message, Progress, Reply, TextDelta, ToolCall, ToolSpec, Usage
 from gptme_trio.llm.retry import RetryPolicy
 from gptme_trio.llm.sse import (
@@ -85,24 +86,39 @@ class OpenAICompatible:
 
 
 def to_openai_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
-    """Our messages in OpenAI's shape: assistant `tool_calls`, `tool` role with `tool_call_id`."""
+    """Our messages in OpenAI's shape: assistant `tool_calls`, `tool` role with `tool_call_id`. A tool
+    message holds text only, so the images of a step's results follow its tool messages in one user
+    message (image_url data URLs)."""
     out: list[dict[str, Any]] = []
+    images: list[Image] = []
     for message in messages:
+        if message.role != "tool" and images:
+            out.append(_images_message(images))
+            images = []
         if message.role == "tool":
             if message.call_id is None:
                 raise ValueError("a tool message needs the call_id it answers")
             out.append({"role": "tool", "tool_call_id": message.call_id, "content": message.content})
+            images += message.images
         elif message.role == "assistant" and message.tool_calls:
-            out.append(
-                {
-                    "role": "assistant",
-                    "content": message.content or None,
-                    "tool_calls": [_openai_call(call) for call in message.tool_calls],
-                }
-            )
+            calls = [_openai_call(call) for call in message.tool_calls]
+            out.append({"role": "assistant", "content": message.content or None, "tool_calls": calls})
         else:
             out.append({"role": message.role, "content": message.content})
+    if images:
+        out.append(_images_message(images))
     return out
+
+
+def _images_message(images: list[Image]) -> dict[str, Any]:
+    parts: list[dict[str, Any]] = [{"type": "text", "text": "The images the tool calls above returned:"}]
+    for image in images:
+        data = image.data()
+        if data is None:
+            parts.append({"type": "text", "text": f"[{image.path.name}: the image file is gone]"})
+        else:
+            parts.append({"type": "image_url", "image_url": {"url": f"data:{image.media_type};base64,{data}"}})
+    return {"role": "user", "content": parts}
 
 
 def _openai_call(call: ToolCall) -> dict[str, Any]:
