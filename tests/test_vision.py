@@ -145,3 +145,18 @@ async def test_read_file_on_an_image_attaches_it_and_refuses_one_too_large(tmp_p
     (tmp_path / "a.pdf").write_bytes(b"%PDF-1.4 ...")
     with pytest.raises(ToolError, match="a PDF document"):
         await files.read_file("a.pdf")
+
+
+async def test_compaction_leaves_the_images_of_earlier_steps_out(nursery, client, png, tmp_path):
+    server: LLMServer = await nursery.start(LLMServer([*SCRIPT, SNAP, {"text": "again"}]).serve)
+    model = OpenAICompatible(client, model="gpt-4o", base_url=f"{server.base_url}/v1", api_key="k")
+    conversation = await talk(model, png, tmp_path)
+    keeper = ContextKeeper()
+    bot = Agent(model, {"snap": snapper(png)}, ChatSettings(confirm_tools=False), context=keeper)
+    assert keeper.estimate(conversation.messages) > 1000  # an image counts as about 1,000 tokens
+    assert await bot.turn(conversation, "once more", UI()) == "again"
+    done = await keeper.compact(conversation, model, [], bot.summarise)
+    assert done.shortened == 2 and done.summarised == 0  # both pictures were seen: out (a step's own stay)
+    for result in (m for m in conversation.messages if m.role == "tool"):
+        assert not result.images and result.content.endswith("[1 image(s) left out to save context]")
+    assert keeper.estimate(conversation.messages) < 1000

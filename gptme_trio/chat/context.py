@@ -32,6 +32,7 @@ TARGET = 0.5  # a compaction summarises until the estimate is under this share
 KEEP = 0.3  # the latest turns kept whole take at most this share (the current turn always stays)
 CHARS_PER_TOKEN = 4
 PER_MESSAGE = 4  # tokens of framing per message (role, separators)
+PER_IMAGE = 1_000  # tokens an attached image costs, about (a screenshot: ~800 to ~1,600)
 SUMMARY_HEAD = "[summary of the earlier conversation, written when it was compacted]\n"
 SUMMARY_PROMPT = (
     "You compact a conversation between a user and an assistant that uses tools. Summarise the "
@@ -207,7 +208,8 @@ def raw_tokens(messages: Sequence[Message], tools: Sequence[ToolSpec] = ()) -> i
     calls = (c for m in messages for c in m.tool_calls)
     chars = sum(len(m.content) for m in messages) + sum(len(c.name) + len(json.dumps(c.arguments)) for c in calls)
     chars += sum(len(t.name) + len(t.description) + len(json.dumps(t.parameters)) for t in tools)
-    return chars // CHARS_PER_TOKEN + PER_MESSAGE * len(messages)
+    images = sum(len(m.images) for m in messages)
+    return chars // CHARS_PER_TOKEN + PER_MESSAGE * len(messages) + PER_IMAGE * images
 
 
 def shorten(text: str, limit: int) -> str:
@@ -220,15 +222,16 @@ def shorten(text: str, limit: int) -> str:
 
 
 def _shorten_old_results(messages: list[Message], window: int) -> int:
-    """Shorten, in place, tool results before the latest step's; return how many."""
+    """Shorten, in place, tool results before the latest step's, and leave their images out; return how many."""
     latest = len(messages)
     while latest > 0 and messages[latest - 1].role == "tool":
         latest -= 1  # the results the model has not seen yet stay whole
     limit = min(max(window * CHARS_PER_TOKEN // 20, 400), 4000)  # 5% of the window, 400..4000 characters
     count = 0
     for index, message in enumerate(messages[:latest]):
-        if message.role == "tool" and len(message.content) > limit:
-            messages[index] = replace(message, content=shorten(message.content, limit))
+        if message.role == "tool" and (len(message.content) > limit or message.images):
+            gone = f"\n[{len(message.images)} image(s) left out to save context]" if message.images else ""
+            messages[index] = replace(message, content=shorten(message.content, limit) + gone, images=[])
             count += 1
     return count
 
