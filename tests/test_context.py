@@ -24,6 +24,8 @@ from gptme_trio.llm.sse import context_limit, is_context_error
 from gptme_trio.tools import tool
 from tests.support.llm_server import LLMServer
 
+from .conftest import invoke_cli
+
 KINDS = pytest.mark.parametrize("kind", ["openai", "anthropic"])
 
 
@@ -223,3 +225,32 @@ async def test_compact_by_hand_keeps_the_latest_turn(nursery, client, tmp_path):
     assert conversation.messages[1].content == SUMMARY_HEAD + "earlier: four questions"
     sent = json.dumps(server.requests[0]["body"])
     assert "question 0" in sent and "question 3" not in sent  # the latest turn is kept, not summarised
+
+
+def test_chat_cli_compacts_on_a_context_error_and_answers(llm, tmp_path):
+    """The CLI as a user runs it (-n, then -r): the provider refuses the second turn as too long;
+    chat says so in one line, summarises the first turn, and answers."""
+    summary = "The user asked a first question and got a first answer."
+    server = llm([{"text": "First answer."}, {"fault": "context"}, {"text": summary}, {"text": "Second answer."}])
+    env = {"GPTME_TRIO_HOME": str(tmp_path), **server.env("local")}
+    first = invoke_cli("chat", "-n", "-m", "local/test-model", "--name", "talk", "first question", **env)
+    assert first.returncode == 0, first.stderr
+    second = invoke_cli("chat", "-n", "-m", "local/test-model", "-r", "--name", "talk", "second question", **env)
+    assert second.returncode == 0 and second.stdout == b"Second answer.\n", second.stderr
+    [line] = second.stderr.decode().splitlines()
+    assert line.startswith("gptme-trio: context: local said the conversation is too long for test-model")
+    assert len(server.requests()) == 4  # the first turn; then refused, the summary, the retry
+    log = [json.loads(line) for line in (tmp_path / "conversations/talk/conversation.jsonl").read_text().splitlines()]
+    assert [m["role"] for m in log] == ["system", "user", "user", "assistant"]
+    assert log[1]["content"] == SUMMARY_HEAD + summary and log[2]["content"] == "second question"
+    assert (tmp_path / "conversations/talk/conversation.before-compact-1.jsonl").exists()
+
+
+def test_chat_cli_context_error_with_nothing_to_compact_is_one_line(llm, tmp_path):
+    server = llm([{"fault": "context"}, {"fault": "context"}, {"text": "never"}])
+    env = {"GPTME_TRIO_HOME": str(tmp_path), **server.env("local")}
+    result = invoke_cli("chat", "-n", "-m", "local/test-model", "a question", **env)
+    err = result.stderr.decode()
+    assert result.returncode == 1 and "Traceback" not in err, err
+    assert err.splitlines()[-1].startswith("gptme-trio: local API error 400: This model's maximum context length")
+    assert "nothing left to compact" in err and len(server.requests()) == 1
