@@ -87,8 +87,9 @@ class Agent:
             specs = self.specs()
             keeper.learn(self.provider, exc.limit or int(keeper.estimate(conversation.messages, specs) * 0.9))
             done = await keeper.compact(conversation, self.provider, specs, self.summarise, everything=True)
-            ui.notice(keeper.describe(done, self.provider, why))
-            if not done.changed:
+            if done.changed:  # else the error below says it all
+                ui.notice(keeper.describe(done, self.provider, why))
+            else:
                 hint = "nothing left to compact: /undo, or a model with a larger window"
                 raise ContextTooLong(f"{exc} ({hint})", status=exc.status) from exc
         try:
