@@ -255,3 +255,19 @@ def test_chat_cli_context_error_with_nothing_to_compact_is_one_line(llm, tmp_pat
     [line] = err.splitlines()  # one line: no notice of a compaction that did nothing
     assert line.startswith("gptme-trio: local API error 400: This model's maximum context length")
     assert "nothing left to compact" in err and len(server.requests()) == 1
+
+
+def test_tokens_of_a_resumed_conversation_come_from_its_log(tmp_path):
+    conversation = Conversation.create(tmp_path, "old")
+    conversation.append(Message("user", "q"))
+    usage = {"input_tokens": 1000, "output_tokens": 100}
+    conversation.append(Message("assistant", "a"), {"model": "openai/gpt-4o", "usage": usage})
+    conversation.append(Message("assistant", "b"), {"model": "openai/gpt-4o", "usage": {"input_tokens": None}})
+    conversation.append(Message("assistant", "interrupted"), {"interrupted": "interrupted by user"})
+    reopened = Conversation.open(tmp_path, "old")
+    assert reopened.usage == [("openai/gpt-4o", 1000, 100), ("openai/gpt-4o", 0, 0)]
+    keeper = ContextKeeper()
+    keeper.add_earlier(reopened.usage)
+    report = keeper.report(reopened, None, [])
+    assert "before this chat (from the log): openai/gpt-4o: 2 request(s), 1,000 input + 100 output tokens" in report
+    assert "$0.0035" in report  # gpt-4o: $2.50 and $10 per million

@@ -73,6 +73,7 @@ class ContextKeeper:
         self._overrides = overrides or {}
         self._anchor: tuple[int, int] | None = None  # (raw_tokens sent, input tokens reported), last request
         self.spent: dict[str, Spent] = {}
+        self.earlier: dict[str, Spent] = {}  # what a resumed conversation's log says it cost before
         self.compactions = 0
         self._learned: dict[str, int] = {}  # "PROVIDER/MODEL" -> a window the provider's errors told us
         self._stuck: int | None = None  # the estimate a compaction could not bring under THRESHOLD
@@ -97,15 +98,15 @@ class ContextKeeper:
 
     def record(self, provider: Provider, usage: Usage, sent: int | None = None) -> None:
         """Count one reply's usage; `sent` is `raw_tokens` of its request (refines the estimate)."""
-        spent = self.spent.setdefault(f"{provider.name}/{provider.model}", Spent())
-        spent.requests += 1
-        tokens_in, tokens_out = usage.input_tokens or 0, usage.output_tokens or 0
-        spent.input_tokens += tokens_in
-        spent.output_tokens += tokens_out
-        cost = self.info(provider).cost(tokens_in, tokens_out)
-        spent.cost = None if cost is None or spent.cost is None else spent.cost + cost
+        _add(self.spent, f"{provider.name}/{provider.model}", usage, self.info(provider))
         if usage.input_tokens and sent:
             self._anchor = (sent, usage.input_tokens)
+
+    def add_earlier(self, replies: Sequence[tuple[str, int, int]]) -> None:
+        """Count the replies a resumed log records: (PROVIDER/MODEL, input tokens, output tokens)."""
+        for model, tokens_in, tokens_out in replies:
+            provider, _, name = model.partition("/")
+            _add(self.earlier, model, Usage(tokens_in, tokens_out), model_info(provider, name, self._overrides))
 
     async def fit(
         self,
@@ -189,18 +190,29 @@ class ContextKeeper:
         if not self.spent:
             lines.append("no requests yet in this chat")
         total: float | None = 0.0
-        for name, spent in self.spent.items():
-            cost = f"${spent.cost:.4f}" if spent.cost is not None else "cost unknown (no price for this model)"
-            lines.append(
-                f"{name}: {spent.requests} request(s), {spent.input_tokens:,} input + "
-                f"{spent.output_tokens:,} output tokens, {cost}"
-            )
-            total = None if total is None or spent.cost is None else total + spent.cost
-        if len(self.spent) > 1 and total is not None:
+        for label, ledger in (("", self.spent), ("before this chat (from the log): ", self.earlier)):
+            for name, spent in ledger.items():
+                cost = f"${spent.cost:.4f}" if spent.cost is not None else "cost unknown (no price for this model)"
+                lines.append(
+                    f"{label}{name}: {spent.requests} request(s), {spent.input_tokens:,} input + "
+                    f"{spent.output_tokens:,} output tokens, {cost}"
+                )
+                total = None if total is None or spent.cost is None else total + spent.cost
+        if len(self.spent) + len(self.earlier) > 1 and total is not None:
             lines.append(f"total: ${total:.4f}")
         if self.compactions:
             lines.append(f"compacted {self.compactions} time(s) in this chat")
         return "\n".join(lines)
+
+
+def _add(ledger: dict[str, Spent], model: str, usage: Usage, info: ModelInfo) -> None:
+    spent = ledger.setdefault(model, Spent())
+    spent.requests += 1
+    tokens_in, tokens_out = usage.input_tokens or 0, usage.output_tokens or 0
+    spent.input_tokens += tokens_in
+    spent.output_tokens += tokens_out
+    cost = info.cost(tokens_in, tokens_out)
+    spent.cost = None if cost is None or spent.cost is None else spent.cost + cost
 
 
 def raw_tokens(messages: Sequence[Message], tools: Sequence[ToolSpec] = ()) -> int:

@@ -150,6 +150,7 @@ async def run_chat(
         every = [*web.tools(), *search.tools(), *shell.tools(), *FileTools(workspace).tools()]
         tools, off = choose({t.name: t for t in every}, plan.tools, plan.interactive)
         keeper = ContextKeeper(plan.models)  # one ledger for the chat, whichever model /model picks
+        keeper.add_earlier(conversation.usage)  # a resumed log's replies (/tokens shows them apart)
 
         def make_agent(model: str) -> Agent:
             from gptme_trio.llm.registry import resolve

@@ -47,6 +47,7 @@ class Conversation:
     directory: Path
     messages: list[Message] = field(default_factory=list)
     skipped_lines: int = 0  # torn or garbage lines found on load
+    usage: list[tuple[str, int, int]] = field(default_factory=list)  # (model, input, output) of loaded replies
 
     @property
     def name(self) -> str:
@@ -169,6 +170,8 @@ class Conversation:
                 self.skipped_lines += 1
             else:
                 self.messages.append(message)
+                if message.role == "assistant":
+                    self.usage += _usage(line)
 
 
 def _encode(data: dict[str, Any]) -> bytes:
@@ -182,6 +185,16 @@ def _lines(path: Path) -> list[str]:
     """The file's lines, split at "\n" only: a message may hold U+2028, U+0085... (splitlines() cuts there)."""
     lines = path.read_bytes().decode("utf-8", errors="replace").split("\n")  # no newline translation either
     return lines[:-1] if lines[-1] == "" else lines
+
+
+def _usage(line: str) -> list[tuple[str, int, int]]:
+    """The model and tokens an assistant line's metadata records (none when it does not say)."""
+    meta = json.loads(line).get("metadata") or {}
+    usage = meta.get("usage") if isinstance(meta, dict) else None
+    if not isinstance(usage, dict) or not isinstance(meta.get("model"), str):
+        return []
+    tokens = [usage.get("input_tokens"), usage.get("output_tokens")]
+    return [(meta["model"], *(t if isinstance(t, int) and not isinstance(t, bool) else 0 for t in tokens))]
 
 
 def _is_message(line: str) -> bool:
