@@ -47,8 +47,32 @@ base_url = "https://gateway.invalid/v1"
         ("tool_timeout = true", "tool_timeout has the wrong type"),
         ("[providers.acme]\nbase_url = 'x'", "unknown provider"),
         ("[providers.openai]\napi_key = 'sk-oops'", "put the key in an env var"),
+        ("[models.'local/q']\ncontext = 'big'", "context must be a whole number of tokens"),
+        ("[models.'local/q']\ncontext = 10", "context must be a whole number of tokens >= 256"),
+        ("[models.'local/q']\ninput_price = -1", "input_price must be a price"),
+        ("[models.'local/q']\nwindow = 8000", "unknown setting 'window'"),
+        ("models = 3", "models has the wrong type"),
     ],
 )
 def test_malformed_config_is_a_usage_error(tmp_path, text, message):
     with pytest.raises(UsageError, match=message):
         load_config(write(tmp_path, text))
+
+
+def test_model_overrides_and_new_providers(tmp_path):
+    env = write(
+        tmp_path,
+        """
+[models."local/qwen2.5"]
+context = 32768
+output_price = 0.5
+[providers.gemini]
+api_key_env = "MY_GEMINI"
+base_url = "http://127.0.0.1:9/v1"
+""",
+    )
+    config = load_config(env)
+    assert config.models == {"local/qwen2.5": {"context": 32768, "output_price": 0.5}}
+    merged = config.provider_env({"MY_GEMINI": "g"})
+    assert merged["GEMINI_API_KEY"] == "g" and merged["GEMINI_BASE_URL"] == "http://127.0.0.1:9/v1"
+    assert {"GEMINI_API_KEY", "XAI_API_KEY", "MISTRAL_API_KEY", "MY_GEMINI"} <= config.key_vars()

@@ -68,7 +68,7 @@ async def test_read_file_bounds_its_size_and_cuts_very_long_lines(files, tree):
 @pytest.mark.parametrize(
     ("name", "data", "kind"),
     [
-        ("shot.png", b"\x89PNG\r\n\x1a\n" + b"\0" * 100, "a PNG image"),
+        ("notes.zip", b"PK\x03\x04" + b"\0" * 100, "a zip archive"),  # an image is attached: tests/test_vision.py
         ("blob.bin", b"abc\0def", "a binary file"),
     ],
 )

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import trio
 
+from gptme_trio.chat.context import SUMMARY_PROMPT, ContextKeeper, raw_tokens
 from gptme_trio.chat.store import Conversation
-from gptme_trio.core.errors import FetchError, ProviderError, StreamBroken, ToolError, timed_out
+from gptme_trio.core.errors import ContextTooLong, FetchError, ProviderError, StreamBroken, ToolError, timed_out
 from gptme_trio.llm import Event, Message, Provider, Reply, TextDelta, ToolCall, ToolSpec
+from gptme_trio.llm.models import model_info
 from gptme_trio.tools import Report, Tool
 
 INTERRUPTED = "interrupted by user"
@@ -52,21 +54,81 @@ class Agent:
     tools: dict[str, Tool]
     settings: ChatSettings
     off: Mapping[str, str] = field(default_factory=dict)  # tools not in this chat -> why, for the model
+    context: ContextKeeper | None = None  # counts tokens and compacts; None: neither
 
     async def turn(self, conversation: Conversation, user_text: str, ui: TurnUI) -> str:
         """Run one user turn to the model's final answer; return that answer's text."""
         conversation.append(Message("user", user_text))
         for _ in range(self.settings.max_steps):
-            reply = await self._reply(conversation, ui)
+            reply = await self._fitting_reply(conversation, ui)
             if not reply.tool_calls:
                 return reply.text
             await self._run_tools(conversation, reply.tool_calls, ui)
         ui.notice(f"stopped after {self.settings.max_steps} steps (--max-steps)")
         return ""
 
+    def specs(self) -> list[ToolSpec]:
+        return [ToolSpec(t.name, t.description, t.parameters) for t in self.tools.values()]
+
+    async def _fitting_reply(self, conversation: Conversation, ui: TurnUI) -> Reply:
+        """The next reply, the conversation compacted first when it nears the window; a context-length
+        error from the provider compacts once and retries once, never more."""
+        if self.context is None:
+            return await self._reply(conversation, ui)
+        try:
+            await self.context.fit(conversation, self.provider, self.specs(), self.summarise, ui.notice)
+        except ProviderError as exc:  # the summary failed: go on; the provider says if it is too long
+            ui.notice(f"context: could not summarise the earlier turns ({exc})")
+        try:
+            return await self._reply(conversation, ui)
+        except ContextTooLong as exc:
+            why = f"{self.provider.name} said the conversation is too long for {self.provider.model}"
+            keeper = self.context
+            specs = self.specs()
+            keeper.learn(self.provider, exc.limit or int(keeper.estimate(conversation.messages, specs) * 0.9))
+            done = await keeper.compact(conversation, self.provider, specs, self.summarise, everything=True)
+            if done.changed:  # else the error below says it all
+                ui.notice(keeper.describe(done, self.provider, why))
+            else:
+                hint = "nothing left to compact: /undo, or a model with a larger window"
+                raise ContextTooLong(f"{exc} ({hint})", status=exc.status) from exc
+        try:
+            return await self._reply(conversation, ui)
+        except ContextTooLong as exc:
+            hint = "still too long after compacting: /undo, or a model with a larger window"
+            raise ContextTooLong(f"{exc} ({hint})", status=exc.status) from exc
+
+    async def summarise(self, text: str) -> str:
+        """The model's summary of a transcript (for compaction), under the same stall deadline as a reply."""
+        messages = [Message("system", SUMMARY_PROMPT), Message("user", text)]
+        stall = self.settings.llm_timeout
+
+        def on_event(event: Event) -> None:
+            scope.deadline = trio.current_time() + stall
+
+        with trio.CancelScope(deadline=trio.current_time() + stall) as scope:
+            reply = await self.provider.complete(messages, [], on_event)
+            if self.context is not None:
+                self.context.record(self.provider, reply.usage, raw_tokens(messages))
+            return reply.text
+        raise ProviderError(f"the model sent nothing for {stall:g} s while summarising (--llm-timeout)")
+
+    def _visible(self, messages: list[Message]) -> list[Message]:
+        """`messages` as this model can take them: images only for a model that sees (else a note)."""
+        provider = self.provider
+        info = self.context.info(provider) if self.context else model_info(provider.name, provider.model)
+        if info.vision or not any(m.images for m in messages):
+            return messages
+        note = f"[{{}} image(s) not shown: {provider.name}/{provider.model} does not take images]"
+        return [
+            replace(m, content=f"{m.content}\n{note.format(len(m.images))}", images=[]) if m.images else m
+            for m in messages
+        ]
+
     async def _reply(self, conversation: Conversation, ui: TurnUI) -> Reply:
         parts: list[str] = []
-        specs = [ToolSpec(t.name, t.description, t.parameters) for t in self.tools.values()]
+        specs = self.specs()
+        sent = raw_tokens(conversation.messages, specs)
         stall = self.settings.llm_timeout
 
         def on_event(event: Event) -> None:
@@ -78,7 +140,7 @@ class Agent:
         reply = None
         try:
             with trio.CancelScope(deadline=trio.current_time() + stall) as scope:
-                reply = await self.provider.complete(conversation.messages, specs, on_event)
+                reply = await self.provider.complete(self._visible(conversation.messages), specs, on_event)
         except StreamBroken as exc:
             self._keep_partial(conversation, "".join(parts), f"stream broke: {exc}")
             raise
@@ -88,6 +150,8 @@ class Agent:
         if reply is None:
             self._keep_partial(conversation, "".join(parts), f"no data for {stall:g} s")
             raise ProviderError(f"the model sent nothing for {stall:g} s (--llm-timeout)")
+        if self.context is not None:
+            self.context.record(self.provider, reply.usage, sent)
         conversation.append(
             Message("assistant", reply.text, reply.tool_calls),
             {
@@ -138,7 +202,9 @@ class Agent:
                 partial = report.partial() if report.partial is not None and result is None else INTERRUPTED
                 text, ok, ms = result or (partial, False, None)
                 meta: dict[str, Any] = {"tool_ms": ms, "ok": ok}
-                conversation.append(Message("tool", text, call_id=call.id, name=call.name), meta)
+                images = [conversation.keep_image(i) for i in getattr(text, "images", ())]  # tools/ Attached
+                tool_message = Message("tool", str(text), call_id=call.id, name=call.name, images=images)
+                conversation.append(tool_message, meta)
 
     async def _vet(self, call: ToolCall, ui: TurnUI) -> str | None:
         """None when `call` may run; else the result the model reads instead. When calls are confirmed,

@@ -16,6 +16,12 @@ user config directory (e.g. ~/.config/gptme-trio/config.toml).
     engine = "searxng"                  # or "duckduckgo"
     url = "http://127.0.0.1:8888"
 
+    [models."local/qwen2.5"]            # the built-in table of context windows and prices, overridden
+    context = 32768                     # tokens; compaction starts at 80% of it
+    input_price = 0.0                   # USD per million tokens (for /tokens)
+    output_price = 0.0
+    vision = false                      # whether it takes images (screenshots, image files)
+
     [providers.openai]                  # keys are named, never written here
     api_key_env = "WORK_OPENAI_KEY"     # read the key from this variable instead of OPENAI_API_KEY
     base_url = "https://gateway.example/v1"
@@ -39,6 +45,11 @@ PROVIDER_ENV = {
     "anthropic": ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"),
     "openrouter": ("OPENROUTER_API_KEY", "OPENROUTER_BASE_URL"),
     "ollama": (None, "OLLAMA_HOST"),
+    "gemini": ("GEMINI_API_KEY", "GEMINI_BASE_URL"),
+    "xai": ("XAI_API_KEY", "XAI_BASE_URL"),
+    "deepseek": ("DEEPSEEK_API_KEY", "DEEPSEEK_BASE_URL"),
+    "groq": ("GROQ_API_KEY", "GROQ_BASE_URL"),
+    "mistral": ("MISTRAL_API_KEY", "MISTRAL_BASE_URL"),
 }
 _TOP: dict[str, type | tuple[type, ...]] = {
     "model": str,
@@ -51,6 +62,7 @@ _TOP: dict[str, type | tuple[type, ...]] = {
     "shell_max_timeout": (int, float),
     "search": dict,
     "providers": dict,
+    "models": dict,
 }
 
 
@@ -68,6 +80,7 @@ class Config:
     search_engine: str | None = None
     search_url: str | None = None
     providers: dict[str, dict[str, str]] = field(default_factory=dict)
+    models: dict[str, dict[str, float | bool]] = field(default_factory=dict)  # llm.models overrides
 
     def key_vars(self) -> set[str]:
         """The names of every variable that may hold an API key (built in, and named in the config)."""
@@ -132,6 +145,9 @@ def load_config(env: Mapping[str, str] = os.environ) -> Config:
         if "api_key" in settings:
             raise UsageError(f"{path}: [providers.{name}]: put the key in an env var and name it with api_key_env")
         _check_table(path, f"providers.{name}", settings, ("api_key_env", "base_url"))
+    models = data.get("models", {})
+    for name, fields in models.items():
+        _check_model(path, name, fields)
     search: dict[str, Any] = data.get("search", {})
     _check_table(path, "search", search, ("engine", "url"))
     return Config(
@@ -147,7 +163,27 @@ def load_config(env: Mapping[str, str] = os.environ) -> Config:
         search_engine=search.get("engine"),
         search_url=search.get("url"),
         providers={name: dict(s) for name, s in providers.items()},
+        models={name: dict(fields) for name, fields in models.items()},
     )
+
+
+def _check_model(path: Path, name: str, fields: Any) -> None:
+    where = f"{path}: [models.{name!r}]" if "/" in name or "." in name else f"{path}: [models.{name}]"
+    if not isinstance(fields, dict):
+        raise UsageError(f"{where}: must be a table of {', '.join(_MODEL_FIELDS)}")
+    for key, value in fields.items():
+        if key not in _MODEL_FIELDS:
+            raise UsageError(f"{where}: unknown setting {key!r} (known: {', '.join(_MODEL_FIELDS)})")
+        if key == "vision":
+            if not isinstance(value, bool):
+                raise UsageError(f"{where}: vision must be true or false, got {value!r}")
+        elif key == "context" and not (isinstance(value, int) and not isinstance(value, bool) and value >= 256):
+            raise UsageError(f"{where}: context must be a whole number of tokens >= 256, got {value!r}")
+        elif key != "context" and not (isinstance(value, int | float) and not isinstance(value, bool) and value >= 0):
+            raise UsageError(f"{where}: {key} must be a price in USD per million tokens >= 0, got {value!r}")
+
+
+_MODEL_FIELDS = ("context", "input_price", "output_price", "vision")
 
 
 def _check_table(path: Path, name: str, table: dict[str, Any], known: tuple[str, ...]) -> None:

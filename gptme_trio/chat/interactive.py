@@ -15,12 +15,13 @@ from collections.abc import Awaitable, Callable, Mapping
 import trio
 
 from gptme_trio.chat.agent import Agent
+from gptme_trio.chat.context import CHARS_PER_TOKEN, ContextKeeper, shorten
 from gptme_trio.chat.prompt import PromptEOF, Prompter, PromptInterrupted
 from gptme_trio.chat.store import Conversation
 from gptme_trio.core.errors import EXIT_OK, GptmeTrioError
 from gptme_trio.core.runtime import Interrupts
 from gptme_trio.fetch.targets import parse_target
-from gptme_trio.llm import ToolCall
+from gptme_trio.llm import Message, ToolCall
 from gptme_trio.tools import Tool
 from gptme_trio.tools.search import WebSearch
 from gptme_trio.tools.web import WebTools
@@ -33,11 +34,28 @@ HELP = """\
 /undo [N]          forget the last N turns (default 1)
 /model [NAME]      show or switch the model (PROVIDER/MODEL)
 /rename NAME       rename this conversation
-/fetch URL         read a page yourself (no model needed)
+/fetch URL         read a page and add it to the conversation as context for your next question
+/tokens            tokens used so far in this chat, their cost, and how full the context is
+/compact           shorten old tool results and summarise all but the latest turn (uses the model)
 /screenshot URL    save a PNG of a page in the conversation's directory
 /search QUERY      search the web (DuckDuckGo, or SearXNG via config/GPTME_TRIO_SEARCH_URL)
 Anything else goes to the model. Ctrl-C stops the current reply or tool call."""
-COMMANDS = ["/help", "/exit", "/tools", "/log", "/undo", "/model", "/rename", "/fetch", "/screenshot", "/search"]
+COMMANDS = [
+    "/help",
+    "/exit",
+    "/tools",
+    "/log",
+    "/undo",
+    "/model",
+    "/rename",
+    "/fetch",
+    "/tokens",
+    "/compact",
+    "/screenshot",
+    "/search",
+]
+FETCHED_SHARE = 0.25  # of the model's window (in characters, ~4 a token) that one /fetch may take
+FETCHED_MAX = 100_000  # characters, when no model is chosen yet
 
 
 class TerminalUI:
@@ -97,6 +115,7 @@ async def chat_loop(
     model: str | None,
     no_model_help: str,
     tools: Mapping[str, Tool] | None = None,  # the tools the model has (default: the web tools)
+    keeper: ContextKeeper | None = None,  # tokens and compaction (/tokens, /compact)
 ) -> int:
     print(f"gptme-trio: conversation {conversation.name} ({conversation.path}); /help for commands", file=sys.stderr)
     agent = make_agent(model) if model else None
@@ -132,6 +151,34 @@ async def chat_loop(
         listed = list(tools.values()) if tools is not None else [*web.tools(), *search.tools()]
         await _say("\n".join(f"{t.name}: {t.description.splitlines()[0]}" for t in listed))
 
+    async def fetch(url: str) -> None:
+        if not url:
+            await _say("usage: /fetch URL")
+            return
+        text = await web.read(parse_target(url), check_policy=False)  # typed by the user: not restricted
+        await _say(text)
+        limit = FETCHED_MAX
+        if agent is not None and keeper is not None:
+            limit = int(keeper.info(agent.provider).context * CHARS_PER_TOKEN * FETCHED_SHARE)
+        content = shorten(text, limit)
+        conversation.append(Message("user", f"[content of {url}]\n{content}"), {"fetched": url})
+        cut = f", shortened from {len(text):,} characters" if len(content) < len(text) else ""
+        await _say(f"[added to the conversation as context: {len(content):,} characters{cut}; ask away]")
+
+    async def tokens(_: str) -> None:
+        if keeper is None:
+            await _say("token counting is off in this chat")
+            return
+        specs = agent.specs() if agent is not None else []
+        await _say(keeper.report(conversation, agent.provider if agent is not None else None, specs))
+
+    async def compact(_: str) -> None:
+        if agent is None or keeper is None:
+            await _say(f"/compact needs a model: {no_model_help}")
+            return
+        done = await keeper.compact(conversation, agent.provider, agent.specs(), agent.summarise, everything=True)
+        await _say(keeper.describe(done, agent.provider, "compacted on request (/compact)"))
+
     commands: dict[str, Callable[[str], Awaitable[None]]] = {
         "/help": lambda _: _say(HELP),
         "/tools": list_tools,
@@ -140,7 +187,9 @@ async def chat_loop(
         "/undo": undo,
         "/model": switch_model,
         "/rename": rename,
-        "/fetch": lambda arg: _fetch(web, arg),
+        "/fetch": fetch,
+        "/tokens": tokens,
+        "/compact": compact,
         "/screenshot": screenshot,
     }
     while True:
@@ -182,13 +231,6 @@ def model_name(agent: Agent | None) -> str:
 
 async def _say(text: str) -> None:
     print(text, flush=True)
-
-
-async def _fetch(web: WebTools, url: str) -> None:
-    if not url:
-        await _say("usage: /fetch URL")
-        return
-    await _say(await web.read(parse_target(url), check_policy=False))  # typed by the user: not restricted
 
 
 async def _search(search: WebSearch, query: str) -> None:

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from gptme_trio.chat.agent import Agent, ChatSettings
+from gptme_trio.chat.context import ContextKeeper
 from gptme_trio.chat.store import Conversation
 from gptme_trio.chat.toolset import ACTING, choose
 from gptme_trio.core.browser import BrowserSpec, open_browser
@@ -67,6 +68,7 @@ class ChatPlan:
     workdir: Path = field(default_factory=Path.cwd)  # the tree the file tools may touch, the shell's start
     allow_paths: tuple[Path, ...] = ()  # more trees for the file tools
     shell: ShellSettings = field(default_factory=ShellSettings)
+    models: Mapping[str, Mapping[str, float | bool]] = field(default_factory=dict)  # config's [models.*] overrides
 
 
 SYSTEM_PROMPT = (
@@ -147,11 +149,13 @@ async def run_chat(
         shell = Shell(workspace.root, os.environ, background, plan.shell)  # keys were taken out of os.environ
         every = [*web.tools(), *search.tools(), *shell.tools(), *FileTools(workspace).tools()]
         tools, off = choose({t.name: t for t in every}, plan.tools, plan.interactive)
+        keeper = ContextKeeper(plan.models)  # one ledger for the chat, whichever model /model picks
+        keeper.add_earlier(conversation.usage)  # a resumed log's replies (/tokens shows them apart)
 
         def make_agent(model: str) -> Agent:
             from gptme_trio.llm.registry import resolve
 
-            return Agent((providers or resolve)(model, plan.env, client), tools, plan.settings, off)
+            return Agent((providers or resolve)(model, plan.env, client), tools, plan.settings, off, keeper)
 
         if plan.interactive:
             from gptme_trio.chat.interactive import COMMANDS, chat_loop
@@ -159,7 +163,16 @@ async def run_chat(
 
             with Prompter(plan.home / "history", COMMANDS) as prompter:  # the terminal's mode restored on exit
                 return await chat_loop(
-                    prompter, conversation, web, search, interrupts, make_agent, plan.model, NO_MODEL_HELP, tools
+                    prompter,
+                    conversation,
+                    web,
+                    search,
+                    interrupts,
+                    make_agent,
+                    plan.model,
+                    NO_MODEL_HELP,
+                    tools=tools,
+                    keeper=keeper,
                 )
         if not plan.model:  # checked above, before anything started; this tells the type checker
             raise ProviderConfigError(NO_MODEL_HELP)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any, get_args
 
 from gptme_trio.core.errors import UsageError
+from gptme_trio.core.images import Image
 from gptme_trio.llm import Message, Role, ToolCall
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -45,6 +47,7 @@ class Conversation:
     directory: Path
     messages: list[Message] = field(default_factory=list)
     skipped_lines: int = 0  # torn or garbage lines found on load
+    usage: list[tuple[str, int, int]] = field(default_factory=list)  # (model, input, output) of loaded replies
 
     @property
     def name(self) -> str:
@@ -85,11 +88,7 @@ class Conversation:
 
     def append(self, message: Message, metadata: dict[str, Any] | None = None) -> None:
         self.messages.append(message)
-        data = _to_json(message, metadata or {})
-        try:
-            line = (json.dumps(data, ensure_ascii=False) + "\n").encode()
-        except UnicodeEncodeError:  # a lone surrogate (JavaScript strings may hold them): escape it
-            line = (json.dumps(data) + "\n").encode()
+        line = _encode(_to_json(message, metadata or {}, self.directory))
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             os.write(fd, line)
@@ -116,20 +115,70 @@ class Conversation:
         del self.messages[cut:]
         return dropped
 
+    def rewrite(self, messages: list[Message], metadata: dict[str, Any]) -> Path:
+        """Replace the conversation with `messages` (a compaction), `metadata` on the first changed one.
+
+        The log as it was stays beside it, whole (`conversation.before-compact-N.jsonl`); the new
+        log is written to a temp file and renamed over the old: a crash leaves one or the other."""
+        n = 1
+        while (backup := self.directory / f"conversation.before-compact-{n}.jsonl").exists():
+            n += 1
+        try:
+            os.link(self.path, backup)  # the old inode keeps the old log; the rename below leaves it alone
+        except OSError:  # a file system without hard links
+            shutil.copyfile(self.path, backup)
+        first = next((i for i, (a, b) in enumerate(zip(self.messages, messages, strict=False)) if a != b), 0)
+        lines = [_encode(_to_json(m, metadata if i == first else {}, self.directory)) for i, m in enumerate(messages)]
+        tmp = self.path.with_name(".conversation.jsonl.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.writelines(lines)
+        os.replace(tmp, self.path)
+        self.messages[:] = messages
+        return backup
+
+    def keep_image(self, image: Image) -> Image:
+        """`image` as one stored beside the conversation (`images/`): a copy unless it is there already."""
+        if image.path.is_relative_to(self.directory):
+            return image
+        folder = self.directory / "images"
+        folder.mkdir(mode=0o700, exist_ok=True)
+        n = len(list(folder.iterdir())) + 1
+        target = folder / f"{n:04d}-{image.path.name}"
+        try:
+            shutil.copyfile(image.path, target)
+        except OSError:
+            return image  # the request says it is gone, if it is
+        return Image(target, image.media_type)
+
     def rename(self, name: str, asked_by: str = "--name") -> None:
         target = self.directory.parent / check_name(name, asked_by)
         if target.exists():
             raise UsageError(f"a conversation named {name!r} exists already")
         self.directory.rename(target)
-        self.directory = target
+        old, self.directory = self.directory, target
+        for message in self.messages:  # images stored beside the conversation moved with it
+            message.images = [
+                Image(target / i.path.relative_to(old), i.media_type) if i.path.is_relative_to(old) else i
+                for i in message.images
+            ]
 
     def _load(self) -> None:
         for line in _lines(self.path):
-            message = _parse(line)
+            message = _parse(line, self.directory)
             if message is None:
                 self.skipped_lines += 1
             else:
                 self.messages.append(message)
+                if message.role == "assistant":
+                    self.usage += _usage(line)
+
+
+def _encode(data: dict[str, Any]) -> bytes:
+    try:
+        return (json.dumps(data, ensure_ascii=False) + "\n").encode()
+    except UnicodeEncodeError:  # a lone surrogate (JavaScript strings may hold them): escape it
+        return (json.dumps(data) + "\n").encode()
 
 
 def _lines(path: Path) -> list[str]:
@@ -138,30 +187,49 @@ def _lines(path: Path) -> list[str]:
     return lines[:-1] if lines[-1] == "" else lines
 
 
+def _usage(line: str) -> list[tuple[str, int, int]]:
+    """The model and tokens an assistant line's metadata records (none when it does not say)."""
+    meta = json.loads(line).get("metadata") or {}
+    usage = meta.get("usage") if isinstance(meta, dict) else None
+    if not isinstance(usage, dict) or not isinstance(meta.get("model"), str):
+        return []
+    tokens = [usage.get("input_tokens"), usage.get("output_tokens")]
+    return [(meta["model"], *(t if isinstance(t, int) and not isinstance(t, bool) else 0 for t in tokens))]
+
+
 def _is_message(line: str) -> bool:
-    return _parse(line) is not None
+    return _parse(line, Path()) is not None
 
 
-def _parse(line: str) -> Message | None:
+def _parse(line: str, base: Path) -> Message | None:
     """The message on one line, or None for a torn or garbage line (any JSON at all, any depth)."""
     try:
-        return _from_json(json.loads(line))
+        return _from_json(json.loads(line), base)
     except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
         return None
 
 
-def _to_json(message: Message, metadata: dict[str, Any]) -> dict[str, Any]:
+def _to_json(message: Message, metadata: dict[str, Any], base: Path) -> dict[str, Any]:
     data: dict[str, Any] = {"role": message.role, "content": message.content, "timestamp": _now()}
     if message.tool_calls:
-        data["tool_calls"] = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in message.tool_calls]
+        data["tool_calls"] = [_call_json(c) for c in message.tool_calls]
     if message.call_id is not None:
         data["call_id"], data["name"] = message.call_id, message.name
+    if message.images:  # their paths, relative to the conversation's directory (which /rename moves)
+        data["images"] = [{"path": _relative(i.path, base), "media_type": i.media_type} for i in message.images]
     if metadata:
         data["metadata"] = metadata
     return data
 
 
-def _from_json(data: dict[str, Any]) -> Message:
+def _relative(path: Path, base: Path) -> str:
+    try:
+        return str(path.relative_to(base))
+    except ValueError:
+        return str(path)
+
+
+def _from_json(data: dict[str, Any], base: Path) -> Message:
     """A message with every field of the type the providers rely on, else ValueError."""
     role, content, call_id, name = data["role"], data["content"], data.get("call_id"), data.get("name")
     if role not in get_args(Role) or not isinstance(content, str):
@@ -173,7 +241,16 @@ def _from_json(data: dict[str, Any]) -> Message:
     calls = data.get("tool_calls", [])
     if not isinstance(calls, list) or not all(_is_call(c) for c in calls):
         raise ValueError("malformed tool_calls")
-    return Message(role, content, [ToolCall(c["id"], c["name"], c["arguments"]) for c in calls], call_id, name)
+    calls = [ToolCall(c["id"], c["name"], c["arguments"], c.get("extra")) for c in calls]
+    images = [Image(base / i["path"], i["media_type"]) for i in data.get("images", [])]
+    if not all(isinstance(i.media_type, str) for i in images):
+        raise ValueError("malformed images")
+    return Message(role, content, calls, call_id, name, images)
+
+
+def _call_json(call: ToolCall) -> dict[str, Any]:
+    data = {"id": call.id, "name": call.name, "arguments": call.arguments}
+    return {**data, "extra": call.extra} if call.extra else data
 
 
 def _is_call(call: Any) -> bool:
@@ -182,6 +259,7 @@ def _is_call(call: Any) -> bool:
         and isinstance(call.get("id"), str)
         and isinstance(call.get("name"), str)
         and isinstance(call.get("arguments"), dict)
+        and isinstance(call.get("extra") or {}, dict)
     )
 
 

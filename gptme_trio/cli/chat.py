@@ -27,7 +27,8 @@ Exit codes:
     "--model",
     envvar="GPTME_TRIO_MODEL",
     metavar="PROVIDER/MODEL",
-    help="openai/…, anthropic/…, openrouter/…, ollama/…, local/… (env GPTME_TRIO_MODEL).",
+    help="openai/…, anthropic/…, gemini/…, xai/…, deepseek/…, groq/…, mistral/…, openrouter/…, "
+    "ollama/…, local/… (env GPTME_TRIO_MODEL).",
 )
 @click.option(
     "-n",
@@ -104,6 +105,7 @@ def chat(
     Examples:
       gptme-trio chat -m openai/gpt-4o-mini                       # interactive
       gptme-trio chat -n -m anthropic/claude-sonnet-4-5 'Summarise https://example.com'
+      GEMINI_API_KEY=… gptme-trio chat -m gemini/gemini-2.5-flash  # also xai/ deepseek/ groq/ mistral/
       OPENAI_BASE_URL=http://127.0.0.1:8080/v1 gptme-trio chat -m local/qwen2.5 -n 'hi'
       gptme-trio chat -r --name research 'and the second link?'   # resume a conversation
       gptme-trio chat -n --tools shell,read_file,patch_file 'make the tests pass'
@@ -117,6 +119,13 @@ def chat(
     it started); read_file save_file append_file patch_file (files in that directory's tree).
     Interactively every call is shown (the command, a diff) and confirmed unless -y. With -n
     nobody confirms: shell and the file-writing tools are off unless --tools (or config) names them.
+
+    \b
+    Context: tokens are counted from what the provider reports. Before a request would pass 80%
+    of the model's context window (a table of common models; [models."P/M"] context = N in
+    config.toml), old tool results are shortened, then the oldest turns summarised, with a
+    notice. Interactively: /tokens (usage and cost), /compact, /fetch URL (the page becomes
+    context for your next question); /help lists every command.
     """
     from gptme_trio.chat.agent import ChatSettings
     from gptme_trio.chat.config import load_config
@@ -173,6 +182,7 @@ def chat(
             workdir=current_dir(),
             allow_paths=trees,
             shell=ShellSettings(max_timeout=first(config.shell_max_timeout, 600.0)),
+            models=config.models,
         )
     except UsageError as exc:
         fail(str(exc))

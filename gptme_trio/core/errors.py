@@ -11,6 +11,7 @@
     ├── ProviderError               the LLM provider failed        -> exit 1
     │   ├── ProviderConfigError     no model / key / unknown provider  -> exit 2
     │   ├── ProviderHTTPError       HTTP status from the API (after retries)
+    │   │   └── ContextTooLong      the request did not fit the model's context window
     │   ├── MalformedStream         the SSE stream could not be parsed
     │   └── StreamBroken            the stream ended mid-reply (carries the partial reply)
     └── FetchError                  one URL could not be fetched   -> exit 1
@@ -188,6 +189,15 @@ class ProviderHTTPError(ProviderError):
     def __init__(self, message: str, *, status: int) -> None:
         super().__init__(message)
         self.status = status
+
+
+class ContextTooLong(ProviderHTTPError):
+    """The API refused the request as longer than the model's context window (chat compacts the
+    conversation once and tries again); `limit`: the window in tokens, when the API said it."""
+
+    def __init__(self, message: str, *, status: int, limit: int | None = None) -> None:
+        super().__init__(message, status=status)
+        self.limit = limit
 
 
 class MalformedStream(ProviderError):

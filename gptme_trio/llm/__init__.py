@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from gptme_trio.core.images import Image
+
 Role = Literal["system", "user", "assistant", "tool"]
 
 
@@ -26,6 +28,8 @@ class ToolCall:
     id: str
     name: str
     arguments: dict[str, Any]  # parsed JSON; {} when the model sent none
+    extra: dict[str, Any] | None = None  # provider data that must go back with the call (Gemini's
+    # `extra_content` holding a thought signature); kept in the log
 
 
 @dataclass
@@ -35,6 +39,7 @@ class Message:
     tool_calls: list[ToolCall] = field(default_factory=list)  # assistant messages
     call_id: str | None = None  # tool messages: which call this answers
     name: str | None = None  # tool messages: the tool's name
+    images: list[Image] = field(default_factory=list)  # tool messages: images for a model that sees
 
 
 @dataclass(frozen=True)

@@ -101,7 +101,7 @@ def to_anthropic_messages(messages: Sequence[Message]) -> tuple[str, list[dict[s
         if message.role == "tool":
             if message.call_id is None:
                 raise ValueError("a tool message needs the call_id it answers")
-            block = {"type": "tool_result", "tool_use_id": message.call_id, "content": message.content}
+            block = {"type": "tool_result", "tool_use_id": message.call_id, "content": _result(message)}
         else:
             block = {"type": "text", "text": message.content}
         if out and out[-1]["role"] == "user" and _has_tool_result(out[-1]):
@@ -111,6 +111,20 @@ def to_anthropic_messages(messages: Sequence[Message]) -> tuple[str, list[dict[s
         else:
             out.append({"role": "user", "content": message.content})
     return "\n\n".join(system), out
+
+
+def _result(message: Message) -> str | list[dict[str, Any]]:
+    """A tool result's content: its text, with its images as image blocks."""
+    if not message.images:
+        return message.content
+    blocks: list[dict[str, Any]] = [{"type": "text", "text": message.content}]
+    for image in message.images:
+        data = image.data()
+        if data is None:
+            blocks.append({"type": "text", "text": f"[{image.path.name}: the image file is gone]"})
+        else:
+            blocks.append({"type": "image", "source": {"type": "base64", "media_type": image.media_type, "data": data}})
+    return blocks
 
 
 def _has_tool_result(message: dict[str, Any]) -> bool:

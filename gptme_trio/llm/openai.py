@@ -19,6 +19,7 @@ import httpx
 from httpx_sse import ServerSentEvent
 
 from gptme_trio.core.errors import MalformedStream, StreamBroken
+from gptme_trio.core.images import Image
 from gptme_trio.llm import Event, Message, Progress, Reply, TextDelta, ToolCall, ToolSpec, Usage
 from gptme_trio.llm.retry import RetryPolicy
 from gptme_trio.llm.sse import (
@@ -45,6 +46,7 @@ class OpenAICompatible:
         base_url: str,
         api_key: str | None = None,
         name: str = "openai",
+        stream_usage: bool = True,
         retry: RetryPolicy = RetryPolicy(),  # noqa: B008 (frozen, shared safely)
     ) -> None:
         self.name = name
@@ -53,6 +55,7 @@ class OpenAICompatible:
         self._client = client
         self._api_key = api_key or None
         self._retry = retry
+        self._stream_usage = stream_usage  # False for servers that refuse `stream_options` (Mistral)
 
     def __repr__(self) -> str:
         return f"OpenAICompatible(name={self.name!r}, model={self.model!r}, base_url={self.base_url!r})"
@@ -65,8 +68,9 @@ class OpenAICompatible:
             "model": self.model,
             "messages": to_openai_messages(messages),
             "stream": True,
-            "stream_options": {"include_usage": True},
         }
+        if self._stream_usage:
+            body["stream_options"] = {"include_usage": True}
         if tools:
             body["tools"] = [to_openai_tool(tool) for tool in tools]
         headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
@@ -82,30 +86,45 @@ class OpenAICompatible:
 
 
 def to_openai_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
-    """Our messages in OpenAI's shape: assistant `tool_calls`, `tool` role with `tool_call_id`."""
+    """Our messages in OpenAI's shape: assistant `tool_calls`, `tool` role with `tool_call_id`. A tool
+    message holds text only, so the images of a step's results follow its tool messages in one user
+    message (image_url data URLs)."""
     out: list[dict[str, Any]] = []
+    images: list[Image] = []
     for message in messages:
+        if message.role != "tool" and images:
+            out.append(_images_message(images))
+            images = []
         if message.role == "tool":
             if message.call_id is None:
                 raise ValueError("a tool message needs the call_id it answers")
             out.append({"role": "tool", "tool_call_id": message.call_id, "content": message.content})
+            images += message.images
         elif message.role == "assistant" and message.tool_calls:
-            out.append(
-                {
-                    "role": "assistant",
-                    "content": message.content or None,
-                    "tool_calls": [
-                        {
-                            "id": call.id,
-                            "type": "function",
-                            "function": {"name": call.name, "arguments": json.dumps(call.arguments)},
-                        }
-                        for call in message.tool_calls
-                    ],
-                }
-            )
+            calls = [_openai_call(call) for call in message.tool_calls]
+            out.append({"role": "assistant", "content": message.content or None, "tool_calls": calls})
         else:
             out.append({"role": message.role, "content": message.content})
+    if images:
+        out.append(_images_message(images))
+    return out
+
+
+def _images_message(images: list[Image]) -> dict[str, Any]:
+    parts: list[dict[str, Any]] = [{"type": "text", "text": "The images the tool calls above returned:"}]
+    for image in images:
+        data = image.data()
+        if data is None:
+            parts.append({"type": "text", "text": f"[{image.path.name}: the image file is gone]"})
+        else:
+            parts.append({"type": "image_url", "image_url": {"url": f"data:{image.media_type};base64,{data}"}})
+    return {"role": "user", "content": parts}
+
+
+def _openai_call(call: ToolCall) -> dict[str, Any]:
+    out = {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": json.dumps(call.arguments)}}
+    if call.extra:
+        out["extra_content"] = call.extra  # Gemini 3 refuses a tool call sent back without its signature
     return out
 
 
@@ -121,6 +140,7 @@ class _PartialCall:
     id: str = ""
     name: str = ""
     arguments: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class OpenAIAssembler:
@@ -144,8 +164,11 @@ class OpenAIAssembler:
         chunk = load_object(data, "chunk")
         if "error" in chunk:
             raise StreamBroken(f"the API reported an error mid-stream: {error_message(data.encode(), 'error')}")
-        if chunk.get("usage") is not None:
-            usage = as_dict(chunk["usage"], "usage")
+        reported = chunk.get("usage")
+        if reported is None and isinstance(chunk.get("x_groq"), dict):  # Groq's own place for it
+            reported = chunk["x_groq"].get("usage")
+        if reported is not None:
+            usage = as_dict(reported, "usage")
             self._usage = Usage(
                 input_tokens=opt_int(usage.get("prompt_tokens"), "usage.prompt_tokens"),
                 output_tokens=opt_int(usage.get("completion_tokens"), "usage.completion_tokens"),
@@ -185,6 +208,8 @@ class OpenAIAssembler:
             call.arguments.append(json.dumps(arguments))
         elif arguments:
             call.arguments.append(as_str(arguments, "tool call arguments"))
+        if fragment.get("extra_content") is not None:
+            call.extra.update(as_dict(fragment["extra_content"], "tool call extra_content"))
 
     def reply(self, *, complete: bool) -> Reply:
         calls = []
@@ -200,7 +225,8 @@ class OpenAIAssembler:
 def _finish_call(call: _PartialCall, position: int) -> ToolCall:
     if not call.name:
         raise MalformedStream(f"tool call #{position + 1} arrived without a function name")
-    return ToolCall(call.id or f"call_{position}", call.name, parse_arguments(call.name, "".join(call.arguments)))
+    arguments = parse_arguments(call.name, "".join(call.arguments))
+    return ToolCall(call.id or f"call_{position}", call.name, arguments, call.extra or None)
 
 
 def parse_arguments(name: str, text: str) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import overload
 from urllib.parse import urlsplit
 
@@ -98,6 +99,34 @@ def _local(model: str, env: Env, client: httpx.AsyncClient) -> Provider:
     return OpenAICompatible(client, model=model, base_url=base, api_key=_get(env, "OPENAI_API_KEY"), name="local")
 
 
+@dataclass(frozen=True)
+class Preset:
+    """An OpenAI-compatible service: where it is and which variable holds its key."""
+
+    key_var: str
+    url_var: str
+    url: str
+    stream_usage: bool = True  # False: the API refuses `stream_options` (it sends usage anyway)
+
+
+PRESETS: dict[str, Preset] = {
+    "gemini": Preset("GEMINI_API_KEY", "GEMINI_BASE_URL", "https://generativelanguage.googleapis.com/v1beta/openai"),
+    "xai": Preset("XAI_API_KEY", "XAI_BASE_URL", "https://api.x.ai/v1"),
+    "deepseek": Preset("DEEPSEEK_API_KEY", "DEEPSEEK_BASE_URL", "https://api.deepseek.com"),
+    "groq": Preset("GROQ_API_KEY", "GROQ_BASE_URL", "https://api.groq.com/openai/v1"),
+    "mistral": Preset("MISTRAL_API_KEY", "MISTRAL_BASE_URL", "https://api.mistral.ai/v1", stream_usage=False),
+}
+
+
+def _preset(name: str, model: str, env: Env, client: httpx.AsyncClient) -> Provider:
+    preset = PRESETS[name]
+    key = _require(env, preset.key_var, f"to use {name}/{model}")
+    base = _url(env, preset.url_var, preset.url)
+    return OpenAICompatible(
+        client, model=model, base_url=base, api_key=key, name=name, stream_usage=preset.stream_usage
+    )
+
+
 def ollama_url(host: str) -> str:
     """OLLAMA_HOST as Ollama reads it: "host", "host:port" or a URL; bare hosts get port 11434."""
     host = host.strip().rstrip("/")
@@ -117,5 +146,9 @@ _REGISTRY: dict[str, _Entry] = {
     "openrouter": _Entry(_openrouter, "OPENROUTER_API_KEY (OPENROUTER_BASE_URL to override)"),
     "ollama": _Entry(_ollama, "no key; OLLAMA_HOST (default http://127.0.0.1:11434)"),
     "local": _Entry(_local, "OPENAI_BASE_URL of an OpenAI-compatible server; OPENAI_API_KEY optional"),
+    **{
+        name: _Entry(partial(_preset, name), f"{p.key_var} ({p.url_var} to override {p.url})")
+        for name, p in PRESETS.items()
+    },
 }
 PROVIDERS: tuple[str, ...] = tuple(_REGISTRY)

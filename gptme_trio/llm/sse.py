@@ -6,7 +6,8 @@
 A provider supplies an `Assembler` (protocol below) that turns server-sent events
 into our events and, at the end, a Reply. This module owns the rest: opening the
 stream with retries (429, 5xx and connection failures, only before the first
-event), HTTP error bodies -> ProviderHTTPError, a stream that breaks or ends
+event), HTTP error bodies -> ProviderHTTPError (ContextTooLong when the API says the
+prompt does not fit), a stream that breaks or ends
 before the assembler saw its done marker -> StreamBroken(partial=...), bad data ->
 MalformedStream, timings. No error message ever holds the API key.
 """
@@ -25,7 +26,7 @@ from typing import Any, Protocol, cast
 import httpx
 from httpx_sse import EventSource, ServerSentEvent, SSEError, aconnect_sse
 
-from gptme_trio.core.errors import MalformedStream, ProviderError, ProviderHTTPError, StreamBroken
+from gptme_trio.core.errors import ContextTooLong, MalformedStream, ProviderError, ProviderHTTPError, StreamBroken
 from gptme_trio.core.network import FailureKind, NetworkFailure, causes, network_errors
 from gptme_trio.llm import Event, Reply
 from gptme_trio.llm.retry import Retryable, RetryPolicy, retry_after, with_retries
@@ -161,10 +162,41 @@ async def _raise_for_status(response: httpx.Response, request: SSERequest) -> No
     where = f" at {request.url}" if status == 404 else ""  # most likely a wrong base URL
     words = error_message(bytes(body), response.reason_phrase, secret=request.secret)
     message = f"{request.provider} API error {status}{where}: {words}"
+    text = bytes(body).decode("utf-8", errors="replace")
+    if status in (400, 413, 422) and is_context_error(text):
+        raise ContextTooLong(message, status=status, limit=context_limit(text))
     error = ProviderHTTPError(message, status=status)
     if status == 429 or status >= 500:
         raise Retryable(error, after=retry_after(response.headers))
     raise error
+
+
+# How the APIs word "the prompt does not fit" (OpenAI and its clones, Anthropic, Gemini, Mistral, xAI)
+_CONTEXT_ERROR = re.compile(
+    r"context[_ ]length|context window|maximum (?:context|prompt) length|prompt is too long|"
+    r"input token count.{0,40}exceeds|exceeds the maximum number of tokens|too large for model with|"
+    r"reduce the length of the messages",
+    re.IGNORECASE,
+)
+
+
+_LIMIT = re.compile(
+    r"maximum (?:context|prompt) length is ([\d,]+)|> ?([\d,]+) maximum|maximum number of tokens allowed \(([\d,]+)\)|"
+    r"model with ([\d,]+) maximum context length",
+    re.IGNORECASE,
+)
+
+
+def is_context_error(body: str) -> bool:
+    """Whether an error body says the request is longer than the model's context window."""
+    return _CONTEXT_ERROR.search(body) is not None
+
+
+def context_limit(body: str) -> int | None:
+    """The window in tokens, where a context-length error says it ("maximum context length is 8192")."""
+    found = _LIMIT.search(body)
+    digits = next((group for group in found.groups() if group), None) if found else None
+    return int(digits.replace(",", "")) if digits else None
 
 
 def encode_body(body: dict[str, Any]) -> bytes:

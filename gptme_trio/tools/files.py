@@ -23,6 +23,7 @@ from typing import BinaryIO
 
 from gptme_trio.core.errors import OutputError, ToolError, os_reason
 from gptme_trio.core.files import write_file
+from gptme_trio.core.images import MAX_IMAGE, Attached, Image, image_type
 from gptme_trio.tools import Tool, tool
 from gptme_trio.tools.output import size
 from gptme_trio.tools.paths import Workspace
@@ -66,6 +67,7 @@ class FileTools:
 
     async def read_file(self, path: str, offset: int = 1, limit: int = MAX_LINES) -> str:
         """Read a text file; returns its lines numbered like `cat -n`, at most 2000 lines or 50 KB per call.
+        An image file (PNG, JPEG, GIF, WebP) is shown to you when you can see images.
 
         Args:
         path: the file, relative to the directory chat started in
@@ -77,7 +79,14 @@ class FileTools:
         real = self.workspace.resolve(path)
         limit = min(limit, MAX_LINES)
         with _open_regular(real, path) as handle:
-            _refuse_binary(handle.read(SNIFF), path, os.fstat(handle.fileno()).st_size)
+            start, total = handle.read(SNIFF), os.fstat(handle.fileno()).st_size
+            kind = image_type(start)
+            if kind is not None:  # the model sees it when it takes images; else it reads this line
+                if total > MAX_IMAGE:
+                    most = size(MAX_IMAGE)
+                    raise ToolError(f"{path} is an image of {size(total)}: too large to show (at most {most})")
+                return Attached(f"{path} is an image ({kind}, {size(total)}), attached", (Image(real, kind),))
+            _refuse_binary(start, path, total)
             handle.seek(0)
             lines: list[str] = []
             used, number, more = 0, 0, False

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from gptme_trio.core.browser import BrowserService, PageOptions
 from gptme_trio.core.errors import Refused, ToolError
+from gptme_trio.core.images import MAX_IMAGE, Attached, Image
 from gptme_trio.core.policy import UrlPolicy
 from gptme_trio.fetch.batch import Record, fetch_one
 from gptme_trio.fetch.engines.browser import BrowserEngine
@@ -136,7 +137,7 @@ class WebTools:
         return await self.read(Target(url, url), check_policy=True)
 
     async def screenshot(self, url: str) -> str:
-        """Take a PNG screenshot of a web page; returns the file's path.
+        """Take a PNG screenshot of a web page; returns the file's path, and the image when you can see images.
 
         Args:
         url: the http(s) URL of the page
@@ -152,7 +153,10 @@ class WebTools:
         self.save_dir.mkdir(parents=True, exist_ok=True)
         path = self.save_dir / f"screenshot-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}.png"
         path.write_bytes(png)
-        return f"saved a {len(png):,}-byte PNG of {record.final_url or target.url} to {path}"
+        text = f"saved a {len(png):,}-byte PNG of {record.final_url or target.url} to {path}"
+        if len(png) > MAX_IMAGE:
+            return f"{text} (too large to show the model: at most {MAX_IMAGE // 1024 // 1024} MB)"
+        return Attached(text, (Image(path, "image/png"),))
 
     async def read(self, target: Target, *, check_policy: bool) -> str:
         """Main content of `target`; URLs the user typed skip the policy (check_policy=False)."""

@@ -19,6 +19,8 @@ Script: a JSON list of replies, consumed in order.
     {"fault": "malformed", "data": "{not json"}     one good event, then a data line that is not JSON
     {"fault": "stall", "text": "Hi", "after": 2}    the first `after` events, then silence until
                                                     the client hangs up (counted in /_status)
+    {"fault": "context"}                        400: the prompt does not fit the context window, in
+                                                the provider's words (OpenAI's or Anthropic's)
 
 Optional in any reply: "usage": {"input_tokens": 12, "output_tokens": 3} (default: counted from
 the request and reply), "delay_ms": 50 (before the first event), "piece": 3 (characters per
@@ -34,7 +36,12 @@ Endpoints:
     POST /_script     append replies (a JSON list) to the script
     POST /_reset      start over: this script (a JSON list) instead, no requests, counters at zero
 
-An exhausted script answers 400 "llm_server: script exhausted". In a Trio test:
+An exhausted script answers 400 "llm_server: script exhausted". Server-wide options (in process):
+`context_limit=N` answers any request over N tokens (counted as below) with the context-length 400,
+before it takes a reply from the script; `flavour="gemini"` streams tool calls as Gemini's
+OpenAI-compatible endpoint does (no `index`, arguments whole, an `extra_content` thought signature,
+finish_reason "stop"); `flavour="mistral"` refuses `stream_options` with Mistral's 422 and always
+sends usage. In a Trio test:
 
     server = LLMServer([{"text": "hi"}]);  await nursery.start(server.serve)   # server.port
 
@@ -46,7 +53,6 @@ and serves until its stdin closes (start it with stdin=subprocess.PIPE, like tes
 from __future__ import annotations
 
 import contextlib
-import itertools
 import json
 import sys
 from collections.abc import Sequence
@@ -57,95 +63,18 @@ from typing import Any
 import h11
 import trio
 
-FAULTS = {"429", "500", "status", "break", "malformed", "stall"}
+from tests.support.llm_streams import Stream, anthropic_stream, arguments, openai_stream, split
+
+__all__ = ["LLMServer", "Stream", "anthropic_stream", "check_script", "openai_stream", "split"]
+
+FAULTS = {"429", "500", "status", "break", "malformed", "stall", "context"}
+CONTEXT_ERRORS = {  # what the real APIs say (the numbers are filled in)
+    "openai": "This model's maximum context length is {limit} tokens. However, your messages resulted in {used} "
+    "tokens. Please reduce the length of the messages.",
+    "anthropic": "prompt is too long: {used} tokens > {limit} maximum",
+}
 OPENAI_PATHS = {"/v1/chat/completions", "/chat/completions"}
 ANTHROPIC_PATHS = {"/v1/messages"}
-
-
-@dataclass
-class Stream:
-    events: list[str]  # SSE events, each ending in a blank line
-    closing: list[str]  # the events that finish the reply (finish reason, usage, done marker)
-
-
-def split(seq: Any, sizes: Sequence[int]) -> list[Any]:
-    """`seq` (str or bytes) cut into consecutive pieces of `sizes`, cycled; never an empty list."""
-    out, start, cycle = [], 0, itertools.cycle(sizes)
-    while start < len(seq):
-        size = next(cycle)
-        out.append(seq[start : start + size])
-        start += size
-    return out or [seq]
-
-
-def _arguments(call: dict[str, Any]) -> str:
-    arguments = call.get("arguments", {})
-    return arguments if isinstance(arguments, str) else json.dumps(arguments)
-
-
-def openai_stream(
-    reply: dict[str, Any], *, model: str, usage: dict[str, int] | None, sizes: Sequence[int] = (3,)
-) -> Stream:
-    """The chat-completion chunks of `reply`; `usage=None` leaves the usage chunk out."""
-
-    def chunk(choices: list[dict[str, Any]], **extra: Any) -> str:
-        body = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 0, "model": model}
-        return "data: " + json.dumps({**body, "choices": choices, **extra}) + "\n\n"
-
-    def delta(payload: dict[str, Any], finish: str | None = None) -> str:
-        return chunk([{"index": 0, "delta": payload, "finish_reason": finish}])
-
-    events = [delta({"role": "assistant", "content": ""})]
-    if reply.get("text"):
-        events += [delta({"content": piece}) for piece in split(reply["text"], sizes)]
-    for i, call in enumerate(reply.get("tool_calls", [])):
-        head = {"index": i, "id": call["id"], "type": "function", "function": {"name": call["name"], "arguments": ""}}
-        events.append(delta({"tool_calls": [head]}))
-        for piece in split(_arguments(call), sizes):
-            events.append(delta({"tool_calls": [{"index": i, "function": {"arguments": piece}}]}))
-    closing = [delta({}, "tool_calls" if reply.get("tool_calls") else "stop")]
-    if usage is not None:
-        tokens = {"prompt_tokens": usage["input_tokens"], "completion_tokens": usage["output_tokens"]}
-        closing.append(chunk([], usage={**tokens, "total_tokens": sum(tokens.values())}))
-    return Stream(events, [*closing, "data: [DONE]\n\n"])
-
-
-def anthropic_stream(
-    reply: dict[str, Any], *, model: str, usage: dict[str, int], sizes: Sequence[int] = (3,)
-) -> Stream:
-    """The Messages-API events of `reply`."""
-
-    def event(kind: str, **data: Any) -> str:
-        return f"event: {kind}\ndata: {json.dumps({'type': kind, **data})}\n\n"
-
-    message = {"id": "msg_1", "type": "message", "role": "assistant", "model": model, "content": []}
-    start_usage = {"input_tokens": usage["input_tokens"], "output_tokens": 1}
-    events = [event("message_start", message={**message, "usage": start_usage}), event("ping")]
-    index = 0
-    if reply.get("text"):
-        events.append(event("content_block_start", index=0, content_block={"type": "text", "text": ""}))
-        for piece in split(reply["text"], sizes):
-            events.append(event("content_block_delta", index=0, delta={"type": "text_delta", "text": piece}))
-        events.append(event("content_block_stop", index=0))
-        index = 1
-    for i, call in enumerate(reply.get("tool_calls", []), start=index):
-        block = {"type": "tool_use", "id": call["id"], "name": call["name"], "input": {}}
-        events.append(event("content_block_start", index=i, content_block=block))
-        for piece in split(_arguments(call), sizes):
-            events.append(
-                event("content_block_delta", index=i, delta={"type": "input_json_delta", "partial_json": piece})
-            )
-        events.append(event("content_block_stop", index=i))
-    stop = "tool_use" if reply.get("tool_calls") else "end_turn"
-    closing = [
-        event(
-            "message_delta",
-            delta={"stop_reason": stop, "stop_sequence": None},
-            usage={"output_tokens": usage["output_tokens"]},
-        ),
-        event("message_stop"),
-    ]
-    return Stream(events, closing)
 
 
 def check_script(replies: Any) -> list[dict[str, Any]]:
@@ -166,8 +95,12 @@ def check_script(replies: Any) -> list[dict[str, Any]]:
 class LLMServer:
     """The scripted server; `await nursery.start(server.serve)` runs it in the caller's nursery."""
 
-    def __init__(self, script: list[dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self, script: list[dict[str, Any]] | None = None, *, context_limit: int | None = None, flavour: str = "openai"
+    ) -> None:
         self.script: list[dict[str, Any]] = check_script(list(script or []))
+        self.context_limit = context_limit
+        self.flavour = flavour
         self.requests: list[dict[str, Any]] = []
         self.served = 0
         self.stalls_closed = 0
@@ -241,6 +174,15 @@ class LLMServer:
             data = body.decode("utf-8", errors="replace")
         self.requests.append({"method": method, "path": path, "headers": headers, "body": data})
         problem = _invalid(kind, data)
+        if not problem and self.flavour == "mistral" and isinstance(data, dict) and "stream_options" in data:
+            detail = [
+                {"type": "extra_forbidden", "loc": ["body", "stream_options"], "msg": "Extra inputs are not permitted"}
+            ]
+            return await peer.json(
+                422, {"object": "error", "message": {"detail": detail}, "type": "invalid_request_error"}
+            )
+        if not problem and self.context_limit is not None and counted(data) > self.context_limit:
+            return await peer.error(kind, 400, context_error(kind, self.context_limit, counted(data)))
         if not problem and not self.script:
             problem = f"llm_server: script exhausted after {self.served} replies"
         if problem:
@@ -250,6 +192,9 @@ class LLMServer:
 
     async def _play(self, peer: _Peer, kind: str, request: dict, reply: dict, number: int) -> bool:
         fault = reply.get("fault")
+        if fault == "context":
+            limit = int(reply.get("limit", 1000))
+            return await peer.error(kind, 400, context_error(kind, limit, max(counted(request), limit + 1)))
         if fault in ("429", "500", "status"):
             status = int(reply.get("status", 429 if fault == "429" else 500))
             extra = [("retry-after", str(reply["retry_after"]))] if "retry_after" in reply else []
@@ -259,7 +204,7 @@ class LLMServer:
         reply = {**reply, "tool_calls": calls}
         if fault in ("break", "stall") and "text" not in reply and not calls:
             reply["text"] = "partial answer"
-        played = _encode(kind, reply, request)
+        played = _encode(kind, reply, request, self.flavour)
         head = [("content-type", "text/event-stream"), ("cache-control", "no-cache")]
         await peer.send(h11.Response(status_code=200, headers=head))
         await trio.sleep(reply.get("delay_ms", 0) / 1000)
@@ -295,15 +240,24 @@ def _invalid(kind: str, data: Any) -> str | None:
     return None
 
 
-def _encode(kind: str, reply: dict[str, Any], request: dict[str, Any]) -> Stream:
-    text = reply.get("text", "") + "".join(_arguments(c) for c in reply["tool_calls"])
-    counted = {"input_tokens": max(1, len(json.dumps(request)) // 4), "output_tokens": max(1, len(text) // 4)}
-    usage = {**counted, **reply.get("usage", {})}
+def counted(request: Any) -> int:
+    """The input tokens of a request as this server counts them: its JSON's characters / 4."""
+    return max(1, len(json.dumps(request)) // 4)
+
+
+def context_error(kind: str, limit: int, used: int) -> str:
+    return CONTEXT_ERRORS[kind].format(limit=limit, used=used)
+
+
+def _encode(kind: str, reply: dict[str, Any], request: dict[str, Any], flavour: str = "openai") -> Stream:
+    text = reply.get("text", "") + "".join(arguments(c) for c in reply["tool_calls"])
+    usage = {"input_tokens": counted(request), "output_tokens": max(1, len(text) // 4), **reply.get("usage", {})}
     sizes, model = [int(reply.get("piece", 3))], str(request.get("model", "model"))
     if kind == "anthropic":
         return anthropic_stream(reply, model=model, usage=usage, sizes=sizes)
-    wants_usage = (request.get("stream_options") or {}).get("include_usage") is True
-    return openai_stream(reply, model=model, usage=usage if wants_usage else None, sizes=sizes)
+    wants_usage = (request.get("stream_options") or {}).get("include_usage") is True or flavour == "mistral"
+    gemini = flavour == "gemini"
+    return openai_stream(reply, model=model, usage=usage if wants_usage else None, sizes=sizes, gemini=gemini)
 
 
 @dataclass
