@@ -22,7 +22,7 @@ from gptme_trio.fetch.batch import Record, fetch_one
 from gptme_trio.fetch.engines.browser import BrowserEngine
 from gptme_trio.fetch.options import Capture, FetchOptions, Format, RenderOptions
 from gptme_trio.fetch.targets import Target
-from gptme_trio.tools import Tool, tool
+from gptme_trio.tools import Report, Tool, tool
 from gptme_trio.tools.page import InteractivePage
 
 READ_BUDGET = 20_000  # characters of page text handed to the model per call
@@ -135,16 +135,16 @@ class WebTools:
         """
         return await self.read(Target(url, url), check_policy=True)
 
-    async def screenshot(self, url: str) -> str:
+    async def screenshot(self, url: str, report: Report) -> str:
         """Take a PNG screenshot of a web page; returns the file's path.
 
         Args:
         url: the http(s) URL of the page
         """
-        return await self.capture(Target(url, url), check_policy=True)
+        return await self.capture(Target(url, url), check_policy=True, report=report)
 
-    async def capture(self, target: Target, *, check_policy: bool) -> str:
-        """A PNG of `target` saved in `save_dir`; URLs the user typed skip the policy."""
+    async def capture(self, target: Target, *, check_policy: bool, report: Report | None = None) -> str:
+        """A PNG of `target` saved in `save_dir` (and attached to `report`); URLs the user typed skip the policy."""
         record = await self._open(target, self._engine("png", checked=check_policy), "png", check_policy=check_policy)
         png = record.payload
         if not isinstance(png, bytes):  # a PNG capture is bytes: anything else is a bug, told as one line
@@ -152,6 +152,8 @@ class WebTools:
         self.save_dir.mkdir(parents=True, exist_ok=True)
         path = self.save_dir / f"screenshot-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}.png"
         path.write_bytes(png)
+        if report is not None:
+            report.attach("image/png", png)
         return f"saved a {len(png):,}-byte PNG of {record.final_url or target.url} to {path}"
 
     async def read(self, target: Target, *, check_policy: bool) -> str:
