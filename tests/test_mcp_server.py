@@ -111,10 +111,10 @@ async def test_cancelled_call_frees_the_server_and_the_next_call_works(tmp_path,
 
 
 async def test_deadline_gives_is_error_on_time_with_progress(tmp_path, site):
-    progress: list[tuple[float, float | None, str | None]] = []
+    seen: list[tuple[float, float | None, str | None]] = []
 
-    async def on_progress(value: float, total: float | None, message: str | None) -> None:
-        progress.append((value, total, message))
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append((progress, total, message))
 
     async with served(tmp_path, "--allow-hosts", "127.0.0.1", "--tool-timeout", "20") as session:
         await session.call_tool("read_url", {"url": site.url("/normal")})  # the browser is up
@@ -127,8 +127,8 @@ async def test_deadline_gives_is_error_on_time_with_progress(tmp_path, site):
         assert 2.9 < took < 5, took
         capped = await session.call_tool("read_url", {"url": site.url("/never"), "timeout": 999})
         assert capped.is_error and text_of(capped) == "timed out after 20 s"
-    assert len(progress) >= 2 and all(total == 3 for _, total, _ in progress), progress
-    assert [round(value) for value, _, _ in progress[:2]] == [1, 2]
+    assert len(seen) >= 2 and all(total == 3 for _, total, _ in seen), seen
+    assert [round(value) for value, _, _ in seen[:2]] == [1, 2]
 
 
 async def test_screenshot_is_an_image(tmp_path, site):
@@ -198,6 +198,9 @@ def test_without_the_extra_says_how_to_install_it(run_cli, tmp_path):
 
 
 def test_fetch_never_loads_the_sdk():
-    code = "import sys, gptme_trio.cli, gptme_trio.fetch.batch; print(any(m.split('.')[0] in ('mcp', 'hypercorn') for m in sys.modules))"
+    code = (
+        "import sys, gptme_trio.cli, gptme_trio.fetch.batch\n"
+        "print(any(m.split('.')[0] in ('mcp', 'hypercorn') for m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == "False"

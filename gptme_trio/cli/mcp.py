@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import sys
 from pathlib import Path
 
 import click
@@ -88,7 +89,7 @@ def mcp(
     with --tools. Each also takes max_length and start_index (results come in pages) and timeout.
     """
     from gptme_trio.core.browser.locate import browser_spec
-    from gptme_trio.mcp.plan import INSTALL_HINT, McpPlan, check_bind, check_names, parse_bind
+    from gptme_trio.mcp.plan import DEFAULT, INSTALL_HINT, McpPlan, check_bind, check_names, parse_bind
 
     try:
         import hypercorn.trio  # noqa: F401
@@ -106,7 +107,7 @@ def mcp(
             _log_to(log_path, verbose)
         plan = McpPlan(
             browser=dataclasses.replace(spec, driver_log=log_path) if log_path else spec,
-            **({"tools": names} if names is not None else {}),
+            tools=names or DEFAULT,
             tool_timeout=tool_timeout,
             allow_hosts=tuple(h.strip() for h in (allow_hosts or "").split(",") if h.strip()),
             http=bind,
@@ -119,7 +120,13 @@ def mcp(
         fail(str(exc))
     from gptme_trio.mcp.server import serve
 
-    run(lambda interrupts: serve(plan, interrupts), verbose and log_path is None)
+    try:
+        run(lambda interrupts: serve(plan, interrupts), verbose and log_path is None)
+    except SystemExit as done:  # everything we started is closed by now: skip the interpreter's teardown
+        code = done.code if isinstance(done.code, int) else 0 if done.code is None else 1
+        logging.shutdown()
+        sys.stderr.flush()
+        os._exit(code)  # the SDK's modules take ~0.4 s to finalise; a client waits on our exit
 
 
 def _log_to(path: Path, verbose: bool) -> None:

@@ -94,9 +94,9 @@ async def serve(plan: McpPlan, interrupts: Interrupts) -> int:
 
     from gptme_trio.mcp.stdio import protocol_streams
 
-    async with protocol_streams() as (lines, writer):  # first: the browser's driver inherits the diverted fds
-        async with open_tools(plan) as tools:
-            server = build_server(tools, plan.tool_timeout)
-            async with stdio_server(lines, writer) as (read, write):  # type: ignore[arg-type]
-                await server.run(read, write, server.create_initialization_options())
+    # protocol_streams first: the browser's driver inherits the diverted fds, never the client's
+    async with protocol_streams() as (lines, writer), open_tools(plan) as tools:
+        server = build_server(tools, plan.tool_timeout)
+        async with stdio_server(lines, writer) as (read, write):  # type: ignore[arg-type]
+            await server.run(read, write, server.create_initialization_options())
     return EXIT_OK
