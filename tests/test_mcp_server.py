@@ -141,9 +141,11 @@ async def test_screenshot_is_an_image(tmp_path, site):
     assert base64.b64decode(images[0].data).startswith(b"\x89PNG")
 
 
-async def test_streamable_http(tmp_path, site):
+@asynccontextmanager
+async def http_server(*args: str) -> AsyncIterator[str]:
+    """`gptme-trio mcp --http 127.0.0.1:0 ARGS` running; yields its /mcp URL (from its stderr line)."""
     proc = await trio.lowlevel.open_process(
-        cli_command("mcp", "--http", "127.0.0.1:0", "--allow-hosts", "127.0.0.1"),
+        cli_command("mcp", "--http", "127.0.0.1:0", "--allow-hosts", "127.0.0.1", *args),
         stdin=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         env=cli_env(),
@@ -156,7 +158,15 @@ async def test_streamable_http(tmp_path, site):
                 seen += await proc.stderr.receive_some(4096)
         url = re.search(rb"MCP server at (http://\S+/mcp)", seen)
         assert url, seen
-        endpoint = url[1].decode()
+        yield url[1].decode()
+    finally:
+        proc.send_signal(15)
+        with trio.fail_after(5):
+            assert await proc.wait() == 143
+
+
+async def test_streamable_http(site):
+    async with http_server() as endpoint:
         async with (
             streamable_http_client(endpoint) as (read, write),
             ClientSession(read, write) as session,
@@ -172,10 +182,23 @@ async def test_streamable_http(tmp_path, site):
         async with httpx.AsyncClient() as client:  # DNS rebinding: a foreign Host is refused
             foreign = await client.post(endpoint, headers={"Host": "evil.example:80"}, json={})
         assert foreign.status_code in (403, 421), foreign.status_code
-    finally:
-        proc.send_signal(15)
-        with trio.fail_after(5):
-            assert await proc.wait() == 143
+
+
+async def test_http_bearer_token():
+    from mcp.shared._httpx_utils import create_mcp_http_client
+
+    async with http_server("--auth-token", "s3cret") as endpoint:
+        async with httpx.AsyncClient() as client:
+            for headers in ({}, {"Authorization": "Bearer wrong"}):
+                denied = await client.post(endpoint, headers=headers, json={})
+                assert denied.status_code == 401 and denied.headers["www-authenticate"] == "Bearer"
+        async with (
+            create_mcp_http_client(headers={"Authorization": "Bearer s3cret"}) as http,
+            streamable_http_client(endpoint, http_client=http) as (read, write),
+            ClientSession(read, write) as session,
+        ):
+            await session.initialize()
+            assert "read_url" in [t.name for t in (await session.list_tools()).tools]
 
 
 def test_non_loopback_http_needs_a_token(run_cli):
