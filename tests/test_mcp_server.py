@@ -54,8 +54,8 @@ def text_of(result: Any) -> str:
 async def test_tools_list_is_chats_tools_plus_the_mcp_arguments(tmp_path, browser):
     web = WebTools(browser, UrlPolicy(()), tmp_path)  # built as chat builds them
     async with httpx.AsyncClient() as client:
-        chat = {t.name: t for t in [*web.tools(), *WebSearch(client, "duckduckgo", None).tools()]}
-    assert set(MCP_TOOLS) == set(CHAT_TOOLS)  # --tools knows every tool chat has
+        chat = {t.name: t for t in [*web.tools(), *web.fetch_tools(), *WebSearch(client, "duckduckgo", None).tools()]}
+    assert set(MCP_TOOLS) == {*CHAT_TOOLS, "fetch"}  # --tools knows every tool chat has, and fetch
     async with served(tmp_path) as session:
         listed = {t.name: t for t in (await session.list_tools()).tools}
     assert sorted(listed) == sorted(DEFAULT)  # no shell or file tool unless named
@@ -129,6 +129,25 @@ async def test_deadline_gives_is_error_on_time_with_progress(tmp_path, site):
         assert capped.is_error and text_of(capped) == "timed out after 20 s"
     assert len(seen) >= 2 and all(total == 3 for _, total, _ in seen), seen
     assert [round(value) for value, _, _ in seen[:2]] == [1, 2]
+
+
+async def test_fetch_with_fetchs_options(tmp_path, site):
+    async with served(tmp_path, "--allow-hosts", "127.0.0.1", "--tools", "fetch") as session:
+        late = await session.call_tool(
+            "fetch", {"url": site.url("/late"), "wait_for": "#late", "format": "text", "js": "document.title"}
+        )
+        assert not late.is_error, text_of(late)
+        record = await session.call_tool("fetch", {"url": site.url("/normal"), "format": "json", "selector": "p"})
+        bad = await session.call_tool("fetch", {"url": site.url("/normal"), "format": "png"})
+    import json
+
+    fields = json.loads(text_of(record))
+    assert fields["status"] == 200 and fields["content"] and "hung page" not in fields["content"], (
+        fields
+    )  # the first <p>
+    assert "Content that arrived late" in text_of(late)
+    assert re.search(r'\n\n\[js result: ".*"\]$', text_of(late)), text_of(late)
+    assert bad.is_error and text_of(bad) == "fetch: format must be one of markdown, text, html, json, not 'png'"
 
 
 async def test_screenshot_is_an_image(tmp_path, site):

@@ -84,7 +84,7 @@ def mcp(
       gptme-trio mcp --http 0.0.0.0:8765 --auth-token "$TOKEN"
 
     \b
-    Tools: read_url search screenshot snapshot read_logs open_page click fill press page_text
+    Tools: read_url fetch search screenshot snapshot read_logs open_page click fill press page_text
     close_page; shell shell_output shell_kill read_file save_file append_file patch_file only
     with --tools. Each also takes max_length and start_index (results come in pages) and timeout.
     """

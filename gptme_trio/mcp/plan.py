@@ -16,7 +16,7 @@ from pathlib import Path
 from gptme_trio.core.browser import BrowserSpec
 from gptme_trio.core.errors import UsageError
 
-WEB = ("read_url", "search", "screenshot", "snapshot", "read_logs")
+WEB = ("read_url", "fetch", "search", "screenshot", "snapshot", "read_logs")  # fetch: MCP only (chat has read_url)
 PAGE = ("open_page", "click", "fill", "press", "page_text", "close_page")
 HANDS = ("shell", "shell_output", "shell_kill", "read_file", "save_file", "append_file", "patch_file")
 DEFAULT = (*WEB, *PAGE)

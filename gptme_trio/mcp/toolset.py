@@ -47,7 +47,7 @@ async def open_tools(plan: McpPlan) -> AsyncIterator[dict[str, Tool]]:
             open_browser(plan.browser) as browser,
         ):
             web = WebTools(browser, policy, Path(shots), budget=UNCUT, proxy=None if remote else proxy_url)
-            every = [*web.tools(), *WebSearch(client, plan.search_engine, plan.search_url).tools()]
+            every = [*web.tools(), *web.fetch_tools(), *WebSearch(client, plan.search_engine, plan.search_url).tools()]
             if any(name in plan.tools for name in ("shell", "read_file", "save_file", "append_file", "patch_file")):
                 workspace = Workspace(plan.workdir, plan.allow_paths)
                 every += Shell(workspace.root, os.environ, background, ShellSettings()).tools()

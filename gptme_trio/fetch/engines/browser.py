@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 from gptme_trio.core.browser import BrowserService, Page, PageOptions, Tabs
@@ -26,6 +27,12 @@ class BrowserEngine:
 
     def starts(self) -> int:
         return self._service.starts
+
+    def rendering(self, render: RenderOptions) -> BrowserEngine:
+        """An engine on the same reused tabs that loads pages another way (one call's own --wait-for, --js)."""
+        engine = copy.copy(self)
+        engine._render = render
+        return engine
 
     async def snapshot(self, target: Target) -> Snapshot:
         render = self._render
