@@ -15,6 +15,7 @@ from gptme_trio import __version__
 from gptme_trio.cli.chat import chat
 from gptme_trio.cli.common import fail
 from gptme_trio.cli.fetch import fetch
+from gptme_trio.cli.mcp import mcp
 
 
 def main() -> None:
@@ -42,3 +43,4 @@ def cli() -> None:
 
 cli.add_command(fetch)
 cli.add_command(chat)
+cli.add_command(mcp)

@@ -33,6 +33,8 @@ class Report:
     show: Callable[[str], None] = lambda text: None  # output as it arrives, for the terminal
     # Set by the tool: its result so far, which the caller records when the call is interrupted.
     partial: Callable[[], str] | None = None
+    # Files the call produced, as (MIME type, bytes): the MCP server returns a screenshot's PNG as an image.
+    attach: Callable[[str, bytes], None] = lambda mime, data: None
 
 
 @dataclass(frozen=True)

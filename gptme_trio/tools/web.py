@@ -10,10 +10,13 @@ user types (/fetch, /screenshot) are not checked.
 
 from __future__ import annotations
 
+import json
 import math
 import secrets
 import time
+from dataclasses import replace
 from pathlib import Path
+from typing import cast
 
 from gptme_trio.core.browser import BrowserService, PageOptions
 from gptme_trio.core.errors import Refused, ToolError
@@ -21,12 +24,13 @@ from gptme_trio.core.images import MAX_IMAGE, Attached, Image
 from gptme_trio.core.policy import UrlPolicy
 from gptme_trio.fetch.batch import Record, fetch_one
 from gptme_trio.fetch.engines.browser import BrowserEngine
-from gptme_trio.fetch.options import Capture, FetchOptions, Format, RenderOptions
+from gptme_trio.fetch.options import WAIT_UNTIL, Capture, FetchOptions, Format, RenderOptions
 from gptme_trio.fetch.targets import Target
-from gptme_trio.tools import Tool, tool
+from gptme_trio.tools import Report, Tool, tool
 from gptme_trio.tools.page import InteractivePage
 
 READ_BUDGET = 20_000  # characters of page text handed to the model per call
+FETCH_FORMATS = ("markdown", "text", "html", "json")  # fetch's text formats (png: the screenshot tool)
 
 
 class WebTools:
@@ -56,6 +60,10 @@ class WebTools:
             tool(self.read_logs),
             *self.page.tools(),
         ]
+
+    def fetch_tools(self) -> list[Tool]:
+        """`fetch`: one URL with `gptme-trio fetch`'s options (served by `gptme-trio mcp`; chat has read_url)."""
+        return [tool(self.fetch, self._browser.start, lambda: self._browser.starts)]
 
     async def check_url(self, url: str) -> None:
         """Refused unless the model may open `url`: asked before the user confirms a call."""
@@ -110,11 +118,20 @@ class WebTools:
             return f"no console messages or page errors on {url}"
         return f"console of {url}:\n" + "\n".join(f"[{m['type']}] {m['text']}" for m in messages)
 
-    async def _open(self, target: Target, engine: BrowserEngine, fmt: Format, *, check_policy: bool) -> Record:
+    async def _open(
+        self,
+        target: Target,
+        engine: BrowserEngine,
+        fmt: Format,
+        *,
+        check_policy: bool,
+        options: FetchOptions | None = None,
+    ) -> Record:
         """Fetch `target` through the policy (before and after redirects); remember its console."""
         if check_policy:
             await self._policy.check(target.url)
-        record = await fetch_one(target, engine, FetchOptions(format=fmt, seconds_per_url=math.inf))
+        options = options or FetchOptions(format=fmt)
+        record = await fetch_one(target, engine, replace(options, seconds_per_url=math.inf))  # the caller's deadline
         self._last_console = (target.url, record.console)
         if record.error:
             raise ToolError(f"{record.error}: {target.url}")
@@ -136,16 +153,16 @@ class WebTools:
         """
         return await self.read(Target(url, url), check_policy=True)
 
-    async def screenshot(self, url: str) -> str:
+    async def screenshot(self, url: str, report: Report) -> str:
         """Take a PNG screenshot of a web page; returns the file's path, and the image when you can see images.
 
         Args:
         url: the http(s) URL of the page
         """
-        return await self.capture(Target(url, url), check_policy=True)
+        return await self.capture(Target(url, url), check_policy=True, report=report)
 
-    async def capture(self, target: Target, *, check_policy: bool) -> str:
-        """A PNG of `target` saved in `save_dir`; URLs the user typed skip the policy."""
+    async def capture(self, target: Target, *, check_policy: bool, report: Report | None = None) -> str:
+        """A PNG of `target` saved in `save_dir` (and attached to `report`); URLs the user typed skip the policy."""
         record = await self._open(target, self._engine("png", checked=check_policy), "png", check_policy=check_policy)
         png = record.payload
         if not isinstance(png, bytes):  # a PNG capture is bytes: anything else is a bug, told as one line
@@ -153,6 +170,8 @@ class WebTools:
         self.save_dir.mkdir(parents=True, exist_ok=True)
         path = self.save_dir / f"screenshot-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}.png"
         path.write_bytes(png)
+        if report is not None:
+            report.attach("image/png", png)
         text = f"saved a {len(png):,}-byte PNG of {record.final_url or target.url} to {path}"
         if len(png) > MAX_IMAGE:
             return f"{text} (too large to show the model: at most {MAX_IMAGE // 1024 // 1024} MB)"
@@ -164,3 +183,38 @@ class WebTools:
         record = await self._open(target, engine, "markdown", check_policy=check_policy)
         header = f"# {record.title}\n(from {record.final_url or target.url})\n\n" if record.title else ""
         return header + self._truncate(record.content or "")
+
+    async def fetch(
+        self,
+        url: str,
+        format: str = "markdown",
+        selector: str = "",
+        wait_for: str = "",
+        wait_until: str = "load",
+        js: str = "",
+        full: bool = False,
+    ) -> str:
+        """Fetch a web page as `gptme-trio fetch` does, with its options; by default its main content as Markdown.
+
+        Args:
+        url: the http(s) URL of the page
+        format: markdown (the default), text, html (the rendered DOM) or json (the record `fetch -f json` writes)
+        selector: a CSS selector: only the first element matching it
+        wait_for: a CSS selector to wait for after the page loads
+        wait_until: commit, domcontentloaded, load (the default) or networkidle
+        js: JavaScript run after load; its result is in the json format's js field, or after the content
+        full: the whole page, navigation included, not just the main content
+        """
+        if format not in FETCH_FORMATS:
+            raise ToolError(f"fetch: format must be one of {', '.join(FETCH_FORMATS)}, not {format!r}")
+        if wait_until not in WAIT_UNTIL:
+            raise ToolError(f"fetch: wait_until must be one of {', '.join(WAIT_UNTIL)}, not {wait_until!r}")
+        render = RenderOptions(wait_until=wait_until, wait_for=wait_for or None, js=js or None)
+        engine = self._engine("html", checked=True).rendering(render)
+        fmt = cast(Format, format)
+        options = FetchOptions(format=fmt, main_content=not full, selector=selector or None)
+        record = await self._open(Target(url, url), engine, fmt, check_policy=True, options=options)
+        if fmt == "json":
+            return json.dumps(record.as_json(), ensure_ascii=False)
+        text = record.payload if isinstance(record.payload, str) else record.content or ""
+        return text + (f"\n\n[js result: {json.dumps(record.js, ensure_ascii=False)}]" if js else "")

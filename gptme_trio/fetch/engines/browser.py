@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import trio
@@ -35,6 +36,12 @@ class BrowserEngine:
 
     def starts(self) -> int:
         return self._service.starts
+
+    def rendering(self, render: RenderOptions) -> BrowserEngine:
+        """An engine on the same reused tabs that loads pages another way (one call's own --wait-for, --js)."""
+        engine = copy.copy(self)
+        engine._render = render
+        return engine
 
     async def snapshot(self, target: Target) -> Snapshot:
         render = self._render
