@@ -16,40 +16,18 @@ from gptme_trio.chat.agent import Agent, ChatSettings
 from gptme_trio.chat.context import SUMMARY_HEAD, SUMMARY_PROMPT, ContextKeeper, raw_tokens, shorten
 from gptme_trio.chat.store import Conversation
 from gptme_trio.core.errors import ContextTooLong
-from gptme_trio.llm import Message, Provider, ToolCall
+from gptme_trio.llm import Message, Provider
 from gptme_trio.llm.anthropic import Anthropic
 from gptme_trio.llm.models import DEFAULT_CONTEXT, model_info
 from gptme_trio.llm.openai import OpenAICompatible
 from gptme_trio.llm.sse import context_limit, is_context_error
 from gptme_trio.tools import tool
 from tests.support.llm_server import LLMServer
+from tests.support.ui import RecordingUI
 
 from .conftest import invoke_cli
 
 KINDS = pytest.mark.parametrize("kind", ["openai", "anthropic"])
-
-
-class UI:
-    def __init__(self) -> None:
-        self.notices: list[str] = []
-
-    def on_text(self, text: str) -> None:
-        pass
-
-    def on_tool_start(self, call: ToolCall) -> None:
-        pass
-
-    def on_tool_end(self, call: ToolCall, result: str, ok: bool) -> None:
-        pass
-
-    def on_tool_output(self, call: ToolCall, text: str) -> None:
-        pass
-
-    def notice(self, text: str) -> None:
-        self.notices.append(text)
-
-    async def confirm(self, call: ToolCall, preview: str) -> bool:
-        return True
 
 
 async def dump(part: int) -> str:
@@ -132,7 +110,7 @@ async def test_usage_reported_by_the_provider_is_counted_with_its_cost(kind, nur
     keeper = ContextKeeper()
     model = provider(kind, server, client)
     conversation = conversation_with_turns(tmp_path, 0, 0)
-    assert await agent(model, keeper).turn(conversation, "hello", UI()) == "hi"
+    assert await agent(model, keeper).turn(conversation, "hello", RecordingUI()) == "hi"
     spent = keeper.spent[f"{model.name}/{model.model}"]
     assert (spent.requests, spent.input_tokens, spent.output_tokens) == (1, 1234, 56)
     price = model_info(model.name, model.model)
@@ -153,7 +131,7 @@ async def test_a_conversation_that_passes_the_window_compacts_once_with_a_notice
     model = provider("openai", server, client)
     bot = agent(model, keeper, dump)
     conversation = conversation_with_turns(tmp_path, 0, 0)
-    ui = UI()
+    ui = RecordingUI()
     server.add(
         {"tool_calls": [{"name": "dump", "arguments": {"part": 1}}]},
         {"text": "done 1"},  # turn 1: ~2,500 tokens
@@ -185,7 +163,7 @@ async def test_a_context_length_error_compacts_once_and_retries_once(kind, nurse
     server: LLMServer = await nursery.start(LLMServer(script, context_limit=1500).serve)
     keeper = ContextKeeper()  # the table says 128k/200k: only the provider knows better
     conversation = conversation_with_turns(tmp_path, 4, 2000)
-    ui = UI()
+    ui = RecordingUI()
     assert await agent(provider(kind, server, client), keeper).turn(conversation, "and now?", ui) == "the answer"
     assert len(server.requests) == 3  # refused, the summary, the retry
     assert server.requests[1]["body"]["messages"][-1]["content"].startswith(("System:", "User:"))
@@ -199,7 +177,7 @@ async def test_a_context_length_error_after_compacting_is_an_error_not_a_loop(ki
     script = [{"text": "summary"}, {"text": "never reached"}, {"text": "never reached"}]
     server: LLMServer = await nursery.start(LLMServer(script, context_limit=1500).serve)
     conversation = conversation_with_turns(tmp_path, 2, 1000)
-    ui = UI()
+    ui = RecordingUI()
     with pytest.raises(ContextTooLong, match="still too long after compacting"):
         await agent(provider(kind, server, client), ContextKeeper()).turn(conversation, "huge " * 3000, ui)
     assert len(server.requests) == 3 and len(server.script) == 2  # refused, the summary, refused: stop
@@ -210,7 +188,9 @@ async def test_a_context_length_error_with_nothing_to_compact_stops_at_once(nurs
     server: LLMServer = await nursery.start(LLMServer([{"text": "never reached"}], context_limit=500).serve)
     conversation = conversation_with_turns(tmp_path, 0, 0)
     with pytest.raises(ContextTooLong, match="nothing left to compact"):
-        await agent(provider("openai", server, client), ContextKeeper()).turn(conversation, "huge " * 3000, UI())
+        await agent(provider("openai", server, client), ContextKeeper()).turn(
+            conversation, "huge " * 3000, RecordingUI()
+        )
     assert len(server.requests) == 1
 
 

@@ -18,38 +18,19 @@ from gptme_trio.chat.context import ContextKeeper
 from gptme_trio.chat.store import Conversation
 from gptme_trio.core.errors import ToolError
 from gptme_trio.core.images import MAX_IMAGE, Attached, Image
-from gptme_trio.llm import Message, Provider, ToolCall
+from gptme_trio.llm import Message, Provider
 from gptme_trio.llm.anthropic import Anthropic
 from gptme_trio.llm.openai import OpenAICompatible
 from gptme_trio.tools import tool
 from gptme_trio.tools.files import FileTools
 from gptme_trio.tools.paths import Workspace
 from tests.support.llm_server import LLMServer
+from tests.support.ui import RecordingUI
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(40))
 DATA_URL = "data:image/png;base64," + base64.b64encode(PNG).decode()
 SNAP = {"tool_calls": [{"name": "snap", "arguments": {"what": "the page"}}]}
 SCRIPT: list[dict[str, Any]] = [SNAP, {"text": "I see it"}]
-
-
-class UI:
-    def on_text(self, text: str) -> None:
-        pass
-
-    def on_tool_start(self, call: ToolCall) -> None:
-        pass
-
-    def on_tool_end(self, call: ToolCall, result: str, ok: bool) -> None:
-        pass
-
-    def on_tool_output(self, call: ToolCall, text: str) -> None:
-        pass
-
-    def notice(self, text: str) -> None:
-        pass
-
-    async def confirm(self, call: ToolCall, preview: str) -> bool:
-        return True
 
 
 @pytest.fixture
@@ -83,7 +64,7 @@ async def talk(model: Provider, png: Path, tmp_path: Path) -> Conversation:
     conversation.append(Message("system", "s"))
     snap = snapper(png)
     bot = Agent(model, {"snap": snap}, ChatSettings(confirm_tools=False), context=ContextKeeper())
-    assert await bot.turn(conversation, "look", UI()) == "I see it"
+    assert await bot.turn(conversation, "look", RecordingUI()) == "I see it"
     return conversation
 
 
@@ -154,7 +135,7 @@ async def test_compaction_leaves_the_images_of_earlier_steps_out(nursery, client
     keeper = ContextKeeper()
     bot = Agent(model, {"snap": snapper(png)}, ChatSettings(confirm_tools=False), context=keeper)
     assert keeper.estimate(conversation.messages) > 1000  # an image counts as about 1,000 tokens
-    assert await bot.turn(conversation, "once more", UI()) == "again"
+    assert await bot.turn(conversation, "once more", RecordingUI()) == "again"
     done = await keeper.compact(conversation, model, [], bot.summarise)
     assert done.shortened == 2 and done.summarised == 0  # both pictures were seen: out (a step's own stay)
     for result in (m for m in conversation.messages if m.role == "tool"):

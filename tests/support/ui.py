@@ -40,5 +40,9 @@ class RecordingUI:
         return self.answers.pop(0) if self.answers else self.default
 
     @property
+    def notices(self) -> list[str]:
+        return [event[1] for event in self.events if event[0] == "notice"]
+
+    @property
     def previews(self) -> list[str]:
         return [preview for _, preview in self.asked]
