@@ -54,6 +54,7 @@ async def test_deadline_returns_promptly_and_browser_stays_fast(browser, site):
     assert lates[-1] < CANCEL_CEILING, lates
 
 
+@pytest.mark.serial  # a cancellation latency: measured on an otherwise idle machine
 async def test_wedged_page_is_discarded_not_reused(browser, site):
     await browser.start()  # measure the wedged page, not start-up
     with trio.move_on_after(1) as scope:

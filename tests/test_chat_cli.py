@@ -273,6 +273,7 @@ def test_search_tool_through_searxng(model, site, home):
     assert bad.returncode == 2 and b"GPTME_TRIO_SEARCH_URL" in bad.stderr
 
 
+@pytest.mark.serial  # a 2.5 s deadline around a real page load: timed on an idle machine
 def test_browser_start_up_does_not_count_against_the_tool_timeout(model, site, home, chromium, tmp_path):
     slow = tmp_path / "slow-chromium"
     # Start-up alone (4 s) exceeds the tool timeout; the page's own 2.5 s leave room for a first tab on a
