@@ -38,7 +38,9 @@ Exit codes:
     type=click.Choice(FORMATS),
     default="markdown",
     show_default=True,
-    help="Output format. json = one object per URL per line.",
+    help="Output format. json = one object per URL per line, with the page's metadata (page_type, "
+    "description, author, published, language, canonical_url, site_name; null when the page does not say). "
+    "markdown starts with the page's title.",
 )
 @click.option("-o", "--output", metavar="PATH", help="Write to FILE (one URL) or DIR (one file per URL); '-' = stdout.")
 @click.option("--full", is_flag=True, help="Convert the whole page, not just its main content.")
@@ -50,6 +52,13 @@ Exit codes:
     show_default=True,
     help="How the main content is chosen. blocks: a block classifier trained on 1,497 pages of seven types; "
     "better on listings, product grids and service pages, but it keeps comment threads under articles.",
+)
+@click.option(
+    "--links",
+    is_flag=True,
+    help="Also list the page's links (absolute, one per URL, at most 1000): in -f json as `links` "
+    "(text, url, main: whether it is in the content), after the text in a numbered Links section, "
+    "those in the content first.",
 )
 @click.option(
     "--engine",
@@ -141,6 +150,7 @@ def fetch(**options: Any) -> None:
       gptme-trio fetch --settle 8000 https://example.com/app # a slow single-page app: settle up to 8 s
       gptme-trio fetch --settle 0 URL                        # take the page at load, no settling
       gptme-trio fetch --frames URL                          # with its cross-origin iframes' text
+      gptme-trio fetch -f json --links URL                   # metadata, and the links (in content or not)
 
     \b
     What the browser hands to extraction: the DOM after load and settling, with open shadow

@@ -17,8 +17,9 @@ from typing import Any
 import trio
 
 from gptme_trio.core.errors import DeadlineError, FetchError, HTTPStatusError, timed_out
-from gptme_trio.fetch import extract
+from gptme_trio.fetch import extract, links, metadata
 from gptme_trio.fetch.engines import Engine, Snapshot
+from gptme_trio.fetch.links import Link
 from gptme_trio.fetch.options import FetchOptions as FetchOptions
 from gptme_trio.fetch.targets import Target
 
@@ -36,8 +37,11 @@ class Record:
     js: Any = None
     payload: bytes | str | None = None  # what --format asks for
     exception: FetchError | None = field(default=None, repr=False)
+    meta: metadata.PageMeta | None = None  # -f json and -f markdown (its title line)
+    links: list[Link] | None = None  # --links
 
     def as_json(self) -> dict[str, Any]:
+        """-f json's object: these keys, then the page's metadata (PageMeta.as_json) and `links`."""
         return {
             "url": self.url,
             "final_url": self.final_url,
@@ -48,6 +52,8 @@ class Record:
             "error": self.error,
             "console": self.console,
             "js": self.js,
+            **(self.meta or metadata.NO_META).as_json(),
+            "links": [link.as_json() for link in self.links] if self.links is not None else None,
         }
 
 
@@ -100,7 +106,10 @@ def _fill(record: Record, snap: Snapshot, options: FetchOptions) -> None:
         record.content = extract.pdf_to_text(snap.body, url=url)
         html = None
     else:
-        html = snap.html or ""
+        html = page = snap.html or ""
+        base = links.base_url(page, url)
+        if options.format in ("markdown", "json") or options.links:  # relative links made absolute, <base> kept
+            html = links.absolutize(page, base, url)
         if options.selector:
             html = extract.select(html, options.selector)
             if html is None:
@@ -108,9 +117,30 @@ def _fill(record: Record, snap: Snapshot, options: FetchOptions) -> None:
         main = options.main_content and not options.selector
         convert = extract.to_text if options.format == "text" else extract.to_markdown
         record.content = convert(html, url=url, main=main, extractor=options.extractor)
+        if options.format in ("markdown", "json"):
+            record.meta = metadata.read_meta(page, url)
+        if options.links:
+            markdown = record.content  # links are found in Markdown: -f text converts the page once more
+            if options.format == "text":
+                markdown = extract.to_markdown(html, url=url, main=main, extractor=options.extractor)
+            record.links = links.collect(extract.parse_page(page), url, base, markdown)
     if options.format == "html":
         record.payload = html if html is not None else record.content
     elif options.format == "json":
         record.payload = None  # the writer serialises the record itself
     else:
-        record.payload = record.content
+        record.payload = _readable(record, options)
+
+
+def _readable(record: Record, options: FetchOptions) -> str | None:
+    """-f markdown / text: the content; in Markdown after the page's title (unless it starts with it),
+    with --links followed by a numbered list of them (fetch/links.py)."""
+    content = record.content
+    if content is None:
+        return None
+    if options.format == "markdown" and not options.selector:
+        content = metadata.with_title(content, (record.meta.title if record.meta else None) or record.title)
+    if record.links:
+        listed = links.section(record.links, "text" if options.format == "text" else "markdown")
+        content = content.rstrip("\n") + "\n\n" + listed
+    return content

@@ -2,6 +2,7 @@
 
 decode_html(body, content_type)      bytes -> str, honouring the charset
 select(html, css)                    the first element matching a CSS selector
+parse_page(html)                     the whole page as lxml elements (for fetch/links.py)
 to_markdown / to_text(html, ...)     main content (trafilatura; or, with extractor="blocks", the
                                      block classifier of fetch/classify.py, html_to_markdown
                                      rendering its blocks), or the whole page
@@ -160,6 +161,11 @@ def parse_for_blocks(html: str) -> lxml.etree._Element | None:
         return lxml.etree.fromstring(html.encode("utf-8"), lxml.etree.HTMLParser(encoding="utf-8"))
     except lxml.etree.ParserError:
         return None
+
+
+def parse_page(html: str) -> lxml.etree._Element | None:
+    """`html` parsed whole, flattened first if it nests too deep for libxml2 (fetch/links.py reads it)."""
+    return parse_for_blocks(_shallow(_without_nul(html)))
 
 
 _SHELL_WORDS = 3  # fewer words than this outside scripts and styles: nothing to read without JavaScript

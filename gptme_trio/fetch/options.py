@@ -54,6 +54,7 @@ class FetchOptions:
     concurrency: int = 4
     ignore_http_errors: bool = False
     extractor: Extractor = "trafilatura"
+    links: bool = False  # --links: the page's links (fetch/links.py) in the record
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ class FetchRequest:
     full: bool = False
     selector: str | None = None
     extractor: Extractor = "trafilatura"
+    links: bool = False
     engine: EngineName = "browser"
     timeout: float = 30.0
     concurrency: int = 4

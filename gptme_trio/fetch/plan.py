@@ -93,6 +93,8 @@ def build_fetch_plan(request: FetchRequest) -> FetchPlan:
         validate_selector(r.selector)
     if r.selector and r.full:
         raise UsageError("--selector and --full cannot be combined")
+    if r.links and fmt not in ("markdown", "text", "json"):
+        raise UsageError(f"--links applies to -f markdown, text or json, not -f {fmt}")
     destination = choose_destination(r.output, fmt, len(targets), _is_terminal(sys.stdout))
     if isinstance(destination, ToStdout) and sys.stdout is None:
         raise OutputError("stdout is closed: nothing could be written (give -o FILE or -o DIR)")
@@ -109,7 +111,9 @@ def build_fetch_plan(request: FetchRequest) -> FetchPlan:
     return FetchPlan(
         targets=targets,
         engine=r.engine,
-        fetch=FetchOptions(fmt, not r.full, r.selector, r.timeout, concurrency, r.ignore_http_errors, r.extractor),
+        fetch=FetchOptions(
+            fmt, not r.full, r.selector, r.timeout, concurrency, r.ignore_http_errors, r.extractor, r.links
+        ),
         render=RenderOptions(
             wait_until=r.wait_until,
             wait_for=r.wait_for,

@@ -30,6 +30,8 @@ from gptme_trio.tools import Report, Tool, tool
 from gptme_trio.tools.page import InteractivePage
 
 READ_BUDGET = 20_000  # characters of page text handed to the model per call
+READ_LINKS = 50  # read_url: at most this many links of the main content listed after its text
+READ_LINK_TEXT = 80  # each link's text cut to this many characters
 FETCH_FORMATS = ("markdown", "text", "html", "json")  # fetch's text formats (png: the screenshot tool)
 
 
@@ -180,9 +182,10 @@ class WebTools:
     async def read(self, target: Target, *, check_policy: bool) -> str:
         """Main content of `target`; URLs the user typed skip the policy (check_policy=False)."""
         engine = self._engine("html", checked=check_policy)
-        record = await self._open(target, engine, "markdown", check_policy=check_policy)
+        options = FetchOptions(format="markdown", links=True)
+        record = await self._open(target, engine, "markdown", check_policy=check_policy, options=options)
         header = f"# {record.title}\n(from {record.final_url or target.url})\n\n" if record.title else ""
-        return header + self._truncate(record.content or "")
+        return header + self._truncate(record.content or "") + _link_list(record)
 
     async def fetch(
         self,
@@ -218,3 +221,16 @@ class WebTools:
             return json.dumps(record.as_json(), ensure_ascii=False)
         text = record.payload if isinstance(record.payload, str) else record.content or ""
         return text + (f"\n\n[js result: {json.dumps(record.js, ensure_ascii=False)}]" if js else "")
+
+
+def _link_list(record: Record) -> str:
+    """The http(s) links in the main content, numbered, at most READ_LINKS: what the model can open next."""
+    found = [link for link in record.links or () if link.main and link.url.startswith(("http://", "https://"))]
+    if not found:
+        return ""
+    lines = []
+    for n, link in enumerate(found[:READ_LINKS], 1):
+        text = link.text if len(link.text) <= READ_LINK_TEXT else link.text[: READ_LINK_TEXT - 1] + "…"
+        lines.append(f"{n}. {text or '(no text)'}: {link.url}")
+    more = f"\n(and {len(found) - READ_LINKS} more)" if len(found) > READ_LINKS else ""
+    return "\n\nLinks in the main content:\n" + "\n".join(lines) + more + "\n"
