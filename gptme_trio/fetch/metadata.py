@@ -151,7 +151,7 @@ def read_meta(html: str, url: str = "") -> PageMeta:
 
 def _read(html: str, url: str) -> PageMeta:
     end = _HEAD_END.search(html, 0, _HEAD_MAX)
-    head = _parse_head(html[: end.start() if end else _HEAD_MAX])
+    head = _parse_head(html[: end.start() if end else _HEAD_MAX].replace("\x00", ""))
     metas: dict[str, list[str]] = {}
     links: dict[str, str] = {}
     lang = title = base = None

@@ -27,6 +27,7 @@ and serves until stdin closes (so it never outlives the test run). Pages:
     /stall-mid-body?ms=D&frac=F  the same, then silence until the client hangs up (at most 300 s)
     /counted?ms=N&id=X           the article after N ms; /count?id=X: JSON, how many /counted requests had id X
     /reading/...                 settling, shadow DOM, frames, overlays: reading_pages.py
+    /meta/...                    metadata and links (meta tags, JSON-LD, <base>; hostile ones): meta_pages.py
     /hostile/...                 hostile pages (50 MB, 10,000 deep, endless redirects, popups...): hostile_site.py
 """
 
@@ -296,6 +297,10 @@ document.getElementById('root').replaceChildren(p); }, 300);</script></body></ht
             from tests.support import reading_pages
 
             reading_pages.handle(self, path, query)
+        elif path.startswith("/meta/"):
+            from tests.support import meta_pages
+
+            meta_pages.handle(self, path, query)
         elif path.startswith("/hostile/"):
             from tests.support import hostile_site
 
