@@ -48,10 +48,9 @@ ARTICLE = f"""<!doctype html><html lang="en-GB"><head><meta charset="utf-8">
 PLAIN = f"""<!doctype html><html><head><meta charset="utf-8"><title>A plain page</title></head>
 <body><div><p>{PARAGRAPH * 2}</p><p>{PARAGRAPH}</p></div></body></html>"""
 
+REFERENCES = "".join(f'<p>{PARAGRAPH} See <a href="/meta/ref{i}">reference {i}</a>.</p>' for i in range(80))
 MANY = f"""<!doctype html><html><head><meta charset="utf-8"><title>Many references</title></head><body>
-<article><h1>Many references</h1>{"".join(f'<p>{PARAGRAPH} See <a href="/meta/ref{i}">reference {i}</a>.</p>' for i in range(80))
-}
-</article></body></html>"""
+<article><h1>Many references</h1>{REFERENCES}</article></body></html>"""
 
 
 def hostile() -> str:
