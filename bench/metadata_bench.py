@@ -45,6 +45,7 @@ from gptme_trio.fetch import extract, links, metadata
 BUDGET_MS = 20.0  # issue 13: extraction <= 20 ms/page median; metadata must not be what breaks it
 SHARE_MS = 2.0  # what metadata and absolute links may add to it: a tenth
 _WORDS = re.compile(r"\w+")
+_URL = re.compile(r"(?:https?|mailto|file):[^\s)]*")
 
 
 def off(html: str, url: str) -> str:
@@ -151,14 +152,17 @@ def main() -> None:
         "budget is extraction's own (issue 13, item 4; bench/results/extraction_wcxb.md); metadata's share of it, "
         f"at most {SHARE_MS:g} ms/page median (a tenth), is {PASS[meta_m + abs_m <= SHARE_MS]}.",
     ]
-    changed = 0
+    changed = relinked = 0
     for p in pages:  # the same words, once the title line is added to the text made without absolute links
         titled = metadata.with_title(str(outputs[names[0]][p.id]), metadata.read_meta(htmls[p.id], p.url).title)
         now = str(outputs["on (-f markdown / json)"][p.id])
-        changed += wcxb.strip_markdown(titled).split() != wcxb.strip_markdown(now).split()
+        changed += _URL.sub("", wcxb.strip_markdown(titled)).split() != _URL.sub("", wcxb.strip_markdown(now)).split()
+        relinked += titled != now
     lines += [
         "",
-        f"Pages whose extracted text (link syntax stripped) changed with links made absolute: {changed} of {len(pages)}.",
+        f"Pages whose extracted words (URLs aside) changed with links made absolute: {changed} of {len(pages)}. "
+        f"Pages where a link's target changed: {relinked} (a path-relative link that trafilatura resolved "
+        "against the site's root, e.g. docs.rs `attr.main.html` for `tokio/latest/tokio/attr.main.html`).",
     ]
     lines += accuracy(pages, truths, htmls, outputs)
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -219,11 +223,23 @@ def accuracy(
             + " |"
         )
     declared_all = [p for p in pages if ours[p.id].page_type]
+    by_declared: dict[str, Counter[str]] = {}
+    for p in declared_all:
+        by_declared.setdefault(str(ours[p.id].page_type), Counter())[p.type] += 1
     right_all = sum(ours[p.id].page_type == p.type for p in declared_all)
     lines.append(
         f"| all | {len(pages)} | {len(declared_all)} | {right_all} ({right_all / max(len(declared_all), 1):.0%} "
         "of declared) | |"
     )
+    lines += [
+        "",
+        "| declared page_type | pages | labelled so | precision | labelled otherwise |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for kind, labels in sorted(by_declared.items(), key=lambda kv: -sum(kv[1].values())):
+        n = sum(labels.values())
+        others = ", ".join(f"{k} {c}" for k, c in labels.most_common() if k != kind) or "-"
+        lines.append(f"| {kind} | {n} | {labels[kind]} | {labels[kind] / n:.0%} | {others} |")
     return lines
 
 
