@@ -22,8 +22,8 @@ a linear scan. Sources, first found wins:
                    stays the document's <title>)
 
 Hostile pages: every value is cleaned (control and bidi characters dropped, whitespace collapsed)
-and cut (_LIMITS); the head parsed is at most _HEAD_MAX characters; at most _LD_BLOCKS JSON-LD blocks
-of at most _LD_MAX characters each are read, and a broken one is skipped.
+and cut (_LIMITS); the head parsed is at most _HEAD_MAX characters; JSON-LD is read within the
+bounds of fetch/jsonld.py, and a broken block is skipped.
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import html as htmllib
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -40,11 +39,10 @@ from urllib.parse import urljoin
 
 import lxml.etree
 
+from gptme_trio.fetch import jsonld
+
 _HEAD_END = re.compile(r"</head\s*>|<body[\s>]", re.IGNORECASE)
 _HEAD_MAX = 1_000_000
-_LD_OPEN = re.compile(r"""<script\b[^>]{0,500}?type\s*=\s*["']?application/ld\+json[^>]{0,500}>""", re.IGNORECASE)
-_SCRIPT_CLOSE = re.compile(r"</script\s*>", re.IGNORECASE)
-_LD_BLOCKS, _LD_MAX, _LD_NODES = 16, 1_000_000, 2_000
 _BODY_SCAN = 2_000_000  # the body's microdata and <time>s are looked for in this many characters
 _LIMITS = {"description": 1000, "title": 500, "url": 2000}
 _DEFAULT_LIMIT = 200
@@ -167,7 +165,7 @@ def _read(html: str, url: str) -> PageMeta:
             elif el.tag == "base" and base is None:
                 base = el.get("href")
     page = _absolute(base, url) or url
-    nodes = list(_ld_nodes(html))
+    nodes = list(jsonld.nodes(html))
     main = _main_node(nodes)
 
     def meta(*keys: str) -> str | None:
@@ -176,19 +174,20 @@ def _read(html: str, url: str) -> PageMeta:
     return PageMeta(
         page_type=_kind(nodes, meta("og:type")),
         description=_clean(
-            meta("description", "og:description", "twitter:description") or _ld_text(main, "description"), "description"
+            meta("description", "og:description", "twitter:description") or jsonld.text(main, "description"),
+            "description",
         ),
         author=_clean(_ld_author(nodes) or _author_meta(metas) or _marked_author(html)),
-        published=_date(_ld_text(main, "datePublished"))
-        or next((d for n in nodes if (d := _date(_ld_text(n, "datePublished")))), None)
+        published=_date(jsonld.text(main, "datePublished"))
+        or next((d for n in nodes if (d := _date(jsonld.text(n, "datePublished")))), None)
         or next((d for k in _DATE_META for v in metas.get(k, ()) if (d := _date(v))), None)
         or _marked_date(html),
-        language=_language(lang, meta("content-language", "og:locale", "language"), _ld_text(main, "inLanguage")),
+        language=_language(lang, meta("content-language", "og:locale", "language"), jsonld.text(main, "inLanguage")),
         canonical_url=_absolute(links.get("canonical"), page) or _absolute(meta("og:url"), page),
         site_name=_clean(
             meta("og:site_name") or _ld_site(nodes) or meta("application-name", "apple-mobile-web-app-title")
         ),
-        title=_clean(meta("og:title", "twitter:title") or _ld_text(main, "headline") or title, "title"),
+        title=_clean(meta("og:title", "twitter:title") or jsonld.text(main, "headline") or title, "title"),
     )
 
 
@@ -225,56 +224,11 @@ def _absolute(href: object, base: str) -> str | None:
     return found
 
 
-# --- JSON-LD -------------------------------------------------------------------------------------
-
-
-def _ld_nodes(html: str) -> Iterator[dict[str, Any]]:
-    """The page's own JSON-LD nodes: each block's top-level objects, their @graph members and mainEntity."""
-    position, blocks = 0, 0
-    while blocks < _LD_BLOCKS and (opener := _LD_OPEN.search(html, position)):
-        closer = _SCRIPT_CLOSE.search(html, opener.end())
-        if closer is None:
-            return
-        position, blocks = closer.end(), blocks + 1
-        text = html[opener.end() : closer.start()]
-        if len(text) > _LD_MAX:
-            continue
-        try:
-            data = json.loads(text.strip().removeprefix("<!--").removesuffix("-->"))
-        except (ValueError, RecursionError):
-            continue
-        for count, node in enumerate(_top_nodes(data)):
-            if count >= _LD_NODES:
-                break
-            yield node
-
-
-def _top_nodes(data: Any) -> Iterator[dict[str, Any]]:
-    items = data if isinstance(data, list) else [data]
-    for item in items:
-        if not isinstance(item, dict):
-            continue
-        yield item
-        graph = item.get("@graph")
-        for member in graph if isinstance(graph, list) else []:
-            if isinstance(member, dict):
-                yield member
-                entity = member.get("mainEntity")
-                if isinstance(entity, dict):
-                    yield entity
-        entity = item.get("mainEntity")
-        if isinstance(entity, dict):
-            yield entity
-
-
-def _types(node: dict[str, Any]) -> list[str]:
-    found = node.get("@type")
-    names = found if isinstance(found, list) else [found]
-    return [n.rsplit("/", 1)[-1].lower() for n in names if isinstance(n, str)]
+# --- JSON-LD (fetch/jsonld.py reads it) ---------------------------------------------------------
 
 
 def _kind(nodes: list[dict[str, Any]], og_type: str | None) -> str | None:
-    kinds = {_KINDS[t] for node in nodes for t in _types(node) if t in _KINDS}
+    kinds = {_KINDS[t] for node in nodes for t in jsonld.types(node) if t in _KINDS}
     if not kinds and og_type:
         kinds = {_OG_KINDS[k]} if (k := og_type.strip().lower()) in _OG_KINDS else set()
     return next((k for k in _PRIORITY if k in kinds), None)
@@ -282,16 +236,7 @@ def _kind(nodes: list[dict[str, Any]], og_type: str | None) -> str | None:
 
 def _main_node(nodes: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The node that describes the page's content: the first whose type we know, else the first."""
-    return next((n for n in nodes if any(t in _KINDS for t in _types(n))), nodes[0] if nodes else None)
-
-
-def _ld_text(node: dict[str, Any] | None, key: str) -> str | None:
-    value = node.get(key) if node is not None else None
-    if isinstance(value, list):
-        value = next((v for v in value if isinstance(v, str)), None)
-    if isinstance(value, dict):
-        value = value.get("name") or value.get("@value")
-    return htmllib.unescape(value) if isinstance(value, str) else None
+    return next((n for n in nodes if any(t in _KINDS for t in jsonld.types(n))), nodes[0] if nodes else None)
 
 
 def _name(value: Any) -> str | None:
@@ -320,7 +265,7 @@ def _ld_author(nodes: list[dict[str, Any]]) -> str | None:
 
 
 def _ld_site(nodes: list[dict[str, Any]]) -> str | None:
-    site = next((_name(n) for n in nodes if "website" in _types(n) and _name(n)), None)
+    site = next((_name(n) for n in nodes if "website" in jsonld.types(n) and _name(n)), None)
     return site or next((n for node in nodes if (n := _name(node.get("publisher"))) is not None), None)
 
 
