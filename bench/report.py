@@ -21,6 +21,7 @@ PARTS = [  # (file, what it covers)
     ("oneshot_peers.md", "figure 1: one-shot fetch, whole process, vs shot-scraper and bare Playwright"),
     ("settle.md", "settling after load: one-shot fetch of a static page, default settle vs --settle 0"),
     ("overlays.md", "overlay removal on wcxb-dev pages in Chromium: word-F1 with and without it"),
+    ("metadata.md", "metadata and links on wcxb-dev: ms/page on top of extraction, accuracy against the ground truth"),
     ("throughput.md", "figure 2: 100 pages at -j 1/4/8: pages/s and peak memory, vs crawl4ai and gptme"),
     ("gptme_cancel.md", "figure 3: cancellation, ours next to gptme's browser thread"),
     ("shell.md", "shell tool: `sleep 100` interrupted, vs gptme's shell; per-call overhead vs subprocess.run"),
