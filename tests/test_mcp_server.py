@@ -99,7 +99,12 @@ async def test_cancelled_call_frees_the_server_and_the_next_call_works(tmp_path,
     async with served(tmp_path, "--allow-hosts", "127.0.0.1") as session:
         warm = await session.call_tool("read_url", {"url": site.url("/normal")})  # the browser is up
         assert not warm.is_error, text_of(warm)
-        for _ in range(2):
+        normal = []
+        for _ in range(3):
+            started = time.perf_counter()
+            await session.call_tool("read_url", {"url": site.url("/normal")})
+            normal.append(time.perf_counter() - started)
+        for _ in range(3):
             with trio.move_on_after(1) as scope:  # the SDK sends notifications/cancelled
                 await session.call_tool("read_url", {"url": site.url("/never")})
             assert scope.cancelled_caught
@@ -107,7 +112,8 @@ async def test_cancelled_call_frees_the_server_and_the_next_call_works(tmp_path,
             after = await session.call_tool("read_url", {"url": site.url("/normal")})
             took = time.perf_counter() - started
             assert not after.is_error, text_of(after)
-            assert took < 2.0, f"the call after a cancelled one took {took:.2f} s"
+            # the cancelled call's tab is reset and reused (~40 ms), not closed and reopened (~0.7 s more)
+            assert took < max(normal) * 1.5 + 0.3, f"the call after a cancelled one took {took:.2f} s vs {normal}"
 
 
 async def test_deadline_gives_is_error_on_time_with_progress(tmp_path, site):

@@ -15,7 +15,8 @@ scopes; a cancelled call returns as soon as the driver is told to abort.
 
 Modules, each importing only those below it:
 
-    service.py   open_browser, BrowserService (start-up, crash recovery), Tabs
+    service.py   open_browser, BrowserService (start-up, crash recovery)
+    tabs.py      Tabs: tabs reused one caller at a time, reset after a cancelled use
     page.py      Page: one tab's calls, errors mapped; PageHost, what it needs from the service
     routing.py   RequestGuard: a tab's request filter; GuardedPage, what it needs from the tab
     locate.py    find_browser, browser_spec: which Chromium to launch
@@ -32,5 +33,5 @@ from gptme_trio.core.browser.options import Navigation as Navigation
 from gptme_trio.core.browser.options import PageOptions as PageOptions
 from gptme_trio.core.browser.page import Page as Page
 from gptme_trio.core.browser.service import BrowserService as BrowserService
-from gptme_trio.core.browser.service import Tabs as Tabs
 from gptme_trio.core.browser.service import open_browser as open_browser
+from gptme_trio.core.browser.tabs import Tabs as Tabs

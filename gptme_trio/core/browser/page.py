@@ -333,6 +333,15 @@ class Page:
             self._guard = RequestGuard(self, self._host.trio_as_aio(request_filter))
             await self._call(self._guard.install, self._context)
 
+    async def reset(self) -> None:
+        """After a cancelled use: about:blank ends whatever the tab was loading (Chromium goes on
+        with a cancelled goto), the request checks of that use are dropped, and the renderer must
+        answer a script: one wedged by JavaScript never does, so the caller's bound discards it."""
+        await self._call(self._raw.goto, "about:blank")
+        self.stop_routing()
+        if await self._call(self._raw.evaluate, "1") != 1:
+            raise PageError("the page did not answer after a reset", url=self._raw.url)
+
     async def prepare_reuse(self, clear_cookies: bool) -> None:
         """Before a reused tab's next use: a clean record, no popups, no cookies from before."""
         self.uses += 1

@@ -3,8 +3,7 @@
 Chromium (or the connection to a remote one) starts on first use and is reused.
 `page()` gives a fresh tab in its own browser context, closed in the service's own
 nursery when the caller is done, so a cancelled caller never waits for it. `tabs()`
-gives tabs that are kept and reused one caller at a time: a new tab costs Chromium
-new renderer processes, about three quarters of the CPU of a simple page. If
+gives tabs that are kept and reused one caller at a time (tabs.py). If
 Chromium or the driver dies, that call fails with BrowserCrashed and the next one
 starts a fresh browser.
 """
@@ -28,6 +27,7 @@ from gptme_trio.core.browser.driver import driver_start
 from gptme_trio.core.browser.errors import first_line, is_driver_gone, map_playwright_error, start_hint
 from gptme_trio.core.browser.options import CHROMIUM_ARGS, BrowserSpec, PageOptions, context_kwargs
 from gptme_trio.core.browser.page import Page
+from gptme_trio.core.browser.tabs import Tabs
 from gptme_trio.core.errors import BrowserCrashed, GptmeTrioError
 
 T = TypeVar("T")
@@ -35,7 +35,6 @@ _log = logging.getLogger(__name__)
 _SHUTDOWN_SECONDS = 10
 _CLOSE_PAGE_SECONDS = 5
 _OPEN_PAGE_SECONDS = 10
-TAB_USES = 50  # a reused tab is replaced after this many uses, so its memory cannot creep up
 
 
 @dataclass
@@ -135,6 +134,24 @@ class BrowserService:
     def tabs(self, options: PageOptions) -> Tabs:
         """Tabs with `options`, kept open and handed to one caller at a time."""
         return Tabs(self, options)
+
+    # What reused tabs need (tabs.TabHost): opening one, telling a live one, work in the background.
+
+    async def open_tab(self, options: PageOptions) -> Page:
+        """A new tab, set up (not yet prepared for a use); errors are Playwright's until `mapped()`."""
+        return await self._new_page(options)
+
+    def usable(self, page: Page) -> bool:
+        """Whether `page` belongs to the running browser and is still open."""
+        return self._usable(page)
+
+    def background(self, fn: Callable[..., Awaitable[None]], *args: Any) -> None:
+        """Run `fn(*args)` in the service's nursery: it outlives a cancelled caller, not the service."""
+        self._nursery.start_soon(fn, *args)
+
+    def mapped(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """Playwright errors escaping the block become ours."""
+        return self._mapped()
 
     @asynccontextmanager
     async def _mapped(self) -> AsyncIterator[None]:
@@ -317,54 +334,3 @@ class BrowserService:
                 continue
             with contextlib.suppress(Exception):
                 await self.run_aio(step)  # failing here means already dead: what we want
-
-
-class Tabs:
-    """Tabs with the same options, reused one caller at a time (a new one when all are busy).
-
-    A tab goes back for reuse only when its block ended normally: after an error or a
-    cancellation it may be wedged, so it is closed. Cookies do not carry over from one use
-    to the next unless the options load a storage state (a logged-in session is the point).
-    Each tab is replaced after TAB_USES uses. Idle tabs live until the service ends.
-    """
-
-    def __init__(self, service: BrowserService, options: PageOptions) -> None:
-        self._service = service
-        self._options = options
-        self._idle: list[Page] = []
-
-    @property
-    def idle(self) -> tuple[Page, ...]:
-        """The tabs waiting for their next use."""
-        return tuple(self._idle)
-
-    @asynccontextmanager
-    async def page(self) -> AsyncIterator[Page]:
-        service = self._service
-        page = None
-        async with service._mapped():
-            while self._idle and page is None:
-                candidate = self._idle.pop()
-                if service._usable(candidate):
-                    page = candidate
-                else:
-                    service.discard(candidate)
-            done = False
-            try:
-                if page is not None:
-                    try:
-                        await page.prepare_reuse(clear_cookies=not self._options.storage_state)
-                    except BrowserCrashed:  # it died between uses: nothing was in flight, so start over
-                        service.discard(page)
-                        page = None
-                if page is None:
-                    page = await service._new_page(self._options)
-                    await page.prepare_reuse(clear_cookies=False)
-                yield page
-                done = True
-            finally:
-                if page is not None:
-                    if done and page.uses < TAB_USES and service._usable(page):
-                        self._idle.append(page)
-                    else:
-                        service.discard(page)
