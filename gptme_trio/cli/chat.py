@@ -76,6 +76,7 @@ Exit codes:
 )
 @click.option("--system", metavar="TEXT", help="System prompt for a new conversation.")
 @click.option("-v", "--verbose", is_flag=True, help="Show details of failures, and what the URL policy refused.")
+@click.option("--no-color", is_flag=True, help="Plain text: no colours, no Markdown rendering (also NO_COLOR=1).")
 @browser_options
 def chat(
     prompts: tuple[str, ...],
@@ -92,6 +93,7 @@ def chat(
     allow_paths: str | None,
     system: str | None,
     verbose: bool,
+    no_color: bool,
     browser_path: str | None,
     browser_endpoint: str | None,
     cdp_endpoint: str | None,
@@ -183,6 +185,7 @@ def chat(
             allow_paths=trees,
             shell=ShellSettings(max_timeout=first(config.shell_max_timeout, 600.0)),
             models=config.models,
+            color=not no_color,
         )
     except UsageError as exc:
         fail(str(exc))
