@@ -169,7 +169,7 @@ class Display:
         facts = f"{duration(seconds)} · {size(result) if ok else self._paint('error', _RED)}"
         lines = [f"{mark} {self._paint(f'[{number}]', _DIM)} {self._paint(head, _CYAN)} · {facts}"]
         width = self.screen.width - 6
-        for line in result.splitlines()[:PREVIEW_LINES]:
+        for line in [line for line in result.splitlines() if line.strip()][:PREVIEW_LINES]:
             lines.append(self._paint("  │ " + (line if len(line) <= width else line[: width - 1] + "…"), _DIM))
         if len(result.splitlines()) > PREVIEW_LINES:
             lines.append(self._paint(f"  … {size(result)} · /show {number}", _DIM))
