@@ -22,20 +22,23 @@ import io
 import os
 import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import pexpect
 import psutil
 import trio
 import trio.testing
 
-from bench.harness import ROOT, alternate, default_out, header, med, write
+from bench.harness import PASS, ROOT, alternate, default_out, header, med, write
 
 TOKENS = 10_000
 RATE = 200  # tokens/s the renderer must keep up with
 START_TARGET = 0.5
+RATIO_TARGET = 1.10  # CPU to the prompt, with the renderer / before it
 PROMPT = re.compile(rb"(^|\n)(\x1b\[[0-9;?]*[A-Za-z])*>")
 
 PROSE = (
@@ -160,12 +163,13 @@ redrawn at most every 50 ms, as in a real stream); CPU is real. Values: median (
     return text, rendered_rate, rendered_share
 
 
-def time_chat(extra: list[str], cpu: list[float]) -> float:
-    """Seconds from spawn to the prompt; appends the process's CPU seconds by then to `cpu`."""
+def time_chat(extra: list[str], cpu: list[float], root: Path = ROOT) -> float:
+    """Seconds from spawn to the prompt; appends the process's CPU seconds by then to `cpu`. `root`: the
+    source tree run (with -m, the working directory leads sys.path: its gptme_trio is imported)."""
     with tempfile.TemporaryDirectory() as home:
         env = {**os.environ, "GPTME_TRIO_HOME": home, "PROMPT_TOOLKIT_NO_CPR": "1", "GPTME_TRIO_MODEL": ""}
         started = time.perf_counter()
-        child = pexpect.spawn(sys.executable, ["-m", "gptme_trio", "chat", *extra], env=env, timeout=30, cwd=ROOT)
+        child = pexpect.spawn(sys.executable, ["-m", "gptme_trio", "chat", *extra], env=env, timeout=30, cwd=root)
         child.expect(PROMPT)
         elapsed = time.perf_counter() - started
         times = psutil.Process(child.pid).cpu_times()
@@ -174,6 +178,14 @@ def time_chat(extra: list[str], cpu: list[float]) -> float:
         child.expect(pexpect.EOF)
         child.close()
         return elapsed
+
+
+def base_tree(rev: str, into: Path) -> str:
+    """gptme_trio as it was at `rev`, unpacked into `into` (git archive); returns the short commit."""
+    commit = subprocess.run(["git", "rev-parse", "--short", rev], cwd=ROOT, capture_output=True, text=True, check=True)
+    archive = subprocess.run(["git", "archive", rev, "gptme_trio"], cwd=ROOT, capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    return commit.stdout.strip()
 
 
 def loaded_at_prompt(modules: list[str]) -> dict[str, bool]:
@@ -191,34 +203,50 @@ def loaded_at_prompt(modules: list[str]) -> dict[str, bool]:
     return {module: module in names for module in modules}
 
 
-def startup_section(runs: int) -> str:
-    variants = {"renderer on (default)": [], "--no-color (plain)": ["--no-color"]}
-    cpu: dict[str, list[float]] = {name: [] for name in variants}
-    times = alternate(list(variants), runs, lambda name: time_chat(variants[name], cpu[name]))
-    on, off = times["renderer on (default)"], times["--no-color (plain)"]
-    cpu_on, cpu_off = cpu["renderer on (default)"][1:], cpu["--no-color (plain)"][1:]  # [0]: the warm-up
-    verdict = "PASS" if statistics.median(on) <= START_TARGET else "**MISS**"
+def startup_section(runs: int, base: str) -> str:
+    with tempfile.TemporaryDirectory() as tree:
+        commit = base_tree(base, Path(tree))
+        variants: dict[str, tuple[list[str], Path]] = {
+            "this branch, renderer on (default)": ([], ROOT),
+            "this branch, --no-color": (["--no-color"], ROOT),
+            f"before the renderer ({base}, {commit})": ([], Path(tree)),
+        }
+        cpu: dict[str, list[float]] = {name: [] for name in variants}
+        times = alternate(list(variants), runs, lambda name: time_chat(variants[name][0], cpu[name], variants[name][1]))
+    names = list(variants)
+    for name in names:
+        del cpu[name][0]  # the warm-up round's
     lazy = loaded_at_prompt(["gptme_trio.chat.display", "rich.markdown", "markdown_it", "pygments.lexers.python"])
     listed = ", ".join(f"`{m}` {'loaded' if yes else 'not loaded'}" for m, yes in lazy.items())
     load = os.getloadavg()[0]
-    busy = (
-        f"\n\n**The machine was busy** (load {load:.1f} on {os.cpu_count()} CPUs at the end): wall times are not comparable "
-        "with bench/results/chat.md's; the on/off ratios, measured alternating in the same run, are."
-        if load > (os.cpu_count() or 1)
+    busy = load > (os.cpu_count() or 1)
+    on, before = names[0], names[2]
+    verdict = "not judged: busy" if busy else PASS[statistics.median(times[on]) <= START_TARGET]
+    ratio = statistics.median(cpu[on]) / statistics.median(cpu[before])
+    rows = "\n".join(
+        f"| {name} | {med(times[name], 1000, '{:.0f}')} | {med(cpu[name], 1000, '{:.0f}')} "
+        f"| {f'≤ {START_TARGET * 1000:.0f}' if name == on else '—'} | {verdict if name == on else 'info'} |"
+        for name in names
+    )
+    note = (
+        f"\n\n**The machine was busy** (load {load:.1f} on {os.cpu_count()} CPUs at the end): wall times are not "
+        "comparable with bench/results/chat.md's; CPU to the prompt and its ratio, measured alternating, are."
+        if busy
         else ""
     )
-    return f"""## Chat start → prompt, renderer on and off
+    return f"""## Chat start → prompt: this branch (renderer on and off) and the code before the renderer
 
-1 warm-up, then {runs} runs of each, alternating; no model configured (as bench/chat_bench.py). CPU: the chat
-process's user + system seconds when the prompt is drawn (psutil), which machine load does not inflate
-as it does wall time. At the prompt (`-X importtime`): {listed}: rich's Markdown and the Pygments
-lexers are imported with the first reply, not at start-up.{busy}
+1 warm-up, then {runs} runs of each, alternating; no model configured (as bench/chat_bench.py). "Before the
+renderer": `git archive {base}` ({commit}) unpacked in a temporary directory and run from there. CPU: the
+chat process's user + system seconds when the prompt is drawn (psutil), which load inflates far less than
+wall time. At the prompt (`-X importtime`): {listed}: rich's Markdown and the Pygments lexers are imported
+with the first reply, not at start-up.{note}
 
 | chat | start → prompt ready, ms, median (min–max) | CPU to the prompt, ms | target | result |
 |---|---|---|---|---|
-| renderer on (default) | {med(on, 1000, "{:.0f}")} | {med(cpu_on, 1000, "{:.0f}")} | ≤ {START_TARGET * 1000:.0f} | {verdict} |
-| --no-color (plain) | {med(off, 1000, "{:.0f}")} | {med(cpu_off, 1000, "{:.0f}")} | — | info |
-| on / off, ratio of medians | {statistics.median(on) / statistics.median(off):.2f}× | {statistics.median(cpu_on) / statistics.median(cpu_off):.2f}× | — | info |
+{rows}
+
+**CPU to the prompt, renderer on / before the renderer: {ratio:.2f}× (target ≤ {RATIO_TARGET:.2f}×): {PASS[ratio <= RATIO_TARGET]}**
 """
 
 
@@ -226,10 +254,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--start-runs", type=int, default=10)
+    parser.add_argument("--base", default="main", help="the code to compare start-up with (a git revision)")
     parser.add_argument("--out", default=default_out("render.md"))
     args = parser.parse_args()
     rendering, _, _ = throughput_section(args.runs)
-    startup = startup_section(args.start_runs)
+    startup = startup_section(args.start_runs, args.base)
     write(args.out, [header("Rendering replies (issue 16)"), rendering, startup])
 
 

@@ -111,3 +111,13 @@ def test_the_wait_for_the_model_and_a_retry_after_429_are_shown(llm, tmp_path):
     child.expect(PROMPT)
     ctrl_d_exits_cleanly(child, [])
     assert len(server.requests()) == 3
+
+
+def test_with_n_a_retry_is_a_line_on_stderr(llm, run_cli, tmp_path):
+    server = llm([{"fault": "429", "retry_after": "1"}, {"text": "Fine."}])
+    ran = run_cli(
+        "chat", "-n", "-m", "local/test-model", "hi", GPTME_TRIO_HOME=str(tmp_path / "home"), **server.env("local")
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout == b"Fine.\n"
+    assert "gptme-trio: rate limited (429), retrying in 1 s · attempt 2/5" in ran.stderr.decode()

@@ -101,6 +101,7 @@ class Display:
     async def turn(self, model: str) -> AsyncIterator[None]:
         """For one turn: the spinner's and the live block's tasks run; all is settled on the way out."""
         self._model = model
+        self.screen.width, self.screen.height = shutil.get_terminal_size()  # resized since the last turn?
         self._spinner = spinner = Spinner(self.screen)
         try:
             async with trio.open_nursery() as nursery:

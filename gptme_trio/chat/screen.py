@@ -46,21 +46,27 @@ class Screen:
         return self._err_tty
 
     def write(self, text: str, *, err: bool = False, live: str | None = None) -> None:
-        """Print `text` (stdout, or stderr) above the live block; `live`: the block's new content."""
+        """Print `text` (stdout, or stderr) above the live block; `live`: the block's new content.
+        What goes to stdout (erasing, the text, the new block) is one write: nothing flickers."""
         status = self._status
         self._erase_status()
         new_live = self._live if live is None else live
         rows = new_live.count("\n")
+        out: list[str] = []
         if text or new_live != self._live:
             if self._live_rows and (text or rows + 1 < self.height):
-                self._out.write(f"\x1b[{self._live_rows}A\r\x1b[J")  # ours to redraw: it all fits on screen
-                self._out.flush()
+                out.append(f"\x1b[{self._live_rows}A\r\x1b[J")  # ours to redraw: it all fits on screen
                 self._live_rows, self._live = 0, ""
-            if text:
-                self._emit(text, err)
+            if text and err:
+                self._emit("".join(out), False)
+                self._emit(text, True)
+                out = []
+            elif text:
+                out.append(text)
             if not self._live and new_live and rows + 1 < self.height:
-                self._emit(new_live, False)
+                out.append(new_live)
                 self._live, self._live_rows = new_live, rows
+        self._emit("".join(out), False)
         if status:
             self.status(status)
 
@@ -87,6 +93,8 @@ class Screen:
             self._status = ""
 
     def _emit(self, text: str, err: bool) -> None:
+        if not text:
+            return
         stream = self._err if err else self._out
         stream.write(text)
         stream.flush()

@@ -128,6 +128,11 @@ def chat(
     config.toml), old tool results are shortened, then the oldest turns summarised, with a
     notice. Interactively: /tokens (usage and cost), /compact, /fetch URL (the page becomes
     context for your next question); /help lists every command.
+
+    \b
+    Display: on a terminal replies are rendered Markdown (code in colour, tables drawn), each
+    tool call one line and a preview (/show N prints result N whole), and a status line says
+    what is waited for and its deadline, retries too. NO_COLOR=1 or --no-color: plain text.
     """
     from gptme_trio.chat.agent import ChatSettings
     from gptme_trio.chat.config import load_config
