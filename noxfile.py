@@ -75,6 +75,7 @@ def bench(session: nox.Session) -> None:
     part("shell vs gptme", "python", "-m", "bench.shell_bench", *peer("gptme"))
     part("figure 6: extraction", "python", "-m", "bench.extraction_bench")
     part("figure 5: chat", "python", "-m", "bench.chat_bench")
+    part("issue 16: rendering", "python", "-m", "bench.render_bench")  # ~1.5 min
     part("figure 2: throughput vs peers", "python", "-m", "bench.throughput_bench", *peer("crawl4ai"), *peer("gptme"))
     part("policy", "python", "-m", "bench.policy_bench")
     part("policy in the browser", "python", "-m", "bench.proxy_bench")
@@ -82,5 +83,7 @@ def bench(session: nox.Session) -> None:
     # 200 trials, 2 at once (~6 min). Not 3: a trial costs ~2.3 CPU-s, so 3 at once keep both cores ~90 % busy and
     # the trials' own deadlines (-t 4, a browser restart) start failing from load, not from the product.
     part("fault matrix", "python", "-m", "bench.fault_matrix", "--jobs", "2")
-    part("hostile inputs", "python", "-m", "bench.hostile_bench", "--per-class", "5")  # ~10 min; needs root (mknod, mount)
+    part(
+        "hostile inputs", "python", "-m", "bench.hostile_bench", "--per-class", "5"
+    )  # ~10 min; needs root (mknod, mount)
     part("report", "python", "-m", "bench.report")

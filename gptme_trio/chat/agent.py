@@ -17,7 +17,7 @@ import trio
 from gptme_trio.chat.context import SUMMARY_PROMPT, ContextKeeper, raw_tokens
 from gptme_trio.chat.store import Conversation
 from gptme_trio.core.errors import ContextTooLong, FetchError, ProviderError, StreamBroken, ToolError, timed_out
-from gptme_trio.llm import Event, Message, Provider, Reply, TextDelta, ToolCall, ToolSpec
+from gptme_trio.llm import Event, Message, Provider, Reply, Retrying, TextDelta, ToolCall, ToolSpec
 from gptme_trio.llm.models import model_info
 from gptme_trio.tools import Report, Tool
 
@@ -40,6 +40,15 @@ class TurnUI(Protocol):
     def on_tool_end(self, call: ToolCall, result: str, ok: bool) -> None: ...
     def on_tool_output(self, call: ToolCall, text: str) -> None: ...
     def notice(self, text: str) -> None: ...
+    def on_model_wait(self, seconds: float | None) -> None:
+        """The model was asked and gives up after `seconds` without data; called again when data that
+        is not text arrives (a tool call being written: the deadline starts over). None: the reply is
+        complete, or given up."""
+        ...
+
+    def on_retry(self, retry: Retrying) -> None:
+        """The request failed in a way worth another try: why, the wait, which attempt comes next."""
+        ...
 
     async def confirm(self, call: ToolCall, preview: str) -> bool:
         """Whether the user lets `call` run; `preview` (a command, a diff) is shown first when not empty.
@@ -104,7 +113,8 @@ class Agent:
         stall = self.settings.llm_timeout
 
         def on_event(event: Event) -> None:
-            scope.deadline = trio.current_time() + stall
+            if not isinstance(event, Retrying):  # a retry's wait spends the same budget
+                scope.deadline = trio.current_time() + stall
 
         with trio.CancelScope(deadline=trio.current_time() + stall) as scope:
             reply = await self.provider.complete(messages, [], on_event)
@@ -132,12 +142,18 @@ class Agent:
         stall = self.settings.llm_timeout
 
         def on_event(event: Event) -> None:
+            if isinstance(event, Retrying):  # nothing arrived: the deadline stays, the user is told
+                ui.on_retry(event)
+                return
             scope.deadline = trio.current_time() + stall  # progress: the stream is alive
             if isinstance(event, TextDelta):
                 parts.append(event.text)
                 ui.on_text(event.text)
+            else:
+                ui.on_model_wait(stall)
 
         reply = None
+        ui.on_model_wait(stall)
         try:
             with trio.CancelScope(deadline=trio.current_time() + stall) as scope:
                 reply = await self.provider.complete(self._visible(conversation.messages), specs, on_event)
@@ -147,6 +163,8 @@ class Agent:
         except trio.Cancelled:
             self._keep_partial(conversation, "".join(parts), INTERRUPTED)
             raise
+        finally:
+            ui.on_model_wait(None)
         if reply is None:
             self._keep_partial(conversation, "".join(parts), f"no data for {stall:g} s")
             raise ProviderError(f"the model sent nothing for {stall:g} s (--llm-timeout)")
@@ -225,6 +243,11 @@ class Agent:
         except (ToolError, FetchError) as exc:  # a patch that matches nothing, a refused path or URL
             return f"error: {exc}"
         return None if await ui.confirm(call, preview) else DECLINED
+
+    def tool_seconds(self, call: ToolCall) -> float | None:
+        """The deadline `call` runs under, in seconds; None when its tool keeps its own (the shell)."""
+        tool = self.tools.get(call.name)
+        return None if tool is not None and tool.own_deadline else self.settings.tool_timeout
 
     async def call_tool(self, call: ToolCall, report: Report | None = None) -> tuple[str, bool]:
         """Run one tool call under its deadline: (the text the model reads, whether it succeeded)."""

@@ -9,6 +9,7 @@ recording the turn. Ctrl-C at the prompt clears the line; Ctrl-D exits.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Awaitable, Callable, Mapping
 
@@ -16,12 +17,13 @@ import trio
 
 from gptme_trio.chat.agent import Agent
 from gptme_trio.chat.context import CHARS_PER_TOKEN, ContextKeeper, shorten
+from gptme_trio.chat.display import Display, banner, describe, wants_color
 from gptme_trio.chat.prompt import PromptEOF, Prompter, PromptInterrupted
 from gptme_trio.chat.store import Conversation
 from gptme_trio.core.errors import EXIT_OK, GptmeTrioError
 from gptme_trio.core.runtime import Interrupts
 from gptme_trio.fetch.targets import parse_target
-from gptme_trio.llm import Message, ToolCall
+from gptme_trio.llm import Message, Retrying, ToolCall
 from gptme_trio.tools import Tool
 from gptme_trio.tools.search import WebSearch
 from gptme_trio.tools.web import WebTools
@@ -31,6 +33,7 @@ HELP = """\
 /exit              leave (Ctrl-D too)
 /tools             the tools the model can call
 /log               the conversation so far
+/show [N]          tool result N in full, as the model read it (default: the last)
 /undo [N]          forget the last N turns (default 1)
 /model [NAME]      show or switch the model (PROVIDER/MODEL)
 /rename NAME       rename this conversation
@@ -45,6 +48,7 @@ COMMANDS = [
     "/exit",
     "/tools",
     "/log",
+    "/show",
     "/undo",
     "/model",
     "/rename",
@@ -59,50 +63,64 @@ FETCHED_MAX = 100_000  # characters, when no model is chosen yet
 
 
 class TerminalUI:
-    """Streams the reply to stdout; tool activity and notices to stderr. `turn` is the turn's cancel
-    scope: Ctrl-C or Ctrl-D at a confirmation cancels it (`leave` says it was Ctrl-D)."""
+    """Streams the reply to stdout; tool activity and notices to stderr, all through `display`
+    (chat/display.py: rendered or plain, the status line). `turn` is the turn's cancel scope: Ctrl-C
+    or Ctrl-D at a confirmation cancels it (`leave` says it was Ctrl-D). `tool_seconds`: a call's
+    deadline, shown while it runs."""
 
-    def __init__(self, prompter: Prompter, confirm_tools: bool, turn: trio.CancelScope) -> None:
+    def __init__(
+        self,
+        prompter: Prompter,
+        confirm_tools: bool,
+        turn: trio.CancelScope,
+        display: Display,
+        tool_seconds: Callable[[ToolCall], float | None] = lambda call: None,
+    ) -> None:
         self._prompter = prompter
         self._confirm_tools = confirm_tools
         self._turn = turn
+        self._display = display
+        self._tool_seconds = tool_seconds
+        self._started: dict[int, float] = {}  # id(call) -> when it started
         self.leave = False
 
     def on_text(self, text: str) -> None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        self._display.text(text)
 
     def on_tool_start(self, call: ToolCall) -> None:
-        print(f"\n-> {_describe(call)}", file=sys.stderr, flush=True)
+        self._started[id(call)] = trio.current_time()
+        self._display.tool_start(call, self._tool_seconds(call))
 
     def on_tool_end(self, call: ToolCall, result: str, ok: bool) -> None:
-        status = "ok" if ok else result
-        print(f"   {call.name}: {status}", file=sys.stderr, flush=True)
+        now = trio.current_time()
+        self._display.tool_end(call, result, ok, now - self._started.pop(id(call), now))
 
     def on_tool_output(self, call: ToolCall, text: str) -> None:
-        sys.stderr.write(text)
-        sys.stderr.flush()
+        self._display.tool_output(text)
 
     def notice(self, text: str) -> None:
-        print(text, file=sys.stderr, flush=True)
+        self._display.notice(text)
+
+    def on_model_wait(self, seconds: float | None) -> None:
+        self._display.model_wait(seconds)
+
+    def on_retry(self, retry: Retrying) -> None:
+        self._display.retry(retry)
 
     async def confirm(self, call: ToolCall, preview: str) -> bool:
         if not self._confirm_tools:
             return True
         if preview:  # the command, a diff, a new file's first lines
-            print(preview, file=sys.stderr, flush=True)
-        question = f"Run {call.name}?" if preview else f"Run {_describe(call)}?"
+            self._display.say(preview, err=True)
+        question = f"Run {call.name}?" if preview else f"Run {describe(call)}?"
         try:
-            return await self._prompter.confirm(question)
+            with self._display.asking():
+                return await self._prompter.confirm(question)
         except (PromptInterrupted, PromptEOF) as exc:
             self.leave = isinstance(exc, PromptEOF)
             self._turn.cancel()  # as SIGINT does: the agent records the turn as interrupted
             await trio.lowlevel.checkpoint()  # raises Cancelled
             raise
-
-
-def _describe(call: ToolCall) -> str:
-    return f"{call.name}({', '.join(str(v) for v in call.arguments.values())})"
 
 
 async def chat_loop(
@@ -116,9 +134,12 @@ async def chat_loop(
     no_model_help: str,
     tools: Mapping[str, Tool] | None = None,  # the tools the model has (default: the web tools)
     keeper: ContextKeeper | None = None,  # tokens and compaction (/tokens, /compact)
+    color: bool = True,  # False: --no-color (NO_COLOR and a stdout that is no terminal count too)
 ) -> int:
-    print(f"gptme-trio: conversation {conversation.name} ({conversation.path}); /help for commands", file=sys.stderr)
+    display = Display(wants_color(os.environ, no_color=not color))
     agent = make_agent(model) if model else None
+    names = list(tools) if tools is not None else [t.name for t in [*web.tools(), *search.tools()]]
+    print(banner(agent.provider if agent else None, names, conversation.name, conversation.path), file=sys.stderr)
     if agent is None:
         print(f"gptme-trio: {no_model_help}; slash commands still work", file=sys.stderr)
 
@@ -183,7 +204,8 @@ async def chat_loop(
         "/help": lambda _: _say(HELP),
         "/tools": list_tools,
         "/search": lambda query: _search(search, query),
-        "/log": lambda _: _say(_render_log(conversation)),
+        "/log": lambda _: _say(_render_log(conversation, display)),
+        "/show": lambda arg: _say(display.show(arg)),
         "/undo": undo,
         "/model": switch_model,
         "/rename": rename,
@@ -205,7 +227,7 @@ async def chat_loop(
         if name == "/exit":
             return EXIT_OK
         turn = trio.CancelScope()
-        ui = TerminalUI(prompter, agent.settings.confirm_tools if agent else True, turn)
+        ui = TerminalUI(prompter, agent.settings.confirm_tools if agent else True, turn, display)
         with turn, interrupts.redirect(turn):
             try:
                 if name in commands:
@@ -215,10 +237,12 @@ async def chat_loop(
                 elif agent is None:
                     await _say(no_model_help)
                 else:
-                    await agent.turn(conversation, line, ui)
+                    ui = TerminalUI(prompter, agent.settings.confirm_tools, turn, display, agent.tool_seconds)
+                    async with display.turn(model_name(agent)):
+                        await agent.turn(conversation, line, ui)
                     sys.stdout.write("\n")
             except GptmeTrioError as exc:
-                print(f"\ngptme-trio: {exc}", file=sys.stderr, flush=True)
+                display.error(f"gptme-trio: {exc}")
         if turn.cancelled_caught:
             print("\n[interrupted]", file=sys.stderr, flush=True)
         if ui.leave:
@@ -237,10 +261,10 @@ async def _search(search: WebSearch, query: str) -> None:
     await _say(await search.search(query) if query else "usage: /search QUERY")
 
 
-def _render_log(conversation: Conversation) -> str:
+def _render_log(conversation: Conversation, display: Display) -> str:
     lines = []
     for message in conversation.messages:
         text = message.content if len(message.content) < 400 else message.content[:400] + " …"
-        calls = "".join(f"\n  -> {_describe(c)}" for c in message.tool_calls)
-        lines.append(f"[{message.role}] {text}{calls}")
+        calls = "".join(f"\n  -> {describe(c)}" for c in message.tool_calls)
+        lines.append(f"{display.paint(f'[{message.role}]', message.role)} {text}{calls}")
     return "\n".join(lines)

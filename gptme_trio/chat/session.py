@@ -28,7 +28,7 @@ from gptme_trio.core.errors import EXIT_OK, ProviderConfigError
 from gptme_trio.core.policy import UrlPolicy
 from gptme_trio.core.proxy import open_policy_proxy
 from gptme_trio.core.runtime import Interrupts
-from gptme_trio.llm import Message, Provider, ToolCall
+from gptme_trio.llm import Message, Provider, Retrying, ToolCall
 from gptme_trio.tools.background import open_background
 from gptme_trio.tools.files import FileTools
 from gptme_trio.tools.paths import Workspace
@@ -69,6 +69,7 @@ class ChatPlan:
     allow_paths: tuple[Path, ...] = ()  # more trees for the file tools
     shell: ShellSettings = field(default_factory=ShellSettings)
     models: Mapping[str, Mapping[str, float | bool]] = field(default_factory=dict)  # config's [models.*] overrides
+    color: bool = True  # False: --no-color (interactive chat prints plain text)
 
 
 SYSTEM_PROMPT = (
@@ -102,6 +103,12 @@ class PlainUI:
 
     def notice(self, text: str) -> None:
         print(f"gptme-trio: {text}", file=sys.stderr, flush=True)
+
+    def on_model_wait(self, seconds: float | None) -> None:
+        pass
+
+    def on_retry(self, retry: Retrying) -> None:
+        self.notice(f"{retry.reason}, retrying in {retry.wait:.3g} s · attempt {retry.attempt}/{retry.attempts}")
 
     async def confirm(self, call: ToolCall, preview: str) -> bool:
         return True  # -n implies -y: nobody is there to answer
@@ -173,6 +180,7 @@ async def run_chat(
                     NO_MODEL_HELP,
                     tools=tools,
                     keeper=keeper,
+                    color=plan.color,
                 )
         if not plan.model:  # checked above, before anything started; this tells the type checker
             raise ProviderConfigError(NO_MODEL_HELP)

@@ -76,6 +76,7 @@ Exit codes:
 )
 @click.option("--system", metavar="TEXT", help="System prompt for a new conversation.")
 @click.option("-v", "--verbose", is_flag=True, help="Show details of failures, and what the URL policy refused.")
+@click.option("--no-color", is_flag=True, help="Plain text: no colours, no Markdown rendering (also NO_COLOR=1).")
 @browser_options
 def chat(
     prompts: tuple[str, ...],
@@ -92,6 +93,7 @@ def chat(
     allow_paths: str | None,
     system: str | None,
     verbose: bool,
+    no_color: bool,
     browser_path: str | None,
     browser_endpoint: str | None,
     cdp_endpoint: str | None,
@@ -126,6 +128,11 @@ def chat(
     config.toml), old tool results are shortened, then the oldest turns summarised, with a
     notice. Interactively: /tokens (usage and cost), /compact, /fetch URL (the page becomes
     context for your next question); /help lists every command.
+
+    \b
+    Display: on a terminal replies are rendered Markdown (code in colour, tables drawn), each
+    tool call one line and a preview (/show N prints result N whole), and a status line says
+    what is waited for and its deadline, retries too. NO_COLOR=1 or --no-color: plain text.
     """
     from gptme_trio.chat.agent import ChatSettings
     from gptme_trio.chat.config import load_config
@@ -183,6 +190,7 @@ def chat(
             allow_paths=trees,
             shell=ShellSettings(max_timeout=first(config.shell_max_timeout, 600.0)),
             models=config.models,
+            color=not no_color,
         )
     except UsageError as exc:
         fail(str(exc))

@@ -5,7 +5,8 @@
 
 `complete` streams one assistant reply. `on_event(event)` is called for every
 piece that arrives (text deltas, and progress ticks so the caller can push a
-stall deadline forward); it returns when the reply is done. The caller owns
+stall deadline forward), and before each retry (`Retrying`: why, when, which
+attempt; nothing arrived, so no deadline moves); it returns when the reply is done. The caller owns
 every deadline (cancel scopes); cancelling closes the HTTP connection.
 
 Errors are `gptme_trio.core.errors.ProviderError` subclasses; a stream that breaks
@@ -75,7 +76,18 @@ class Progress:
     """Something arrived (a tool-call fragment, a keep-alive): the stream is alive."""
 
 
-Event = TextDelta | Progress
+@dataclass(frozen=True)
+class Retrying:
+    """The request failed in a way worth another try (before anything reached the caller): attempt
+    `attempt` of `attempts` starts in `wait` s. `reason` is short: "rate limited (429)"."""
+
+    reason: str
+    wait: float
+    attempt: int
+    attempts: int
+
+
+Event = TextDelta | Progress | Retrying
 
 
 class Provider(Protocol):

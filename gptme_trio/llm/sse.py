@@ -69,7 +69,7 @@ async def stream_reply(
 ) -> Reply:
     """POST `request`, stream its events through a new assembler, return the Reply."""
     try:
-        return await with_retries(lambda: _attempt(client, request, new_assembler(), on_event), policy)
+        return await with_retries(lambda: _attempt(client, request, new_assembler(), on_event), policy, on_event)
     except ProviderError as exc:
         _scrub(exc, request.secret)
         raise

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import trio
 
-from gptme_trio.llm import ToolCall
+from gptme_trio.llm import Retrying, ToolCall
 
 
 class RecordingUI:
@@ -33,6 +33,12 @@ class RecordingUI:
 
     def notice(self, text: str) -> None:
         self.events.append(("notice", text))
+
+    def on_model_wait(self, seconds: float | None) -> None:
+        self.events.append(("wait", seconds))
+
+    def on_retry(self, retry: Retrying) -> None:
+        self.events.append(("retry", retry))
 
     async def confirm(self, call: ToolCall, preview: str = "") -> bool:
         self.events.append(("confirm", call.name))

@@ -1,0 +1,123 @@
+"""What chat shows on a terminal (issue 16, items 1, 2 and 5), in a pseudo-terminal against the scripted LLM
+server: the reply rendered as Markdown (plain under NO_COLOR / --no-color), the status line with the elapsed
+time and the deadline while the model or a tool is waited for, retries, tool lines with /show, the banner."""
+
+from __future__ import annotations
+
+import re
+
+import pexpect
+import pytest
+
+from .test_chat_tty import PROMPT, ctrl_d_exits_cleanly, spawn_chat
+
+REPLY = """Here is the code:
+
+```python
+def add(a, b):
+    return a + b  # the sum
+```
+
+| name | value |
+|------|-------|
+| a    | 1     |
+| b    | 2     |
+
+That is **all**."""
+SGR = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def chat(server, tmp_path, *args: str, **env: str) -> pexpect.spawn:
+    child = spawn_chat(
+        "-m", "local/test-model", *args, GPTME_TRIO_HOME=str(tmp_path / "home"), **server.env("local"), **env
+    )
+    child.expect(PROMPT)
+    return child
+
+
+def reply_of(child: pexpect.spawn, question: str, last_words: str) -> str:
+    """What the terminal got from sending `question` until `last_words` and the next prompt."""
+    child.sendline(question)
+    child.expect(question)
+    child.expect(re.escape(last_words))
+    shown = child.before.decode() + last_words
+    child.expect(PROMPT)
+    return shown + child.before.decode()
+
+
+def test_a_reply_is_rendered_with_colour_and_the_banner_says_it_all(llm, tmp_path):
+    server = llm([{"text": REPLY, "piece": 7}])
+    child = spawn_chat("-m", "local/test-model", GPTME_TRIO_HOME=str(tmp_path / "home"), **server.env("local"))
+    child.expect(PROMPT)
+    banner = child.before.decode()
+    assert re.search(
+        r"gptme-trio: test-model via local · \d+ tools \(read_url, .*\) · conversation \S+, saved in ", banner
+    )
+    assert str(tmp_path / "home" / "conversations") in banner
+    shown = reply_of(child, "show me", "all")
+    text = SGR.sub("", shown)
+    assert re.search(r"\x1b\[[0-9;]*m(def|return)\x1b\[0m", shown)  # the code in colour
+    assert "\x1b[1mall\x1b[0m" in shown  # **all** in bold, its stars gone
+    assert "    return a + b  # the sum" in text
+    assert "|------|" not in text and "─" in text  # the table is drawn, not its source
+    assert "**all**" not in text
+    ctrl_d_exits_cleanly(child, [])
+
+
+@pytest.mark.parametrize("how", ["NO_COLOR", "--no-color"])
+def test_without_colour_the_reply_is_its_plain_text(llm, tmp_path, how):
+    server = llm([{"text": REPLY, "piece": 7}])
+    child = chat(
+        server, tmp_path, *(["--no-color"] if how == "--no-color" else []), **({how: "1"} if how == "NO_COLOR" else {})
+    )
+    shown = reply_of(child, "show me", "That is **all**.")
+    reply = shown[shown.index("Here is the code") : shown.index("That is **all**.") + len("That is **all**.")]
+    assert reply.replace("\r\n", "\n") == REPLY  # exactly what the model sent, nothing added
+    ctrl_d_exits_cleanly(child, [])
+
+
+def test_the_status_line_shows_elapsed_and_deadline_for_a_slow_tool_and_show_prints_the_result(llm, site, tmp_path):
+    url = site.url("/slow?ms=3000")
+    server = llm([{"tool_calls": [{"name": "read_url", "arguments": {"url": url}}]}, {"text": "Read it."}])
+    child = chat(server, tmp_path, "-y", "--allow-hosts", "127.0.0.1", "--tool-timeout", "30")
+    child.sendline("read the slow page")
+    child.expect(r"read_url 127\.0\.0\.1:\d+/slow\?ms=3000 · (\d+\.\d) s / 30 s".encode())
+    first = float(child.match.group(1))
+    child.expect(r"read_url 127\.0\.0\.1:\d+/slow\?ms=3000 · (\d+\.\d) s / 30 s".encode())
+    assert float(child.match.group(1)) > first  # it counts
+    tool_line = r"✓\S* \S*\[1\]\S* \S*read_url 127\.0\.0\.1:\d+/slow\?ms=3000\S* · \d+\.\d s · \d+ lines?, [\d,]+ chars"
+    child.expect(tool_line.encode())
+    child.expect("│ # Slow page".encode())  # the result's first lines
+    child.expect("Read it.")
+    child.expect(PROMPT)
+    child.sendline("/show 1")
+    child.expect("Structured concurrency means every task has an owner")  # the whole result
+    child.expect(PROMPT)
+    ctrl_d_exits_cleanly(child, [])
+
+
+def test_the_wait_for_the_model_and_a_retry_after_429_are_shown(llm, tmp_path):
+    server = llm(
+        [{"text": "First.", "delay_ms": 1500}, {"fault": "429", "retry_after": "2"}, {"text": "After the wait."}]
+    )
+    child = chat(server, tmp_path)
+    child.sendline("hello")
+    child.expect(r"waiting for local/test-model · \d\.\d s / 120 s".encode())
+    child.expect("First.")
+    child.expect(PROMPT)
+    child.sendline("again")
+    child.expect(r"rate limited \(429\), retrying in [12] s · attempt 2/5".encode())
+    child.expect("After the wait.")
+    child.expect(PROMPT)
+    ctrl_d_exits_cleanly(child, [])
+    assert len(server.requests()) == 3
+
+
+def test_with_n_a_retry_is_a_line_on_stderr(llm, run_cli, tmp_path):
+    server = llm([{"fault": "429", "retry_after": "1"}, {"text": "Fine."}])
+    ran = run_cli(
+        "chat", "-n", "-m", "local/test-model", "hi", GPTME_TRIO_HOME=str(tmp_path / "home"), **server.env("local")
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout == b"Fine.\n"
+    assert "gptme-trio: rate limited (429), retrying in 1 s · attempt 2/5" in ran.stderr.decode()
