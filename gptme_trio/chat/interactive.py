@@ -4,13 +4,15 @@ Ctrl-C during a turn (SIGINT, the terminal is not in raw mode then) cancels just
 that turn: the stream or the tool calls stop, what happened is recorded, and the
 prompt comes back. Ctrl-C at a confirmation does the same (the turn ends, its calls are
 recorded as interrupted, the model is not called again); Ctrl-D there ends chat after
-recording the turn. Ctrl-C at the prompt clears the line; Ctrl-D exits.
+recording the turn. Ctrl-C at the prompt clears the line; Ctrl-D exits, and a Ctrl-D typed
+on an empty line while the model answers ends the turn and chat at once (chat/prompt.py).
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
 
 import trio
 
@@ -29,6 +31,7 @@ from gptme_trio.tools.web import WebTools
 HELP = """\
 /help              this help
 /exit              leave (Ctrl-D too)
+/edit [TEXT]       write the message in $EDITOR (Ctrl-X Ctrl-E edits the line in place)
 /tools             the tools the model can call
 /log               the conversation so far
 /undo [N]          forget the last N turns (default 1)
@@ -39,10 +42,12 @@ HELP = """\
 /compact           shorten old tool results and summarise all but the latest turn (uses the model)
 /screenshot URL    save a PNG of a page in the conversation's directory
 /search QUERY      search the web (DuckDuckGo, or SearXNG via config/GPTME_TRIO_SEARCH_URL)
-Anything else goes to the model. Ctrl-C stops the current reply or tool call."""
+Anything else goes to the model. Enter sends; Ctrl-J or Esc-Enter starts a new line; Ctrl-R searches
+the history; Tab completes commands and paths. Ctrl-C stops the current reply or tool call."""
 COMMANDS = [
     "/help",
     "/exit",
+    "/edit",
     "/tools",
     "/log",
     "/undo",
@@ -208,14 +213,19 @@ async def chat_loop(
         ui = TerminalUI(prompter, agent.settings.confirm_tools if agent else True, turn)
         with turn, interrupts.redirect(turn):
             try:
-                if name in commands:
+                if name == "/edit":  # the editor's text is the message ("" when the editor failed)
+                    name, line = "", await prompter.edit(arg.strip())
+                if not line:
+                    pass
+                elif name in commands:
                     await commands[name](arg.strip())
                 elif name.startswith("/"):
                     await _say(f"unknown command {name}; /help lists them")
                 elif agent is None:
                     await _say(no_model_help)
                 else:
-                    await agent.turn(conversation, line, ui)
+                    async with prompter.watching(partial(_end_chat, ui, turn)):  # keeps typeahead; Ctrl-D in it: leave
+                        await agent.turn(conversation, line, ui)
                     sys.stdout.write("\n")
             except GptmeTrioError as exc:
                 print(f"\ngptme-trio: {exc}", file=sys.stderr, flush=True)
@@ -223,6 +233,12 @@ async def chat_loop(
             print("\n[interrupted]", file=sys.stderr, flush=True)
         if ui.leave:
             return EXIT_OK
+
+
+def _end_chat(ui: TerminalUI, turn: trio.CancelScope) -> None:
+    """A Ctrl-D typed ahead on an empty line: the turn is cancelled and chat ends."""
+    ui.leave = True
+    turn.cancel()
 
 
 def model_name(agent: Agent | None) -> str:
