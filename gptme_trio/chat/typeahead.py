@@ -79,7 +79,8 @@ class Typeahead:
 class _Line:
     """The next prompt's buffer as the keys held would leave it, followed far enough to know whether a
     Ctrl-D meets it empty before an Enter sends it. Editing keys are followed as far as they decide
-    emptiness (Backspace, Ctrl-U, Ctrl-J and Esc-Enter newlines, pasted text); others change nothing."""
+    emptiness (Backspace, Ctrl-U, Ctrl-J and Esc-Enter newlines, pasted text); others change nothing
+    (up-arrow's history entry is not followed: a Ctrl-D after it counts as on an empty line)."""
 
     def __init__(self) -> None:
         self._seen = 0
