@@ -7,6 +7,11 @@ cooked mode; nothing else reads the terminal meanwhile. The text goes through a 
 temporary file that is removed afterwards. An editor that cannot start or exits with an error
 gives one line on stderr and no text. `stop` (from the Trio thread, when the chat is cancelled
 while an editor is open) ends it: no editor outlives the chat.
+
+The editor shares chat's process group: full-screen editors read Ctrl-C as a key (raw mode), but
+a line editor in cooked mode lets the terminal send SIGINT to both; under /edit that cancels the
+turn, at the prompt (Ctrl-X Ctrl-E) it ends chat as a SIGINT outside a turn does. Giving the
+editor its own foreground process group (job control, as a shell does) would avoid it.
 """
 
 from __future__ import annotations
