@@ -16,7 +16,13 @@ PROMPT = re.compile(rb"(^|\n)(\x1b\[[0-9;?]*[A-Za-z])*>")
 
 def spawn_chat(*args: str, **env: str) -> pexpect.spawn:
     cmd = cli_command("chat", *args)
-    return pexpect.spawn(cmd[0], cmd[1:], env=cli_env(PROMPT_TOOLKIT_NO_CPR="1", **env), timeout=20)
+    return typing_keys(pexpect.spawn(cmd[0], cmd[1:], env=cli_env(PROMPT_TOOLKIT_NO_CPR="1", **env), timeout=20))
+
+
+def typing_keys(child: pexpect.spawn) -> pexpect.spawn:
+    """`sendline` ends a line with Enter as a terminal sends it (CR); a bare LF is Ctrl-J, a new line."""
+    child.linesep = b"\r"
+    return child
 
 
 def ctrl_d_exits_cleanly(child: pexpect.spawn, tree: list) -> None:

@@ -20,7 +20,7 @@ from gptme_trio.llm import Message
 from gptme_trio.tools import tool
 from gptme_trio.tools.web import WebTools
 from tests.support.scripted import ScriptedProvider
-from tests.support.ui import RecordingUI
+from tests.support.ui import QuietTerminal, RecordingUI
 
 DECLINED = "the user declined this tool call"
 
@@ -34,7 +34,7 @@ async def act(what: str) -> str:
     return f"did {what}"
 
 
-class Keys:
+class Keys(QuietTerminal):
     """A Prompter: `lines` at the prompt (then Ctrl-D), `answers` at confirmations (an exception is raised)."""
 
     def __init__(self, lines: list[str], answers: list[bool | type[Exception]]) -> None:

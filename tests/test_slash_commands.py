@@ -18,9 +18,10 @@ from gptme_trio.chat.store import Conversation
 from gptme_trio.core.runtime import Interrupts
 from gptme_trio.llm import Message
 from tests.support.scripted import ScriptedProvider
+from tests.support.ui import QuietTerminal
 
 
-class Lines:
+class Lines(QuietTerminal):
     """A Prompter that answers with `lines`, then Ctrl-D."""
 
     def __init__(self, *lines: str) -> None:

@@ -4,7 +4,8 @@ Ctrl-C during a turn (SIGINT, the terminal is not in raw mode then) cancels just
 that turn: the stream or the tool calls stop, what happened is recorded, and the
 prompt comes back. Ctrl-C at a confirmation does the same (the turn ends, its calls are
 recorded as interrupted, the model is not called again); Ctrl-D there ends chat after
-recording the turn. Ctrl-C at the prompt clears the line; Ctrl-D exits.
+recording the turn. Ctrl-C at the prompt clears the line; Ctrl-D exits, and a Ctrl-D typed
+on an empty line while the model answers ends the turn and chat at once (chat/prompt.py).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
 
 import trio
 
@@ -31,6 +33,7 @@ from gptme_trio.tools.web import WebTools
 HELP = """\
 /help              this help
 /exit              leave (Ctrl-D too)
+/edit [TEXT]       write the message in $EDITOR (Ctrl-X Ctrl-E edits the line in place)
 /tools             the tools the model can call
 /log               the conversation so far
 /show [N]          tool result N in full, as the model read it (default: the last)
@@ -42,10 +45,12 @@ HELP = """\
 /compact           shorten old tool results and summarise all but the latest turn (uses the model)
 /screenshot URL    save a PNG of a page in the conversation's directory
 /search QUERY      search the web (DuckDuckGo, or SearXNG via config/GPTME_TRIO_SEARCH_URL)
-Anything else goes to the model. Ctrl-C stops the current reply or tool call."""
+Anything else goes to the model. Enter sends; Ctrl-J or Esc-Enter starts a new line; Ctrl-R searches
+the history; Tab completes commands and paths. Ctrl-C stops the current reply or tool call."""
 COMMANDS = [
     "/help",
     "/exit",
+    "/edit",
     "/tools",
     "/log",
     "/show",
@@ -230,7 +235,11 @@ async def chat_loop(
         ui = TerminalUI(prompter, agent.settings.confirm_tools if agent else True, turn, display)
         with turn, interrupts.redirect(turn):
             try:
-                if name in commands:
+                if name == "/edit":  # the editor's text is the message ("" when the editor failed)
+                    name, line = "", await prompter.edit(arg.strip())
+                if not line:
+                    pass
+                elif name in commands:
                     await commands[name](arg.strip())
                 elif name.startswith("/"):
                     await _say(f"unknown command {name}; /help lists them")
@@ -238,7 +247,10 @@ async def chat_loop(
                     await _say(no_model_help)
                 else:
                     ui = TerminalUI(prompter, agent.settings.confirm_tools, turn, display, agent.tool_seconds)
-                    async with display.turn(model_name(agent)):
+                    async with (
+                        display.turn(model_name(agent)),
+                        prompter.watching(partial(_end_chat, ui, turn)),  # keeps typeahead; Ctrl-D in it: leave
+                    ):
                         await agent.turn(conversation, line, ui)
                     sys.stdout.write("\n")
             except GptmeTrioError as exc:
@@ -247,6 +259,12 @@ async def chat_loop(
             print("\n[interrupted]", file=sys.stderr, flush=True)
         if ui.leave:
             return EXIT_OK
+
+
+def _end_chat(ui: TerminalUI, turn: trio.CancelScope) -> None:
+    """A Ctrl-D typed ahead on an empty line: the turn is cancelled and chat ends."""
+    ui.leave = True
+    turn.cancel()
 
 
 def model_name(agent: Agent | None) -> str:

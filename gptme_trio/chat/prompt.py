@@ -7,41 +7,61 @@ prompt is a key press in raw mode: it surfaces as PromptInterrupted; Ctrl-D as
 PromptEOF. Cancelling `ask` asks the application to exit from its own loop and
 waits, shielded, for the thread to end (tens of ms).
 
-Keys typed while no prompt is up (the model answering, a tool running) are typeahead:
+Editing: Enter sends; Ctrl-J and Esc-Enter insert a newline; a bracketed paste is inserted as
+it is, newlines included (one message). Ctrl-R searches the history (multi-line entries are
+stored as such). Tab completes slash commands and paths (chat/completion.py). Ctrl-X Ctrl-E
+opens the editor on the text typed so far and puts what was saved back, as bash does; `edit`
+(the /edit command) opens it on a text and returns what was saved (chat/editor.py). The editor
+runs in the worker thread, in cooked mode, with nothing else reading the terminal.
+
+Keys typed while no prompt is up (the model answering, a tool running) are typeahead
+(chat/typeahead.py):
 
 - The terminal stays non-canonical between prompts (`with Prompter(...)`; ISIG stays on, so
   Ctrl-C is still SIGINT). In canonical mode a Ctrl-D typed then became a NUL byte once the
-  prompt switched to raw mode: it was lost. Now it reaches the next prompt as Ctrl-D. Typeahead
-  is not echoed; the next prompt shows it.
+  prompt switched to raw mode: it was lost. Typeahead is not echoed; the next prompt shows it.
+- During a turn, `watching` waits (in Trio, no thread) for the terminal to become readable and
+  moves what it holds into the typeahead store, unanswered. When the keys held, replayed into
+  the next prompt, would reach a Ctrl-D on an empty line before any Enter, that prompt would end
+  chat at once: so the turn is cancelled now (`on_eof`) and chat ends, within a few ms of the
+  key. Every other key stays for the next prompt, in order. Keys typed before the turn began
+  (read by the prompt past its Enter, or queued behind a line typed ahead) keep their place: a
+  Ctrl-D among them ends chat at the next prompt, after this turn, as it would have had the
+  user waited for it. While a confirmation or the editor has the terminal the watch pauses: it
+  never reads a key meant for them.
 - Typeahead belongs to the next ordinary prompt (`ask`), never to a confirmation (`confirm`):
   a confirmation takes only keys pressed after it appears. What is pending when it appears is
   kept and replayed into the next `ask`, Enter included, as if the confirmation never came.
   Keys left over after a confirmation's answer are dropped: they were typed at a question.
 - Confirmation answers are not stored in the history: up-arrow never returns them.
 
-Everything prompt_toolkit runs in the worker thread: typeahead kept here is touched only there.
+The typeahead store is touched by the worker thread only while a prompt runs, and by the Trio
+thread only while none does (the watch pauses first): one owner at a time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import os
-import select
 import termios
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import trio
 
+from gptme_trio.chat.editor import Editor
+from gptme_trio.chat.typeahead import Typeahead
+
 if TYPE_CHECKING:
     from prompt_toolkit import PromptSession
-    from prompt_toolkit.key_binding import KeyPress
+    from prompt_toolkit.key_binding import KeyBindings
 
-_LFLAG, _CC = 3, 6  # indices in termios.tcgetattr's list
-_PENDING_MAX = 1 << 20  # bytes of typeahead taken at most: the terminal's own buffer holds 4 KB
+_IFLAG, _LFLAG, _CC = 0, 3, 6  # indices in termios.tcgetattr's list
+_T = TypeVar("_T")
 
 
 class PromptInterrupted(Exception):
@@ -57,22 +77,26 @@ class _Cancelled(Exception):
 
 
 class Prompter:
-    """The user's lines (`ask`) and yes/no answers (`confirm`). Use it as a context manager:
-    it keeps the terminal non-canonical between prompts and restores its mode on the way out."""
+    """The user's lines (`ask`), yes/no answers (`confirm`) and edited texts (`edit`). Use it as a
+    context manager: it keeps the terminal non-canonical between prompts and restores its mode on the
+    way out. `watching` runs around a turn: it keeps typeahead and notices a Ctrl-D among it."""
 
     def __init__(self, history: Path, commands: list[str]) -> None:
         from prompt_toolkit import PromptSession
-        from prompt_toolkit.completion import WordCompleter
         from prompt_toolkit.history import DummyHistory, FileHistory
         from prompt_toolkit.input import create_input
+
+        from gptme_trio.chat.completion import ChatCompleter
 
         history.parent.mkdir(parents=True, exist_ok=True)
         history.touch(mode=0o600, exist_ok=True)
         self._input = create_input()
         self._session: PromptSession[str] = PromptSession(
             history=FileHistory(str(history)),
-            completer=WordCompleter(commands, sentence=True),
+            completer=ChatCompleter(commands),
             complete_while_typing=True,
+            multiline=True,  # shown over several lines; Enter still sends (the bindings below)
+            key_bindings=self._bindings(),
             interrupt_exception=PromptInterrupted,
             eof_exception=PromptEOF,
             input=self._input,
@@ -83,34 +107,31 @@ class Prompter:
             eof_exception=PromptEOF,
             input=self._input,
         )
-        self._typeahead: list[KeyPress] = []  # kept from confirmations for the next `ask`
+        self._typeahead = Typeahead()  # kept from turns and confirmations for the next `ask`
+        self._editor = Editor()
+        self._busy: trio.Event | None = None  # set when the prompt or editor holding the terminal is done
         self._loop: asyncio.AbstractEventLoop | None = None
         self._mode_before: list[Any] | None = None
 
     def __enter__(self) -> Prompter:
-        fd = self._input.fileno()
         with contextlib.suppress(termios.error):
-            self._mode_before = termios.tcgetattr(fd)
-            hold = termios.tcgetattr(fd)
-            hold[_LFLAG] &= ~(termios.ICANON | termios.ECHO)
-            hold[_CC][termios.VMIN], hold[_CC][termios.VTIME] = 1, 0
-            termios.tcsetattr(fd, termios.TCSANOW, hold)  # TCSANOW: what was typed is kept
+            self._mode_before = termios.tcgetattr(self._input.fileno())
+            self._hold()
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         if self._mode_before is not None:
-            with contextlib.suppress(termios.error):
-                termios.tcsetattr(self._input.fileno(), termios.TCSANOW, self._mode_before)
+            self._set_mode(self._mode_before)
             self._mode_before = None
 
     async def ask(self, message: str = "> ") -> str:
-        """The user's next line, typeahead first; raises PromptInterrupted / PromptEOF."""
+        """The user's next message, typeahead first; raises PromptInterrupted / PromptEOF."""
 
         def replay_typeahead() -> None:
-            from prompt_toolkit.input.typeahead import store_typeahead
+            from prompt_toolkit.input.typeahead import get_typeahead, store_typeahead
 
-            store_typeahead(self._input, self._typeahead)  # the session feeds it in first
-            self._typeahead = []
+            self._typeahead.add_keys(get_typeahead(self._input))
+            store_typeahead(self._input, self._typeahead.take())  # the session feeds it in first
 
         return await self._prompt(self._session, message, replay_typeahead, lambda: None)
 
@@ -121,7 +142,8 @@ class Prompter:
         def keep_typeahead() -> None:
             from prompt_toolkit.input.typeahead import get_typeahead
 
-            self._typeahead += get_typeahead(self._input) + self._pending_keys()
+            self._typeahead.add_keys(get_typeahead(self._input))
+            self._typeahead.read_pending(self._input.fileno())
 
         def drop_leftovers() -> None:
             from prompt_toolkit.input.typeahead import clear_typeahead
@@ -131,29 +153,94 @@ class Prompter:
         answer = await self._prompt(self._confirmation, f"{question} [Y/n] ", keep_typeahead, drop_leftovers)
         return answer.strip().lower() in ("", "y", "yes")
 
-    def _pending_keys(self) -> list[KeyPress]:
-        """The keys typed but not read yet (worker thread), parsed as the prompt would parse them."""
-        from prompt_toolkit.input.vt100_parser import Vt100Parser
+    async def edit(self, text: str) -> str:
+        """Open the editor on `text` and return what was saved ("" after one line on stderr when the
+        editor failed). The terminal is in its own mode (cooked) while the editor runs."""
 
-        fd, data = self._input.fileno(), b""
-        with contextlib.suppress(OSError):
-            while len(data) < _PENDING_MAX and select.select([fd], [], [], 0)[0]:
-                chunk = os.read(fd, 4096)
-                if not chunk:
-                    break
-                data += chunk
-        keys: list[KeyPress] = []
-        parser = Vt100Parser(keys.append)
-        parser.feed(data.decode("utf-8", "surrogateescape"))
-        parser.flush()
-        return keys
+        def run() -> str:
+            if self._mode_before is not None:
+                self._set_mode(self._mode_before)
+            try:
+                return self._editor.edit(text) or ""
+            finally:
+                if self._mode_before is not None:
+                    self._hold()
+
+        return await self._in_worker(run, self._editor.stop)
+
+    @contextlib.asynccontextmanager
+    async def watching(self, on_eof: Callable[[], None]) -> AsyncIterator[None]:
+        """Around a turn: typeahead is kept, and `on_eof` is called when it would end chat (Ctrl-D)."""
+        failure: BaseException | None = None
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._watch, on_eof)
+            try:
+                yield
+            except BaseException as exc:  # noqa: BLE001 - raised below as it came, not in the nursery's group
+                failure = exc
+            finally:
+                nursery.cancel_scope.cancel()
+        if failure is not None:
+            raise failure
+
+    async def _watch(self, on_eof: Callable[[], None]) -> None:
+        from prompt_toolkit.input.typeahead import get_typeahead
+
+        fd = self._input.fileno()
+        if not os.isatty(fd):
+            return
+        self._typeahead.add_keys(get_typeahead(self._input))  # a prompt's leftovers come first
+        if self._typeahead.eof_first():
+            return  # a Ctrl-D typed before this turn began (behind its line): it ends chat after the turn
+        while True:
+            if self._busy is not None:
+                await self._busy.wait()  # a confirmation or the editor has the terminal
+                continue
+            if self._typeahead.eof_first():
+                on_eof()
+                return
+            if self._typeahead.full:
+                await trio.sleep_forever()  # a megabyte ahead: the rest waits in the terminal
+            await trio.lowlevel.wait_readable(fd)
+            if self._busy is None and not self._typeahead.read_pending(fd):
+                on_eof()  # the terminal is gone: nothing more can be typed
+                return
+
+    def _bindings(self) -> KeyBindings:
+        from prompt_toolkit.application import run_in_terminal
+        from prompt_toolkit.document import Document
+        from prompt_toolkit.enums import DEFAULT_BUFFER
+        from prompt_toolkit.filters import has_focus
+        from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
+
+        bindings = KeyBindings()
+        editing = has_focus(DEFAULT_BUFFER)  # not while searching the history (Ctrl-R): Enter ends the search
+
+        @bindings.add("enter", filter=editing)
+        def _send(event: KeyPressEvent) -> None:
+            event.current_buffer.validate_and_handle()
+
+        @bindings.add("c-j", filter=editing)
+        @bindings.add("escape", "enter", filter=editing)
+        def _newline(event: KeyPressEvent) -> None:
+            event.current_buffer.newline(copy_margin=False)
+
+        @bindings.add("c-x", "c-e", filter=editing)
+        def _open_editor(event: KeyPressEvent) -> None:
+            buffer = event.current_buffer
+
+            async def edit() -> None:
+                edited = await run_in_terminal(lambda: self._editor.edit(buffer.text))  # this thread, cooked mode
+                if edited is not None:
+                    buffer.document = Document(edited, len(edited))
+
+            event.app.create_background_task(edit())
+
+        return bindings
 
     async def _prompt(
         self, session: PromptSession[str], message: str, before: Callable[[], None], after: Callable[[], None]
     ) -> str:
-        finished = trio.Event()
-        token = trio.lowlevel.current_trio_token()
-
         def run() -> str:
             loop = asyncio.SelectorEventLoop()
             asyncio.set_event_loop(loop)
@@ -166,15 +253,51 @@ class Prompter:
                 self._loop = None
                 asyncio.set_event_loop(None)
                 loop.close()
-                with contextlib.suppress(trio.RunFinishedError):
-                    trio.from_thread.run_sync(finished.set, trio_token=token)
 
-        try:
-            return await trio.to_thread.run_sync(run, abandon_on_cancel=True)
-        except trio.Cancelled:
+        def stop() -> None:
+            self._editor.stop()  # an editor opened with Ctrl-X Ctrl-E blocks the loop until it ends
             loop, app = self._loop, session.app
             if loop is not None and not loop.is_closed():
                 loop.call_soon_threadsafe(lambda: app.is_running and app.exit(exception=_Cancelled()))
+
+        return await self._in_worker(run, stop)
+
+    async def _in_worker(self, run: Callable[[], _T], stop: Callable[[], None]) -> _T:
+        """`run` in the worker thread, the terminal its own meanwhile. On cancel: `stop` it, and wait
+        (shielded, at most 2 s) for the thread to end."""
+        finished = trio.Event()
+        token = trio.lowlevel.current_trio_token()
+
+        def work() -> _T:
+            try:
+                return run()
+            finally:
+                with contextlib.suppress(trio.RunFinishedError):
+                    trio.from_thread.run_sync(finished.set, trio_token=token)
+
+        busy = self._busy = trio.Event()  # the watch pauses: it reads no key meant for this
+        try:
+            return await trio.to_thread.run_sync(work, abandon_on_cancel=True)
+        except trio.Cancelled:
+            stop()
             with trio.CancelScope(shield=True), trio.move_on_after(2):
                 await finished.wait()
             raise
+        finally:
+            self._busy = None
+            busy.set()
+
+    def _hold(self) -> None:
+        """Non-canonical, no echo, ISIG on: what is typed between prompts waits, unechoed, Ctrl-D as a key.
+        ICRNL off, as in the prompt's raw mode: Enter stays CR (send), apart from Ctrl-J's LF (a new line)."""
+        if self._mode_before is None:
+            return
+        hold: list[Any] = copy.deepcopy(self._mode_before)
+        hold[_IFLAG] &= ~termios.ICRNL
+        hold[_LFLAG] &= ~(termios.ICANON | termios.ECHO)
+        hold[_CC][termios.VMIN], hold[_CC][termios.VTIME] = 1, 0
+        self._set_mode(hold)
+
+    def _set_mode(self, mode: list[Any]) -> None:
+        with contextlib.suppress(termios.error):
+            termios.tcsetattr(self._input.fileno(), termios.TCSANOW, mode)  # TCSANOW: what was typed is kept

@@ -123,6 +123,11 @@ def chat(
     nobody confirms: shell and the file-writing tools are off unless --tools (or config) names them.
 
     \b
+    Keys: Enter sends; Ctrl-J or Esc-Enter a new line (a paste keeps its newlines); Ctrl-R
+    searches the history; Tab completes /commands and paths; /edit or Ctrl-X Ctrl-E opens $EDITOR;
+    Ctrl-C stops the reply; Ctrl-D exits, typed ahead during a reply too.
+
+    \b
     Context: tokens are counted from what the provider reports. Before a request would pass 80%
     of the model's context window (a table of common models; [models."P/M"] context = N in
     config.toml), old tool results are shortened, then the oldest turns summarised, with a

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator, Callable
+
 import trio
 
 from gptme_trio.llm import Retrying, ToolCall
@@ -52,3 +55,14 @@ class RecordingUI:
     @property
     def previews(self) -> list[str]:
         return [preview for _, preview in self.asked]
+
+
+class QuietTerminal:
+    """The parts of a Prompter a scripted one does not play: nobody types ahead, no editor opens."""
+
+    @contextlib.asynccontextmanager
+    async def watching(self, on_eof: Callable[[], None]) -> AsyncIterator[None]:
+        yield
+
+    async def edit(self, text: str) -> str:
+        return text
