@@ -32,6 +32,7 @@ from gptme_trio.llm import Message, Role, ToolCall
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 LOG, META = "conversation.jsonl", "meta.json"
+_ROLES = frozenset(get_args(Role))
 
 
 def home_dir(env: Mapping[str, str] = os.environ) -> Path:
@@ -209,14 +210,14 @@ class Conversation:
     def _load(self) -> None:
         replied_by = None  # a log from before meta.json: the model of its last reply
         for line in _lines(self.path):
-            message = _parse(line, self.directory)
+            data, message = _parse_data(line, self.directory)  # each line decoded once (--list reads them all)
             if message is None:
                 self.skipped_lines += 1
             else:
                 self.messages.append(message)
                 if message.role == "assistant":
-                    self.usage += _usage(line)
-                    replied_by = _model(line) or replied_by
+                    self.usage += _usage(data)
+                    replied_by = _model(data) or replied_by
         self.model = _read_model(self.directory / META) or replied_by
 
     def _write_held(self) -> None:
@@ -263,8 +264,8 @@ def _read_model(path: Path) -> str | None:
     return model if isinstance(model, str) and model else None
 
 
-def _model(line: str) -> str | None:
-    meta = json.loads(line).get("metadata")
+def _model(data: dict[str, Any]) -> str | None:
+    meta = data.get("metadata")
     model = meta.get("model") if isinstance(meta, dict) else None
     return model if isinstance(model, str) and model else None
 
@@ -295,9 +296,9 @@ def _lines(path: Path) -> list[str]:
     return lines[:-1] if lines[-1] == "" else lines
 
 
-def _usage(line: str) -> list[tuple[str, int, int]]:
+def _usage(data: dict[str, Any]) -> list[tuple[str, int, int]]:
     """The model and tokens an assistant line's metadata records (none when it does not say)."""
-    meta = json.loads(line).get("metadata") or {}
+    meta = data.get("metadata") or {}
     usage = meta.get("usage") if isinstance(meta, dict) else None
     if not isinstance(usage, dict) or not isinstance(meta.get("model"), str):
         return []
@@ -311,10 +312,16 @@ def _is_message(line: str) -> bool:
 
 def _parse(line: str, base: Path) -> Message | None:
     """The message on one line, or None for a torn or garbage line (any JSON at all, any depth)."""
+    return _parse_data(line, base)[1]
+
+
+def _parse_data(line: str, base: Path) -> tuple[dict[str, Any], Message | None]:
+    """The line's JSON object and its message; ({}, None) for a torn or garbage line."""
     try:
-        return _from_json(json.loads(line), base)
+        data = json.loads(line)
+        return data, _from_json(data, base)
     except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
-        return None
+        return {}, None
 
 
 def _to_json(message: Message, metadata: dict[str, Any], base: Path) -> dict[str, Any]:
@@ -340,7 +347,7 @@ def _relative(path: Path, base: Path) -> str:
 def _from_json(data: dict[str, Any], base: Path) -> Message:
     """A message with every field of the type the providers rely on, else ValueError."""
     role, content, call_id, name = data["role"], data["content"], data.get("call_id"), data.get("name")
-    if role not in get_args(Role) or not isinstance(content, str):
+    if role not in _ROLES or not isinstance(content, str):
         raise ValueError("not a message")
     if not (call_id is None or isinstance(call_id, str)) or not (name is None or isinstance(name, str)):
         raise ValueError("call_id and name are strings")

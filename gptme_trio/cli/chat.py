@@ -156,22 +156,24 @@ def chat(
     (a launch where nothing is said leaves nothing). A resumed conversation keeps its model
     (the last /model chosen) unless -m is given, and shows its last exchange.
     """
+    from gptme_trio.chat.store import home_dir
+
+    if as_json or list_them:  # before the chat side is imported: a listing starts as fast as Python
+        if not list_them:
+            fail("--json goes with --list: gptme-trio chat --list --json")
+        if prompts:
+            fail("--list takes no prompt")
+        list_conversations(home_dir(), as_json)
+        return
     from gptme_trio.chat.agent import ChatSettings
     from gptme_trio.chat.config import load_config
     from gptme_trio.chat.session import ChatPlan, run_chat
-    from gptme_trio.chat.store import check_name, exists, home_dir
+    from gptme_trio.chat.store import check_name, exists
     from gptme_trio.chat.toolset import check_names, parse_names
     from gptme_trio.core.browser.locate import browser_spec
     from gptme_trio.tools.shell import ShellSettings
 
     try:
-        if as_json and not list_them:
-            raise UsageError("--json goes with --list: gptme-trio chat --list --json")
-        if list_them:
-            if prompts:
-                raise UsageError("--list takes no prompt")
-            list_conversations(home_dir(), as_json)
-            return
         resume = pick or resume_name is not None
         if resume_name is not None:
             if resume_name.startswith("-"):  # `--resume --name X`, as when --resume was a flag
