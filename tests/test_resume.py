@@ -227,3 +227,33 @@ def test_bad_and_taken_names_are_one_line_usage_errors(llm, tmp_path):
     assert one_line_usage_error(invoke_cli("chat", "--list", "hi", GPTME_TRIO_HOME=str(home)))
     assert [p.name for p in (home / "conversations").iterdir()] == ["talk"]
     assert len(server.requests()) == 1
+
+
+def test_the_picker_offers_the_newest_20_and_takes_an_older_name(llm, tmp_path):
+    from gptme_trio.chat.store import Conversation
+    from gptme_trio.llm import Message
+
+    server = llm([{"text": "From the archive."}])
+    home = tmp_path / "home"
+    for n in range(25):  # talk-00 is the newest
+        conversation = Conversation.new(home, f"talk-{n:02d}", f"local/model-{n}")
+        conversation.append(Message("system", "s"))
+        conversation.append(Message("user", f"question {n}"))
+        os.utime(conversation.path, (time.time() - 10 * n, time.time() - 10 * n))
+    child = spawn_chat("-r", GPTME_TRIO_HOME=str(home), **server.env("local"))
+    child.expect(PICKER)
+    assert child.match.group(1) == b"20"
+    listed = child.before.decode()
+    assert [line.split()[1] for line in listed.splitlines() if re.match(r"\s+\d+  ", line)] == [
+        f"talk-{n:02d}" for n in range(20)
+    ]
+    assert "and older ones" in listed
+    child.sendline("talk-23")  # not offered, but named
+    child.expect(r"resumed talk-23 \(1 message, model local/model-23\)")
+    child.expect(PROMPT)
+    child.sendline("what was it?")
+    child.expect("From the archive.")
+    child.expect(PROMPT)
+    child.sendcontrol("d")
+    child.expect(pexpect.EOF)
+    assert models_asked(server) == ["model-23"]

@@ -47,15 +47,27 @@ class Summary:
         }
 
 
-def summaries(home: Path) -> list[Summary]:
-    """Every conversation under `home` where something was said, the most recently written first."""
-    found = []
+def summaries(home: Path, limit: int | None = None) -> list[Summary]:
+    """The conversations under `home` where something was said, the most recently written first;
+    with `limit`, only the newest `limit` of them (logs are read newest first, until there are enough)."""
+    logs = []
     for log in (home / "conversations").glob(f"*/{LOG}"):
-        with contextlib.suppress(OSError, UsageError):  # removed or renamed while we looked
-            summary = summarise(Conversation.open(home, log.parent.name), log.stat().st_mtime)
+        with contextlib.suppress(OSError):  # removed or renamed while we looked
+            logs.append((log.stat().st_mtime, log.parent.name))
+    found: list[Summary] = []
+    for modified, name in sorted(logs, reverse=True):
+        if limit is not None and len(found) >= limit:
+            break
+        with contextlib.suppress(OSError, UsageError):
+            summary = summarise(Conversation.open(home, name), modified)
             if summary.messages:
                 found.append(summary)
-    return sorted(found, key=lambda s: (s.modified, s.name), reverse=True)
+    return found
+
+
+def count(home: Path) -> int:
+    """How many logs there are (some may hold only a system prompt): no log is read."""
+    return sum(1 for _ in (home / "conversations").glob(f"*/{LOG}"))
 
 
 def summarise(conversation: Conversation, modified: float) -> Summary:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from gptme_trio.chat.catalog import shorten, summaries, table
+from gptme_trio.chat.catalog import count, shorten, summaries, table
 from gptme_trio.chat.prompt import PromptEOF, Prompter, PromptInterrupted
-from gptme_trio.chat.store import Conversation
+from gptme_trio.chat.store import Conversation, exists
 from gptme_trio.core.errors import UsageError
 
 SHOWN = 20  # conversations offered; older ones are resumed by name (--resume NAME, or typed here)
@@ -20,15 +20,13 @@ EXCHANGE_CHARS = 800  # of each side of the last exchange shown on resume
 
 async def pick(prompter: Prompter, home: Path) -> str | None:
     """The name of the conversation the user chooses, or None when they leave (Ctrl-C, Ctrl-D)."""
-    found = summaries(home)
-    if not found:
+    shown = summaries(home, SHOWN)  # only these logs are read: as fast with 1,000 saved as with 20
+    if not shown:
         raise UsageError(f"no conversation to resume in {home / 'conversations'}")
-    shown = found[:SHOWN]
     print("Recent conversations, newest first:", flush=True)
     print("\n".join(table(shown, numbered=True)), flush=True)
-    if len(found) > len(shown):
-        print(f"  ... and {len(found) - len(shown)} older (gptme-trio chat --list); type a name", flush=True)
-    names = {s.name for s in found}
+    if len(shown) == SHOWN and count(home) > SHOWN:
+        print("  ... and older ones (gptme-trio chat --list): type a name", flush=True)
     while True:
         try:
             answer = (await prompter.ask(f"Resume which? [1-{len(shown)}, Enter: 1] ")).strip()
@@ -39,7 +37,7 @@ async def pick(prompter: Prompter, home: Path) -> str | None:
             return shown[0].name
         if answer.isascii() and answer.isdigit() and 1 <= int(answer) <= len(shown):
             return shown[int(answer) - 1].name
-        if answer in names:
+        if exists(home, answer):
             return answer
         print(f"type a number from 1 to {len(shown)} or a name; Ctrl-D leaves", flush=True)
 
@@ -63,7 +61,8 @@ def last_exchange(conversation: Conversation) -> str:
 def resumed_line(conversation: Conversation, model: str | None) -> str:
     said = sum(m.role != "system" for m in conversation.messages)
     first = next((m.content for m in conversation.messages if m.role == "user"), "")
-    return f"gptme-trio: resumed {conversation.name} ({said} messages, model {model or 'none'}): {shorten(first, 40)}"
+    messages = "1 message" if said == 1 else f"{said} messages"
+    return f"gptme-trio: resumed {conversation.name} ({messages}, model {model or 'none'}): {shorten(first, 40)}"
 
 
 def _cut(text: str) -> str:
