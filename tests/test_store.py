@@ -57,8 +57,57 @@ def test_rename_and_names(tmp_path):
     Conversation.create(tmp_path, "other")
     with pytest.raises(UsageError, match="exists already"):
         conv.rename("other")
-    with pytest.raises(UsageError, match="use letters"):
-        conv.rename("../escape")
+    for bad in ("../escape", ".hidden", "-flag", "a b", "a/b", "x" * 101, "", "é", "nul\x00"):
+        with pytest.raises(UsageError, match="use letters"):
+            conv.rename(bad)
     with pytest.raises(UsageError, match="no conversation named"):
         Conversation.open(tmp_path, "missing")
     assert Conversation.create(tmp_path, "other").name == "other-2"
+
+
+def test_nothing_is_written_until_something_is_said(tmp_path):
+    conv = Conversation.new(tmp_path, model="local/m")
+    conv.append(Message("system", "be brief"))
+    assert not (tmp_path / "conversations").exists() and not conv.written
+    conv.rename("early")  # before the first message: only the name it will have changes
+    assert conv.name == "early" and not (tmp_path / "conversations").exists()
+    with pytest.raises(UsageError, match="no conversation to resume"):
+        Conversation.open(tmp_path)
+    conv.append(Message("user", "hello"))
+    assert conv.path == tmp_path / "conversations" / "early" / "conversation.jsonl"
+    assert [json.loads(line)["role"] for line in conv.path.read_text().splitlines()] == ["system", "user"]
+    assert json.loads((conv.directory / "meta.json").read_text())["model"] == "local/m"
+    assert (conv.directory / "meta.json").stat().st_mode & 0o777 == 0o600
+    assert Conversation.open(tmp_path).model == "local/m"
+
+
+def test_a_name_taken_meanwhile_gets_the_next_free_one(tmp_path):
+    mine = Conversation.new(tmp_path, "talk")
+    mine.append(Message("system", "s"))
+    other = Conversation.new(tmp_path, "talk")  # another process, the same name, writes first
+    other.append(Message("user", "theirs"))
+    mine.append(Message("user", "mine"))
+    assert (other.name, mine.name) == ("talk", "talk-2")
+    assert [m.content for m in Conversation.open(tmp_path, "talk-2").messages] == ["s", "mine"]
+
+
+def test_the_model_is_kept_in_meta_and_old_logs_still_load(tmp_path):
+    conv = conversation_with_two_turns(tmp_path)
+    assert Conversation.open(tmp_path, "talk").model is None  # none was set
+    conv.set_model("anthropic/claude-x")
+    assert Conversation.open(tmp_path, "talk").model == "anthropic/claude-x"
+    (conv.directory / "meta.json").unlink()  # a log from before meta.json: its last reply says the model
+    with open(conv.path, "a") as fh:
+        fh.write(json.dumps({"role": "assistant", "content": "x", "metadata": {"model": "openai/gpt-old"}}) + "\n")
+    old = Conversation.open(tmp_path, "talk")
+    assert old.model == "openai/gpt-old" and len(old.messages) == len(conv.messages) + 1
+    (conv.directory / "meta.json").write_text("{not json")  # a damaged meta.json is not fatal either
+    assert Conversation.open(tmp_path, "talk").model == "openai/gpt-old"
+
+
+def test_the_latest_skips_logs_where_nothing_was_said(tmp_path):
+    conversation_with_two_turns(tmp_path)
+    empty = tmp_path / "conversations" / "empty"  # what an older version left on an empty launch
+    empty.mkdir()
+    (empty / "conversation.jsonl").write_text(json.dumps({"role": "system", "content": "s"}) + "\n")
+    assert Conversation.open(tmp_path).name == "talk"

@@ -154,6 +154,7 @@ async def chat_loop(
             await _say(f"model: {model_name(agent)}")
             return
         agent = make_agent(name)  # a bad name raises ProviderConfigError: printed, nothing changes
+        conversation.set_model(model_name(agent))  # kept in its meta.json: resume picks it up
         await _say(f"model: {model_name(agent)}")
 
     async def rename(name: str) -> None:

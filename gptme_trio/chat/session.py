@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import httpx
@@ -36,6 +37,9 @@ from gptme_trio.tools.search import WebSearch
 from gptme_trio.tools.shell import Shell, ShellSettings
 from gptme_trio.tools.web import WebTools
 
+if TYPE_CHECKING:
+    from gptme_trio.chat.prompt import Prompter
+
 NO_MODEL_HELP = (
     "no model configured: pass -m PROVIDER/MODEL (e.g. -m openai/gpt-4o-mini, -m local/qwen2.5) "
     "or set GPTME_TRIO_MODEL, with the provider's key in its env var (OPENAI_API_KEY, ANTHROPIC_API_KEY, ...)"
@@ -52,7 +56,7 @@ REMOTE_BROWSER_NOTE = (
 @dataclass(frozen=True)
 class ChatPlan:
     prompts: list[str]
-    model: str | None
+    model: str | None  # -m, else GPTME_TRIO_MODEL, else the config's
     browser: BrowserSpec
     settings: ChatSettings
     home: Path
@@ -70,6 +74,7 @@ class ChatPlan:
     shell: ShellSettings = field(default_factory=ShellSettings)
     models: Mapping[str, Mapping[str, float | bool]] = field(default_factory=dict)  # config's [models.*] overrides
     color: bool = True  # False: --no-color (interactive chat prints plain text)
+    model_given: bool = False  # -m on the command line: it beats a resumed conversation's own model
 
 
 SYSTEM_PROMPT = (
@@ -114,19 +119,28 @@ class PlainUI:
         return True  # -n implies -y: nobody is there to answer
 
 
-def open_conversation(plan: ChatPlan, hands: bool = False) -> Conversation:
+def open_conversation(plan: ChatPlan, hands: bool = False, chosen: str | None = None) -> Conversation:
+    """The conversation to resume (`chosen` by the picker, else --name, else the latest), or a new one:
+    a new one is in memory until its first message (store.py)."""
     if plan.resume:
-        conversation = Conversation.open(plan.home, plan.name)
+        conversation = Conversation.open(plan.home, chosen or plan.name)
         if conversation.skipped_lines:
             print(
                 f"gptme-trio: skipped {conversation.skipped_lines} unreadable line(s) in {conversation.path}",
                 file=sys.stderr,
             )
         return conversation
-    conversation = Conversation.create(plan.home, plan.name)
+    conversation = Conversation.new(plan.home, plan.name, plan.model)
     system = plan.system or SYSTEM_PROMPT + (HANDS_PROMPT.format(Workspace(plan.workdir).root) if hands else "")
     conversation.append(Message("system", system))
     return conversation
+
+
+def chat_model(plan: ChatPlan, conversation: Conversation) -> str | None:
+    """-m wins; else a resumed conversation keeps its own model; else the default (GPTME_TRIO_MODEL, config)."""
+    if plan.resume and conversation.model and not plan.model_given:
+        return conversation.model
+    return plan.model
 
 
 async def run_chat(
@@ -136,10 +150,35 @@ async def run_chat(
     providers: Callable[[str, Mapping[str, str], httpx.AsyncClient], Provider] | None = None,
 ) -> int:
     """`providers` turns "PROVIDER/MODEL" into a Provider: `llm.registry.resolve` unless a test injects one."""
-    if not plan.model and not plan.interactive:
-        raise ProviderConfigError(NO_MODEL_HELP)
     hands = any(name in plan.tools for name in ACTING) if plan.tools is not None else plan.interactive
-    conversation = open_conversation(plan, hands)
+    if not plan.interactive:
+        return await _serve(plan, open_conversation(plan, hands), interrupts, providers, None)
+    from gptme_trio.chat.interactive import COMMANDS
+    from gptme_trio.chat.prompt import Prompter
+
+    with Prompter(plan.home / "history", COMMANDS) as prompter:  # the terminal's mode restored on exit
+        chosen = None
+        if plan.resume and not plan.name:  # -r on a terminal: the user picks
+            from gptme_trio.chat.picker import pick
+
+            chosen = await pick(prompter, plan.home)
+            if chosen is None:
+                return EXIT_OK
+        return await _serve(plan, open_conversation(plan, hands, chosen), interrupts, providers, prompter)
+
+
+async def _serve(
+    plan: ChatPlan,
+    conversation: Conversation,
+    interrupts: Interrupts,
+    providers: Callable[[str, Mapping[str, str], httpx.AsyncClient], Provider] | None,
+    prompter: Prompter | None,
+) -> int:
+    """The services opened, then the chat: interactive when there is a `prompter`, else plan.prompts."""
+    model = chat_model(plan, conversation)
+    if not model and prompter is None:
+        raise ProviderConfigError(NO_MODEL_HELP)
+    conversation.set_model(model)
     policy = UrlPolicy(plan.allow_hosts)
     workspace = Workspace(plan.workdir, plan.allow_paths)
     async with (
@@ -164,27 +203,30 @@ async def run_chat(
 
             return Agent((providers or resolve)(model, plan.env, client), tools, plan.settings, off, keeper)
 
-        if plan.interactive:
-            from gptme_trio.chat.interactive import COMMANDS, chat_loop
-            from gptme_trio.chat.prompt import Prompter
+        if prompter is not None:
+            from gptme_trio.chat.interactive import chat_loop
 
-            with Prompter(plan.home / "history", COMMANDS) as prompter:  # the terminal's mode restored on exit
-                return await chat_loop(
-                    prompter,
-                    conversation,
-                    web,
-                    search,
-                    interrupts,
-                    make_agent,
-                    plan.model,
-                    NO_MODEL_HELP,
-                    tools=tools,
-                    keeper=keeper,
-                    color=plan.color,
-                )
-        if not plan.model:  # checked above, before anything started; this tells the type checker
+            if plan.resume:
+                from gptme_trio.chat.picker import last_exchange, resumed_line
+
+                print(resumed_line(conversation, model), file=sys.stderr, flush=True)
+                print(last_exchange(conversation), flush=True)
+            return await chat_loop(
+                prompter,
+                conversation,
+                web,
+                search,
+                interrupts,
+                make_agent,
+                model,
+                NO_MODEL_HELP,
+                tools=tools,
+                keeper=keeper,
+                color=plan.color,
+            )
+        if not model:  # checked above, before anything started; this tells the type checker
             raise ProviderConfigError(NO_MODEL_HELP)
-        agent = make_agent(plan.model)
+        agent = make_agent(model)
         ui = PlainUI()
         for prompt in plan.prompts:
             answer = await agent.turn(conversation, prompt, ui)

@@ -8,15 +8,17 @@ import sys
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from gptme_trio.cli.common import SECONDS, browser_options, fail, first, run
-from gptme_trio.core.errors import UsageError
+from gptme_trio.core.errors import EXIT_SIGPIPE, UsageError
 
 CHAT_EXIT_HELP = """\b
 Exit codes:
   0    done (-n: the final answer is on stdout)
   1    the provider or the browser failed (one line on stderr)
-  2    usage error: bad option, no model configured, unknown conversation
+  2    usage error: bad option, no model configured, unknown conversation, a --name that is
+       taken or not a safe file name
   130  interrupted (SIGINT)   143  terminated (SIGTERM)"""
 
 
@@ -37,8 +39,25 @@ Exit codes:
     help="Run the prompts through the tool loop, print the final answer, exit (implies -y).",
 )
 @click.option("-y", "--no-confirm", is_flag=True, help="Run tool calls without asking.")
-@click.option("--name", metavar="NAME", help="Name of the conversation (to create, or to resume with -r).")
-@click.option("-r", "--resume", is_flag=True, help="Resume the latest conversation (or --name).")
+@click.option(
+    "--name",
+    metavar="NAME",
+    help="Name of a new conversation (letters, digits, '.', '_', '-'; unique), or the one -r resumes.",
+)
+@click.option(
+    "-r",
+    "pick",
+    is_flag=True,
+    help="Resume a conversation: on a terminal choose from the recent ones; else the latest (or --name).",
+)
+@click.option("--resume", "resume_name", metavar="NAME", help="Resume the conversation NAME (its model too).")
+@click.option(
+    "--list",
+    "list_them",
+    is_flag=True,
+    help="List the saved conversations, newest first: name, date, model, messages, size, first words.",
+)
+@click.option("--json", "as_json", is_flag=True, help="With --list: a JSON array, for scripts.")
 @click.option(
     "--tool-timeout",
     type=SECONDS,
@@ -84,7 +103,10 @@ def chat(
     non_interactive: bool,
     no_confirm: bool,
     name: str | None,
-    resume: bool,
+    pick: bool,
+    resume_name: str | None,
+    list_them: bool,
+    as_json: bool,
     tool_timeout: float | None,
     llm_timeout: float | None,
     max_steps: int | None,
@@ -109,7 +131,9 @@ def chat(
       gptme-trio chat -n -m anthropic/claude-sonnet-4-5 'Summarise https://example.com'
       GEMINI_API_KEY=… gptme-trio chat -m gemini/gemini-2.5-flash  # also xai/ deepseek/ groq/ mistral/
       OPENAI_BASE_URL=http://127.0.0.1:8080/v1 gptme-trio chat -m local/qwen2.5 -n 'hi'
-      gptme-trio chat -r --name research 'and the second link?'   # resume a conversation
+      gptme-trio chat -r                                          # choose a conversation to resume
+      gptme-trio chat --resume research 'and the second link?'     # resume one by name
+      gptme-trio chat --list --json                               # the saved conversations
       gptme-trio chat -n --tools shell,read_file,patch_file 'make the tests pass'
       gptme-trio chat --tools read_url,search                     # a web reader only
       gptme-trio chat --allow-paths ~/notes                        # files there too
@@ -138,16 +162,41 @@ def chat(
     Display: on a terminal replies are rendered Markdown (code in colour, tables drawn), each
     tool call one line and a preview (/show N prints result N whole), and a status line says
     what is waited for and its deadline, retries too. NO_COLOR=1 or --no-color: plain text.
+
+    Conversations: saved under $GPTME_TRIO_HOME/conversations/NAME/ from the first message on
+    (a launch where nothing is said leaves nothing). A resumed conversation keeps its model
+    (the last /model chosen) unless -m is given, and shows its last exchange.
     """
+    from gptme_trio.chat.store import home_dir
+
+    if as_json or list_them:  # before the chat side is imported: a listing starts as fast as Python
+        if not list_them:
+            fail("--json goes with --list: gptme-trio chat --list --json")
+        if prompts:
+            fail("--list takes no prompt")
+        list_conversations(home_dir(), as_json)
+        return
     from gptme_trio.chat.agent import ChatSettings
     from gptme_trio.chat.config import load_config
     from gptme_trio.chat.session import ChatPlan, run_chat
-    from gptme_trio.chat.store import check_name, home_dir
+    from gptme_trio.chat.store import check_name, exists
     from gptme_trio.chat.toolset import check_names, parse_names
     from gptme_trio.core.browser.locate import browser_spec
     from gptme_trio.tools.shell import ShellSettings
 
     try:
+        resume = pick or resume_name is not None
+        if resume_name is not None:
+            if resume_name.startswith("-"):  # `--resume --name X`, as when --resume was a flag
+                raise UsageError(f"--resume takes a conversation's name, not {resume_name!r}: -r alone offers a list")
+            check_name(resume_name, "--resume")
+            if name and name != resume_name:
+                raise UsageError(f"--resume {resume_name} and --name {name}: name one conversation")
+            name = resume_name
+        if name:
+            check_name(name)
+            if not resume and exists(home_dir(), name):
+                raise UsageError(f"a conversation named {name!r} exists already: --resume {name}, or another --name")
         config = load_config()
         model = model or config.model
         tool_timeout = first(tool_timeout, config.tool_timeout, 30.0)
@@ -171,8 +220,6 @@ def chat(
             texts = [stdin.read().strip()]
         if not interactive and not any(p.strip() for p in texts):
             raise UsageError("no prompt given: gptme-trio chat -n 'your question' (or pipe it on stdin)")
-        if name:
-            check_name(name)
         plan = ChatPlan(
             prompts=texts,
             model=model,
@@ -196,12 +243,35 @@ def chat(
             shell=ShellSettings(max_timeout=first(config.shell_max_timeout, 600.0)),
             models=config.models,
             color=not no_color,
+            model_given=click.get_current_context().get_parameter_source("model") is ParameterSource.COMMANDLINE,
         )
     except UsageError as exc:
         fail(str(exc))
     for name in config.key_vars():  # the plan has its copy; the driver and Chromium inherit no keys
         os.environ.pop(name, None)
     run(lambda interrupts: run_chat(plan, interrupts), verbose)
+
+
+def list_conversations(home: Path, as_json: bool) -> None:
+    """--list: the saved conversations on stdout, newest first (--json: an array of objects)."""
+    import json
+
+    from gptme_trio.chat.catalog import summaries, table
+
+    found = summaries(home)
+    if as_json:
+        text = json.dumps([s.as_json() for s in found], ensure_ascii=False, indent=2) + "\n"
+    elif found:
+        text = "\n".join(table(found)) + "\n"
+    else:
+        click.echo(f"gptme-trio: no conversations in {home / 'conversations'}", err=True)
+        return
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `| head` had enough: quiet, as `cat`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(EXIT_SIGPIPE)
 
 
 def existing_dir(text: str, where: str) -> Path:
