@@ -27,6 +27,8 @@ PARTS = [  # (file, what it covers)
     ("shell.md", "shell tool: `sleep 100` interrupted, vs gptme's shell; per-call overhead vs subprocess.run"),
     ("chat.md", "figure 5: chat start-up, and the delay from a streamed token on the wire to the terminal"),
     ("render.md", "issue 16: replies rendered as Markdown: tokens/s and CPU per token; chat start-up, renderer on/off"),
+    ("eof.md", "issue 14: Ctrl-D -> chat ended, at the prompt, while the model thinks, while a reply streams"),
+    ("resume.md", "issue 16: chat --list and the -r picker with 0/100/1,000 saved conversations (CPU)"),
     ("extraction.md", "figure 6: extraction quality on 181 pages vs trafilatura and readability-lxml"),
     (
         "extraction_wcxb.md",
