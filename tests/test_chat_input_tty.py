@@ -156,7 +156,7 @@ def test_tab_completes_commands_and_paths(llm, tmp_path):
 def test_typeahead_during_a_reply_is_not_echoed_and_waits_at_the_next_prompt(llm, tmp_path):
     reply = "The answer streams in many small pieces, " * 5
     server = llm([{"text": reply, "delay_ms": 1200, "piece": 2}, {"text": "Next one."}])
-    child = chat_with(server, tmp_path / "home")
+    child = chat_with(server, tmp_path / "home", NO_COLOR="1")  # plain: the reply is not re-wrapped by rich
     child.sendline("question")
     time.sleep(0.4)  # the model is thinking
     child.send("typed-ahead words")
