@@ -1,3 +1,4 @@
+import pytest
 """`gptme-trio chat` in a pseudo-terminal, typed at as a person would."""
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ def test_without_a_model_slash_commands_work_and_ctrl_d_exits_clean(site):
     ctrl_d_exits_cleanly(child, tree)
 
 
+@pytest.mark.serial  # a latency bound: failed under the parallel phase's load
 def test_ctrl_c_during_a_slow_fetch_returns_to_the_prompt(site):
     child = spawn_chat()
     child.expect(PROMPT)

@@ -143,7 +143,7 @@ async def chat_loop(
 ) -> int:
     display = Display(wants_color(os.environ, no_color=not color))
     agent = make_agent(model) if model else None
-    names = list(tools) if tools is not None else [t.name for t in [*web.tools(), *search.tools()]]
+    names = list(tools) if tools is not None else []  # the session always says; /tools lists the defaults
     print(banner(agent.provider if agent else None, names, conversation.name, conversation.path), file=sys.stderr)
     if agent is None:
         print(f"gptme-trio: {no_model_help}; slash commands still work", file=sys.stderr)
