@@ -1,4 +1,3 @@
-import pytest
 """`gptme-trio chat` in a pseudo-terminal, typed at as a person would."""
 
 from __future__ import annotations
@@ -9,6 +8,7 @@ import re
 import time
 
 import pexpect
+import pytest
 
 from .conftest import alive, cli_command, cli_env, descendants
 
