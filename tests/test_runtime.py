@@ -51,3 +51,20 @@ def test_sigint_cancels_the_redirected_scope_only():
         return 5  # the program goes on after the turn
 
     assert runtime.run(main) == 5
+
+
+async def test_alongside_raises_what_the_body_raised_as_it_came():
+    ran = trio.Event()
+
+    async def task() -> None:
+        ran.set()
+        await trio.sleep_forever()
+
+    with pytest.raises(UsageError):  # not an ExceptionGroup around it
+        async with runtime.alongside(task):
+            await ran.wait()
+            raise UsageError("bad")
+    with trio.move_on_after(0.01) as scope:
+        async with runtime.alongside(task):
+            await trio.sleep_forever()
+    assert scope.cancelled_caught

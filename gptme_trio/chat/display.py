@@ -25,6 +25,7 @@ import trio
 from gptme_trio.chat.blocks import BlockSplitter
 from gptme_trio.chat.render import MarkdownRenderer
 from gptme_trio.chat.screen import Screen, Spinner
+from gptme_trio.core.runtime import alongside
 from gptme_trio.llm import Provider, Retrying, ToolCall
 
 LIVE_EVERY = 0.05  # s: the unfinished block is redrawn at most 20 times a second
@@ -104,13 +105,8 @@ class Display:
         self.screen.width, self.screen.height = shutil.get_terminal_size()  # resized since the last turn?
         self._spinner = spinner = Spinner(self.screen)
         try:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(spinner.run)
-                nursery.start_soon(self._redraw_live)
-                try:
-                    yield
-                finally:
-                    nursery.cancel_scope.cancel()
+            async with alongside(spinner.run, self._redraw_live):
+                yield
         finally:
             self._spinner = None
             self._splitter = None

@@ -47,6 +47,7 @@ import copy
 import os
 import termios
 from collections.abc import AsyncIterator, Callable
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -55,6 +56,7 @@ import trio
 
 from gptme_trio.chat.editor import Editor
 from gptme_trio.chat.typeahead import Typeahead
+from gptme_trio.core.runtime import alongside
 
 if TYPE_CHECKING:
     from prompt_toolkit import PromptSession
@@ -171,17 +173,8 @@ class Prompter:
     @contextlib.asynccontextmanager
     async def watching(self, on_eof: Callable[[], None]) -> AsyncIterator[None]:
         """Around a turn: typeahead is kept, and `on_eof` is called when it would end chat (Ctrl-D)."""
-        failure: BaseException | None = None
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._watch, on_eof)
-            try:
-                yield
-            except BaseException as exc:  # noqa: BLE001 - raised below as it came, not in the nursery's group
-                failure = exc
-            finally:
-                nursery.cancel_scope.cancel()
-        if failure is not None:
-            raise failure
+        async with alongside(partial(self._watch, on_eof)):
+            yield
 
     async def _watch(self, on_eof: Callable[[], None]) -> None:
         from prompt_toolkit.input.typeahead import get_typeahead

@@ -20,7 +20,7 @@ import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 
 import trio
 
@@ -96,3 +96,22 @@ async def _root(main: Callable[[Interrupts], Awaitable[int]]) -> int:
 async def _watch_signals(signals: AsyncIterator[int], interrupts: Interrupts) -> None:
     async for signum in signals:
         interrupts.deliver(signum)
+
+
+@asynccontextmanager
+async def alongside(*tasks: Callable[[], Awaitable[None]]) -> AsyncIterator[None]:
+    """Run `tasks` while the body runs; they are cancelled when it ends. What the body raises comes out
+    as it came (a ProviderError, Cancelled), not wrapped in the nursery's ExceptionGroup, so callers'
+    `except` clauses still see it."""
+    failure: BaseException | None = None
+    async with trio.open_nursery() as nursery:
+        for task in tasks:
+            nursery.start_soon(task)
+        try:
+            yield
+        except BaseException as exc:  # noqa: BLE001 - raised below as it came
+            failure = exc
+        finally:
+            nursery.cancel_scope.cancel()
+    if failure is not None:
+        raise failure
