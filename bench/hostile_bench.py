@@ -1,4 +1,4 @@
-"""Hostile-input replay (issue 14): every fetch class of the list, with random variations, as a user runs it.
+"""Hostile-input replay (issue 14): every class of the list, with random variations, as a user runs it.
 
     python -m bench.hostile_bench                 # --per-class N (default 3) --seed S --out FILE
 
@@ -11,9 +11,10 @@ Also counted: "internal error" lines, Python tracebacks, processes left running 
 (walked by tag, bench/harness.tagged), and damaged files (an output file half-written, emptied, or a
 special file replaced by a regular one). The goal: N / N / 0 / 0 / 0 / 0.
 
-Chat's classes 20 (closed stdin) is replayed here; 22-27 need a terminal and a model, and are covered by
-the pty tests (tests/test_confirmation.py, tests/test_chat_prompt_tty.py, tests/test_slash_commands.py),
-28 by tests/test_redaction.py.
+Chat's class 20 (closed stdin) is replayed as fetch's are; 22-28 need a terminal and a model: each is a
+chat in a pseudo-terminal against the scripted LLM server, keys typed at random moments
+(bench/hostile_chat.py). The pty and in-process tests (tests/test_confirmation.py,
+tests/test_chat_prompt_tty.py, tests/test_slash_commands.py, tests/test_redaction.py) pin each one.
 """
 
 from __future__ import annotations
@@ -29,25 +30,13 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.harness import ROOT, Site, default_out, header, write
-from bench.hostile_cases import Attempt, Kit, classes
+from bench.harness import ROOT, Site, default_out, header, serve, write
+from bench.hostile_cases import Attempt, Kit, Trial, classes
+from bench.hostile_chat import ChatRun, chat_classes, run_chat_trial
 
 ORPHAN_GRACE, HANG = 2.0, 90.0
-
-
-@dataclass
-class Trial:
-    cls: str
-    attempt: Attempt
-    code: int | None = None
-    problems: list[str] = field(default_factory=list)
-    internal: bool = False
-    traceback: bool = False
-    orphans: int = 0
-    damaged: list[str] = field(default_factory=list)
 
 
 def clean_line(line: str) -> bool:
@@ -149,19 +138,29 @@ def main() -> None:
     parser.add_argument("--out", default=default_out("hostile.md"))
     opts = parser.parse_args()
     rng, started = random.Random(opts.seed), time.monotonic()
-    chosen = {n: f for n, f in classes().items() if not opts.only or opts.only in n}
     trials: list[Trial] = []
-    with tempfile.TemporaryDirectory(prefix="hostile-", dir="/tmp") as tmp:
+    with tempfile.TemporaryDirectory(prefix="hostile-", dir="/tmp") as tmp, contextlib.ExitStack() as stack:
         site = Site(tmp)
-        servers = site.leftovers()  # the site itself carries the tag: not a leftover
-        try:
-            for n in range(opts.per_class):
-                for i, (name, make) in enumerate(chosen.items()):
-                    trial = run_trial(name, make, site, Path(tmp) / f"t{n}-{i}", random.Random(rng.random()), servers)
-                    trials.append(trial)
-                    print(f"{name}: exit {trial.code} {'; '.join(trial.problems + trial.damaged) or 'ok'}", flush=True)
-        finally:
-            site.close()
+        stack.callback(site.close)
+        (Path(tmp) / "script.json").write_text("[]")
+        llm_port = stack.enter_context(serve("llm_server", str(Path(tmp) / "script.json"), env=site.env))
+        servers = site.leftovers()  # the site and the model carry the tag: not leftovers
+
+        def fetch_class(name: str, make: Callable[[Kit], Attempt]) -> Callable[[Path, random.Random], Trial]:
+            return lambda workdir, r: run_trial(name, make, site, workdir, r, servers)
+
+        def chat_class(name: str, play: Callable[[ChatRun], None]) -> Callable[[Path, random.Random], Trial]:
+            return lambda workdir, r: run_chat_trial(name, play, site, llm_port, workdir, r, servers, ORPHAN_GRACE)
+
+        every = {n: fetch_class(n, f) for n, f in classes().items()} | {
+            n: chat_class(n, f) for n, f in chat_classes().items()
+        }
+        chosen = {n: f for n, f in every.items() if not opts.only or opts.only in n}
+        for n in range(opts.per_class):
+            for i, (name, play) in enumerate(chosen.items()):
+                trial = play(Path(tmp) / f"t{n}-{i}", random.Random(rng.random()))
+                trials.append(trial)
+                print(f"{name}: exit {trial.code} {'; '.join(trial.problems + trial.damaged) or 'ok'}", flush=True)
     title = "Hostile-input replay (issue 14): tried / as documented / internal errors / tracebacks / orphans / damaged"
     write(opts.out, [header(title), report(trials, time.monotonic() - started, opts.seed, opts.per_class)])
 

@@ -36,6 +36,18 @@ class Attempt:
     checks: list[Callable[[str], str | None]] = field(default_factory=list)  # stdout -> damage, or None
 
 
+@dataclass
+class Trial:
+    cls: str
+    attempt: Attempt
+    code: int | None = None
+    problems: list[str] = field(default_factory=list)
+    internal: bool = False
+    traceback: bool = False
+    orphans: int = 0
+    damaged: list[str] = field(default_factory=list)
+
+
 class Kit:
     """What the classes make their attempts from: the site, a fresh directory per trial, a random source."""
 

@@ -8,7 +8,7 @@ while it fits on the screen; taller, it is held as last drawn until it is finish
 scrolled away is ever redrawn, so no line shows twice). The status line is drawn only on a TTY
 stderr, with the cursor at the start of a line.
 
-    async with open_spinner(screen) as spinner:     # a Trio task, for the turn; erased on the way out
+    spinner = Spinner(screen)     # its run() is a Trio task for the turn (Display.turn); erased on the way out
         spinner.wait("model", "waiting for openai/gpt-4o", seconds=120)
         ...
         spinner.done("model")
@@ -16,9 +16,7 @@ stderr, with the cursor at the start of a line.
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -171,15 +169,3 @@ class Spinner:
                 await trio.sleep(REDRAW)
         finally:
             self._screen.status(None)
-
-
-@contextlib.asynccontextmanager
-async def open_spinner(screen: Screen) -> AsyncIterator[Spinner]:
-    """A Spinner whose task lives as long as the block (a turn); its line is gone when the block ends."""
-    spinner = Spinner(screen)
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(spinner.run)
-        try:
-            yield spinner
-        finally:
-            nursery.cancel_scope.cancel()
