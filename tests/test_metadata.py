@@ -133,6 +133,32 @@ def test_dates_are_iso_8601():
     assert published("yesterday") is None and published("0001-01-01") is None
 
 
+@pytest.mark.parametrize(
+    ("body", "author", "published"),
+    [
+        ("<p>By <a href=/u/jd>Jane Doe</a> · Updated March 5th, 2024</p>", "Jane Doe", "2024-03-05"),
+        (
+            "<div class=meta><span>Written by Ann-Marie van der Berg</span><time>12 Sept 2023</time></div>",
+            "Ann-Marie van der Berg",
+            "2023-09-12",
+        ),
+        ("<p>Posted 2022-11-02</p><p>Some text</p>", None, "2022-11-02"),
+        ("<form>Sort By Relevance Price</form><p>Shop by Brand Name</p>", None, None),  # not a byline
+        ("<p>03/05/2024: is that March or May?</p><p>By ACME</p>", None, None),  # ambiguous; not a name
+        ("<p>" + "words " * 200 + "By Late Author, June 1, 2020</p>", None, None),  # too far below the title
+    ],
+)
+def test_the_byline_under_the_title_when_the_page_declares_nothing(body, author, published):
+    page = metadata.read_meta(f"<html><head><title>T</title></head><body><h1>Title</h1>{body}</body></html>")
+    assert (page.author, page.published) == (author, published)
+
+
+def test_what_a_page_declares_wins_over_its_byline():
+    head = '<meta name="author" content="Declared Name"><meta property="article:published_time" content="2021-01-02">'
+    page = metadata.read_meta(f"<head>{head}</head><body><h1>T</h1><p>By Shown Name, May 5, 2024</p></body>")
+    assert (page.author, page.published) == ("Declared Name", "2021-01-02")
+
+
 def test_the_title_line_is_not_added_twice():
     assert metadata.with_title("# River deltas\n\ntext", "River deltas | Times") == "# River deltas\n\ntext"
     assert metadata.with_title("River deltas\n\ntext", "River deltas") == "River deltas\n\ntext"

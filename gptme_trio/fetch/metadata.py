@@ -28,8 +28,6 @@ bounds of fetch/jsonld.py, and a broken block is skipped.
 
 from __future__ import annotations
 
-import datetime as dt
-import email.utils
 import html as htmllib
 import re
 from collections.abc import Iterator
@@ -40,6 +38,7 @@ from urllib.parse import urljoin
 import lxml.etree
 
 from gptme_trio.fetch import jsonld
+from gptme_trio.fetch.byline import iso_date, shown
 
 _HEAD_END = re.compile(r"</head\s*>|<body[\s>]", re.IGNORECASE)
 _HEAD_MAX = 1_000_000
@@ -49,7 +48,6 @@ _DEFAULT_LIMIT = 200
 _INVISIBLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b\u202a-\u202e\u2066-\u2069\ufeff]")
 _SPACE = re.compile(r"\s+")
 _LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*")
-_DATE = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})")
 
 # The page's declared type -> its kind. JSON-LD types are matched lower-case, without a schema.org prefix.
 _KINDS: dict[str, str] = {
@@ -171,17 +169,24 @@ def _read(html: str, url: str) -> PageMeta:
     def meta(*keys: str) -> str | None:
         return next((v for k in keys for v in metas.get(k, ()) if _clean(v)), None)
 
+    author = _clean(_ld_author(nodes) or _author_meta(metas) or _marked_author(html))
+    published = (
+        iso_date(jsonld.text(main, "datePublished"))
+        or next((d for n in nodes if (d := iso_date(jsonld.text(n, "datePublished")))), None)
+        or next((d for k in _DATE_META for v in metas.get(k, ()) if (d := iso_date(v))), None)
+        or _marked_date(html)
+    )
+    if author is None or published is None:  # declared nowhere: what the byline under the <h1> shows
+        shown_author, shown_date = shown(html)
+        author, published = author or _clean(shown_author), published or shown_date
     return PageMeta(
         page_type=_kind(nodes, meta("og:type")),
         description=_clean(
             meta("description", "og:description", "twitter:description") or jsonld.text(main, "description"),
             "description",
         ),
-        author=_clean(_ld_author(nodes) or _author_meta(metas) or _marked_author(html)),
-        published=_date(jsonld.text(main, "datePublished"))
-        or next((d for n in nodes if (d := _date(jsonld.text(n, "datePublished")))), None)
-        or next((d for k in _DATE_META for v in metas.get(k, ()) if (d := _date(v))), None)
-        or _marked_date(html),
+        author=author,
+        published=published,
         language=_language(lang, meta("content-language", "og:locale", "language"), jsonld.text(main, "inLanguage")),
         canonical_url=_absolute(links.get("canonical"), page) or _absolute(meta("og:url"), page),
         site_name=_clean(
@@ -305,7 +310,7 @@ def _marked_date(html: str) -> str | None:
         if found is None or (html.startswith("<time", position) and not _PUBLISHED_TIME.search(found[0])):
             continue
         value = _DATE_ATTR.search(found[0])
-        if value and (date := _date(htmllib.unescape(value.group(1)))):
+        if value and (date := iso_date(htmllib.unescape(value.group(1)))):
             return date
     return None
 
@@ -329,31 +334,6 @@ def _author_meta(metas: dict[str, list[str]]) -> str | None:
         if names:
             return ", ".join(names)
     return None
-
-
-def _date(value: str | None) -> str | None:
-    """An ISO 8601 date (or date and time, as given) from a date a page declares; None if it is none."""
-    if not value or len(value) > 100:
-        return None
-    parsed = _parse_date(value.strip())
-    return parsed.isoformat() if parsed is not None and 1900 <= parsed.year <= 2200 else None
-
-
-def _parse_date(text: str) -> dt.date | None:
-    try:
-        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T", 1))
-        return moment.date() if len(text) <= 10 else moment
-    except ValueError:
-        pass
-    try:
-        return email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        pass
-    match = _DATE.search(text)
-    try:
-        return dt.date(*map(int, match.groups())) if match else None
-    except ValueError:
-        return None
 
 
 def _language(*candidates: str | None) -> str | None:
