@@ -121,3 +121,28 @@ def test_with_n_a_retry_is_a_line_on_stderr(llm, run_cli, tmp_path):
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout == b"Fine.\n"
     assert "gptme-trio: rate limited (429), retrying in 1 s · attempt 2/5" in ran.stderr.decode()
+
+
+def test_without_colour_tool_lines_carry_the_number_show_takes(llm, tmp_path):
+    """Plain output (NO_COLOR) numbers each finished call as the rendered line does: `[2]` is `/show 2`."""
+    calls = [
+        {"tool_calls": [{"name": "read_file", "arguments": {"path": "pyproject.toml"}}]},
+        {"tool_calls": [{"name": "read_file", "arguments": {"path": "no-such-file.txt"}}]},
+        {"text": "Both done."},
+    ]
+    server = llm(calls)
+    child = chat(server, tmp_path, "-y", NO_COLOR="1")
+    child.sendline("read two files")
+    child.expect(rb"-> read_file\(pyproject\.toml[^)]*\)\r\n   \[1\] read_file: ok\r\n")
+    child.expect(rb"-> read_file\(no-such-file\.txt[^)]*\)\r\n   \[2\] read_file: \S[^\r]*no-such-file")
+    child.expect("Both done.")
+    child.expect(PROMPT)
+    child.sendline("/show 1")
+    child.expect(rb"read_file\(pyproject\.toml[^)]*\)\r\n")
+    child.expect("gptme-trio")  # the file's text, in full
+    child.expect(PROMPT)
+    child.sendline("/show 2")
+    child.expect(rb"read_file\(no-such-file\.txt[^)]*\)\r\n\S[^\r]*no-such-file")
+    child.expect(PROMPT)
+    assert b"\x1b[3" not in child.before  # no colour
+    ctrl_d_exits_cleanly(child, [])

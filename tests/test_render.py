@@ -198,7 +198,7 @@ async def test_a_plain_display_prints_the_text_as_it_arrives():
         display.tool_start(call, 30)
         display.tool_end(call, "page text", True, 1.0)
     assert out.getvalue() == "**hi** there"
-    assert err.getvalue() == "\n-> read_url(https://example.com/a)\n   read_url: ok\n"
+    assert err.getvalue() == "\n-> read_url(https://example.com/a)\n   [1] read_url: ok\n"
     assert display.show("1").endswith("\npage text") and "usage" in display.show("2")
 
 

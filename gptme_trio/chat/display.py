@@ -5,9 +5,10 @@ Rendered (a TTY stdout, colour wanted): the reply is Markdown, printed block by 
 is finished (chat/blocks.py, chat/render.py), the unfinished one redrawn below at most every
 `LIVE_EVERY` s; a tool call is one line (`✓ [3] read_url example.com · 1.2 s · 40 lines, 2,345
 chars`) and the first lines of its result; `/show 3` prints the whole. Plain (NO_COLOR,
---no-color, stdout not a TTY): the reply's text as it arrives and the tool lines as they always
-were. Either way a TTY stderr gets the status line (chat/screen.py) while the model or a tool is
-waited for, and `/show N` works.
+--no-color, stdout not a TTY): the reply's text as it arrives, `-> read_url(https://example.com)`
+when a call starts and `   [3] read_url: ok` (or its error) when it ends, numbered as for `/show`.
+Either way a TTY stderr gets the status line (chat/screen.py) while the model or a tool is waited
+for, and `/show N` works.
 """
 
 from __future__ import annotations
@@ -161,10 +162,10 @@ class Display:
         if self._spinner is not None:
             self._spinner.done(call.id)
         self.results.append((call, result))
+        number = len(self.results)  # what `/show N` takes
         if not self.rendered:
-            self.screen.write(f"   {call.name}: {'ok' if ok else result}\n", err=True)
+            self.screen.write(f"   [{number}] {call.name}: {'ok' if ok else result}\n", err=True)
             return
-        number = len(self.results)
         mark = self._paint("✓", _GREEN) if ok else self._paint("✗", _RED)
         head = f"{call.name} {main_argument(call)}"
         facts = f"{duration(seconds)} · {size(result) if ok else self._paint('error', _RED)}"
