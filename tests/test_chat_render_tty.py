@@ -5,10 +5,12 @@ time and the deadline while the model or a tool is waited for, retries, tool lin
 from __future__ import annotations
 
 import re
+import time
 
 import pexpect
 import pytest
 
+from .conftest import alive, descendants
 from .test_chat_tty import PROMPT, ctrl_d_exits_cleanly, spawn_chat
 
 REPLY = """Here is the code:
@@ -145,4 +147,51 @@ def test_without_colour_tool_lines_carry_the_number_show_takes(llm, tmp_path):
     child.expect(rb"read_file\(no-such-file\.txt[^)]*\)\r\n\S[^\r]*no-such-file")
     child.expect(PROMPT)
     assert b"\x1b[3" not in child.before  # no colour
+    ctrl_d_exits_cleanly(child, [])
+
+
+def test_a_slow_slash_command_shows_the_status_line(site, tmp_path):
+    """Issue 16, item 2 for the slash commands that do I/O (/fetch, /search, /screenshot, /compact)."""
+    child = spawn_chat(GPTME_TRIO_HOME=str(tmp_path / "home"))  # no model: slash commands still work
+    child.expect(PROMPT)
+    child.sendline("/fetch " + site.url("/slow?ms=3000"))
+    status = r"/fetch http://127\.0\.0\.1:\d+/slow\?ms=3000 · (\d+\.\d) s".encode()
+    child.expect(status)
+    first = float(child.match.group(1))
+    child.expect(status)
+    assert float(child.match.group(1)) > first  # it counts
+    child.expect("# Slow page")
+    child.expect(PROMPT)
+    assert b"/fetch http" not in child.before.split(b"# Slow page")[-1]  # gone once the page is read
+    ctrl_d_exits_cleanly(child, descendants(child.pid))
+
+
+def test_ctrl_d_typed_during_a_slow_slash_command_ends_chat(site, tmp_path):
+    """As during a turn (tests/test_chat_prompt_tty.py): a Ctrl-D typed on an empty line while /fetch waits
+    for a page that never comes ends the command and chat, with the browser."""
+    child = spawn_chat(GPTME_TRIO_HOME=str(tmp_path / "home"))
+    child.expect(PROMPT)
+    child.sendline("/fetch " + site.url("/never"))
+    child.expect(r"/fetch http://127\.0\.0\.1:\d+/never · \d+\.\d s".encode())  # the browser is up, the page loading
+    tree = descendants(child.pid)
+    child.sendcontrol("d")
+    child.expect(pexpect.EOF, timeout=10)
+    child.close()
+    assert child.exitstatus == 0
+    deadline = time.monotonic() + 3
+    while alive(tree) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(tree)
+
+
+def test_a_provider_error_during_a_turn_is_one_line_and_the_prompt_comes_back(llm, tmp_path):
+    server = llm([{"fault": "status", "status": 401, "message": "bad key"}, {"text": "Fine now."}])
+    child = chat(server, tmp_path)
+    child.sendline("hello")
+    child.expect("gptme-trio: local API error 401: bad key")
+    child.expect(PROMPT)
+    assert b"Traceback" not in child.before
+    child.sendline("again")
+    child.expect("Fine now.")
+    child.expect(PROMPT)
     ctrl_d_exits_cleanly(child, [])

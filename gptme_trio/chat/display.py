@@ -31,6 +31,7 @@ from gptme_trio.llm import Provider, Retrying, ToolCall
 LIVE_EVERY = 0.05  # s: the unfinished block is redrawn at most 20 times a second
 PREVIEW_LINES = 3
 MODEL = "model"  # the spinner's key for the model's wait (tool calls use their ids)
+COMMAND = "command"  # and for a slash command's
 _DIM, _RED, _GREEN, _YELLOW, _CYAN, _BOLD = "2", "31", "32", "33", "36", "1"
 
 
@@ -104,14 +105,19 @@ class Display:
         self._model = model
         self.screen.width, self.screen.height = shutil.get_terminal_size()  # resized since the last turn?
         self._spinner = spinner = Spinner(self.screen)
+        failure: BaseException | None = None
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(spinner.run)
                 nursery.start_soon(self._redraw_live)
                 try:
                     yield
+                except BaseException as exc:  # noqa: BLE001 - raised below as it came, not in the nursery's group
+                    failure = exc  # (a provider's error must reach chat's `except GptmeTrioError`)
                 finally:
                     nursery.cancel_scope.cancel()
+            if failure is not None:
+                raise failure
         finally:
             self._spinner = None
             self._splitter = None
@@ -178,6 +184,18 @@ class Display:
         self.screen.write("".join(line + "\n" for line in lines), err=True)
 
     @contextlib.contextmanager
+    def waiting(self, label: str, seconds: float | None = None) -> Iterator[None]:
+        """Inside `turn`: something slow that is neither the model nor a tool (a slash command doing I/O)
+        is waited for: the status line says `label` and the time (and the deadline, `seconds`, if any)."""
+        if self._spinner is not None:
+            self._spinner.wait(COMMAND, label, seconds)
+        try:
+            yield
+        finally:
+            if self._spinner is not None:
+                self._spinner.done(COMMAND)
+
+    @contextlib.contextmanager
     def asking(self) -> Iterator[None]:
         """A prompt is up (a confirmation): no status line meanwhile."""
         self.screen.paused = True
@@ -197,6 +215,8 @@ class Display:
         self.screen.write("\n" + self._paint(text, _RED) + "\n", err=True)
 
     def say(self, text: str, err: bool = False) -> None:
+        if self._spinner is not None and not err:
+            self._spinner.done(COMMAND)  # a command's answer: what it waited for has come
         self.screen.write(text + "\n", err=err)
 
     def show(self, arg: str) -> str:
