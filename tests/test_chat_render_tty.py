@@ -5,13 +5,14 @@ time and the deadline while the model or a tool is waited for, retries, tool lin
 from __future__ import annotations
 
 import re
+import shlex
 import time
 
 import pexpect
 import pytest
 
-from .conftest import alive, descendants
-from .test_chat_tty import PROMPT, ctrl_d_exits_cleanly, spawn_chat
+from .conftest import alive, cli_command, cli_env, descendants
+from .test_chat_tty import PROMPT, ctrl_d_exits_cleanly, spawn_chat, typing_keys
 
 REPLY = """Here is the code:
 
@@ -195,3 +196,34 @@ def test_a_provider_error_during_a_turn_is_one_line_and_the_prompt_comes_back(ll
     child.expect("Fine now.")
     child.expect(PROMPT)
     ctrl_d_exits_cleanly(child, [])
+
+
+def test_a_stdout_that_is_no_terminal_gets_the_plain_reply(llm, tmp_path):
+    """`gptme-trio chat > reply.md` at a terminal: the prompt and the status line stay on the terminal
+    (prompt_toolkit drew the prompt into the file before), the file gets the reply as the model sent it."""
+    server = llm([{"text": REPLY, "piece": 7}])
+    out = tmp_path / "reply.md"
+    chat = " ".join(shlex.quote(a) for a in cli_command("chat", "-m", "local/test-model"))
+    env = cli_env(PROMPT_TOOLKIT_NO_CPR="1", GPTME_TRIO_HOME=str(tmp_path / "home"), **server.env("local"))
+    child = typing_keys(pexpect.spawn("/bin/sh", ["-c", f"{chat} > {shlex.quote(str(out))}"], env=env, timeout=20))
+    child.expect(PROMPT)
+    child.sendline("show me")
+    child.expect(rb"\r\x1b\[K(\x1b\[[0-9;?]*[A-Za-z])*>")  # the status line erased, the prompt in its row
+    ctrl_d_exits_cleanly(child, [])
+    assert b"Here is the code" not in child.before
+    assert out.read_text() == REPLY + "\n"  # exactly what the model sent: no prompt, no colour, no redraws
+
+
+def test_ctrl_c_while_a_retry_waits_cancels_at_once(llm, tmp_path):
+    server = llm([{"fault": "429", "retry_after": "30"}, {"text": "The next turn works."}])
+    child = chat(server, tmp_path)
+    child.sendline("hello")
+    child.expect(r"rate limited \(429\), retrying in \d+ s · attempt 2/5".encode())
+    child.sendintr()
+    child.expect(r"\[interrupted\]", timeout=5)  # not after the 30 s wait
+    child.expect(PROMPT)
+    child.sendline("again")
+    child.expect("The next turn works.")
+    child.expect(PROMPT)
+    ctrl_d_exits_cleanly(child, [])
+    assert len(server.requests()) == 2

@@ -97,7 +97,8 @@ class Played:
     units: list[list[int]]
 
 
-def play_tall_reply(llm, tmp_path) -> Played:
+def play_tall_reply(llm, tmp_path, typed: str = "") -> Played:
+    """The reply streamed to a chat in a 24-row terminal; `typed`: keys typed while it streams."""
     text, units = tall_reply()
     server = llm([{"text": text, "piece": 5, "pace_ms": 8, "delay_ms": 300}])
     child = spawn_chat(
@@ -114,9 +115,15 @@ def play_tall_reply(llm, tmp_path) -> Played:
     child.expect(PROMPT)
     before = len(log.getvalue())  # all that came before the question: the banner and the prompt
     child.sendline("tell me everything")
+    if typed:
+        child.expect("list item number 5")  # streaming: no prompt is up
+        child.send(typed)
     child.expect("the last list, item 60")
     child.expect(PROMPT)
+    if typed:
+        child.expect(typed)  # the next prompt shows it
     raw = log.getvalue()
+    child.sendcontrol("u")  # the typeahead goes (Ctrl-D on it would edit it, not exit)
     ctrl_d_exits_cleanly(child, [])
     terminal = Terminal()
     stream = pyte.ByteStream(terminal)
@@ -146,3 +153,15 @@ def test_a_reply_taller_than_the_screen_shows_each_line_once_and_redraws_only_it
         latest = max(latest, *units)
     tall = unit_of[2]  # the 28-row list: drawn live only while it fitted on the 24-row screen
     assert max(len(e.rows) for e in events if e.what == "erased" and unit_of[e.rows[0]] == tall) < ROWS
+
+
+def test_typeahead_during_a_rendered_reply_leaves_no_stray_characters(llm, tmp_path):
+    """Issue 16's test list: typeahead during a stream appears in the next prompt, and the screen shows no stray
+    characters (tests/test_chat_input_tty.py checks the same in plain mode)."""
+    typed = "zq typed ahead"
+    played = play_tall_reply(llm, tmp_path, typed)
+    rows = [row for row in played.terminal.transcript() if row.strip()]
+    shown = [n for row in rows for n in marks(row)]
+    assert shown == list(range(1, 61))  # the reply, whole and once, with nothing typed inside it
+    assert [row for row in rows if "zq" in row] == [rows[-1]]  # only the prompt at the bottom has it
+    assert rows[-1].endswith(typed) and rows[-1].startswith(">")

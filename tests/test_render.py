@@ -214,6 +214,19 @@ async def test_a_rendered_display_shows_a_tool_as_one_line_and_a_preview():
     assert "… 10 lines, 69 chars · /show 1" in shown
 
 
+async def test_a_failed_call_is_one_line_marked_error_and_show_has_its_message():
+    out, err = FakeTTY(), FakeTTY()
+    display = Display(color=True, out=out, err=err)
+    call = ToolCall("c1", "read_file", {"path": "missing.txt"})
+    async with display.turn("local/m"):
+        display.tool_start(call, None)
+        display.tool_end(call, "missing.txt: no such file", False, 0.01)
+    assert "\x1b[31m✗\x1b[0m" in err.getvalue() and "\x1b[31merror\x1b[0m" in err.getvalue()  # in red
+    shown = re.sub(r"\x1b\[[0-9;]*[mK]|\r", "", err.getvalue())
+    assert "✗ [1] read_file missing.txt · 0.0 s · error\n  │ missing.txt: no such file\n" in shown
+    assert display.show("1").endswith("\nmissing.txt: no such file")
+
+
 @pytest.mark.parametrize(
     ("env", "flag", "want"),
     [({}, False, True), ({"NO_COLOR": "1"}, False, False), ({}, True, False), ({"TERM": "dumb"}, False, False)],

@@ -86,12 +86,14 @@ class Prompter:
         from prompt_toolkit import PromptSession
         from prompt_toolkit.history import DummyHistory, FileHistory
         from prompt_toolkit.input import create_input
+        from prompt_toolkit.output import create_output
 
         from gptme_trio.chat.completion import ChatCompleter
 
         history.parent.mkdir(parents=True, exist_ok=True)
         history.touch(mode=0o600, exist_ok=True)
         self._input = create_input()
+        output = create_output(always_prefer_tty=True)  # `chat > reply.md`: the prompt on the terminal (stderr)
         self._session: PromptSession[str] = PromptSession(
             history=FileHistory(str(history)),
             completer=ChatCompleter(commands),
@@ -101,18 +103,21 @@ class Prompter:
             interrupt_exception=PromptInterrupted,
             eof_exception=PromptEOF,
             input=self._input,
+            output=output,
         )
         self._confirmation: PromptSession[str] = PromptSession(
             history=DummyHistory(),
             interrupt_exception=PromptInterrupted,
             eof_exception=PromptEOF,
             input=self._input,
+            output=output,
         )
         self._answers: PromptSession[str] = PromptSession(  # `answer`: no history, its own (not a yes/no)
             history=DummyHistory(),
             interrupt_exception=PromptInterrupted,
             eof_exception=PromptEOF,
             input=self._input,
+            output=output,
         )
         self._typeahead = Typeahead()  # kept from turns and confirmations for the next `ask`
         self._editor = Editor()
