@@ -44,6 +44,7 @@ RATE = 200  # tokens/s the renderer must keep up with
 START_TARGET = 0.5
 RATIO_TARGET = 1.10  # CPU to the prompt, this branch / the base: no start-up regression
 IMPORT_CLI = "import gptme_trio.cli"
+IMPORT_CHAT = "import gptme_trio.chat.session"
 STARTUP_HEAD = "## Chat start → prompt"
 PROMPT = re.compile(rb"(^|\n)(\x1b\[[0-9;?]*[A-Za-z])*>")
 
@@ -231,6 +232,8 @@ def startup_section(runs: int, base: str) -> str:
             "`python -c pass`": lambda cpu: time_python("pass", cpu),
             "`python -c 'import gptme_trio.cli'`, this branch": lambda cpu: time_python(IMPORT_CLI, cpu),
             f"`python -c 'import gptme_trio.cli'`, {base}": lambda cpu: time_python(IMPORT_CLI, cpu, before),
+            "`python -c 'import gptme_trio.chat.session'`, this branch": lambda cpu: time_python(IMPORT_CHAT, cpu),
+            f"`python -c 'import gptme_trio.chat.session'`, {base}": lambda cpu: time_python(IMPORT_CHAT, cpu, before),
             "chat → prompt, this branch": lambda cpu: time_chat([], cpu),
             "chat → prompt, this branch, --no-color": lambda cpu: time_chat(["--no-color"], cpu),
             f"chat → prompt, {base} ({commit})": lambda cpu: time_chat([], cpu, before),
@@ -246,7 +249,7 @@ def startup_section(runs: int, base: str) -> str:
     listed = ", ".join(f"`{m}` {'loaded' if yes else 'not loaded'}" for m, yes in lazy.items())
     load_after = os.getloadavg()
     busy = max(load_before[0], load_after[0]) > (os.cpu_count() or 1)
-    ours, cli, theirs, their_cli = names[3], names[1], names[5], names[2]
+    cli, their_cli, chat_side, their_chat_side, ours, theirs = (names[i] for i in (1, 2, 3, 4, 5, 7))
     wall = statistics.median(times[ours])
     wall_verdict = "not judged: busy (see the ratios)" if busy else PASS[wall <= START_TARGET]
     cpu_ratio = statistics.median(cpu[ours]) / statistics.median(cpu[theirs])
@@ -286,6 +289,7 @@ system seconds then (psutil). `python -c`: the whole run, CPU from the reaped ch
 | chat → prompt / `import gptme_trio.cli`, this branch | {ratio(ours, cli, times)} | {ratio(ours, cli, cpu)} |
 | chat → prompt / `import gptme_trio.cli`, {base} | {ratio(theirs, their_cli, times)} | {ratio(theirs, their_cli, cpu)} |
 | chat → prompt, this branch / {base} | {ratio(ours, theirs, times)} | {ratio(ours, theirs, cpu)} |
+| `import gptme_trio.chat.session` (the chat side: httpx, Playwright, the providers), this branch / {base} | {ratio(chat_side, their_chat_side, times)} | {ratio(chat_side, their_chat_side, cpu)} |
 
 **Start → prompt ≤ {START_TARGET * 1000:.0f} ms: wall {wall * 1000:.0f} ms median: {wall_verdict}**
 
