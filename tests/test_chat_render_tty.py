@@ -148,6 +148,9 @@ def test_without_colour_tool_lines_carry_the_number_show_takes(llm, tmp_path):
     child.expect(rb"read_file\(no-such-file\.txt[^)]*\)\r\n\S[^\r]*no-such-file")
     child.expect(PROMPT)
     assert b"\x1b[3" not in child.before  # no colour
+    child.sendline("/model")  # no argument: shows the model in use (switching: tests/test_resume.py)
+    child.expect("model: local/test-model\r\n")
+    child.expect(PROMPT)
     ctrl_d_exits_cleanly(child, [])
 
 
