@@ -5,11 +5,14 @@ time and the deadline while the model or a tool is waited for, retries, tool lin
 from __future__ import annotations
 
 import re
+import shlex
+import time
 
 import pexpect
 import pytest
 
-from .test_chat_tty import PROMPT, ctrl_d_exits_cleanly, spawn_chat
+from .conftest import alive, cli_command, cli_env, descendants
+from .test_chat_tty import PROMPT, ctrl_d_exits_cleanly, spawn_chat, typing_keys
 
 REPLY = """Here is the code:
 
@@ -121,3 +124,109 @@ def test_with_n_a_retry_is_a_line_on_stderr(llm, run_cli, tmp_path):
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout == b"Fine.\n"
     assert "gptme-trio: rate limited (429), retrying in 1 s · attempt 2/5" in ran.stderr.decode()
+
+
+def test_without_colour_tool_lines_carry_the_number_show_takes(llm, tmp_path):
+    """Plain output (NO_COLOR) numbers each finished call as the rendered line does: `[2]` is `/show 2`."""
+    calls = [
+        {"tool_calls": [{"name": "read_file", "arguments": {"path": "pyproject.toml"}}]},
+        {"tool_calls": [{"name": "read_file", "arguments": {"path": "no-such-file.txt"}}]},
+        {"text": "Both done."},
+    ]
+    server = llm(calls)
+    child = chat(server, tmp_path, "-y", NO_COLOR="1")
+    child.sendline("read two files")
+    child.expect(rb"-> read_file\(pyproject\.toml[^)]*\)\r\n   \[1\] read_file: ok\r\n")
+    child.expect(rb"-> read_file\(no-such-file\.txt[^)]*\)\r\n   \[2\] read_file: \S[^\r]*no-such-file")
+    child.expect("Both done.")
+    child.expect(PROMPT)
+    child.sendline("/show 1")
+    child.expect(rb"read_file\(pyproject\.toml[^)]*\)\r\n")
+    child.expect("gptme-trio")  # the file's text, in full
+    child.expect(PROMPT)
+    child.sendline("/show 2")
+    child.expect(rb"read_file\(no-such-file\.txt[^)]*\)\r\n\S[^\r]*no-such-file")
+    child.expect(PROMPT)
+    assert b"\x1b[3" not in child.before  # no colour
+    child.sendline("/model")  # no argument: shows the model in use (switching: tests/test_resume.py)
+    child.expect("model: local/test-model\r\n")
+    child.expect(PROMPT)
+    ctrl_d_exits_cleanly(child, [])
+
+
+def test_a_slow_slash_command_shows_the_status_line(site, tmp_path):
+    """Issue 16, item 2 for the slash commands that do I/O (/fetch, /search, /screenshot, /compact)."""
+    child = spawn_chat(GPTME_TRIO_HOME=str(tmp_path / "home"))  # no model: slash commands still work
+    child.expect(PROMPT)
+    child.sendline("/fetch " + site.url("/slow?ms=3000"))
+    status = r"/fetch http://127\.0\.0\.1:\d+/slow\?ms=3000 · (\d+\.\d) s".encode()
+    child.expect(status)
+    first = float(child.match.group(1))
+    child.expect(status)
+    assert float(child.match.group(1)) > first  # it counts
+    child.expect("# Slow page")
+    child.expect(PROMPT)
+    assert b"/fetch http" not in child.before.split(b"# Slow page")[-1]  # gone once the page is read
+    ctrl_d_exits_cleanly(child, descendants(child.pid))
+
+
+def test_ctrl_d_typed_during_a_slow_slash_command_ends_chat(site, tmp_path):
+    """As during a turn (tests/test_chat_prompt_tty.py): a Ctrl-D typed on an empty line while /fetch waits
+    for a page that never comes ends the command and chat, with the browser."""
+    child = spawn_chat(GPTME_TRIO_HOME=str(tmp_path / "home"))
+    child.expect(PROMPT)
+    child.sendline("/fetch " + site.url("/never"))
+    child.expect(r"/fetch http://127\.0\.0\.1:\d+/never · \d+\.\d s".encode())  # the browser is up, the page loading
+    tree = descendants(child.pid)
+    child.sendcontrol("d")
+    child.expect(pexpect.EOF, timeout=10)
+    child.close()
+    assert child.exitstatus == 0
+    deadline = time.monotonic() + 3
+    while alive(tree) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(tree)
+
+
+def test_a_provider_error_during_a_turn_is_one_line_and_the_prompt_comes_back(llm, tmp_path):
+    server = llm([{"fault": "status", "status": 401, "message": "bad key"}, {"text": "Fine now."}])
+    child = chat(server, tmp_path)
+    child.sendline("hello")
+    child.expect("gptme-trio: local API error 401: bad key")
+    child.expect(PROMPT)
+    assert b"Traceback" not in child.before
+    child.sendline("again")
+    child.expect("Fine now.")
+    child.expect(PROMPT)
+    ctrl_d_exits_cleanly(child, [])
+
+
+def test_a_stdout_that_is_no_terminal_gets_the_plain_reply(llm, tmp_path):
+    """`gptme-trio chat > reply.md` at a terminal: the prompt and the status line stay on the terminal
+    (prompt_toolkit drew the prompt into the file before), the file gets the reply as the model sent it."""
+    server = llm([{"text": REPLY, "piece": 7}])
+    out = tmp_path / "reply.md"
+    chat = " ".join(shlex.quote(a) for a in cli_command("chat", "-m", "local/test-model"))
+    env = cli_env(PROMPT_TOOLKIT_NO_CPR="1", GPTME_TRIO_HOME=str(tmp_path / "home"), **server.env("local"))
+    child = typing_keys(pexpect.spawn("/bin/sh", ["-c", f"{chat} > {shlex.quote(str(out))}"], env=env, timeout=20))
+    child.expect(PROMPT)
+    child.sendline("show me")
+    child.expect(rb"\r\x1b\[K(\x1b\[[0-9;?]*[A-Za-z])*>")  # the status line erased, the prompt in its row
+    ctrl_d_exits_cleanly(child, [])
+    assert b"Here is the code" not in child.before
+    assert out.read_text() == REPLY + "\n"  # exactly what the model sent: no prompt, no colour, no redraws
+
+
+def test_ctrl_c_while_a_retry_waits_cancels_at_once(llm, tmp_path):
+    server = llm([{"fault": "429", "retry_after": "30"}, {"text": "The next turn works."}])
+    child = chat(server, tmp_path)
+    child.sendline("hello")
+    child.expect(r"rate limited \(429\), retrying in \d+ s · attempt 2/5".encode())
+    child.sendintr()
+    child.expect(r"\[interrupted\]", timeout=5)  # not after the 30 s wait
+    child.expect(PROMPT)
+    child.sendline("again")
+    child.expect("The next turn works.")
+    child.expect(PROMPT)
+    ctrl_d_exits_cleanly(child, [])
+    assert len(server.requests()) == 2

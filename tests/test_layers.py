@@ -1,16 +1,20 @@
 """A whole `gptme-trio fetch` run loads no chat-side code: not the LLM providers, the chat loop,
 the agent's tools, nor prompt_toolkit (the import-linter contracts check the static graph; this
-checks what a real run imports, lazily loaded modules included)."""
+checks what a real run imports, lazily loaded modules included). Neither a fetch run nor chat up to
+its prompt loads rich or Pygments (issue 16's start-up budget: they come with chat's first reply)."""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
+import pexpect
 import pytest
 
 from .conftest import cli_env
+from .test_chat_tty import PROMPT
 
 # Runs the real entry point in this process, then lists every module that was loaded.
 DUMP_MODULES = """
@@ -26,6 +30,7 @@ with open(OUT, "w") as f:
 """
 
 CHAT_SIDE = ("gptme_trio.llm", "gptme_trio.chat", "gptme_trio.tools", "prompt_toolkit", "httpx_sse")
+RENDERING = ("rich", "pygments", "markdown_it")  # httpx's own CLI (httpx._main) imports the first two
 
 
 def modules_of_run(tmp_path, *args: str) -> tuple[int, list[str]]:
@@ -50,6 +55,22 @@ def test_a_fetch_run_imports_nothing_of_the_chat_side(tmp_path, site, engine):
     assert "gptme_trio.fetch.batch" in modules  # the run did happen in this process
     loaded = [m for m in modules if m.startswith(CHAT_SIDE)]
     assert loaded == []
+    assert [m for m in modules if m.split(".")[0] in RENDERING] == []
+
+
+def test_chat_draws_its_prompt_without_rich_or_pygments(tmp_path):
+    child = pexpect.spawn(
+        sys.executable,
+        ["-X", "importtime", "-m", "gptme_trio", "chat"],
+        env=cli_env(PROMPT_TOOLKIT_NO_CPR="1", GPTME_TRIO_HOME=str(tmp_path / "home"), GPTME_TRIO_MODEL=""),
+        timeout=30,
+    )
+    child.expect(PROMPT)
+    imported = set(re.findall(r"import time:\s+\d+ \|\s+\d+ \|\s*(\S+)", child.before.decode()))
+    child.sendcontrol("d")
+    child.expect(pexpect.EOF)
+    assert {"prompt_toolkit", "httpx", "gptme_trio.chat.display"} <= imported  # the probe sees imports
+    assert sorted(m for m in imported if m.split(".")[0] in RENDERING) == []
 
 
 def test_the_probe_sees_chat_side_imports(tmp_path):

@@ -198,7 +198,7 @@ async def test_a_plain_display_prints_the_text_as_it_arrives():
         display.tool_start(call, 30)
         display.tool_end(call, "page text", True, 1.0)
     assert out.getvalue() == "**hi** there"
-    assert err.getvalue() == "\n-> read_url(https://example.com/a)\n   read_url: ok\n"
+    assert err.getvalue() == "\n-> read_url(https://example.com/a)\n   [1] read_url: ok\n"
     assert display.show("1").endswith("\npage text") and "usage" in display.show("2")
 
 
@@ -212,6 +212,19 @@ async def test_a_rendered_display_shows_a_tool_as_one_line_and_a_preview():
     shown = re.sub(r"\x1b\[[0-9;]*[mK]|\r", "", err.getvalue())
     assert "✓ [1] read_url example.com/a · 1.2 s · 10 lines, 69 chars\n  │ line 0\n  │ line 1\n  │ line 2\n" in shown
     assert "… 10 lines, 69 chars · /show 1" in shown
+
+
+async def test_a_failed_call_is_one_line_marked_error_and_show_has_its_message():
+    out, err = FakeTTY(), FakeTTY()
+    display = Display(color=True, out=out, err=err)
+    call = ToolCall("c1", "read_file", {"path": "missing.txt"})
+    async with display.turn("local/m"):
+        display.tool_start(call, None)
+        display.tool_end(call, "missing.txt: no such file", False, 0.01)
+    assert "\x1b[31m✗\x1b[0m" in err.getvalue() and "\x1b[31merror\x1b[0m" in err.getvalue()  # in red
+    shown = re.sub(r"\x1b\[[0-9;]*[mK]|\r", "", err.getvalue())
+    assert "✗ [1] read_file missing.txt · 0.0 s · error\n  │ missing.txt: no such file\n" in shown
+    assert display.show("1").endswith("\nmissing.txt: no such file")
 
 
 @pytest.mark.parametrize(

@@ -122,6 +122,8 @@ def test_the_picker_lists_newest_first_and_resume_restores_the_model(llm, tmp_pa
     child.expect(PROMPT)
     child.sendcontrol("d")
     child.expect(pexpect.EOF)
+    history = [line[1:] for line in (home / "history").read_text().splitlines() if line.startswith("+")]
+    assert history == ["and then?", "/model local/model-z"]  # the picker's answers ("9", "2") are not lines
     assert models_asked(server) == ["model-a", "model-b", "model-c", "model-b"]
     assert json.loads((home / "conversations" / "middle" / "meta.json").read_text())["model"] == "local/model-z"
     assert say(home, server, "--resume", "middle", "once more").stdout == b"Answer 5.\n"

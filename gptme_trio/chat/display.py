@@ -5,9 +5,10 @@ Rendered (a TTY stdout, colour wanted): the reply is Markdown, printed block by 
 is finished (chat/blocks.py, chat/render.py), the unfinished one redrawn below at most every
 `LIVE_EVERY` s; a tool call is one line (`✓ [3] read_url example.com · 1.2 s · 40 lines, 2,345
 chars`) and the first lines of its result; `/show 3` prints the whole. Plain (NO_COLOR,
---no-color, stdout not a TTY): the reply's text as it arrives and the tool lines as they always
-were. Either way a TTY stderr gets the status line (chat/screen.py) while the model or a tool is
-waited for, and `/show N` works.
+--no-color, stdout not a TTY): the reply's text as it arrives, `-> read_url(https://example.com)`
+when a call starts and `   [3] read_url: ok` (or its error) when it ends, numbered as for `/show`.
+Either way a TTY stderr gets the status line (chat/screen.py) while the model or a tool is waited
+for, and `/show N` works.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from gptme_trio.llm import Provider, Retrying, ToolCall
 LIVE_EVERY = 0.05  # s: the unfinished block is redrawn at most 20 times a second
 PREVIEW_LINES = 3
 MODEL = "model"  # the spinner's key for the model's wait (tool calls use their ids)
+COMMAND = "command"  # and for a slash command's
 _DIM, _RED, _GREEN, _YELLOW, _CYAN, _BOLD = "2", "31", "32", "33", "36", "1"
 
 
@@ -157,10 +159,10 @@ class Display:
         if self._spinner is not None:
             self._spinner.done(call.id)
         self.results.append((call, result))
+        number = len(self.results)  # what `/show N` takes
         if not self.rendered:
-            self.screen.write(f"   {call.name}: {'ok' if ok else result}\n", err=True)
+            self.screen.write(f"   [{number}] {call.name}: {'ok' if ok else result}\n", err=True)
             return
-        number = len(self.results)
         mark = self._paint("✓", _GREEN) if ok else self._paint("✗", _RED)
         head = f"{call.name} {main_argument(call)}"
         facts = f"{duration(seconds)} · {size(result) if ok else self._paint('error', _RED)}"
@@ -171,6 +173,18 @@ class Display:
         if len(result.splitlines()) > PREVIEW_LINES:
             lines.append(self._paint(f"  … {size(result)} · /show {number}", _DIM))
         self.screen.write("".join(line + "\n" for line in lines), err=True)
+
+    @contextlib.contextmanager
+    def waiting(self, label: str, seconds: float | None = None) -> Iterator[None]:
+        """Inside `turn`: something slow that is neither the model nor a tool (a slash command doing I/O)
+        is waited for: the status line says `label` and the time (and the deadline, `seconds`, if any)."""
+        if self._spinner is not None:
+            self._spinner.wait(COMMAND, label, seconds)
+        try:
+            yield
+        finally:
+            if self._spinner is not None:
+                self._spinner.done(COMMAND)
 
     @contextlib.contextmanager
     def asking(self) -> Iterator[None]:
@@ -192,6 +206,8 @@ class Display:
         self.screen.write("\n" + self._paint(text, _RED) + "\n", err=True)
 
     def say(self, text: str, err: bool = False) -> None:
+        if self._spinner is not None and not err:
+            self._spinner.done(COMMAND)  # a command's answer: what it waited for has come
         self.screen.write(text + "\n", err=err)
 
     def show(self, arg: str) -> str:

@@ -5,11 +5,14 @@ that turn: the stream or the tool calls stop, what happened is recorded, and the
 prompt comes back. Ctrl-C at a confirmation does the same (the turn ends, its calls are
 recorded as interrupted, the model is not called again); Ctrl-D there ends chat after
 recording the turn. Ctrl-C at the prompt clears the line; Ctrl-D exits, and a Ctrl-D typed
-on an empty line while the model answers ends the turn and chat at once (chat/prompt.py).
+on an empty line while the model answers or a slash command runs ends it and chat at once
+(chat/prompt.py). The commands that do I/O (`SLOW`: /fetch, /search ...) show the status line
+while they run, as a turn does for the model and the tools.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Awaitable, Callable, Mapping
@@ -63,6 +66,7 @@ COMMANDS = [
     "/screenshot",
     "/search",
 ]
+SLOW = frozenset({"/fetch", "/screenshot", "/search", "/compact"})  # I/O: the status line shows while they run
 FETCHED_SHARE = 0.25  # of the model's window (in characters, ~4 a token) that one /fetch may take
 FETCHED_MAX = 100_000  # characters, when no model is chosen yet
 
@@ -143,6 +147,10 @@ async def chat_loop(
 ) -> int:
     display = Display(wants_color(os.environ, no_color=not color))
     agent = make_agent(model) if model else None
+
+    async def _say(text: str) -> None:  # through the display: never inside the status line
+        display.say(text)
+
     names = list(tools) if tools is not None else []  # the session always says; /tools lists the defaults
     print(banner(agent.provider if agent else None, names, conversation.name, conversation.path), file=sys.stderr)
     if agent is None:
@@ -192,6 +200,9 @@ async def chat_loop(
         cut = f", shortened from {len(text):,} characters" if len(content) < len(text) else ""
         await _say(f"[added to the conversation as context: {len(content):,} characters{cut}; ask away]")
 
+    async def search_web(query: str) -> None:
+        await _say(await search.search(query) if query else "usage: /search QUERY")
+
     async def tokens(_: str) -> None:
         if keeper is None:
             await _say("token counting is off in this chat")
@@ -209,7 +220,7 @@ async def chat_loop(
     commands: dict[str, Callable[[str], Awaitable[None]]] = {
         "/help": lambda _: _say(HELP),
         "/tools": list_tools,
-        "/search": lambda query: _search(search, query),
+        "/search": search_web,
         "/log": lambda _: _say(_render_log(conversation, display)),
         "/show": lambda arg: _say(display.show(arg)),
         "/undo": undo,
@@ -241,7 +252,9 @@ async def chat_loop(
                 if not line:
                     pass
                 elif name in commands:
-                    await commands[name](arg.strip())
+                    async with display.turn(model_name(agent)), prompter.watching(partial(_end_chat, ui, turn)):
+                        with display.waiting(f"{name} {arg.strip()}") if name in SLOW else contextlib.nullcontext():
+                            await commands[name](arg.strip())
                 elif name.startswith("/"):
                     await _say(f"unknown command {name}; /help lists them")
                 elif agent is None:
@@ -270,14 +283,6 @@ def _end_chat(ui: TerminalUI, turn: trio.CancelScope) -> None:
 
 def model_name(agent: Agent | None) -> str:
     return f"{agent.provider.name}/{agent.provider.model}" if agent else "none"
-
-
-async def _say(text: str) -> None:
-    print(text, flush=True)
-
-
-async def _search(search: WebSearch, query: str) -> None:
-    await _say(await search.search(query) if query else "usage: /search QUERY")
 
 
 def _render_log(conversation: Conversation, display: Display) -> str:

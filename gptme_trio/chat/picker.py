@@ -1,7 +1,8 @@
 """`chat -r` on a terminal: choose a recent conversation from a numbered list; the last exchange shown on resume.
 
-The list is printed, then the answer is read by the chat's own Prompter (`ask`, prompt_toolkit in its
-worker thread): a number, a name, or Enter for the newest. Ctrl-C or Ctrl-D there leaves chat (None).
+The list is printed, then the answer is read by the chat's own Prompter (`answer`, prompt_toolkit in its
+worker thread; never stored in the prompt history): a number, a name, or Enter for the newest. Ctrl-C or
+Ctrl-D there leaves chat (None).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ async def pick(prompter: Prompter, home: Path) -> str | None:
         print("  ... and older ones (gptme-trio chat --list): type a name", flush=True)
     while True:
         try:
-            answer = (await prompter.ask(f"Resume which? [1-{len(shown)}, Enter: 1] ")).strip()
+            answer = (await prompter.answer(f"Resume which? [1-{len(shown)}, Enter: 1] ")).strip()  # not history
         except (PromptInterrupted, PromptEOF):
             print("gptme-trio: nothing resumed", file=sys.stderr, flush=True)
             return None

@@ -33,7 +33,8 @@ Keys typed while no prompt is up (the model answering, a tool running) are typea
   a confirmation takes only keys pressed after it appears. What is pending when it appears is
   kept and replayed into the next `ask`, Enter included, as if the confirmation never came.
   Keys left over after a confirmation's answer are dropped: they were typed at a question.
-- Confirmation answers are not stored in the history: up-arrow never returns them.
+- Confirmation answers, and answers to other questions (`answer`: the -r picker's), are not stored in
+  the history: up-arrow never returns them.
 
 The typeahead store is touched by the worker thread only while a prompt runs, and by the Trio
 thread only while none does (the watch pauses first): one owner at a time.
@@ -87,12 +88,14 @@ class Prompter:
         from prompt_toolkit import PromptSession
         from prompt_toolkit.history import DummyHistory, FileHistory
         from prompt_toolkit.input import create_input
+        from prompt_toolkit.output import create_output
 
         from gptme_trio.chat.completion import ChatCompleter
 
         history.parent.mkdir(parents=True, exist_ok=True)
         history.touch(mode=0o600, exist_ok=True)
         self._input = create_input()
+        output = create_output(always_prefer_tty=True)  # `chat > reply.md`: the prompt on the terminal (stderr)
         self._session: PromptSession[str] = PromptSession(
             history=FileHistory(str(history)),
             completer=ChatCompleter(commands),
@@ -102,12 +105,21 @@ class Prompter:
             interrupt_exception=PromptInterrupted,
             eof_exception=PromptEOF,
             input=self._input,
+            output=output,
         )
         self._confirmation: PromptSession[str] = PromptSession(
             history=DummyHistory(),
             interrupt_exception=PromptInterrupted,
             eof_exception=PromptEOF,
             input=self._input,
+            output=output,
+        )
+        self._answers: PromptSession[str] = PromptSession(  # `answer`: no history, its own (not a yes/no)
+            history=DummyHistory(),
+            interrupt_exception=PromptInterrupted,
+            eof_exception=PromptEOF,
+            input=self._input,
+            output=output,
         )
         self._typeahead = Typeahead()  # kept from turns and confirmations for the next `ask`
         self._editor = Editor()
@@ -128,14 +140,19 @@ class Prompter:
 
     async def ask(self, message: str = "> ") -> str:
         """The user's next message, typeahead first; raises PromptInterrupted / PromptEOF."""
+        return await self._prompt(self._session, message, self._replay_typeahead, lambda: None)
 
-        def replay_typeahead() -> None:
-            from prompt_toolkit.input.typeahead import get_typeahead, store_typeahead
+    async def answer(self, question: str) -> str:
+        """A line typed in answer to `question` (the -r picker's), typeahead first as for `ask`, but never
+        stored in the history: up-arrow and Ctrl-R at the chat's prompt never return it."""
+        return await self._prompt(self._answers, question, self._replay_typeahead, lambda: None)
 
-            self._typeahead.add_keys(get_typeahead(self._input))
-            store_typeahead(self._input, self._typeahead.take())  # the session feeds it in first
+    def _replay_typeahead(self) -> None:
+        """(In the worker, before a prompt starts.) What was typed ahead goes in first, as if typed there."""
+        from prompt_toolkit.input.typeahead import get_typeahead, store_typeahead
 
-        return await self._prompt(self._session, message, replay_typeahead, lambda: None)
+        self._typeahead.add_keys(get_typeahead(self._input))
+        store_typeahead(self._input, self._typeahead.take())  # the session feeds it in first
 
     async def confirm(self, question: str) -> bool:
         """Ask yes/no: Enter, y or yes mean yes. Only keys pressed after the question appears count;

@@ -149,7 +149,7 @@ def chat(
     \b
     Keys: Enter sends; Ctrl-J or Esc-Enter a new line (a paste keeps its newlines); Ctrl-R
     searches the history; Tab completes /commands and paths; /edit or Ctrl-X Ctrl-E opens $EDITOR;
-    Ctrl-C stops the reply; Ctrl-D exits, typed ahead during a reply too.
+    Ctrl-C stops the reply; Ctrl-D exits, typed ahead during a reply or a /command too.
 
     \b
     Context: tokens are counted from what the provider reports. Before a request would pass 80%

@@ -24,8 +24,9 @@ Script: a JSON list of replies, consumed in order.
 
 Optional in any reply: "usage": {"input_tokens": 12, "output_tokens": 3} (default: counted from
 the request and reply), "delay_ms": 50 (before the first event), "piece": 3 (characters per
-delta), "message" (an error's text). A tool call may carry "id" (default "call_<reply>_<i>");
-string "arguments" are sent verbatim (to test invalid JSON). OpenAI usage is sent only when
+delta), "pace_ms": 10 (between events: a reply that streams for a while), "message" (an error's
+text). A tool call may carry "id" (default "call_<reply>_<i>"); string "arguments" are sent verbatim
+(to test invalid JSON). OpenAI usage is sent only when
 the request asked with stream_options.include_usage, as the real API does.
 
 Endpoints:
@@ -224,7 +225,7 @@ class LLMServer:
             bad = f"data: {data}\n\n" if kind == "openai" else f"event: content_block_delta\ndata: {data}\n\n"
             await peer.events([played.events[0], bad, *played.closing])
         else:
-            await peer.events(played.events + played.closing)
+            await peer.events(played.events + played.closing, reply.get("pace_ms", 0) / 1000)
         await peer.send(h11.EndOfMessage())
         return True
 
@@ -275,12 +276,13 @@ class _Peer:
     async def send(self, event: Any) -> None:
         await self.stream.send_all(self.conn.send(event))
 
-    async def events(self, events: list[str]) -> None:
+    async def events(self, events: list[str], pace: float = 0.0) -> None:
         for event in events:
             raw = event.encode()
             for half in (raw[: len(raw) // 2], raw[len(raw) // 2 :]):  # lines split across reads
                 await self.send(h11.Data(data=half))
                 await trio.sleep(0)
+            await trio.sleep(pace)
 
     async def json(self, status: int, value: Any, extra: Sequence[tuple[str, str]] = ()) -> bool:
         body = json.dumps(value).encode()
