@@ -31,6 +31,7 @@ from tests.support import ROOT
 
 from .conftest import alive, cli_env, descendants
 from .test_chat_tty import PROMPT, spawn_chat
+from .test_mcp_server import http_server
 
 HANG = [sys.executable, "-m", "tests.support.mcp_hang_server"]
 OURS = [sys.executable, "-m", "gptme_trio", "mcp", "--tools", "read_url", "--allow-hosts", "127.0.0.1"]
@@ -97,8 +98,8 @@ async def test_tools_results_errors_images_and_cancel_in_process(tmp_path, subre
 
     async with open_servers(specs, logs=tmp_path / "logs", env=os.environ, cwd=ROOT, notice=notice) as servers:
         assert sorted(notices) == [
-            "MCP server picky has no tool named nope",
-            "MCP server slow did not start within 1 s (start_timeout); chat goes on without its tools "
+            "MCP server picky: it has no tool named nope",
+            "MCP server slow: did not start within 1 s (start_timeout); chat goes on without its tools "
             f"(its log: {tmp_path / 'logs' / 'slow.log'})",
         ]
         assert 1 <= slow_failed[0] < 3  # its own deadline, whatever the others took
@@ -140,7 +141,7 @@ async def test_tools_results_errors_images_and_cancel_in_process(tmp_path, subre
         while "hang: failed" not in servers.report():
             await trio.sleep(0.02)
         assert "hang: failed: stopped: was killed by SIGKILL" in servers.report()
-        assert notices[-1].startswith("MCP server hang stopped: was killed by SIGKILL; chat goes on without its tools")
+        assert notices[-1].startswith("MCP server hang: stopped: was killed by SIGKILL; chat goes on without its tools")
         assert "hang__echo" not in servers.tools()
         with pytest.raises(ToolError, match="MCP server hang is not running"):
             await tools["hang__echo"].run(text="hi")
@@ -153,6 +154,28 @@ async def test_a_long_result_is_cut_as_ours_are(tmp_path):
         text = await servers.tools()["hang__echo"].run(text="x" * (RESULT_BUDGET + 5000))
     assert text.startswith("echo: xxx") and len(text) < RESULT_BUDGET + 100
     assert text.endswith(f"[truncated: showing {RESULT_BUDGET:,} of {RESULT_BUDGET + 5006:,} characters]")
+
+
+async def test_a_server_over_http_with_a_token_from_the_environment(tmp_path, site, monkeypatch):
+    monkeypatch.setenv("TEST_MCP_TOKEN", "s3cret")
+    async with http_server("--auth-token", "s3cret", "--tools", "read_url") as endpoint:
+        specs = (
+            ServerSpec("web", url=endpoint, headers={"Authorization": "Bearer ${TEST_MCP_TOKEN}"}),
+            ServerSpec("nokey", url=endpoint, headers={"Authorization": "Bearer ${TEST_MCP_UNSET}"}),
+            ServerSpec("denied", url=endpoint),  # no token: 401
+        )
+        notices: list[str] = []
+        async with open_servers(specs, logs=tmp_path, env=os.environ, cwd=ROOT, notice=notices.append) as servers:
+            read_url = servers.tools()["web__read_url"]
+            assert "Structured concurrency means" in await read_url.run(url=site.url("/normal"))
+            with trio.move_on_after(1):  # cancelled: the server resets its tab, the next call works
+                await read_url.run(url=site.url("/never"))
+            assert "Structured concurrency means" in await read_url.run(url=site.url("/normal"))
+            assert sorted(servers.tools()) == ["web__read_url"]
+    assert "MCP server nokey: cannot start: its headers Authorization names ${TEST_MCP_UNSET}, which is not set; " in (
+        "\n".join(notices)
+    )
+    assert any(n.startswith("MCP server denied: ") and "(HTTP 401)" in n for n in notices), notices
 
 
 def test_tool_names_the_providers_take():
@@ -187,7 +210,7 @@ def test_chat_offers_and_calls_server_tools(llm, site, tmp_path, run_cli, subrea
     lines = ran.stderr.decode().splitlines()
     broken = [line for line in lines if "broken" in line]
     assert broken == [
-        "gptme-trio: MCP server broken cannot start /nonexistent/gptme-trio-test-server: No such file or "
+        "gptme-trio: MCP server broken: cannot start /nonexistent/gptme-trio-test-server: No such file or "
         f"directory; chat goes on without its tools (its log: {home() / 'logs' / 'mcp' / 'broken.log'})"
     ]
     assert not any("Traceback" in line for line in lines)
@@ -250,6 +273,8 @@ def test_without_the_extra_one_line_and_chat_goes_on(llm, tmp_path):
         ('[mcp.servers.x]\nurl = "ftp://h"', "url must be an http:// or https:// URL"),
         ('[mcp.servers.x]\ncommand = "a"\ncwd = "/"', "unknown setting 'cwd' (known: command, args, url"),
         ('[mcp]\nserver = "a"', "[mcp]: only [mcp.servers.NAME] tables go here"),
+        ('[mcp.servers.x]\ncommand = "a"\nheaders = { A = "b" }', "[mcp.servers.x]: headers go with url, not command"),
+        ('[mcp.servers.x]\nurl = "http://h/mcp"\nheaders = { A = 1 }', "headers must be a table of strings"),
     ],
 )
 def test_a_bad_server_entry_is_one_line_and_exit_2(cli, table, says):
@@ -272,8 +297,8 @@ def start_interactive(record: Path, server, *args: str) -> pexpect.spawn:
         stdio("off", ["/nonexistent/off"], "enabled = false"),
     )
     child = spawn_chat("-m", "local/test-model", *args, **server.env("local"))
-    child.expect("MCP server broken cannot start", timeout=30)
-    child.expect(r"MCP server slow did not start within 1 s \(start_timeout\); chat goes on without its tools")
+    child.expect("MCP server broken: cannot start", timeout=30)
+    child.expect(r"MCP server slow: did not start within 1 s \(start_timeout\); chat goes on without its tools")
     child.expect(PROMPT, timeout=30)
     return child
 

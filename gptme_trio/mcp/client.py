@@ -30,17 +30,19 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import mcp_types as types
 import trio
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
 
 from gptme_trio import __version__
 from gptme_trio.core.errors import ToolError
 from gptme_trio.core.images import MAX_IMAGE, Attached, Image, image_type
 from gptme_trio.mcp.child import ServerFailed, open_child
-from gptme_trio.mcp.servers import ServerSpec, model_name
+from gptme_trio.mcp.servers import ServerSpec, expand, model_name
 from gptme_trio.tools import Tool
 
 RESULT_BUDGET = 20_000  # characters of a result handed to the model (the web tools' budget)
@@ -54,6 +56,7 @@ class _Server:
         self.session: ClientSession | None = None
         self.tools: dict[str, Tool] = {}
         self.missing: list[str] = []  # allowlisted names the server does not have
+        self.http_status = 0  # the last HTTP error status a server over HTTP answered
         self.settled = trio.Event()  # running, or failed
 
 
@@ -113,18 +116,25 @@ class Servers:
     ) -> AsyncIterator[tuple[ClientSession, trio.Process | None]]:
         """A session with the server: over HTTP (process None), or with it as our child."""
         spec = server.spec
+        try:
+            extra = {key: expand(value, env, f"env {key}") for key, value in spec.env.items()}
+            headers = {key: expand(value, env, f"headers {key}") for key, value in spec.headers.items()}
+        except ValueError as exc:
+            raise ServerFailed(f"cannot start: its {exc}") from exc
         if spec.url:
-            async with (
-                streamable_http_client(spec.url) as (read, write),
-                ClientSession(read, write, client_info=_CLIENT) as session,
-            ):
-                yield session, None
+            async with create_mcp_http_client(headers=headers or None) as http:
+                _watch_statuses(http, server)
+                async with (
+                    streamable_http_client(spec.url, http_client=http) as (read, write),
+                    ClientSession(read, write, client_info=_CLIENT) as session,
+                ):
+                    yield session, None
             return
         assert spec.command is not None and server.log is not None
         _start_log(server.log, spec)
         argv, log = [spec.command, *spec.args], server.log
         async with (
-            open_child(argv, env={**env, **spec.env}, cwd=cwd, log=log) as child,
+            open_child(argv, env={**env, **extra}, cwd=cwd, log=log) as child,
             ClientSession(child.read, child.write, client_info=_CLIENT) as session,
         ):
             yield session, child.process
@@ -143,13 +153,16 @@ class Servers:
         server.state = f"running · {len(server.tools)} tool(s)"
         server.settled.set()
         if server.missing:
-            self._notice(f"MCP server {server.spec.name} has no tool named {', '.join(server.missing)}")
+            self._notice(f"MCP server {server.spec.name}: it has no tool named {', '.join(server.missing)}")
 
     def _failed(self, server: _Server, reason: str) -> None:
         server.session = None
         server.state = f"failed: {reason}"
         log = f" (its log: {server.log})" if server.log else ""
-        self._notice(f"MCP server {server.spec.name} {reason}; chat goes on without its tools{log}")
+        if server.http_status:  # the SDK words a refusal "Server returned an error response": the status says why
+            reason += f" (HTTP {server.http_status})"
+            server.state += f" (HTTP {server.http_status})"
+        self._notice(f"MCP server {server.spec.name}: {reason}; chat goes on without its tools{log}")
         server.settled.set()
 
     def _tool(self, server: _Server, listed: types.Tool, name: str) -> Tool:
@@ -268,6 +281,16 @@ def _start_log(log: Path, spec: ServerSpec) -> None:
             os.close(fd)
     except OSError:
         pass  # open_child says so, with the reason
+
+
+def _watch_statuses(http: httpx2.AsyncClient, server: _Server) -> None:
+    """Keep the last HTTP error status of `http`'s responses in `server.http_status`."""
+
+    async def record(response: httpx2.Response) -> None:
+        if response.status_code >= 400:
+            server.http_status = response.status_code
+
+    http.event_hooks["response"] = [*http.event_hooks.get("response", []), record]
 
 
 async def _why(exc: Exception, process: trio.Process | None) -> str:

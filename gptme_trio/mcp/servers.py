@@ -3,13 +3,15 @@
     [mcp.servers.github]                  # NAME: a letter, then letters, digits, '-' or '_'
     command = "npx"                       # a stdio server: started by chat, stopped when it ends
     args = ["-y", "@modelcontextprotocol/server-github"]
-    env = { GITHUB_TOKEN = "..." }        # added to chat's environment (the providers' keys are taken out)
+    env = { GITHUB_PERSONAL_ACCESS_TOKEN = "${GITHUB_TOKEN}" }   # added to chat's environment (the
+                                          # providers' keys are taken out); ${VAR}: chat's variable
     tools = ["search_issues"]             # only these of its tools (default: all)
     enabled = true                        # false: listed by /mcp, not started
     start_timeout = 20                    # seconds to start and list its tools (default 15)
 
     [mcp.servers.web]
     url = "http://127.0.0.1:8765/mcp"     # streamable HTTP: a server that runs on its own
+    headers = { Authorization = "Bearer ${WEB_MCP_TOKEN}" }   # sent with every request
 
     specs = parse_servers(config_path, data["mcp"])   # UsageError: one line naming the entry
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +36,8 @@ MAX_TOOL_NAME = 64
 START_SECONDS = 15.0
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,29}$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
-_FIELDS = ("command", "args", "url", "env", "tools", "enabled", "start_timeout")
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_FIELDS = ("command", "args", "url", "headers", "env", "tools", "enabled", "start_timeout")
 CLIENT_INSTALL_HINT = (
     "MCP servers are configured ([mcp.servers] in {}) but the MCP SDK is not installed: "
     "pip install 'gptme-trio[mcp]'; chat goes on without them"
@@ -46,7 +50,8 @@ class ServerSpec:
     command: str | None = None  # stdio: the program (args follow)
     args: tuple[str, ...] = ()
     url: str | None = None  # streamable HTTP
-    env: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)  # with url; values may name ${VAR}s
+    env: dict[str, str] = field(default_factory=dict)  # values may name ${VAR}s of chat's environment
     tools: tuple[str, ...] | None = None  # the allowlist of the server's own tool names; None: all
     enabled: bool = True
     start_timeout: float = START_SECONDS
@@ -96,6 +101,11 @@ def _parse_one(where: str, name: str, fields: Any) -> ServerSpec:
     env = fields.get("env", {})
     if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
         raise UsageError(f'{where}: env must be a table of strings: env = {{ NAME = "value" }}')
+    headers = fields.get("headers", {})
+    if command is not None and "headers" in fields:
+        raise UsageError(f"{where}: headers go with url, not command")
+    if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
+        raise UsageError(f'{where}: headers must be a table of strings: headers = {{ Authorization = "..." }}')
     tools = fields.get("tools")
     if tools is not None and (not isinstance(tools, list) or not tools or not all(isinstance(t, str) for t in tools)):
         raise UsageError(f"{where}: tools must be a list of the server's tool names (leave it out for all)")
@@ -110,6 +120,7 @@ def _parse_one(where: str, name: str, fields: Any) -> ServerSpec:
         command=command,
         args=tuple(args),
         url=url,
+        headers=dict(headers),
         env=dict(env),
         tools=tuple(tools) if tools is not None else None,
         enabled=enabled,
@@ -128,6 +139,17 @@ class Unstarted:
 
     def report(self) -> str:
         return "\n".join(f"{spec.name}: disabled · {spec.where}" for spec in self._specs)
+
+
+def expand(value: str, env: Mapping[str, str], where: str) -> str:
+    """`value` with each ${VAR} replaced by the variable's value in `env`; ValueError names one unset."""
+
+    def one(match: re.Match[str]) -> str:
+        if match[1] not in env:
+            raise ValueError(f"{where} names ${{{match[1]}}}, which is not set")
+        return env[match[1]]
+
+    return _VARIABLE.sub(one, value)
 
 
 def model_name(server: str, tool: str, taken: set[str]) -> str:
