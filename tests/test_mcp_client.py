@@ -109,6 +109,7 @@ async def test_tools_results_errors_images_and_cancel_in_process(tmp_path, subre
             "hang__echo",
             "hang__fail",
             "hang__hang",
+            "hang__mark",
             "hang__shout",
             "picky__echo",  # its allowlist
         ]
@@ -133,7 +134,7 @@ async def test_tools_results_errors_images_and_cancel_in_process(tmp_path, subre
         assert time.perf_counter() - started < 2
         assert await tools["hang__echo"].run(text="again") == "echo: again"  # the connection lives on
         report = servers.report()
-        assert "hang: running · 5 tool(s)" in report and "  hang__echo: Say the text back." in report
+        assert "hang: running · 6 tool(s)" in report and "  hang__echo: Say the text back." in report
         assert "picky: running · 1 tool(s)" in report and "(no tool named nope on this server)" in report
         pids, _ = recorded(record)
         tree = processes(pids)
@@ -225,6 +226,22 @@ def test_chat_offers_and_calls_server_tools(llm, site, tmp_path, run_cli, subrea
     pids, _ = recorded(record)
     gone_within(processes(pids), 1)  # the server and its grandchild: ended with chat
     assert (home() / "logs" / "mcp" / "hang.log").read_text().startswith("--- ")
+
+
+def test_a_call_past_its_deadline_is_cancelled_on_the_server(llm, tmp_path, run_cli, subreaper):
+    record = tmp_path / "record"
+    configure(stdio("hang", [*HANG, str(record)]))
+    server = llm(
+        [
+            {"tool_calls": [{"name": "hang__hang", "arguments": {}}]},
+            {"tool_calls": [{"name": "hang__mark", "arguments": {}}]},
+            {"text": "Gave up on it."},
+        ]
+    )
+    ran = run_cli("chat", "-n", "-m", "local/m", "--tool-timeout", "1", "hang", **server.env("local"))
+    assert ran.returncode == 0 and ran.stdout == b"Gave up on it.\n", ran.stderr
+    assert server.requests()[1]["body"]["messages"][-1]["content"] == "error: timed out after 1 s"
+    assert recorded(record)[1] == ["cancelled", "mark"]  # notifications/cancelled came while it ran
 
 
 def test_chat_without_servers_never_loads_the_sdk(llm):
@@ -326,7 +343,7 @@ def test_interactive_mcp_list_ctrl_c_cancels_and_ctrl_d_leaves_nothing(llm, tmp_
     tree = server_tree(child, record)
     child.sendline("/mcp")
     for line in (
-        r"hang: running · 5 tool\(s\)",
+        r"hang: running · 6 tool\(s\)",
         "  hang__echo: Say the text back.",
         r"ours: running · 1 tool\(s\)",
         "  ours__read_url: Read a web page",

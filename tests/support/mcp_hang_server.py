@@ -4,7 +4,8 @@
 
 At start it spawns a grandchild (`sleep 1000`) that it never ends, and appends "pids SERVER
 GRANDCHILD" to RECORD: chat must end it too. A `hang` call that is cancelled (the client sent
-notifications/cancelled) appends "cancelled". `shout` returns an image too; `fail` is an isError.
+notifications/cancelled, or the server is ending) appends "cancelled", and `mark` appends "mark": a
+"cancelled" before a "mark" came while the server ran. `shout` returns an image too; `fail` is an isError.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ TOOLS = [
     ),
     types.Tool(name="shout", description="Upper-case text and a picture.", input_schema={"type": "object"}),
     types.Tool(name="fail", description="Always fails.", input_schema={"type": "object", "properties": {}}),
+    types.Tool(name="mark", description="Writes a mark in the record.", input_schema={"type": "object"}),
     types.Tool(name="dotted.name", description="A name the providers refuse.", input_schema={"type": "object"}),
 ]
 
@@ -59,6 +61,9 @@ def main(record: Path) -> None:
             finally:
                 with record.open("a") as out:
                     out.write("cancelled\n")
+        if params.name == "mark":
+            with record.open("a") as out:
+                out.write("mark\n")
         if params.name == "fail":
             return types.CallToolResult(content=[types.TextContent(text="it failed, as asked")], is_error=True)
         if params.name == "shout":
