@@ -2,10 +2,10 @@
 
     python -m tests.support.mcp_hang_server RECORD     (from the repository root)
 
-At start it spawns a grandchild (`sleep 1000`) that it never ends, and appends "pids SERVER
-GRANDCHILD" to RECORD: chat must end it too. A `hang` call that is cancelled (the client sent
-notifications/cancelled, or the server is ending) appends "cancelled", and `mark` appends "mark": a
-"cancelled" before a "mark" came while the server ran. `shout` returns an image too; `fail` is an isError.
+At start it spawns a grandchild (`sleep 1000`) that it never ends, and appends "pids SERVER GRANDCHILD"
+to RECORD: chat must end it too. A `hang` call appends "hang" when it starts and "cancelled" when it is
+cancelled (the client sent notifications/cancelled, or the server is ending); `mark` appends "mark", so
+a "cancelled" before a "mark" came while the server ran. `shout` returns an image too; `fail` is an isError.
 """
 
 from __future__ import annotations
@@ -56,6 +56,8 @@ def main(record: Path) -> None:
     async def call_tool(ctx: ServerRequestContext[Any], params: types.CallToolRequestParams) -> types.CallToolResult:
         arguments = params.arguments or {}
         if params.name == "hang":
+            with record.open("a") as out:
+                out.write("hang\n")
             try:
                 await trio.sleep_forever()
             finally:
