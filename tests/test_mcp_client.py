@@ -1,9 +1,9 @@
-"""Chat as an MCP client: [mcp.servers] in config.toml, against `gptme-trio mcp` and a test server whose
-`hang` never returns (tests/support/mcp_hang_server.py), with the SDK's real client and real processes.
-
-What a user sees: the servers' tools offered to the model (as NAME__tool, schemas passed through) and
-called, /mcp, one line for a server that cannot start (chat goes on), Ctrl-C cancelling a call (the
-server gets notifications/cancelled), and no process of any server left after chat ends, however it ends.
+"""Chat as an MCP client: [mcp.servers] in config.toml, against `gptme-trio mcp` (stdio and HTTP) and a
+test server whose `hang` never returns (tests/support/mcp_hang_server.py), with the SDK's real client and
+real processes: the servers' tools offered to the model (as NAME__tool, schemas passed through) and
+called, results, errors and images, a call cancelled by its deadline (the server gets
+notifications/cancelled), one line for a server that cannot start (chat goes on), the config's mistakes,
+and no process of any server left after chat ends. The terminal side: test_mcp_client_tty.py.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import time
 import tomllib
 from pathlib import Path
 
-import pexpect
 import psutil
 import pytest
 import trio
@@ -29,8 +28,7 @@ from gptme_trio.mcp.client import RESULT_BUDGET, open_servers
 from gptme_trio.mcp.servers import ServerSpec, model_name, parse_servers
 from tests.support import ROOT
 
-from .conftest import alive, cli_env, descendants
-from .test_chat_tty import PROMPT, spawn_chat
+from .conftest import alive, cli_env
 from .test_mcp_server import http_server
 
 HANG = [sys.executable, "-m", "tests.support.mcp_hang_server"]
@@ -300,98 +298,6 @@ def test_a_bad_server_entry_is_one_line_and_exit_2(cli, table, says):
     assert ran.returncode == 2
     [line] = ran.stderr.decode().splitlines()
     assert line.startswith(f"gptme-trio: {home() / 'config.toml'}: [mcp") and says in line, line
-
-
-# --- interactive: /mcp, Ctrl-C cancels a server's call, every way out leaves nothing ----------------
-
-
-def start_interactive(record: Path, server, *args: str) -> pexpect.spawn:
-    configure(
-        stdio("hang", [*HANG, str(record)]),
-        stdio("ours", OURS),
-        stdio("broken", ["/nonexistent/gptme-trio-test-server"]),
-        stdio("slow", ["sleep", "1000"], "start_timeout = 1"),  # never answers: given up after 1 s
-        stdio("off", ["/nonexistent/off"], "enabled = false"),
-    )
-    child = spawn_chat("-m", "local/test-model", *args, **server.env("local"))
-    child.expect("MCP server broken: cannot start", timeout=30)
-    child.expect(r"MCP server slow: did not start within 1 s \(start_timeout\); chat goes on without its tools")
-    child.expect(PROMPT, timeout=30)
-    return child
-
-
-def server_tree(child: pexpect.spawn, record: Path) -> list[psutil.Process]:
-    """chat's descendants: both servers, and the test server's grandchild."""
-    pids, _ = recorded(record)
-    tree = descendants(child.pid)
-    assert pids and set(pids) <= {p.pid for p in tree}
-    assert any("gptme_trio" in " ".join(p.cmdline()) and "mcp" in p.cmdline() for p in tree)
-    return tree
-
-
-@pytest.mark.serial  # a latency bound
-def test_interactive_mcp_list_ctrl_c_cancels_and_ctrl_d_leaves_nothing(llm, tmp_path, subreaper):
-    record = tmp_path / "record"
-    server = llm(
-        [
-            {"tool_calls": [{"name": "hang__hang", "arguments": {"tags": ["a"]}}]},
-            {"tool_calls": [{"name": "hang__echo", "arguments": {"text": "still here"}}]},
-            {"text": "Echoed."},
-        ]
-    )
-    child = start_interactive(record, server)
-    tree = server_tree(child, record)
-    child.sendline("/mcp")
-    for line in (
-        r"hang: running · 6 tool\(s\)",
-        "  hang__echo: Say the text back.",
-        r"ours: running · 1 tool\(s\)",
-        "  ours__read_url: Read a web page",
-        "broken: failed: cannot start /nonexistent/gptme-trio-test-server: No such file or directory",
-        r"slow: failed: did not start within 1 s",
-        "off: disabled",
-    ):
-        child.expect(line.encode())
-    child.expect(PROMPT)
-    child.sendline("hang, please")
-    child.expect(r"Run hang__hang\(\['a'\]\)\? \[Y/n\]")  # confirmed like ours
-    child.sendline("y")
-    wait_for(lambda: recorded(record)[1] == ["hang"], 10, "the call never reached the server")
-    time.sleep(0.2)
-    sent = time.monotonic()
-    child.sendintr()
-    child.expect(r"\[interrupted\]")
-    child.expect(PROMPT)
-    assert time.monotonic() - sent < 1.0
-    wait_for(lambda: recorded(record)[1] == ["hang", "cancelled"], 3, "the server never got notifications/cancelled")
-    child.sendline("echo it")
-    child.expect(r"Run hang__echo\(still here\)\? \[Y/n\]")
-    child.sendline("y")
-    child.expect("Echoed.")
-    child.expect(PROMPT)
-    child.sendcontrol("d")
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0
-    gone_within(tree, 5)
-    requests = server.requests()
-    assert [m["content"] for m in requests[1]["body"]["messages"][-2:]] == ["interrupted by user", "echo it"]
-    assert requests[2]["body"]["messages"][-1]["content"] == "echo: still here"
-
-
-@pytest.mark.parametrize("how", ["SIGTERM", "exit"])
-def test_every_server_process_ends_with_chat(llm, tmp_path, subreaper, how):
-    record = tmp_path / "record"
-    child = start_interactive(record, llm([]))
-    tree = server_tree(child, record)
-    if how == "SIGTERM":
-        child.kill(signal.SIGTERM)
-    else:
-        child.sendline("/exit")
-    child.expect(pexpect.EOF, timeout=15)
-    child.close()
-    assert child.exitstatus == (143 if how == "SIGTERM" else 0)
-    gone_within(tree, 5)
 
 
 def test_config_example_in_the_readme_is_valid():
