@@ -26,7 +26,7 @@ import signal
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,7 @@ from gptme_trio.mcp.servers import ServerSpec, expand, model_name
 from gptme_trio.tools import Tool
 
 RESULT_BUDGET = 20_000  # characters of a result handed to the model (the web tools' budget)
+SAY_WAITING = 2.0  # seconds of waiting for servers to start before chat says so
 LOG_KEEP = 10 * 1024 * 1024  # bytes: a log past this is moved to NAME.log.1 when the server starts
 
 
@@ -156,7 +157,10 @@ class Servers:
             self._notice(f"MCP server {server.spec.name}: it has no tool named {', '.join(server.missing)}")
 
     def _failed(self, server: _Server, reason: str) -> None:
+        """One line for a server that failed (once: not again as its connection closes, nor as chat ends)."""
         server.session = None
+        if self.closing or server.state.startswith("failed"):
+            return
         server.state = f"failed: {reason}"
         log = f" (its log: {server.log})" if server.log else ""
         if server.http_status:  # the SDK words a refusal "Server returned an error response": the status says why
@@ -187,10 +191,10 @@ class Servers:
         except Exception as exc:  # a broken connection, a malformed answer
             raise ToolError(f"{who}: {_reason(exc)}") from exc
         text, images = self._content(result)
-        if result.is_error:
-            raise ToolError(text or f"{tool} failed without saying why")
         if len(text) > RESULT_BUDGET:
             text = text[:RESULT_BUDGET] + f"\n\n[truncated: showing {RESULT_BUDGET:,} of {len(text):,} characters]"
+        if result.is_error:
+            raise ToolError(text or f"{tool} failed without saying why")
         return Attached(text, tuple(images)) if images else text
 
     def _content(self, result: types.CallToolResult) -> tuple[str, list[Image]]:
@@ -235,16 +239,24 @@ async def open_servers(
     """Start the enabled servers concurrently; yield once each runs or failed (or ran out of its
     start_timeout); stop them all on the way out, on every exit path."""
     if any(spec.command and spec.enabled for spec in specs):
-        logs.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with suppress(OSError):  # else each server says it cannot open its log, and why
+            logs.mkdir(parents=True, exist_ok=True, mode=0o700)
     with tempfile.TemporaryDirectory(prefix="gptme-trio-mcp-images-") as images:
         servers = Servers(specs, logs, Path(images), notice)
         async with trio.open_nursery() as nursery:
             for server in servers._servers:
                 if server.spec.enabled:
                     nursery.start_soon(servers._run, server, env, cwd)
-            for server in servers._servers:
-                if server.spec.enabled:
+            starting = [server for server in servers._servers if server.spec.enabled]
+            with trio.move_on_after(SAY_WAITING):
+                for server in starting:
                     await server.settled.wait()
+            waiting = [server.spec for server in starting if not server.settled.is_set()]
+            if waiting:  # a server fetched by npx or uvx on its first use takes a while: say what chat waits for
+                names, most = ", ".join(spec.name for spec in waiting), max(spec.start_timeout for spec in waiting)
+                notice(f"waiting for MCP server(s) {names} to start (at most {most:g} s)")
+            for server in starting:
+                await server.settled.wait()
             try:
                 yield servers
             finally:
