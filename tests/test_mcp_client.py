@@ -159,13 +159,14 @@ async def test_a_long_result_is_cut_as_ours_are(tmp_path):
     assert text.endswith(f"[truncated: showing {RESULT_BUDGET:,} of {RESULT_BUDGET + 5006:,} characters]")
 
 
-async def test_a_server_over_http_with_a_token_from_the_environment(tmp_path, site, monkeypatch):
+async def test_a_server_over_http_with_a_token_from_the_environment(tmp_path, site, monkeypatch, free_port):
     monkeypatch.setenv("TEST_MCP_TOKEN", "s3cret")
     async with http_server("--auth-token", "s3cret", "--tools", "read_url") as endpoint:
         specs = (
             ServerSpec("web", url=endpoint, headers={"Authorization": "Bearer ${TEST_MCP_TOKEN}"}),
             ServerSpec("nokey", url=endpoint, headers={"Authorization": "Bearer ${TEST_MCP_UNSET}"}),
             ServerSpec("denied", url=endpoint),  # no token: 401
+            ServerSpec("down", url=f"http://127.0.0.1:{free_port}/mcp"),  # nobody listens
         )
         notices: list[str] = []
         async with open_servers(specs, logs=tmp_path, env=os.environ, cwd=ROOT, notice=notices.append) as servers:
@@ -179,6 +180,7 @@ async def test_a_server_over_http_with_a_token_from_the_environment(tmp_path, si
         "\n".join(notices)
     )
     assert any(n.startswith("MCP server denied: ") and "(HTTP 401)" in n for n in notices), notices
+    assert any(n.startswith("MCP server down: cannot reach it (") for n in notices), notices
 
 
 def test_tool_names_the_providers_take():

@@ -333,6 +333,8 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     text = " ".join(str(exc).split())
+    if isinstance(exc, httpx2.TransportError):  # no connection, no name, a timeout: the server is not there
+        return f"cannot reach it ({text[:200] or type(exc).__name__})"
     return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
 
 
