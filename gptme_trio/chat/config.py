@@ -25,7 +25,8 @@ user config directory (e.g. ~/.config/gptme-trio/config.toml).
     [mcp.servers.github]                # an MCP server whose tools chat offers as github__TOOL
     command = "npx"                     # stdio (or url = "http://127.0.0.1:8765/mcp")
     args = ["-y", "@modelcontextprotocol/server-github"]
-    env = { GITHUB_TOKEN = "..." }      # also: tools = [...] (an allowlist), enabled, start_timeout
+    env = { GITHUB_PERSONAL_ACCESS_TOKEN = "${GITHUB_TOKEN}" }   # ${VAR}: chat's variable, not a secret here
+    tools = ["search_issues"]           # an allowlist; also enabled = false, start_timeout, headers (url)
 
     [providers.openai]                  # keys are named, never written here
     api_key_env = "WORK_OPENAI_KEY"     # read the key from this variable instead of OPENAI_API_KEY
