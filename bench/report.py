@@ -29,6 +29,11 @@ PARTS = [  # (file, what it covers)
     ("render.md", "issue 16: replies rendered as Markdown: tokens/s and CPU per token; chat start-up vs main"),
     ("eof.md", "issue 14: Ctrl-D -> chat ended, at the prompt, while the model thinks, while a reply streams"),
     ("resume.md", "issue 16: chat --list and the -r picker with 0/100/1,000 saved conversations (CPU)"),
+    (
+        "mcp_client.md",
+        "issue 17: chat as an MCP client: closing a stdio server vs the SDK's stdio_client (what is left), "
+        "cancel latency, chat start and exit with servers (run apart: needs the [mcp] extra)",
+    ),
     ("extraction.md", "figure 6: extraction quality on 181 pages vs trafilatura and readability-lxml"),
     (
         "extraction_wcxb.md",

@@ -22,6 +22,12 @@ user config directory (e.g. ~/.config/gptme-trio/config.toml).
     output_price = 0.0
     vision = false                      # whether it takes images (screenshots, image files)
 
+    [mcp.servers.github]                # an MCP server whose tools chat offers as github__TOOL
+    command = "npx"                     # stdio (or url = "http://127.0.0.1:8765/mcp")
+    args = ["-y", "@modelcontextprotocol/server-github"]
+    env = { GITHUB_PERSONAL_ACCESS_TOKEN = "${GITHUB_TOKEN}" }   # ${VAR}: chat's variable, not a secret here
+    tools = ["search_issues"]           # an allowlist; also enabled = false, start_timeout, headers (url)
+
     [providers.openai]                  # keys are named, never written here
     api_key_env = "WORK_OPENAI_KEY"     # read the key from this variable instead of OPENAI_API_KEY
     base_url = "https://gateway.example/v1"
@@ -63,6 +69,7 @@ _TOP: dict[str, type | tuple[type, ...]] = {
     "search": dict,
     "providers": dict,
     "models": dict,
+    "mcp": dict,
 }
 
 
@@ -81,6 +88,7 @@ class Config:
     search_url: str | None = None
     providers: dict[str, dict[str, str]] = field(default_factory=dict)
     models: dict[str, dict[str, float | bool]] = field(default_factory=dict)  # llm.models overrides
+    mcp: dict[str, Any] = field(default_factory=dict)  # [mcp.servers.NAME]: checked by mcp/servers.py (the CLI)
 
     def key_vars(self) -> set[str]:
         """The names of every variable that may hold an API key (built in, and named in the config)."""
@@ -164,6 +172,7 @@ def load_config(env: Mapping[str, str] = os.environ) -> Config:
         search_url=search.get("url"),
         providers={name: dict(s) for name, s in providers.items()},
         models={name: dict(fields) for name, fields in models.items()},
+        mcp=data.get("mcp", {}),
     )
 
 

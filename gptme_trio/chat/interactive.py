@@ -38,6 +38,7 @@ HELP = """\
 /exit              leave (Ctrl-D too)
 /edit [TEXT]       write the message in $EDITOR (Ctrl-X Ctrl-E edits the line in place)
 /tools             the tools the model can call
+/mcp               the MCP servers (config.toml's [mcp.servers]): their state and tools
 /log               the conversation so far
 /show [N]          tool result N in full, as the model read it (default: the last)
 /undo [N]          forget the last N turns (default 1)
@@ -55,6 +56,7 @@ COMMANDS = [
     "/exit",
     "/edit",
     "/tools",
+    "/mcp",
     "/log",
     "/show",
     "/undo",
@@ -67,6 +69,7 @@ COMMANDS = [
     "/search",
 ]
 SLOW = frozenset({"/fetch", "/screenshot", "/search", "/compact"})  # I/O: the status line shows while they run
+NO_SERVERS = "no MCP servers configured: add [mcp.servers.NAME] to config.toml (README: MCP servers in chat)"
 FETCHED_SHARE = 0.25  # of the model's window (in characters, ~4 a token) that one /fetch may take
 FETCHED_MAX = 100_000  # characters, when no model is chosen yet
 
@@ -144,6 +147,7 @@ async def chat_loop(
     tools: Mapping[str, Tool] | None = None,  # the tools the model has (default: the web tools)
     keeper: ContextKeeper | None = None,  # tokens and compaction (/tokens, /compact)
     color: bool = True,  # False: --no-color (NO_COLOR and a stdout that is no terminal count too)
+    servers: Callable[[], str] | None = None,  # what /mcp says: the MCP servers, their state and tools
 ) -> int:
     display = Display(wants_color(os.environ, no_color=not color))
     agent = make_agent(model) if model else None
@@ -220,6 +224,7 @@ async def chat_loop(
     commands: dict[str, Callable[[str], Awaitable[None]]] = {
         "/help": lambda _: _say(HELP),
         "/tools": list_tools,
+        "/mcp": lambda _: _say(servers() if servers is not None else NO_SERVERS),
         "/search": search_web,
         "/log": lambda _: _say(_render_log(conversation, display)),
         "/show": lambda arg: _say(display.show(arg)),

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
 import httpx
@@ -30,6 +30,7 @@ from gptme_trio.core.policy import UrlPolicy
 from gptme_trio.core.proxy import open_policy_proxy
 from gptme_trio.core.runtime import Interrupts
 from gptme_trio.llm import Message, Provider, Retrying, ToolCall
+from gptme_trio.tools import Tool
 from gptme_trio.tools.background import open_background
 from gptme_trio.tools.files import FileTools
 from gptme_trio.tools.paths import Workspace
@@ -75,6 +76,13 @@ class ChatPlan:
     models: Mapping[str, Mapping[str, float | bool]] = field(default_factory=dict)  # config's [models.*] overrides
     color: bool = True  # False: --no-color (interactive chat prints plain text)
     model_given: bool = False  # -m on the command line: it beats a resumed conversation's own model
+
+
+class ServerTools(Protocol):
+    """Tools served from elsewhere: the MCP servers the CLI opened (mcp/client.py's Servers)."""
+
+    def tools(self) -> dict[str, Tool]: ...
+    def report(self) -> str: ...
 
 
 SYSTEM_PROMPT = (
@@ -148,11 +156,13 @@ async def run_chat(
     interrupts: Interrupts,
     *,
     providers: Callable[[str, Mapping[str, str], httpx.AsyncClient], Provider] | None = None,
+    servers: ServerTools | None = None,
 ) -> int:
-    """`providers` turns "PROVIDER/MODEL" into a Provider: `llm.registry.resolve` unless a test injects one."""
+    """`providers` turns "PROVIDER/MODEL" into a Provider: `llm.registry.resolve` unless a test injects one.
+    `servers`: the MCP servers' tools, which join chat's own (their config chose them, not --tools)."""
     hands = any(name in plan.tools for name in ACTING) if plan.tools is not None else plan.interactive
     if not plan.interactive:
-        return await _serve(plan, open_conversation(plan, hands), interrupts, providers, None)
+        return await _serve(plan, open_conversation(plan, hands), interrupts, providers, None, servers)
     from gptme_trio.chat.interactive import COMMANDS
     from gptme_trio.chat.prompt import Prompter
 
@@ -164,7 +174,7 @@ async def run_chat(
             chosen = await pick(prompter, plan.home)
             if chosen is None:
                 return EXIT_OK
-        return await _serve(plan, open_conversation(plan, hands, chosen), interrupts, providers, prompter)
+        return await _serve(plan, open_conversation(plan, hands, chosen), interrupts, providers, prompter, servers)
 
 
 async def _serve(
@@ -173,6 +183,7 @@ async def _serve(
     interrupts: Interrupts,
     providers: Callable[[str, Mapping[str, str], httpx.AsyncClient], Provider] | None,
     prompter: Prompter | None,
+    servers: ServerTools | None = None,
 ) -> int:
     """The services opened, then the chat: interactive when there is a `prompter`, else plan.prompts."""
     model = chat_model(plan, conversation)
@@ -195,6 +206,7 @@ async def _serve(
         shell = Shell(workspace.root, os.environ, background, plan.shell)  # keys were taken out of os.environ
         every = [*web.tools(), *search.tools(), *shell.tools(), *FileTools(workspace).tools()]
         tools, off = choose({t.name: t for t in every}, plan.tools, plan.interactive)
+        tools.update(servers.tools() if servers is not None else {})
         keeper = ContextKeeper(plan.models)  # one ledger for the chat, whichever model /model picks
         keeper.add_earlier(conversation.usage)  # a resumed log's replies (/tokens shows them apart)
 
@@ -223,6 +235,7 @@ async def _serve(
                 tools=tools,
                 keeper=keeper,
                 color=plan.color,
+                servers=servers.report if servers is not None else None,
             )
         if not model:  # checked above, before anything started; this tells the type checker
             raise ProviderConfigError(NO_MODEL_HELP)

@@ -6,12 +6,18 @@ import dataclasses
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from click.core import ParameterSource
 
 from gptme_trio.cli.common import SECONDS, browser_options, fail, first, run
 from gptme_trio.core.errors import EXIT_SIGPIPE, UsageError
+
+if TYPE_CHECKING:
+    from gptme_trio.chat.session import ChatPlan
+    from gptme_trio.core.runtime import Interrupts
+    from gptme_trio.mcp.servers import ServerSpec
 
 CHAT_EXIT_HELP = """\b
 Exit codes:
@@ -163,6 +169,10 @@ def chat(
     tool call one line and a preview (/show N prints result N whole), and a status line says
     what is waited for and its deadline, retries too. NO_COLOR=1 or --no-color: plain text.
 
+    MCP servers: [mcp.servers.NAME] tables in config.toml (command and args, or url) add
+    their tools as NAME__TOOL, called like ours (confirmed, under --tool-timeout, Ctrl-C
+    cancels them); /mcp lists the servers, their state and tools. Needs the [mcp] extra.
+
     Conversations: saved under $GPTME_TRIO_HOME/conversations/NAME/ from the first message on
     (a launch where nothing is said leaves nothing). A resumed conversation keeps its model
     (the last /model chosen) unless -m is given, and shows its last exchange.
@@ -178,10 +188,11 @@ def chat(
         return
     from gptme_trio.chat.agent import ChatSettings
     from gptme_trio.chat.config import load_config
-    from gptme_trio.chat.session import ChatPlan, run_chat
+    from gptme_trio.chat.session import ChatPlan
     from gptme_trio.chat.store import check_name, exists
     from gptme_trio.chat.toolset import check_names, parse_names
     from gptme_trio.core.browser.locate import browser_spec
+    from gptme_trio.mcp.servers import parse_servers
     from gptme_trio.tools.shell import ShellSettings
 
     try:
@@ -198,6 +209,7 @@ def chat(
             if not resume and exists(home_dir(), name):
                 raise UsageError(f"a conversation named {name!r} exists already: --resume {name}, or another --name")
         config = load_config()
+        servers = parse_servers(config.path, config.mcp) if config.mcp else ()
         model = model or config.model
         tool_timeout = first(tool_timeout, config.tool_timeout, 30.0)
         llm_timeout = first(llm_timeout, config.llm_timeout, 120.0)
@@ -247,9 +259,33 @@ def chat(
         )
     except UsageError as exc:
         fail(str(exc))
-    for name in config.key_vars():  # the plan has its copy; the driver and Chromium inherit no keys
+    for name in config.key_vars():  # the plan has its copy; the driver, Chromium and MCP servers inherit no keys
         os.environ.pop(name, None)
-    run(lambda interrupts: run_chat(plan, interrupts), verbose)
+    run(lambda interrupts: chat_with_servers(plan, servers, interrupts, config.path), verbose)
+
+
+async def chat_with_servers(
+    plan: ChatPlan, servers: tuple[ServerSpec, ...], interrupts: Interrupts, where: Path | None
+) -> int:
+    """The chat, with the MCP servers the config names open around it (started concurrently, each under
+    its start_timeout; all stopped on the way out). The SDK is imported only when a server is enabled."""
+    from gptme_trio.chat.session import run_chat
+    from gptme_trio.mcp.servers import CLIENT_INSTALL_HINT, Unstarted
+
+    if not any(spec.enabled for spec in servers):
+        return await run_chat(plan, interrupts, servers=Unstarted(servers) if servers else None)
+    try:
+        from gptme_trio.mcp.client import open_servers
+    except ImportError:
+        print(f"gptme-trio: {CLIENT_INSTALL_HINT.format(where)}", file=sys.stderr, flush=True)
+        return await run_chat(plan, interrupts)
+
+    def notice(text: str) -> None:
+        print(f"gptme-trio: {text}", file=sys.stderr, flush=True)
+
+    logs = plan.home / "logs" / "mcp"
+    async with open_servers(servers, logs=logs, env=os.environ, cwd=plan.workdir, notice=notice) as opened:
+        return await run_chat(plan, interrupts, servers=opened)
 
 
 def list_conversations(home: Path, as_json: bool) -> None:

@@ -24,6 +24,7 @@ from typing import Any, get_type_hints
 from gptme_trio.core.errors import ToolError
 
 _JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean"}
+_SIMPLE = frozenset(_JSON_TYPES.values())
 
 
 @dataclass
@@ -71,14 +72,21 @@ class Tool:
         return replace(self, sequential=True)
 
     def check_arguments(self, arguments: dict[str, Any]) -> dict[str, Any]:
-        """The arguments, checked against the schema's names and types, or ToolError."""
-        props, required = self.parameters["properties"], self.parameters.get("required", [])
-        unknown = sorted(set(arguments) - set(props))
+        """The arguments, checked against the schema's names and types, or ToolError.
+
+        Ours are flat (str, int, float, bool; no others allowed). A schema from elsewhere (an MCP
+        server's) may allow more names, or types beyond these: what it says beyond them is left to
+        the tool's own server to check."""
+        props, required = self.parameters.get("properties") or {}, self.parameters.get("required") or []
+        closed = self.parameters.get("additionalProperties") is False
+        unknown = sorted(set(arguments) - set(props)) if closed else []
         missing = [name for name in required if name not in arguments]
         if unknown or missing:
             raise ToolError(f"{self.name}: unknown arguments {unknown}, missing {missing}".replace(", missing []", ""))
         for name, value in arguments.items():
-            expected, actual = props[name]["type"], _JSON_TYPES.get(type(value))
+            expected, actual = (props.get(name) or {}).get("type"), _JSON_TYPES.get(type(value))
+            if expected not in _SIMPLE:
+                continue
             if actual != expected and not (expected == "number" and actual == "integer"):
                 raise ToolError(f"{self.name}: argument {name!r} must be a {expected}")
         return arguments
