@@ -17,7 +17,7 @@ import html as htmllib
 import re
 
 _H1 = re.compile(r"<h1[\s>]", re.IGNORECASE)
-_HTML_AFTER = 40_000  # characters of HTML after the <h1> that are looked at
+_HTML_AFTER = 15_000  # characters of HTML after the <h1> that are looked at (40,000: same answers, 2x the time)
 _TEXT = 500  # characters of text after the <h1>'s start in which the byline must be
 _SKIP = re.compile(r"<(script|style|noscript|svg|template)\b.*?</\1\s*>|<!--.*?-->", re.IGNORECASE | re.DOTALL)
 _TAG = re.compile(r"<[^>]*>")
