@@ -71,6 +71,7 @@ class Page:
         self._in_goto = False  # a main-frame navigation now is goto()'s
         self._redirect_hop: str | None = None  # where the request filter found goto()'s document redirecting
         self._document_failure = ""  # why the document of the navigation in flight failed after it committed
+        self._cdp: Any = None  # the tab's CDP session (Playwright's CDPSession), made on first need
         raw.on("console", lambda m: self._note(m.type, m.text))
         raw.on("pageerror", lambda e: self._note("pageerror", str(e)))
         raw.on("crash", self._on_crash)
@@ -158,7 +159,7 @@ class Page:
         self._redirect_hop = hop
 
     async def goto(self, url: str, wait_until: str = "load") -> Navigation:
-        if self.uses > 1 and urldefrag(url)[0] == urldefrag(self._raw.url)[0]:
+        if self.uses > 1 and "#" in url and urldefrag(url)[0] == urldefrag(self._raw.url)[0]:
             # Only the fragment differs from the tab's last page: that would not load anything.
             await self._call(self._raw.goto, "about:blank", url=url)
         target, hops = url, 0
@@ -324,7 +325,7 @@ class Page:
         if block_media:
 
             async def block() -> None:
-                cdp = await self._context.new_cdp_session(self._raw)
+                self._cdp = cdp = await self._context.new_cdp_session(self._raw)
                 await cdp.send("Network.enable")
                 await cdp.send("Network.setBlockedURLs", {"urls": list(BLOCKED_URL_PATTERNS)})
 
@@ -333,14 +334,27 @@ class Page:
             self._guard = RequestGuard(self, self._host.trio_as_aio(request_filter))
             await self._call(self._guard.install, self._context)
 
-    async def reset(self) -> None:
-        """After a cancelled use: about:blank ends whatever the tab was loading (Chromium goes on
-        with a cancelled goto), the request checks of that use are dropped, and the renderer must
-        answer a script: one wedged by JavaScript never does, so the caller's bound discards it."""
-        await self._call(self._raw.goto, "about:blank")
+    async def stop_loading(self) -> None:
+        """Abort whatever the tab is loading (Chromium goes on with a cancelled goto), as the Stop
+        button does: the navigation's request is cancelled and nothing else is loaded (~2-5 ms; the
+        tab keeps its last committed document). The request checks of that use are dropped. Where
+        CDP is not available (a remote browser may refuse it), about:blank ends it instead."""
+
+        async def stop() -> None:
+            if self._cdp is None:
+                self._cdp = await self._context.new_cdp_session(self._raw)
+            await self._cdp.send("Page.stopLoading")
+
+        try:
+            await self._call(stop)
+        except PageError:
+            await self._call(self._raw.goto, "about:blank")
         self.stop_routing()
+
+    async def ping(self) -> None:
+        """The renderer must answer a script: one wedged by JavaScript never does (bound it)."""
         if await self._call(self._raw.evaluate, "1") != 1:
-            raise PageError("the page did not answer after a reset", url=self._raw.url)
+            raise PageError("the page did not answer", url=self._raw.url)
 
     async def prepare_reuse(self, clear_cookies: bool) -> None:
         """Before a reused tab's next use: a clean record, no popups, no cookies from before."""
