@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urldefrag
@@ -334,27 +335,40 @@ class Page:
             self._guard = RequestGuard(self, self._host.trio_as_aio(request_filter))
             await self._call(self._guard.install, self._context)
 
-    async def stop_loading(self) -> None:
-        """Abort whatever the tab is loading (Chromium goes on with a cancelled goto), as the Stop
-        button does: the navigation's request is cancelled and nothing else is loaded (~2-5 ms; the
-        tab keeps its last committed document). The request checks of that use are dropped. Where
-        CDP is not available (a remote browser may refuse it), about:blank ends it instead."""
+    async def reset(self) -> tuple[float, float]:
+        """After a cancelled use: abort whatever the tab is loading (Chromium goes on with a cancelled
+        goto) as the Stop button does, and have the renderer answer a script: one wedged by JavaScript
+        never does, so the caller bounds this. Both go out at once on the tab's CDP session
+        (Page.stopLoading, then Runtime.evaluate; Chromium runs them in order): one round trip. The
+        tab keeps its last committed document; the request checks of that use are dropped. Where CDP
+        is refused (a remote browser may), about:blank then a script. Returns the seconds until the
+        navigation was stopped and until the renderer answered."""
 
-        async def stop() -> None:
+        async def stop_and_ping() -> tuple[float, float, Any]:
+            started = time.perf_counter()
             if self._cdp is None:
                 self._cdp = await self._context.new_cdp_session(self._raw)
-            await self._cdp.send("Page.stopLoading")
+
+            async def stop() -> float:
+                await self._cdp.send("Page.stopLoading")
+                return time.perf_counter() - started
+
+            ping = self._cdp.send("Runtime.evaluate", {"expression": "1", "returnByValue": True})
+            stopped, answer = await asyncio.gather(stop(), ping)
+            return stopped, time.perf_counter() - started, answer.get("result", {}).get("value")
 
         try:
-            await self._call(stop)
+            stopped, answered, value = await self._call(stop_and_ping)
         except PageError:
+            started = time.perf_counter()
             await self._call(self._raw.goto, "about:blank")
+            stopped = time.perf_counter() - started
+            value = await self._call(self._raw.evaluate, "1")
+            answered = time.perf_counter() - started
         self.stop_routing()
-
-    async def ping(self) -> None:
-        """The renderer must answer a script: one wedged by JavaScript never does (bound it)."""
-        if await self._call(self._raw.evaluate, "1") != 1:
-            raise PageError("the page did not answer", url=self._raw.url)
+        if value != 1:
+            raise PageError("the page did not answer after a reset", url=self._raw.url)
+        return stopped, answered
 
     async def prepare_reuse(self, clear_cookies: bool) -> None:
         """Before a reused tab's next use: a clean record, no popups, no cookies from before."""
