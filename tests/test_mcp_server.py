@@ -97,8 +97,8 @@ async def test_read_url_pages_refusal_and_unknown_tool(tmp_path, site):
 
 async def test_cancelled_call_frees_the_server_and_the_next_call_works(tmp_path, site):
     """Cancelled after 1 s: the tab is reset (its navigation stopped, its renderer pinged) and back for
-    reuse within ~5-15 ms on an idle machine (goal 50 ms: bench/mcp_bench.py measures the distribution);
-    the bound here is generous, for a loaded CI machine. The next call succeeds on the same tab."""
+    reuse in ~20-45 ms on a loaded 2-core machine (goal 50 ms: bench/mcp_bench.py measures the
+    distribution); the bound here is generous, for a loaded CI machine. The next call succeeds."""
     log = tmp_path / "server.log"
     async with served(tmp_path, "--allow-hosts", "127.0.0.1", "-v", "--log", str(log)) as session:
         warm = await session.call_tool("read_url", {"url": site.url("/normal")})  # the browser is up

@@ -1,9 +1,9 @@
 """Tabs: tabs kept open and handed to one caller at a time, reset after a cancelled use.
 
 A new tab costs Chromium new renderer processes: ~0.3-0.4 s and about three quarters of the CPU
-of a simple page. So tabs are reused, and a tab whose use was cancelled is reset (~5-15 ms:
-its navigation stopped and its renderer pinged, in one round trip) rather than closed, unless it
-is wedged.
+of a simple page. So tabs are reused, and a tab whose use was cancelled is reset (its navigation
+stopped and its renderer pinged, in one round trip: ~20-45 ms) rather than closed, unless it is
+wedged.
 """
 
 from __future__ import annotations
@@ -50,7 +50,8 @@ class Tabs:
     cancelled goto) and the renderer must answer a script, in one round trip (Page.reset).
     It goes back for reuse the moment it answered; the next use's own navigation replaces the
     document it kept. A tab that does not answer (wedged by JavaScript) is closed, never reused.
-    A reset takes ~5-15 ms (-v logs each), a new tab ~0.3-0.4 s more than a reused one.
+    A reset takes ~20-45 ms on a loaded 2-core machine (-v logs each; bench/results/mcp.md), a new
+    tab ~0.3-0.4 s more than a reused one.
     So a caller finding no idle tab waits up to RESET_WAIT for a reset in flight, or, with every
     tab busy, up to RELEASE_WAIT for one to come back (the cancelled caller of an MCP client that
     calls again at once is still unwinding), before it opens a new tab. After an error the tab may
