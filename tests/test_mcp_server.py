@@ -96,7 +96,11 @@ async def test_read_url_pages_refusal_and_unknown_tool(tmp_path, site):
 
 
 async def test_cancelled_call_frees_the_server_and_the_next_call_works(tmp_path, site):
-    async with served(tmp_path, "--allow-hosts", "127.0.0.1") as session:
+    """Cancelled after 1 s: the tab is reset (its navigation stopped, its renderer pinged) and back for
+    reuse in ~20-45 ms on a loaded 2-core machine (goal 50 ms: bench/mcp_bench.py measures the
+    distribution); the bound here is generous, for a loaded CI machine. The next call succeeds."""
+    log = tmp_path / "server.log"
+    async with served(tmp_path, "--allow-hosts", "127.0.0.1", "-v", "--log", str(log)) as session:
         warm = await session.call_tool("read_url", {"url": site.url("/normal")})  # the browser is up
         assert not warm.is_error, text_of(warm)
         normal = []
@@ -112,8 +116,12 @@ async def test_cancelled_call_frees_the_server_and_the_next_call_works(tmp_path,
             after = await session.call_tool("read_url", {"url": site.url("/normal")})
             took = time.perf_counter() - started
             assert not after.is_error, text_of(after)
-            # the cancelled call's tab is reset and reused (~40 ms), not closed and reopened (~0.7 s more)
+            # the cancelled call's tab is reset and reused, not closed and reopened (~0.7 s more)
             assert took < max(normal) * 1.5 + 0.3, f"the call after a cancelled one took {took:.2f} s vs {normal}"
+    text = log.read_text()
+    resets = [float(ms) for ms in re.findall(r"tab reset ([\d.]+) ms after its use was cancelled", text)]
+    assert len(resets) == 3 and "tab closed" not in text, text
+    assert sorted(resets)[1] < 250, f"tab back for reuse {resets} ms after the cancels (goal: 50 ms)"
 
 
 async def test_deadline_gives_is_error_on_time_with_progress(tmp_path, site):

@@ -30,11 +30,12 @@ async def test_a_tab_is_reused_with_a_clean_record(browser, site):
         assert await second.title() != "Normal page"
 
 
-async def test_the_same_url_twice_loads_twice(browser, site):
+@pytest.mark.parametrize("path", ["/normal#part", "/normal"])
+async def test_the_same_url_twice_loads_twice(browser, site, path):
     tabs = browser.tabs(PageOptions())
     for _ in range(2):
         async with tabs.page() as page:
-            nav = await page.goto(site.url("/normal#part"))
+            nav = await page.goto(site.url(path))
             assert nav.status == 200  # a fragment-only change would load nothing: status None
 
 
@@ -58,7 +59,7 @@ async def test_concurrent_users_get_different_tabs(browser, site):
 @pytest.mark.serial  # how soon the reset tab is back: timed on an otherwise idle machine
 @pytest.mark.parametrize("path", ["/never", "/stall-body", "/slow?ms=5000"])
 async def test_a_cancelled_use_resets_the_tab_and_the_next_caller_gets_it(browser, site, path, monkeypatch):
-    """Cancelled mid-load, the tab is reset (about:blank, a script answers) in the background and
+    """Cancelled mid-load, the tab is reset (its loading stopped, a script answers) in the background and
     handed to the next caller: one that asks once the cancelled use has returned, and one that asks
     the moment it cancels it (an MCP client's cancel then its next call), while it still unwinds."""
     monkeypatch.setattr(browser_tabs, "RESET_WAIT", 5)  # which tab: independent of the machine's load

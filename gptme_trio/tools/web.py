@@ -18,10 +18,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import cast
 
+import trio
+
 from gptme_trio.core.browser import BrowserService, PageOptions
 from gptme_trio.core.errors import Refused, ToolError
 from gptme_trio.core.images import MAX_IMAGE, Attached, Image
 from gptme_trio.core.policy import UrlPolicy
+from gptme_trio.fetch import extract
 from gptme_trio.fetch.batch import Record, fetch_one
 from gptme_trio.fetch.engines.browser import BrowserEngine
 from gptme_trio.fetch.options import WAIT_UNTIL, Capture, FetchOptions, Format, RenderOptions
@@ -56,7 +59,7 @@ class WebTools:
     def tools(self) -> list[Tool]:
         start, starts, check = self._browser.start, lambda: self._browser.starts, self.check_url
         return [
-            tool(self.read_url, start, starts, check=check),
+            tool(self.read_url, self._start_reading, starts, check=check),
             tool(self.screenshot, start, starts, check=check),
             tool(self.snapshot, start, starts, check=check),
             tool(self.read_logs),
@@ -65,7 +68,15 @@ class WebTools:
 
     def fetch_tools(self) -> list[Tool]:
         """`fetch`: one URL with `gptme-trio fetch`'s options (served by `gptme-trio mcp`; chat has read_url)."""
-        return [tool(self.fetch, self._browser.start, lambda: self._browser.starts)]
+        return [tool(self.fetch, self._start_reading, lambda: self._browser.starts)]
+
+    async def _start_reading(self) -> None:
+        """Start the browser (outside the call's deadline) and, while its driver boots in other
+        processes, load the extraction libraries the first read would otherwise import inside its
+        deadline (~0.4 s), as `gptme-trio fetch` does (fetch/plan.py)."""
+        async with trio.open_nursery() as nursery:
+            await nursery.start(self._browser.start)
+            extract.load_libraries()
 
     async def check_url(self, url: str) -> None:
         """Refused unless the model may open `url`: asked before the user confirms a call."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urldefrag
@@ -71,6 +72,7 @@ class Page:
         self._in_goto = False  # a main-frame navigation now is goto()'s
         self._redirect_hop: str | None = None  # where the request filter found goto()'s document redirecting
         self._document_failure = ""  # why the document of the navigation in flight failed after it committed
+        self._cdp: Any = None  # the tab's CDP session (Playwright's CDPSession), made on first need
         raw.on("console", lambda m: self._note(m.type, m.text))
         raw.on("pageerror", lambda e: self._note("pageerror", str(e)))
         raw.on("crash", self._on_crash)
@@ -158,7 +160,7 @@ class Page:
         self._redirect_hop = hop
 
     async def goto(self, url: str, wait_until: str = "load") -> Navigation:
-        if self.uses > 1 and urldefrag(url)[0] == urldefrag(self._raw.url)[0]:
+        if self.uses > 1 and "#" in url and urldefrag(url)[0] == urldefrag(self._raw.url)[0]:
             # Only the fragment differs from the tab's last page: that would not load anything.
             await self._call(self._raw.goto, "about:blank", url=url)
         target, hops = url, 0
@@ -324,7 +326,7 @@ class Page:
         if block_media:
 
             async def block() -> None:
-                cdp = await self._context.new_cdp_session(self._raw)
+                self._cdp = cdp = await self._context.new_cdp_session(self._raw)
                 await cdp.send("Network.enable")
                 await cdp.send("Network.setBlockedURLs", {"urls": list(BLOCKED_URL_PATTERNS)})
 
@@ -333,14 +335,40 @@ class Page:
             self._guard = RequestGuard(self, self._host.trio_as_aio(request_filter))
             await self._call(self._guard.install, self._context)
 
-    async def reset(self) -> None:
-        """After a cancelled use: about:blank ends whatever the tab was loading (Chromium goes on
-        with a cancelled goto), the request checks of that use are dropped, and the renderer must
-        answer a script: one wedged by JavaScript never does, so the caller's bound discards it."""
-        await self._call(self._raw.goto, "about:blank")
+    async def reset(self) -> tuple[float, float]:
+        """After a cancelled use: abort whatever the tab is loading (Chromium goes on with a cancelled
+        goto) as the Stop button does, and have the renderer answer a script: one wedged by JavaScript
+        never does, so the caller bounds this. Both go out at once on the tab's CDP session
+        (Page.stopLoading, then Runtime.evaluate; Chromium runs them in order): one round trip. The
+        tab keeps its last committed document; the request checks of that use are dropped. Where CDP
+        is refused (a remote browser may), about:blank then a script. Returns the seconds until the
+        navigation was stopped and until the renderer answered."""
+
+        async def stop_and_ping() -> tuple[float, float, Any]:
+            started = time.perf_counter()
+            if self._cdp is None:
+                self._cdp = await self._context.new_cdp_session(self._raw)
+
+            async def stop() -> float:
+                await self._cdp.send("Page.stopLoading")
+                return time.perf_counter() - started
+
+            ping = self._cdp.send("Runtime.evaluate", {"expression": "1", "returnByValue": True})
+            stopped, answer = await asyncio.gather(stop(), ping)
+            return stopped, time.perf_counter() - started, answer.get("result", {}).get("value")
+
+        try:
+            stopped, answered, value = await self._call(stop_and_ping)
+        except PageError:
+            started = time.perf_counter()
+            await self._call(self._raw.goto, "about:blank")
+            stopped = time.perf_counter() - started
+            value = await self._call(self._raw.evaluate, "1")
+            answered = time.perf_counter() - started
         self.stop_routing()
-        if await self._call(self._raw.evaluate, "1") != 1:
+        if value != 1:
             raise PageError("the page did not answer after a reset", url=self._raw.url)
+        return stopped, answered
 
     async def prepare_reuse(self, clear_cookies: bool) -> None:
         """Before a reused tab's next use: a clean record, no popups, no cookies from before."""

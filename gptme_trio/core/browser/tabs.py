@@ -1,13 +1,15 @@
 """Tabs: tabs kept open and handed to one caller at a time, reset after a cancelled use.
 
 A new tab costs Chromium new renderer processes: ~0.3-0.4 s and about three quarters of the CPU
-of a simple page. So tabs are reused, and a tab whose use was cancelled is reset (~20-50 ms)
-rather than closed, unless it is wedged.
+of a simple page. So tabs are reused, and a tab whose use was cancelled is reset (its navigation
+stopped and its renderer pinged, in one round trip: ~20-45 ms) rather than closed, unless it is
+wedged.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol
@@ -17,6 +19,8 @@ import trio
 from gptme_trio.core.browser.options import PageOptions
 from gptme_trio.core.browser.page import Page
 from gptme_trio.core.errors import BrowserCrashed, GptmeTrioError
+
+_log = logging.getLogger(__name__)
 
 TAB_USES = 50  # a reused tab is replaced after this many uses, so its memory cannot creep up
 RESET_SECONDS = 1.0  # a tab whose use was cancelled must be reset within this, or it is closed
@@ -42,9 +46,12 @@ class Tabs:
     """Tabs with the same options, reused one caller at a time (a new one when all are busy).
 
     A tab whose use was cancelled (a deadline, Ctrl-C, an MCP client's cancel) is reset in the
-    service's nursery, bounded by RESET_SECONDS: about:blank, then the renderer must answer
-    (Page.reset). A tab that passes goes back for reuse; one that does not (wedged by JavaScript)
-    is closed, never reused. A reset takes ~20-50 ms, a new tab ~0.3-0.4 s more than a reused one.
+    service's nursery, bounded by RESET_SECONDS: its navigation is stopped (Chromium goes on with a
+    cancelled goto) and the renderer must answer a script, in one round trip (Page.reset).
+    It goes back for reuse the moment it answered; the next use's own navigation replaces the
+    document it kept. A tab that does not answer (wedged by JavaScript) is closed, never reused.
+    A reset takes ~20-45 ms on a loaded 2-core machine (-v logs each; bench/results/mcp.md), a new
+    tab ~0.3-0.4 s more than a reused one.
     So a caller finding no idle tab waits up to RESET_WAIT for a reset in flight, or, with every
     tab busy, up to RELEASE_WAIT for one to come back (the cancelled caller of an MCP client that
     calls again at once is still unwinding), before it opens a new tab. After an error the tab may
@@ -93,19 +100,28 @@ class Tabs:
                 break
         return page
 
-    async def _reset(self, page: Page) -> None:
+    async def _reset(self, page: Page, cancelled_at: float) -> None:
         """Runs in the service's nursery: the cancelled caller has gone on."""
-        reset = False
+        reset, stopped, answered = False, 0.0, 0.0
         try:
             with trio.move_on_after(RESET_SECONDS):
                 with contextlib.suppress(GptmeTrioError):
-                    await page.reset()
+                    stopped, answered = await page.reset()
                     reset = True
         finally:
             self._resetting -= 1
+            done = trio.current_time()
             if reset and self._service.usable(page):
                 self._idle.append(page)
+                _log.info(
+                    "tab reset %.1f ms after its use was cancelled (navigation stopped in %.1f ms, "
+                    "the renderer answered %.1f ms later)",
+                    (done - cancelled_at) * 1000,
+                    stopped * 1000,
+                    (answered - stopped) * 1000,
+                )
             else:
+                _log.info("tab closed: not reset within %.0f ms of its cancelled use", (done - cancelled_at) * 1000)
                 self._service.discard(page)
             self._notify()
 
@@ -115,7 +131,7 @@ class Tabs:
         page = None
         async with service.mapped():
             page = await self._wait_idle()
-            ended = "error"
+            ended, cancelled_at = "error", 0.0
             self._busy += 1
             try:
                 if page is not None:
@@ -130,7 +146,7 @@ class Tabs:
                 try:
                     yield page
                 except trio.Cancelled:
-                    ended = "cancelled"
+                    ended, cancelled_at = "cancelled", trio.current_time()
                     raise
                 ended = "done"
             finally:
@@ -140,7 +156,7 @@ class Tabs:
                         service.discard(page)
                     elif ended == "cancelled":
                         self._resetting += 1
-                        service.background(self._reset, page)
+                        service.background(self._reset, page, cancelled_at)
                     else:
                         self._idle.append(page)
                 self._notify()
