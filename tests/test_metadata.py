@@ -198,3 +198,12 @@ async def test_read_url_lists_the_links_of_the_main_content(browser, site, tmp_p
         *(f"{n + 1}. reference {n}: {site.url(f'/meta/ref{n}')}" for n in range(READ_LINKS)),
         f"(and {80 - READ_LINKS} more)",
     ]
+
+
+async def test_read_url_gives_the_title_once(browser, site, tmp_path):
+    """The page's own <h1> equals its title: read_url shows it once (it used to put `# Title` above the
+    content that starts with the same heading), after the line that says where it came from."""
+    web = WebTools(browser, UrlPolicy(["127.0.0.1"]), tmp_path)
+    text = await web.read_url(site.url("/normal"))
+    assert text.startswith(f"(from {site.url('/normal')})\n\n# Normal page\n")
+    assert text.count("Normal page") == 1

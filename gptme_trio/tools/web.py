@@ -24,7 +24,7 @@ from gptme_trio.core.browser import BrowserService, PageOptions
 from gptme_trio.core.errors import Refused, ToolError
 from gptme_trio.core.images import MAX_IMAGE, Attached, Image
 from gptme_trio.core.policy import UrlPolicy
-from gptme_trio.fetch import extract
+from gptme_trio.fetch import extract, metadata
 from gptme_trio.fetch.batch import Record, fetch_one
 from gptme_trio.fetch.engines.browser import BrowserEngine
 from gptme_trio.fetch.options import WAIT_UNTIL, Capture, FetchOptions, Format, RenderOptions
@@ -195,8 +195,9 @@ class WebTools:
         engine = self._engine("html", checked=check_policy)
         options = FetchOptions(format="markdown", links=True)
         record = await self._open(target, engine, "markdown", check_policy=check_policy, options=options)
-        header = f"# {record.title}\n(from {record.final_url or target.url})\n\n" if record.title else ""
-        return header + self._truncate(record.content or "") + _link_list(record)
+        title = (record.meta.title if record.meta else None) or record.title
+        content = metadata.with_title(record.content or "", title)  # the page's own heading, or the title once
+        return f"(from {record.final_url or target.url})\n\n" + self._truncate(content) + _link_list(record)
 
     async def fetch(
         self,
