@@ -42,6 +42,7 @@ PARTS = [  # (file, what it covers)
         "and rs-trafilatura (run apart from nox -s bench: ~40 min; command inside)",
     ),
     ("train_blocks.md", "the block classifier's training run (model.json) and its cross-validated scores"),
+    ("extraction_speed.md", "the block classifier's ms/page (wall and CPU), before and after a change, one run"),
     ("policy.md", "URL policy: every bypass attempt and its outcome"),
     ("policy_browser.md", "URL policy in a real Chromium: request guard alone vs guard + policy proxy, and its cost"),
     ("soak.md", "soak: 1,000 fetches and 300 chat tool calls, memory/fds/processes every 50"),

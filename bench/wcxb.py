@@ -56,6 +56,19 @@ def load(data: Path = DATA, limit: int | None = None) -> list[Page]:
     return pages
 
 
+def sample(pages: list[Page], n: int) -> list[Page]:
+    """About `n` pages, each type in its share, spread over its domains (every k-th page of the type,
+    ordered by domain): a quick subset to iterate on, never a result."""
+    if n >= len(pages):
+        return pages
+    chosen: list[Page] = []
+    for kind in TYPES:
+        of_type = sorted((p for p in pages if p.type == kind), key=lambda p: (p.domain, p.id))
+        k = max(1, round(len(of_type) * n / len(pages)))
+        chosen += [of_type[int(i * len(of_type) / k)] for i in range(k)] if of_type else []
+    return sorted(chosen, key=lambda p: p.id)
+
+
 def strip_markdown(text: str) -> str:
     for pattern, repl in _MARKDOWN:
         text = pattern.sub(repl, text)

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from gptme_trio.fetch import classify, extract
+from gptme_trio.fetch import blocks, classify, extract
 
 CHROME_TOP = """<header class="site-header"><a href="/">Home</a> <nav class="main-nav"><ul>
 <li><a href="/news">News</a></li><li><a href="/shop">Shop</a></li><li><a href="/about">About us</a></li>
@@ -135,6 +135,21 @@ def test_the_model_is_small_and_matches_the_features():
 
     size = len(resources.files("gptme_trio.fetch").joinpath("model.json").read_bytes())
     assert size <= 2_000_000
+
+
+def test_the_fast_decision_is_the_models_own():
+    """keep() stops summing trees once the rest cannot change the answer: it must give score's answer
+    on every block of these pages (and on vectors beside the thresholds)."""
+    model = classify.shipped()
+    features = [
+        b.features
+        for page in (FORUM, LISTING, PRODUCT, DOCS)
+        if (root := extract.parse_for_blocks(page)) is not None
+        for b in blocks.segment(root)
+    ]
+    features += [[v * scale for v in f] for f in features for scale in (0.5, 2.0)]
+    assert len(features) > 100
+    assert [model.keep(f) for f in features] == [model.score(f) > model.threshold for f in features]
 
 
 def test_an_extractor_exception_is_that_pages_content_error(monkeypatch):

@@ -13,9 +13,9 @@ size and link density of the containers around it. Pure lxml and Python: no I/O,
 
 from __future__ import annotations
 
+import functools
 import math
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import lxml.etree
@@ -40,6 +40,7 @@ _GROUPS: tuple[tuple[str, str], ...] = (
     ("hidden", r"hidden|sr-only|visually-hidden|screen-reader|collapse|dropdown"),
 )
 _GROUP_RE = [re.compile(pattern) for _, pattern in _GROUPS]
+_ANY_GROUP = re.compile("|".join(f"(?:{pattern})" for _, pattern in _GROUPS))  # most tokens are in none
 _ANCESTOR_TAGS: tuple[str, ...] = ("article", "main", "nav", "header", "footer", "aside", "form", "li", "table")
 _ANCESTOR_TAGS += ("blockquote", "figure", "a", "dl", "section", "pre")
 _OWN_TAGS: tuple[str, ...] = ("p", "div", "li", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "blockquote")
@@ -52,6 +53,22 @@ _DATE = re.compile(
     re.I,
 )
 _BOILER = re.compile(r"©|\bcopyright\b|all rights reserved|cookie|privacy|sign (?:in|up)|log ?in|subscribe", re.I)
+# Words one of which an ASCII text must contain (lower-cased) for the pattern to match: a quick "no"
+# for most blocks before the slower case-insensitive search, which gives the answer.
+_CURRENCY_WORDS = ("$", "usd", "eur", "gbp")
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_BOILER_WORDS = (
+    *("copyright", "all rights reserved", "cookie", "privacy"),
+    *("sign in", "sign up", "login", "log in", "subscribe"),
+)
+
+
+def _found(pattern: re.Pattern[str], words: tuple[str, ...], text: str, low: str | None) -> float:
+    """Whether `pattern` occurs in `text` (1.0 or 0.0); `low`: text lower-cased when it is ASCII, else None."""
+    if low is not None and not any(w in low for w in words):
+        return 0.0
+    return 1.0 if pattern.search(text) else 0.0
+
 
 FEATURES: tuple[str, ...] = (
     *(f"tag_{t}" for t in _OWN_TAGS),
@@ -87,7 +104,7 @@ FEATURES: tuple[str, ...] = (
 )
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _Frame:
     """Totals of one element's subtree, filled as the walk leaves it."""
 
@@ -96,7 +113,7 @@ class _Frame:
     blocks: int = 0
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Block:
     element: lxml.etree._Element
     text: str
@@ -111,10 +128,15 @@ class Block:
     rep_max: int
     rep_parent: int
     frames: list[_Frame] = field(default_factory=list)  # self, parent, grandparent, great-grandparent
+    order: int = 0  # the element's place in document order (its start tag's)
     features: list[float] = field(default_factory=list)
 
 
+@functools.lru_cache(maxsize=16384)
 def _token_mask(token: str) -> int:
+    """The groups a class/id token is in (cached: pages share most of their tokens)."""
+    if not _ANY_GROUP.search(token):
+        return 0
     return sum(1 << i for i, rx in enumerate(_GROUP_RE) if rx.search(token))
 
 
@@ -123,18 +145,18 @@ class _Walk:
         self.blocks: list[Block] = []
         self.has_block: set[lxml.etree._Element] = set()
         self.max_depth = 0
-        self.masks: dict[str, int] = {"": 0}  # class/id/role string -> group mask, for this page
+        self.masks: dict[str, int] = {"  ": 0}  # class/id/role string -> group mask, for this page
+        self.order = 0  # elements visited so far: a block's place in document order
 
     def mask(self, el: lxml.etree._Element) -> int:
         get = el.get
         words = f"{get('class') or ''} {get('id') or ''} {get('role') or ''}"
-        mask = 0
-        masks = self.masks
-        for token in words.lower().split():
-            found = masks.get(token)
-            if found is None:
-                found = masks[token] = _token_mask(token)
-            mask |= found
+        mask = self.masks.get(words)
+        if mask is None:
+            mask = 0
+            for token in words.lower().split():
+                mask |= _token_mask(token)
+            self.masks[words] = mask
         return mask
 
     def mark_containers(self, root: lxml.etree._Element) -> None:
@@ -158,6 +180,8 @@ class _Walk:
         rep: tuple[int, int, int],
     ) -> _Frame:
         frame = _Frame()
+        order = self.order
+        self.order += 1
         own_mask = self.mask(el)
         parts = [el.text or ""]
         link_words = links = 0
@@ -175,9 +199,13 @@ class _Walk:
                 parts.append(child.tail or "")
                 continue
             if tag in INLINE and child not in self.has_block or el.tag == "pre":
-                text = lxml.etree.tostring(child, method="text", encoding="unicode", with_tail=False)
+                if len(child):
+                    text = lxml.etree.tostring(child, method="text", encoding="unicode", with_tail=False)
+                    has_link = tag == "a" or next(child.iter("a"), None) is not None
+                else:  # a leaf (most inline elements): its text is all there is
+                    text, has_link = child.text or "", tag == "a"
                 parts.append(text)
-                if tag == "a" or child.find(".//a") is not None:
+                if has_link:
                     link_words += len(_WORD.findall(text))
                     links += 1
             else:
@@ -192,7 +220,7 @@ class _Walk:
             words = len(_WORD.findall(text))
             if words:
                 self.max_depth = max(self.max_depth, depth)
-                block = Block(el, text, words, link_words, links, depth, own_mask, anc_mask, tag_mask, *rep, up)
+                block = Block(el, text, words, link_words, links, depth, own_mask, anc_mask, tag_mask, *rep, up, order)
                 self.blocks.append(block)
                 frame.words += words
                 frame.link_words += link_words
@@ -200,8 +228,11 @@ class _Walk:
         return frame
 
 
+_TAG_BITS = {t: 1 << i for i, t in enumerate(_ANCESTOR_TAGS)}
+
+
 def _tag_bit(tag: str) -> int:
-    return 1 << _ANCESTOR_TAGS.index(tag) if tag in _ANCESTOR_TAGS else 0
+    return _TAG_BITS.get(tag, 0)
 
 
 def segment(root: lxml.etree._Element) -> list[Block]:
@@ -211,15 +242,10 @@ def segment(root: lxml.etree._Element) -> list[Block]:
     walk = _Walk()
     walk.mark_containers(start)
     page = walk.visit(start, 0, 0, 0, [], (1, 1, 1))
-    blocks = sorted(walk.blocks, key=_order(start))
+    # Blocks are appended when the walk leaves them (children first); document order is the start tag's.
+    blocks = sorted(walk.blocks, key=lambda b: b.order)
     _fill(blocks, page, walk.max_depth)
     return blocks
-
-
-def _order(start: lxml.etree._Element) -> Callable[[Block], int]:
-    """Blocks are appended when the walk leaves them (children first); document order is the start tag's."""
-    index = {el: i for i, el in enumerate(start.iter())}
-    return lambda block: index[block.element]
 
 
 _TAG_ONE_HOT = {t: tuple(1.0 if t == u else 0.0 for u in (*_OWN_TAGS, "")) for t in _OWN_TAGS}
@@ -234,50 +260,64 @@ def _bits(mask: int, n: int, cache: dict[tuple[int, int], list[float]]) -> list[
     return found
 
 
-def _log(x: float) -> float:
-    return math.log1p(x)
-
-
 def _fill(blocks: list[Block], page: _Frame, max_depth: int) -> None:
     n = len(blocks)
     page_words = max(page.words, 1)
     before = 0
+    log = math.log1p
     cache: dict[tuple[int, int], list[float]] = {}
-    summary = [(_log(b.words), b.link_words / b.words) for b in blocks]
+    summary = [[log(b.words), b.link_words / b.words] for b in blocks]
+    edge = [0.0, 0.0]
+    frame_features: dict[int, list[float]] = {}  # id(frame) -> its three features (frames are shared)
+    page_tail = [log(page.words), page.link_words / page_words, log(n)]
+    n_tags, n_groups, deepest = len(_ANCESTOR_TAGS), len(_GROUPS), max(max_depth, 1)
+    sentence_end, digits = _SENTENCE_END.search, _DIGITS.findall
     for i, b in enumerate(blocks):
         text = b.text
-        tag = b.element.tag
-        f = list(_TAG_ONE_HOT.get(tag, _TAG_OTHER))
-        f += _bits(b.tag_mask, len(_ANCESTOR_TAGS), cache)
-        f += _bits(b.own_mask, len(_GROUPS), cache)
-        f += _bits(b.anc_mask, len(_GROUPS), cache)
+        words = b.words
+        f = list(_TAG_ONE_HOT.get(b.element.tag, _TAG_OTHER))
+        f += _bits(b.tag_mask, n_tags, cache)
+        f += _bits(b.own_mask, n_groups, cache)
+        f += _bits(b.anc_mask, n_groups, cache)
         chars = len(text)
+        low = text.lower() if text.isascii() else None
+        n_digits = len(digits(text))
         f += [
-            _log(b.words),
-            _log(chars),
-            b.link_words / b.words,
+            log(words),
+            log(chars),
+            b.link_words / words,
             float(b.links),
-            1.0 if _SENTENCE_END.search(text) else 0.0,
+            1.0 if sentence_end(text) else 0.0,
             sum(map(text.count, ",.;:!?")) / chars,
-            len(_DIGITS.findall(text)) / chars,
+            n_digits / chars,
             1.0 if text[0].isupper() else 0.0,
-            1.0 if _CURRENCY.search(text) else 0.0,
-            1.0 if _DATE.search(text) else 0.0,
-            1.0 if _BOILER.search(text) else 0.0,
-            chars / b.words,
+            _found(_CURRENCY, _CURRENCY_WORDS, text, low),
+            _found(_DATE, _MONTHS, text, low) if n_digits == 0 else _found(_DATE, (), text, None),
+            _found(_BOILER, _BOILER_WORDS, text, low),
+            chars / words,
             float(b.depth),
-            b.depth / max(max_depth, 1),
+            b.depth / deepest,
             i / n,
             before / page_words,
-            _log(b.rep_self),
-            _log(b.rep_max),
-            _log(b.rep_parent),
+            log(b.rep_self),
+            log(b.rep_max),
+            log(b.rep_parent),
         ]
-        before += b.words
-        frames = b.frames + [page] * (4 - len(b.frames))
-        for fr in frames[:4]:
-            f += [_log(fr.words), fr.link_words / fr.words if fr.words else 0.0, _log(fr.blocks)]
-        for j in (i - 1, i - 2, i + 1, i + 2):
-            f += list(summary[j]) if 0 <= j < n else [0.0, 0.0]
-        f += [_log(page.words), page.link_words / page_words, _log(n), b.words / page_words]
+        before += words
+        frames = b.frames
+        for fr in frames[:4] if len(frames) >= 4 else [*frames, *[page] * (4 - len(frames))]:
+            found = frame_features.get(id(fr))
+            if found is None:
+                found = frame_features[id(fr)] = [
+                    log(fr.words),
+                    fr.link_words / fr.words if fr.words else 0.0,
+                    log(fr.blocks),
+                ]
+            f += found
+        f += summary[i - 1] if i >= 1 else edge
+        f += summary[i - 2] if i >= 2 else edge
+        f += summary[i + 1] if i + 1 < n else edge
+        f += summary[i + 2] if i + 2 < n else edge
+        f += page_tail
+        f.append(words / page_words)
         b.features = f

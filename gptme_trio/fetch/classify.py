@@ -26,12 +26,20 @@ from gptme_trio.fetch.blocks import FEATURES, INLINE, Block, segment
 MIN_WORDS = 10
 
 
+# keep() checks after every this many trees whether the rest can still change its answer.
+_CHECK_EVERY = 4
+_MARGIN = 1e-9  # leaves room for rounding: an early answer is the one the whole sum would give
+
+
 @dataclass(frozen=True)
 class Model:
-    """A compiled model: `score(features)` is the log-odds that a block is main content."""
+    """A compiled model: `score(features)` is the log-odds that a block is main content, `keep(features)`
+    whether it passes the threshold (the same answer, faster: it stops summing trees once the rest
+    cannot change it)."""
 
     score: Callable[[Sequence[float]], float]
     threshold: float
+    keep: Callable[[Sequence[float]], bool]
 
 
 def load(data: dict[str, Any] | None = None) -> Model:
@@ -43,7 +51,10 @@ def load(data: dict[str, Any] | None = None) -> Model:
     source = " + ".join(_tree_source(tree, 0) for tree in data["trees"]) or "0.0"
     code = compile(f"lambda x: {float(data['base'])!r} + {source}", "<model.json>", "eval")
     score = eval(code, {"__builtins__": {}})  # noqa: S307 - built from numbers checked in _tree_source
-    return Model(score=score, threshold=math.log(data["threshold"] / (1 - data["threshold"])))
+    threshold = math.log(data["threshold"] / (1 - data["threshold"]))
+    namespace: dict[str, Any] = {"__builtins__": {}}
+    exec(compile(_keep_source(data, threshold), "<model.json>", "exec"), namespace)  # noqa: S102 - as above
+    return Model(score=score, threshold=threshold, keep=namespace["keep"])
 
 
 @functools.cache
@@ -52,14 +63,35 @@ def shipped() -> Model:
     return load()
 
 
-def _tree_source(tree: list[list[float]], node: int) -> str:
+def _tree_source(tree: list[list[float]], node: int, local: bool = False) -> str:
     """One tree as a nested conditional expression; a node is [value] (a leaf) or [feature, threshold,
-    left, right]."""
+    left, right]. local: features are the variables x0, x1, ... rather than x[0], x[1], ..."""
     entry = tree[node]
     if len(entry) == 1:
         return repr(float(entry[0]))
     feature, threshold, left, right = int(entry[0]), float(entry[1]), int(entry[2]), int(entry[3])
-    return f"({_tree_source(tree, left)} if x[{feature}] <= {threshold!r} else {_tree_source(tree, right)})"
+    name = f"x{feature}" if local else f"x[{feature}]"
+    yes, no = _tree_source(tree, left, local), _tree_source(tree, right, local)
+    return f"({yes} if {name} <= {threshold!r} else {no})"
+
+
+def _keep_source(data: dict[str, Any], threshold: float) -> str:
+    """`def keep(x)`: the features unpacked into locals, the trees summed in order, and every
+    _CHECK_EVERY trees an early answer when even the largest (smallest) leaves of the trees left
+    cannot bring the sum over (under) the threshold."""
+    trees = data["trees"]
+    leaves = [[float(n[0]) for n in tree if len(n) == 1] for tree in trees]
+    names = ", ".join(f"x{i}" for i in range(len(FEATURES)))
+    lines = ["def keep(x):", f"    ({names},) = x", f"    s = {float(data['base'])!r}"]
+    for k, tree in enumerate(trees):
+        lines.append(f"    s += {_tree_source(tree, 0, local=True)}")
+        rest = leaves[k + 1 :]
+        if rest and (k + 1) % _CHECK_EVERY == 0:
+            most, least = sum(max(v) for v in rest), sum(min(v) for v in rest)
+            lines.append(f"    if s <= {threshold - most - _MARGIN!r}: return False")
+            lines.append(f"    if s > {threshold - least + _MARGIN!r}: return True")
+    lines.append(f"    return s > {threshold!r}")
+    return "\n".join(lines) + "\n"
 
 
 def choose(blocks: list[Block], model: Model) -> list[Block]:
@@ -67,7 +99,8 @@ def choose(blocks: list[Block], model: Model) -> list[Block]:
     block, a table header), a paragraph beside kept paragraphs, every cell of a table with a kept
     cell, the other text of a repeated item (a post's author and date, a card's snippet) with a kept
     block, and the heading above."""
-    voted = [model.score(b.features) > model.threshold for b in blocks]
+    keep_block = model.keep
+    voted = [keep_block(b.features) for b in blocks]
     keep = list(voted)
     for i in range(1, len(blocks) - 1):
         if voted[i - 1] and voted[i + 1] and not _linky(blocks[i]):

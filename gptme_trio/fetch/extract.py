@@ -130,37 +130,63 @@ def to_markdown(
 ) -> str:
     """Markdown of the main content (or of everything when main=False, or a page that is too large),
     chosen by `extractor`; `model`: the block classifier blocks uses (default: fetch/model.json)."""
-    html = _shallow(_without_nul(html))
-    if main and len(html) <= MAIN_CONTENT_MAX_CHARS:
-        found = _main_content(html, url, "markdown", extractor, model)
-        if found:
-            return found
-    return _convert(html, url, "markdown")
+    return _extract(_without_nul(html), url, "markdown", main=main, extractor=extractor, model=model)
 
 
 def to_text(
     html: str, *, url: str = "", main: bool = True, extractor: Extractor = "trafilatura", model: Model | None = None
 ) -> str:
     """Plain text of the main content (or of everything when main=False, or a page that is too large)."""
-    html = _shallow(_without_nul(html))
+    return _extract(_without_nul(html), url, "plain", main=main, extractor=extractor, model=model)
+
+
+def _extract(
+    html: str,
+    url: str,
+    output_format: Literal["markdown", "plain"],
+    *,
+    main: bool,
+    extractor: Extractor,
+    model: Model | None,
+) -> str:
+    root = None
+    if main and extractor == "blocks" and len(html) <= MAIN_CONTENT_MAX_CHARS:
+        html, root = _parse_shallow(html)  # one parse: the depth check and the classifier's tree
+    else:
+        html = _shallow(html)
     if main and len(html) <= MAIN_CONTENT_MAX_CHARS:
-        found = _main_content(html, url, "plain", extractor, model)
+        found = _main_content(html, url, output_format, extractor, model, root)
         if found:
             return found
-    return _convert(html, url, "plain")
+    return _convert(html, url, output_format)
 
 
 def parse_for_blocks(html: str) -> lxml.etree._Element | None:
     """`html` parsed as the block classifier reads it (plain lxml elements: faster than lxml.html's)."""
+    return _parse_for_blocks(html)[0]
+
+
+def _parse_for_blocks(html: str) -> tuple[lxml.etree._Element | None, bool]:
+    """parse_for_blocks, and whether libxml2 stopped at an element nested too deep (see _MAX_DEPTH)."""
     if not html.strip():
-        return None
+        return None, False
     parser = lxml.etree.HTMLParser(remove_comments=True, remove_pis=True)
     try:
-        return lxml.etree.fromstring(html, parser)
-    except ValueError:  # a str with an XML encoding declaration
-        return lxml.etree.fromstring(html.encode("utf-8"), lxml.etree.HTMLParser(encoding="utf-8"))
+        root = lxml.etree.fromstring(html, parser)
+    except ValueError:  # a str with an XML encoding declaration (never flattened: as _shallow)
+        return lxml.etree.fromstring(html.encode("utf-8"), lxml.etree.HTMLParser(encoding="utf-8")), False
     except lxml.etree.ParserError:
-        return None
+        return None, False
+    return root, _too_deep(parser)
+
+
+def _parse_shallow(html: str) -> tuple[str, lxml.etree._Element | None]:
+    """`html` flattened as _shallow does, and parsed for the classifier: one parse for most pages."""
+    root, deep = _parse_for_blocks(html)
+    if not deep:
+        return html, root
+    html = _flatten(html, _MAX_DEPTH)
+    return html, parse_for_blocks(html)
 
 
 def parse_page(html: str) -> lxml.etree._Element | None:
@@ -195,7 +221,12 @@ def is_script_shell(html: str) -> bool:
 
 
 def _main_content(
-    html: str, url: str, output_format: Literal["markdown", "plain"], extractor: Extractor, model: Model | None
+    html: str,
+    url: str,
+    output_format: Literal["markdown", "plain"],
+    extractor: Extractor,
+    model: Model | None,
+    root: lxml.etree._Element | None = None,
 ) -> str | None:
     """trafilatura's choice; with extractor="blocks" the classifier's blocks first. Whatever these
     libraries raise on a page is that page's ContentError (the URL's error), never the end of a run."""
@@ -204,7 +235,7 @@ def _main_content(
             return _trafilatura(html, url, "markdown" if output_format == "markdown" else "txt")
         from gptme_trio.fetch import classify
 
-        root = parse_for_blocks(html)
+        root = root if root is not None else parse_for_blocks(html)
         chosen = classify.main_html(root, model or classify.shipped()) if root is not None else None
         if chosen is not None:
             found = _convert(chosen, url, output_format)
@@ -297,7 +328,7 @@ def _shallow(html: str) -> str:
     return _flatten(html, _MAX_DEPTH) if _too_deep(parser) else html
 
 
-def _too_deep(parser: lxml.html.HTMLParser) -> bool:
+def _too_deep(parser: lxml.etree.HTMLParser) -> bool:
     return any(error.type_name == "ERR_RESOURCE_LIMIT" for error in parser.error_log)
 
 
