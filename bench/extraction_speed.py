@@ -46,7 +46,9 @@ if sys.argv[1] == "profile":
     profile.disable()
     out = io.StringIO()
     pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(int(sys.argv[2]))
-    print(out.getvalue())
+    import os, sysconfig  # the machine's own paths, shown relative
+    text = out.getvalue().replace(sysconfig.get_paths()["purelib"] + "/", "site-packages/")
+    print(text.replace(os.getcwd() + "/", ""))
 else:
     for page, body in zip(pages, htmls):
         text, ms, cpu = run(page, body)
