@@ -50,7 +50,8 @@ PARTS = [  # (file, what it covers)
     ("faults.md", "fault matrix: signals, crashes and server faults injected at random moments"),
     (
         "hostile.md",
-        "hostile-input replay: the 21 fetch classes of issue 14 (and chat's closed stdin), varied at random",
+        "hostile-input replay: all 28 classes of issue 14, varied at random: fetch's 21 (and chat's closed stdin) as "
+        "processes, chat's 22-28 in a pseudo-terminal against the scripted model",
     ),
 ]
 VERDICT = r"(?P<verdict>PASS|\*\*MISS\*\*|MISS|\*\*FAIL\*\*|FAIL|\*\*PASS\*\*)"
