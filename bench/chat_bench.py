@@ -169,7 +169,10 @@ def stream_section(runs: int, count: int, gap_ms: float, spy: str | None) -> str
     env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
     env |= {"PROMPT_TOOLKIT_NO_CPR": "1", "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "bench"}
     with tempfile.TemporaryDirectory() as home:
-        chat = Tty([sys.executable, "-m", "gptme_trio", "chat", "-m", "local/bench"], {**env, "GPTME_TRIO_HOME": home})
+        # Plain output (NO_COLOR): each token is written as it comes. Rendered Markdown shows finished blocks
+        # and redraws the live one every 50 ms: its cost is bench/render_bench.py's.
+        chat_env = {**env, "GPTME_TRIO_HOME": home, "NO_COLOR": "1"}
+        chat = Tty([sys.executable, "-m", "gptme_trio", "chat", "-m", "local/bench"], chat_env)
         floor = Tty([sys.executable, "-c", FLOOR, server.base_url], env)
         chat.wait_for(PROMPT, 0)
         floor.wait_for(PROMPT, 0)
