@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import tempfile
 
-from playwright.async_api import Error as PlaywrightError
+from playwright._impl._errors import Error as PlaywrightError  # playwright.async_api.Error, without its ~60 ms import
 
 from gptme_trio.core.errors import DownloadResponse, NavigationError, PageError
 

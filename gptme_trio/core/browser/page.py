@@ -6,12 +6,10 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import urldefrag
 
 import trio
-from playwright.async_api import BrowserContext
-from playwright.async_api import Page as PlaywrightPage
 
 import gptme_trio.core.browser.scripts as scripts
 from gptme_trio.core.browser import jsvalue
@@ -19,6 +17,10 @@ from gptme_trio.core.browser.errors import net_error
 from gptme_trio.core.browser.options import BLOCKED_URL_PATTERNS, Navigation
 from gptme_trio.core.browser.routing import RequestGuard
 from gptme_trio.core.errors import BrowserCrashed, NavigationError, PageError
+
+if TYPE_CHECKING:  # playwright.async_api costs ~60 ms to import: loaded when the browser starts (service.py)
+    from playwright.async_api import BrowserContext
+    from playwright.async_api import Page as PlaywrightPage
 
 T = TypeVar("T")
 _NAVIGATION_COMMIT_SECONDS = 2  # content() waits this long for a navigation in progress to commit

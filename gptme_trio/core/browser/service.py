@@ -20,8 +20,7 @@ from typing import Any, TypeVar
 
 import trio
 import trio_asyncio
-from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import async_playwright
+from playwright._impl._errors import Error as PlaywrightError  # playwright.async_api.Error, without its ~60 ms import
 
 from gptme_trio.core.browser.driver import driver_start
 from gptme_trio.core.browser.errors import first_line, is_driver_gone, map_playwright_error, start_hint
@@ -299,6 +298,8 @@ class BrowserService:
         self._generation += 1
         # Cancelled halfway, start() would leave a driver process we hold no handle to
         # (and open_loop() would wait for it forever). It is local and quick: shield it.
+        from playwright.async_api import async_playwright  # here, not at chat's start-up (~60 ms)
+
         with trio.CancelScope(shield=True), driver_start(self._spec.driver_log, launch.spawned.set):
             self._playwright = await self.run_aio(async_playwright().start)
         self._browser = await self._connect(self._playwright.chromium)
