@@ -38,11 +38,14 @@ def chat(server, tmp_path, *args: str, **env: str) -> pexpect.spawn:
 
 
 def reply_of(child: pexpect.spawn, question: str, last_words: str) -> str:
-    """What the terminal got from sending `question` until `last_words` and the next prompt."""
+    """What the terminal got from sending `question` until `last_words` and the next prompt; it starts
+    with the prompt as the question was echoed there (`> show me`, with the escape codes around)."""
     child.sendline(question)
     child.expect(question)
+    echoed = child.before.decode()
+    echoed = echoed[echoed.rindex(">") :] + question
     child.expect(re.escape(last_words))
-    shown = child.before.decode() + last_words
+    shown = echoed + child.before.decode() + last_words
     child.expect(PROMPT)
     return shown + child.before.decode()
 
@@ -58,6 +61,8 @@ def test_a_reply_is_rendered_with_colour_and_the_banner_says_it_all(llm, tmp_pat
     assert str(tmp_path / "home" / "conversations") in banner
     shown = reply_of(child, "show me", "all")
     text = SGR.sub("", shown)
+    assert re.match(r">(\x1b\[[0-9;]*m)* ?\x1b\[0;32mshow me", shown), shown[:40]  # the user's words in green
+    assert SGR.findall(shown[: shown.index("Here is the code:")])[-1] == "\x1b[0m"  # the reply: default colour
     assert re.search(r"\x1b\[[0-9;]*m(def|return)\x1b\[0m", shown)  # the code in colour
     assert "\x1b[1mall\x1b[0m" in shown  # **all** in bold, its stars gone
     assert "    return a + b  # the sum" in text
@@ -73,6 +78,7 @@ def test_without_colour_the_reply_is_its_plain_text(llm, tmp_path, how):
         server, tmp_path, *(["--no-color"] if how == "--no-color" else []), **({how: "1"} if how == "NO_COLOR" else {})
     )
     shown = reply_of(child, "show me", "That is **all**.")
+    assert "32m" not in shown[: shown.index("show me")]  # the user's words are not green either
     reply = shown[shown.index("Here is the code") : shown.index("That is **all**.") + len("That is **all**.")]
     assert reply.replace("\r\n", "\n") == REPLY  # exactly what the model sent, nothing added
     ctrl_d_exits_cleanly(child, [])

@@ -64,8 +64,8 @@ def test_an_empty_launch_leaves_nothing_and_r_never_offers_it(llm, tmp_path):
     listed = child.before.decode()
     assert re.search(r"1  alpha\s.*local/model-a\s+2 msgs\s.*the only question", listed), listed
     child.sendline("")  # Enter: the newest
-    child.expect("you: the only question")
-    child.expect("assistant: Answer one.")
+    child.expect(r"you:(\x1b\[0m)? the only question")
+    child.expect(r"assistant:(\x1b\[0m)? Answer one.")
     child.expect(PROMPT)
     child.sendline("a second question")
     child.expect("Answer two.")
@@ -111,8 +111,8 @@ def test_the_picker_lists_newest_first_and_resume_restores_the_model(llm, tmp_pa
     child.expect(PICKER)
     child.sendline("2")
     child.expect(r"resumed middle \(2 messages, model local/model-b\)")
-    child.expect("you: question two")
-    child.expect("assistant: Answer 2.")
+    child.expect(re.escape("\x1b[32myou:\x1b[0m question two"))  # each role's label in its colour, as in chat
+    child.expect(re.escape("\x1b[1massistant:\x1b[0m Answer 2."))
     child.expect(PROMPT)
     child.sendline("and then?")
     child.expect("Answer 4.")

@@ -34,11 +34,18 @@ PREVIEW_LINES = 3
 MODEL = "model"  # the spinner's key for the model's wait (tool calls use their ids)
 COMMAND = "command"  # and for a slash command's
 _DIM, _RED, _GREEN, _YELLOW, _CYAN, _BOLD = "2", "31", "32", "33", "36", "1"
+ROLES = {"user": _GREEN, "assistant": _BOLD, "tool": _CYAN, "system": _DIM}  # SGR codes: each role's colour
 
 
 def wants_color(env: Mapping[str, str], no_color: bool = False) -> bool:
     """Colour unless --no-color, NO_COLOR (any non-empty value, no-color.org) or TERM=dumb."""
     return not no_color and not env.get("NO_COLOR") and env.get("TERM") != "dumb"
+
+
+def painted(text: str, role: str, color: bool) -> str:
+    """`text` in its role's colour (ROLES) when `color`, else as it is."""
+    code = ROLES.get(role, "")
+    return f"\x1b[{code}m{text}\x1b[0m" if color and code else text
 
 
 def banner(provider: Provider | None, tools: list[str], name: str, path: Path, width: int = 48) -> str:
@@ -221,7 +228,7 @@ class Display:
 
     def paint(self, text: str, role: str) -> str:
         """`text` in its role's colour (user, assistant, tool, system), when colour is on."""
-        return self._paint(text, {"user": _GREEN, "assistant": _BOLD, "tool": _CYAN, "system": _DIM}.get(role, ""))
+        return painted(text, role, self.color)
 
     def _paint(self, text: str, code: str) -> str:
         return f"\x1b[{code}m{text}\x1b[0m" if self.color and code else text

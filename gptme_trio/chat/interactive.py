@@ -238,7 +238,7 @@ async def chat_loop(
     }
     while True:
         try:
-            line = (await prompter.ask("> ")).strip()
+            line = (await prompter.ask()).strip()
         except PromptInterrupted:
             continue
         except PromptEOF:

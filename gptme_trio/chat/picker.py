@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from gptme_trio.chat.catalog import count, shorten, summaries, table
+from gptme_trio.chat.display import painted
 from gptme_trio.chat.prompt import PromptEOF, Prompter, PromptInterrupted
 from gptme_trio.chat.store import Conversation, exists
 from gptme_trio.core.errors import UsageError
@@ -43,19 +44,20 @@ async def pick(prompter: Prompter, home: Path) -> str | None:
         print(f"type a number from 1 to {len(shown)} or a name; Ctrl-D leaves", flush=True)
 
 
-def last_exchange(conversation: Conversation) -> str:
-    """The last question and the answer to it (or what came of it), for a resumed conversation."""
+def last_exchange(conversation: Conversation, color: bool = False) -> str:
+    """The last question and the answer to it (or what came of it), for a resumed conversation; with
+    `color`, each label in its role's colour, as in the chat (`you:` as the prompt's text)."""
     messages = conversation.messages
     start = next((i for i in range(len(messages) - 1, -1, -1) if messages[i].role == "user"), None)
     if start is None:
         return ""
-    lines = [f"you: {_cut(messages[start].content)}"]
+    lines = [f"{painted('you:', 'user', color)} {_cut(messages[start].content)}"]
     answer = next((m for m in reversed(messages[start + 1 :]) if m.role == "assistant" and m.content.strip()), None)
     calls = sum(len(m.tool_calls) for m in messages[start + 1 :])
     if calls:
-        lines.append(f"  [{calls} tool call(s)]")
+        lines.append(painted(f"  [{calls} tool call(s)]", "tool", color))
     if answer is not None:
-        lines.append(f"assistant: {_cut(answer.content)}")
+        lines.append(f"{painted('assistant:', 'assistant', color)} {_cut(answer.content)}")
     return "\n".join(lines)
 
 

@@ -61,9 +61,11 @@ from gptme_trio.core.runtime import alongside
 
 if TYPE_CHECKING:
     from prompt_toolkit import PromptSession
+    from prompt_toolkit.formatted_text import AnyFormattedText
     from prompt_toolkit.key_binding import KeyBindings
 
 _IFLAG, _LFLAG, _CC = 0, 3, 6  # indices in termios.tcgetattr's list
+USER_STYLE = {"prompt": "ansigreen bold", "user": "ansigreen"}  # the user's role colour (display.ROLES)
 _T = TypeVar("_T")
 
 
@@ -84,11 +86,14 @@ class Prompter:
     context manager: it keeps the terminal non-canonical between prompts and restores its mode on the
     way out. `watching` runs around a turn: it keeps typeahead and notices a Ctrl-D among it."""
 
-    def __init__(self, history: Path, commands: list[str]) -> None:
+    def __init__(self, history: Path, commands: list[str], color: bool = False) -> None:
         from prompt_toolkit import PromptSession
+        from prompt_toolkit.formatted_text import FormattedText
         from prompt_toolkit.history import DummyHistory, FileHistory
         from prompt_toolkit.input import create_input
+        from prompt_toolkit.lexers import SimpleLexer
         from prompt_toolkit.output import create_output
+        from prompt_toolkit.styles import Style
 
         from gptme_trio.chat.completion import ChatCompleter
 
@@ -96,8 +101,12 @@ class Prompter:
         history.touch(mode=0o600, exist_ok=True)
         self._input = create_input()
         output = create_output(always_prefer_tty=True)  # `chat > reply.md`: the prompt on the terminal (stderr)
+        style = Style.from_dict(USER_STYLE if color else {})
+        self._message = FormattedText([("class:prompt", "> ")])  # `ask`'s: the user's words in their colour
         self._session: PromptSession[str] = PromptSession(
             history=FileHistory(str(history)),
+            style=style,
+            lexer=SimpleLexer("class:user"),
             completer=ChatCompleter(commands),
             complete_while_typing=True,
             multiline=True,  # shown over several lines; Enter still sends (the bindings below)
@@ -138,9 +147,9 @@ class Prompter:
             self._set_mode(self._mode_before)
             self._mode_before = None
 
-    async def ask(self, message: str = "> ") -> str:
+    async def ask(self) -> str:
         """The user's next message, typeahead first; raises PromptInterrupted / PromptEOF."""
-        return await self._prompt(self._session, message, self._replay_typeahead, lambda: None)
+        return await self._prompt(self._session, self._message, self._replay_typeahead, lambda: None)
 
     async def answer(self, question: str) -> str:
         """A line typed in answer to `question` (the -r picker's), typeahead first as for `ask`, but never
@@ -249,7 +258,11 @@ class Prompter:
         return bindings
 
     async def _prompt(
-        self, session: PromptSession[str], message: str, before: Callable[[], None], after: Callable[[], None]
+        self,
+        session: PromptSession[str],
+        message: AnyFormattedText,
+        before: Callable[[], None],
+        after: Callable[[], None],
     ) -> str:
         def run() -> str:
             loop = asyncio.SelectorEventLoop()

@@ -163,10 +163,12 @@ async def run_chat(
     hands = any(name in plan.tools for name in ACTING) if plan.tools is not None else plan.interactive
     if not plan.interactive:
         return await _serve(plan, open_conversation(plan, hands), interrupts, providers, None, servers)
+    from gptme_trio.chat.display import wants_color
     from gptme_trio.chat.interactive import COMMANDS
     from gptme_trio.chat.prompt import Prompter
 
-    with Prompter(plan.home / "history", COMMANDS) as prompter:  # the terminal's mode restored on exit
+    color = wants_color(os.environ, no_color=not plan.color)
+    with Prompter(plan.home / "history", COMMANDS, color) as prompter:  # the terminal's mode restored on exit
         chosen = None
         if plan.resume and not plan.name:  # -r on a terminal: the user picks
             from gptme_trio.chat.picker import pick
@@ -219,10 +221,12 @@ async def _serve(
             from gptme_trio.chat.interactive import chat_loop
 
             if plan.resume:
+                from gptme_trio.chat.display import wants_color
                 from gptme_trio.chat.picker import last_exchange, resumed_line
 
                 print(resumed_line(conversation, model), file=sys.stderr, flush=True)
-                print(last_exchange(conversation), flush=True)
+                color = wants_color(os.environ, no_color=not plan.color) and sys.stdout.isatty()
+                print(last_exchange(conversation, color), flush=True)
             return await chat_loop(
                 prompter,
                 conversation,
