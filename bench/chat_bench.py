@@ -1,6 +1,8 @@
 """Chat on a terminal: start-up (run → prompt drawn) and streaming delay (token on the wire → on screen).
 
-Run from the repo root: `python -m bench.chat_bench [--runs N] [--stream-runs N]`; writes bench/results/chat.md.
+Run from the repo root: `python -m bench.chat_bench [--runs N] [--stream-runs N] [--before DIR]`; writes
+bench/results/chat.md. --before DIR: a checkout of earlier code (`git worktree add DIR COMMIT`) whose start-up
+is timed in the same rounds.
 
 Start-up: each run spawns the CLI in a pseudo-terminal (pexpect) with a fresh GPTME_TRIO_HOME
 and measures until the prompt appears, then sends Ctrl-D; `python -c pass` is timed the same
@@ -20,19 +22,21 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pexpect
 import psutil
 import ptyprocess
 
-from bench.harness import ROOT, alternate, default_out, header, load_average, med, write
+from bench.harness import ROOT, default_out, header, load_average, med, rounds, write
 from bench.token_server import TokenServer
 
 PROMPT = re.compile(rb"(^|\n)(\x1b\[[0-9;?]*[A-Za-z])*>")
@@ -59,40 +63,81 @@ with httpx.Client(timeout=None) as client:
 """
 
 
-def time_chat() -> float:
+def time_chat(root: Path) -> tuple[float, float]:
+    """(wall, CPU) s of `gptme-trio chat` from `root`'s package: spawned until its prompt is drawn (the
+    CPU: the process's user + system time, its exit after Ctrl-D included)."""
     with tempfile.TemporaryDirectory() as home:
         env = {**os.environ, "GPTME_TRIO_HOME": home, "PROMPT_TOOLKIT_NO_CPR": "1", "GPTME_TRIO_MODEL": ""}
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
-        child = pexpect.spawn(sys.executable, ["-m", "gptme_trio", "chat"], env=env, timeout=30, cwd=ROOT)
+        child = pexpect.spawn(sys.executable, ["-m", "gptme_trio", "chat"], env=env, timeout=30, cwd=str(root))
         child.expect(PROMPT)
         elapsed = time.perf_counter() - started
         child.sendcontrol("d")
         child.expect(pexpect.EOF)
         child.close()
-        return elapsed
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return elapsed, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
 
-def time_python() -> float:
+def time_python() -> tuple[float, float]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     subprocess.run([sys.executable, "-c", "pass"], check=True)
-    return time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.perf_counter() - started, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
 
-def startup_section(runs: int) -> str:
-    variants = {"chat": time_chat, "python -c pass": time_python}  # 1 warm-up round: file caches
-    times = alternate(list(variants), runs, lambda name: variants[name]())
-    chat, floor = times["chat"], times["python -c pass"]
+def compile_bytecode(root: Path) -> None:
+    """As `pip install` leaves a package: its modules compiled. An editable checkout compiles them on first
+    import, unless PYTHONDONTWRITEBYTECODE is set (it is on some machines): then every start compiles ~90
+    modules from source (~100 ms of CPU), which no installed copy does."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(root / "gptme_trio")], check=True)
+
+
+def startup_section(runs: int, before: Path | None) -> str:
+    variants: dict[str, Callable[[], tuple[float, float]]] = {"chat": lambda: time_chat(ROOT)}
+    if before is not None:
+        variants["chat, before"] = lambda: time_chat(before)
+    variants["python -c pass"] = time_python
+    for root in [ROOT, *([before] if before is not None else [])]:
+        compile_bytecode(root)
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    cpu: dict[str, list[float]] = {name: [] for name in variants}
+    for i, order in rounds(list(variants), runs, 1, True):  # 1 warm-up round: file caches
+        for name in order:
+            wall, used = variants[name]()
+            times[name] += [wall] if i >= 1 else []
+            cpu[name] += [used] if i >= 1 else []
+        print(f"round {i}: " + ", ".join(f"{n} {times[n][-1] if times[n] else 0:.3f} s" for n in order), flush=True)
+    chat = times["chat"]
     verdict = "PASS" if statistics.median(chat) <= TARGET else "MISS"
+    rows = [
+        f"| `gptme-trio chat` start → prompt ready | {med(chat, 1000, '{:.0f}')} | {med(cpu['chat'], 1000, '{:.0f}')} | ≤ {TARGET * 1000:.0f} | {verdict} |"
+    ]
+    if before is not None:
+        rows.append(
+            f"| the same, from the checkout in --before ({before.name}) | {med(times['chat, before'], 1000, '{:.0f}')} "
+            f"| {med(cpu['chat, before'], 1000, '{:.0f}')} | — | ratio {statistics.median(chat) / statistics.median(times['chat, before']):.2f}× wall, "
+            f"{statistics.median(cpu['chat']) / statistics.median(cpu['chat, before']):.2f}× CPU |"
+        )
+    rows.append(
+        f"| `python -c pass` (the floor of any Python program) | {med(times['python -c pass'], 1000, '{:.0f}')} "
+        f"| {med(cpu['python -c pass'], 1000, '{:.0f}')} | — | info |"
+    )
+    table = "\n".join(rows)
     return f"""## Chat start-up
 
 1 warm-up, then {runs} runs of each, alternating. Start = the process is spawned in a
 pseudo-terminal; end = the prompt is drawn. No model configured (the prompt must not wait
-for one); the browser starts lazily, so it is not part of start-up.
+for one); the browser starts lazily, so it is not part of start-up. The package's modules are
+compiled to bytecode first, as an install leaves them. CPU = the process's user + system time
+(its exit after Ctrl-D included): less sensitive to the machine's load than the wall time.
+Load average at the end: {load_average()}.
 
-| measure | ms, median (min–max) | target | result |
-|---|---|---|---|
-| `gptme-trio chat` start → prompt ready | {med(chat, 1000, "{:.0f}")} | ≤ {TARGET * 1000:.0f} | {verdict} |
-| `python -c pass` (the floor of any Python program) | {med(floor, 1000, "{:.0f}")} | — | info |
+| measure | ms, median (min–max) | CPU ms, median (min–max) | target | result |
+|---|---|---|---|---|
+{table}
 """
 
 
@@ -237,10 +282,11 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=50, help="tokens per turn")
     parser.add_argument("--gap-ms", type=float, default=20, help="between tokens")
     parser.add_argument("--py-spy", metavar="FILE", help="profile the chat's streamed turns (.svg, else raw stacks)")
+    parser.add_argument("--before", type=Path, metavar="DIR", help="also time chat's start-up from this checkout")
     parser.add_argument("--out", default=default_out("chat.md"))
     args = parser.parse_args()
     sections = [header("Chat: start-up and streaming delay")]
-    sections.append(startup_section(args.runs))
+    sections.append(startup_section(args.runs, args.before))
     print(sections[-1], flush=True)
     sections.append(stream_section(args.stream_runs, args.tokens, args.gap_ms, args.py_spy))
     write(args.out, sections)

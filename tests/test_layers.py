@@ -72,6 +72,7 @@ def test_chat_draws_its_prompt_without_rich_or_pygments(tmp_path):
     assert {"prompt_toolkit", "httpx", "gptme_trio.chat.display"} <= imported  # the probe sees imports
     assert sorted(m for m in imported if m.split(".")[0] in RENDERING) == []
     assert "playwright.async_api" not in imported  # ~60 ms: loaded when the browser starts, not before the prompt
+    assert "lxml.etree" not in imported  # the fetch pipeline and search's parser: loaded by the first read
 
 
 def test_the_probe_sees_chat_side_imports(tmp_path):

@@ -26,6 +26,7 @@ from gptme_trio.chat.store import Conversation
 from gptme_trio.chat.toolset import ACTING, choose
 from gptme_trio.core.browser import BrowserSpec, open_browser
 from gptme_trio.core.errors import EXIT_OK, ProviderConfigError
+from gptme_trio.core.network import api_client
 from gptme_trio.core.policy import UrlPolicy
 from gptme_trio.core.proxy import open_policy_proxy
 from gptme_trio.core.runtime import Interrupts
@@ -195,7 +196,7 @@ async def _serve(
     policy = UrlPolicy(plan.allow_hosts)
     workspace = Workspace(plan.workdir, plan.allow_paths)
     async with (
-        httpx.AsyncClient(timeout=None) as client,
+        api_client() as client,
         open_background() as background,  # commands run with `background: true`; all end with the chat
         open_policy_proxy(policy) as proxy_url,  # outlives the browser: its pages connect through it
         open_browser(plan.browser) as browser,

@@ -133,3 +133,26 @@ def causes(exc: BaseException) -> Iterator[BaseException]:
         if isinstance(current, BaseExceptionGroup):
             stack.extend(current.exceptions)
         stack.extend((current.__cause__, current.__context__))
+
+
+def api_client() -> httpx.AsyncClient:
+    """The client for LLM providers and search (no timeout of its own: callers set deadlines). Its TLS
+    context is made on the first request, not here: loading certifi's roots costs tens of ms of CPU,
+    and chat opens this client before its first prompt."""
+    return httpx.AsyncClient(timeout=None, transport=_FirstUseTransport())
+
+
+class _FirstUseTransport(httpx.AsyncBaseTransport):
+    """httpx's default transport (verify, trust_env and limits as AsyncClient's own), made when first used."""
+
+    def __init__(self) -> None:
+        self._transport: httpx.AsyncHTTPTransport | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self._transport is None:
+            self._transport = httpx.AsyncHTTPTransport()
+        return await self._transport.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        if self._transport is not None:
+            await self._transport.aclose()

@@ -18,9 +18,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import httpx
-
 from gptme_trio.core.browser import open_browser
+from gptme_trio.core.network import api_client
 from gptme_trio.core.policy import UrlPolicy
 from gptme_trio.core.proxy import open_policy_proxy
 from gptme_trio.mcp.plan import McpPlan
@@ -41,7 +40,7 @@ async def open_tools(plan: McpPlan) -> AsyncIterator[dict[str, Tool]]:
     remote = plan.browser.ws_endpoint or plan.browser.cdp_endpoint
     with tempfile.TemporaryDirectory(prefix="gptme-trio-mcp-") as shots:
         async with (
-            httpx.AsyncClient(timeout=None) as client,
+            api_client() as client,
             open_background() as background,  # `shell` with background: true; every job ends with the server
             open_policy_proxy(policy) as proxy_url,  # outlives the browser: its pages connect through it
             open_browser(plan.browser) as browser,

@@ -15,15 +15,17 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
-import lxml.etree
-import lxml.html
 
 from gptme_trio.core.errors import ToolError, UsageError
 from gptme_trio.core.network import FailureKind, NetworkFailure, network_errors
 from gptme_trio.tools import Tool, tool
+
+if TYPE_CHECKING:
+    import lxml.html
 
 MAX_RESULTS = 10
 SEARCH_URL_ENV = "GPTME_TRIO_SEARCH_URL"  # the variable the user sets for an engine's base URL
@@ -135,6 +137,9 @@ def _clean(value: object) -> str:
 
 
 def _parse_duckduckgo(text: str, url: str) -> list[Result]:
+    import lxml.etree  # here, not at chat's start-up (~10 ms)
+    import lxml.html
+
     try:
         root = lxml.html.document_fromstring(text)
     except (lxml.etree.ParserError, ValueError):  # an empty or non-HTML body holds no results
@@ -153,6 +158,8 @@ def _parse_duckduckgo(text: str, url: str) -> list[Result]:
 
 def _select(element: lxml.html.HtmlElement, css: str) -> list[lxml.html.HtmlElement]:
     """What `css` matches under `element` (in an HTML document every element is an HtmlElement)."""
+    import lxml.html
+
     return [found for found in element.cssselect(css) if isinstance(found, lxml.html.HtmlElement)]
 
 

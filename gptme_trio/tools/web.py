@@ -16,7 +16,7 @@ import secrets
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import trio
 
@@ -24,13 +24,14 @@ from gptme_trio.core.browser import BrowserService, PageOptions
 from gptme_trio.core.errors import Refused, ToolError
 from gptme_trio.core.images import MAX_IMAGE, Attached, Image
 from gptme_trio.core.policy import UrlPolicy
-from gptme_trio.fetch import extract, metadata
-from gptme_trio.fetch.batch import Record, fetch_one
-from gptme_trio.fetch.engines.browser import BrowserEngine
 from gptme_trio.fetch.options import WAIT_UNTIL, Capture, FetchOptions, Format, RenderOptions
 from gptme_trio.fetch.targets import Target
 from gptme_trio.tools import Report, Tool, tool
 from gptme_trio.tools.page import InteractivePage
+
+if TYPE_CHECKING:  # imported by the first read, not at chat's start-up (lxml and the fetch pipeline: ~20 ms)
+    from gptme_trio.fetch.batch import Record
+    from gptme_trio.fetch.engines.browser import BrowserEngine
 
 READ_BUDGET = 20_000  # characters of page text handed to the model per call
 READ_LINKS = 50  # read_url: at most this many links of the main content listed after its text
@@ -74,6 +75,8 @@ class WebTools:
         """Start the browser (outside the call's deadline) and, while its driver boots in other
         processes, load the extraction libraries the first read would otherwise import inside its
         deadline (~0.4 s), as `gptme-trio fetch` does (fetch/plan.py)."""
+        from gptme_trio.fetch import extract
+
         async with trio.open_nursery() as nursery:
             await nursery.start(self._browser.start)
             extract.load_libraries()
@@ -110,6 +113,8 @@ class WebTools:
         if key not in self._engines:
             block = capture != "png"
             options = self.checked_options(block) if checked else PageOptions(block_media=block)
+            from gptme_trio.fetch.engines.browser import BrowserEngine
+
             self._engines[key] = BrowserEngine(self._browser, options, RenderOptions(capture=capture))
         return self._engines[key]
 
@@ -141,6 +146,8 @@ class WebTools:
         options: FetchOptions | None = None,
     ) -> Record:
         """Fetch `target` through the policy (before and after redirects); remember its console."""
+        from gptme_trio.fetch.batch import fetch_one
+
         if check_policy:
             await self._policy.check(target.url)
         options = options or FetchOptions(format=fmt)
@@ -196,7 +203,9 @@ class WebTools:
         options = FetchOptions(format="markdown", links=True)
         record = await self._open(target, engine, "markdown", check_policy=check_policy, options=options)
         title = (record.meta.title if record.meta else None) or record.title
-        content = metadata.with_title(record.content or "", title)  # the page's own heading, or the title once
+        from gptme_trio.fetch.metadata import with_title
+
+        content = with_title(record.content or "", title)  # the page's own heading, or the title once
         return f"(from {record.final_url or target.url})\n\n" + self._truncate(content) + _link_list(record)
 
     async def fetch(
