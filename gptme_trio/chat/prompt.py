@@ -89,7 +89,7 @@ class Prompter:
     def __init__(self, history: Path, commands: list[str], color: bool = False) -> None:
         from prompt_toolkit import PromptSession
         from prompt_toolkit.formatted_text import FormattedText
-        from prompt_toolkit.history import DummyHistory, FileHistory
+        from prompt_toolkit.history import FileHistory
         from prompt_toolkit.input import create_input
         from prompt_toolkit.lexers import SimpleLexer
         from prompt_toolkit.output import create_output
@@ -116,20 +116,8 @@ class Prompter:
             input=self._input,
             output=output,
         )
-        self._confirmation: PromptSession[str] = PromptSession(
-            history=DummyHistory(),
-            interrupt_exception=PromptInterrupted,
-            eof_exception=PromptEOF,
-            input=self._input,
-            output=output,
-        )
-        self._answers: PromptSession[str] = PromptSession(  # `answer`: no history, its own (not a yes/no)
-            history=DummyHistory(),
-            interrupt_exception=PromptInterrupted,
-            eof_exception=PromptEOF,
-            input=self._input,
-            output=output,
-        )
+        self._output = output
+        self._questions: dict[str, PromptSession[str]] = {}  # `confirm`'s and `answer`'s, made when first asked
         self._typeahead = Typeahead()  # kept from turns and confirmations for the next `ask`
         self._editor = Editor()
         self._busy: trio.Event | None = None  # set when the prompt or editor holding the terminal is done
@@ -154,7 +142,7 @@ class Prompter:
     async def answer(self, question: str) -> str:
         """A line typed in answer to `question` (the -r picker's), typeahead first as for `ask`, but never
         stored in the history: up-arrow and Ctrl-R at the chat's prompt never return it."""
-        return await self._prompt(self._answers, question, self._replay_typeahead, lambda: None)
+        return await self._prompt(self._question("answer"), question, self._replay_typeahead, lambda: None)
 
     def _replay_typeahead(self) -> None:
         """(In the worker, before a prompt starts.) What was typed ahead goes in first, as if typed there."""
@@ -178,7 +166,7 @@ class Prompter:
 
             clear_typeahead(self._input)
 
-        answer = await self._prompt(self._confirmation, f"{question} [Y/n] ", keep_typeahead, drop_leftovers)
+        answer = await self._prompt(self._question("confirm"), f"{question} [Y/n] ", keep_typeahead, drop_leftovers)
         return answer.strip().lower() in ("", "y", "yes")
 
     async def edit(self, text: str) -> str:
@@ -256,6 +244,22 @@ class Prompter:
             event.app.create_background_task(edit())
 
         return bindings
+
+    def _question(self, kind: str) -> PromptSession[str]:
+        """The session for `kind` of question ("confirm", "answer"): no history, one per kind. Made on first
+        use: each PromptSession builds an application and its key bindings (~15 ms), not needed at start-up."""
+        from prompt_toolkit import PromptSession
+        from prompt_toolkit.history import DummyHistory
+
+        if kind not in self._questions:
+            self._questions[kind] = PromptSession(
+                history=DummyHistory(),
+                interrupt_exception=PromptInterrupted,
+                eof_exception=PromptEOF,
+                input=self._input,
+                output=self._output,
+            )
+        return self._questions[kind]
 
     async def _prompt(
         self,
