@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from gptme_trio.fetch import extract
 
 SHELL = (
@@ -39,3 +41,33 @@ def test_what_counts_as_a_shell():
     assert not extract.is_script_shell(NOSCRIPT)
     assert not extract.is_script_shell(STATIC)
     assert not extract.is_script_shell(SHELL.replace("<div id='root'></div>", "<h1>Our shop opens in May</h1>"))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "<body class='app shell dark' data-x='one two three'><div id='root'></div><script>boot()</script></body>",
+        "<body><!-- the app writes its words here --><div id='root'></div><script>boot()</script></body>",
+        "<body><style>.a b c d {}</style><template>row text here</template><script>x()</script></body>",
+        "<body>&nbsp;&nbsp;&nbsp;&#160;<script>boot('one two three four')</script></body>",
+        "<BODY><SCRIPT>var words = 'one two three four'</SCRIPT>Loading</BODY>",
+        "<body><div id='root'></div><script>boot('one two three four')",  # the script never closes
+    ],
+)
+def test_words_a_reader_does_not_see_do_not_make_a_page_content(body):
+    """The shell check reads the body without parsing when it can (a scan that stops at three shown
+    words): the body tag's attributes, comments, styles, templates, scripts (closed or not) and
+    entities for spaces are no words, exactly as in the parsed check."""
+    assert extract.is_script_shell(f"<!doctype html><html><head><title>App</title></head>{body}</html>")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "<body><div id='root'></div><script>boot()</script><p>Our shop opens in May.</p></body>",
+        "<body><script>boot()</script><STYLE>p{}</STYLE><h1>Caf&eacute; menu today</h1></body>",
+        "<body><scripts-list>one two three</scripts-list><script>boot()</script></body>",  # not a <script>
+    ],
+)
+def test_words_shown_after_scripts_make_a_page_content(body):
+    assert not extract.is_script_shell(f"<!doctype html><html><head><title>App</title></head>{body}</html>")

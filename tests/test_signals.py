@@ -11,6 +11,7 @@ import os
 import select
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
@@ -92,3 +93,26 @@ def test_no_process_left_after_normal_and_error_exits(site, args):
     proc.communicate(timeout=60)
     assert proc.returncode == (0 if args == ("/normal",) else 1)
     assert_tree_gone(tree)
+
+
+CTRL_C_WHILE_LOADING = """
+import sys
+
+class CtrlC:  # a Ctrl-C that arrives while click is being imported (start-up takes ~0.3 s)
+    def find_spec(self, name, path=None, target=None):
+        if name == "click":
+            raise KeyboardInterrupt
+        return None
+
+sys.meta_path.insert(0, CtrlC())
+sys.argv = ["gptme-trio", "fetch", "--help"]
+from gptme_trio.__main__ import main
+main()
+"""
+
+
+def test_ctrl_c_while_the_cli_loads_exits_130_without_a_traceback():
+    ran = subprocess.run(
+        [sys.executable, "-c", CTRL_C_WHILE_LOADING], capture_output=True, env=cli_env(), timeout=30, check=False
+    )
+    assert (ran.returncode, ran.stdout, ran.stderr) == (130, b"", b"")

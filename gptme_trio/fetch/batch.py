@@ -116,11 +116,12 @@ def _fill(record: Record, snap: Snapshot, options: FetchOptions) -> None:
                 raise FetchError(f"no element matches --selector {options.selector!r}", url=url)
         main = options.main_content and not options.selector
         convert = extract.to_text if options.format == "text" else extract.to_markdown
-        record.content = convert(html, url=url, main=main, extractor=options.extractor)
+        if options.format != "html" or options.links:  # -f html writes the page: no extraction unless --links
+            record.content = convert(html, url=url, main=main, extractor=options.extractor)
         if options.format in ("markdown", "json"):
             record.meta = metadata.read_meta(page, url)
         if options.links:
-            markdown = record.content  # links are found in Markdown: -f text converts the page once more
+            markdown = record.content or ""  # links are found in Markdown: -f text converts the page once more
             if options.format == "text":
                 markdown = extract.to_markdown(html, url=url, main=main, extractor=options.extractor)
             record.links = links.collect(extract.parse_page(page), url, base, markdown)
