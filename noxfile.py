@@ -74,6 +74,7 @@ def bench(session: nox.Session) -> None:
     part("figure 3: cancellation vs gptme", "python", "-m", "bench.gptme_cancel_bench", *peer("gptme"))
     part("shell vs gptme", "python", "-m", "bench.shell_bench", *peer("gptme"))
     part("figure 6: extraction", "python", "-m", "bench.extraction_bench")
+    part("issue 13: http batch", "python", "-m", "bench.http_batch_bench")  # ~1.5 min
     part("figure 5: chat", "python", "-m", "bench.chat_bench")
     part("issue 16: rendering", "python", "-m", "bench.render_bench")  # ~1.5 min
     part("figure 2: throughput vs peers", "python", "-m", "bench.throughput_bench", *peer("crawl4ai"), *peer("gptme"))

@@ -36,6 +36,7 @@ PARTS = [  # (file, what it covers)
         "cancel latency, chat start and exit with servers (run apart: needs the [mcp] extra)",
     ),
     ("extraction.md", "figure 6: extraction quality on 181 pages vs trafilatura and readability-lxml"),
+    ("http_batch.md", "issue 13: a whole `fetch --engine http -f json -i LIST` run over 181 local pages, ms/page"),
     (
         "extraction_wcxb.md",
         "issue 13: 4: main content on 7 page types (wcxb-dev, cross-validated) vs trafilatura "
@@ -110,6 +111,8 @@ HEADLINES = [
              r"^\| word-F1 ≥ 0.87 overall \(cross-validated\) \| (?P<value>[\d.]+) \| " + VERDICT, "≥ 0.87"),
     Headline("", "wcxb-dev extraction, ms/page median (--extractor blocks)", "extraction_wcxb.md",
              r"^\| extraction ≤ 20 ms/page median \| (?P<value>[\d.]+) \| " + VERDICT, "≤ 20 ms"),
+    Headline("", "whole `fetch --engine http -f json -i LIST` run, 181 local pages, ms/page median", "http_batch.md",
+             r"^\| ours: `-f json` \(default extraction\) \| (?P<value>[\d.]+) .*?" + VERDICT, "≤ 30 ms"),
     Headline("", "fetch: whole process, ours / bare Playwright", "fetch.md",
              r"ratio of medians A / B\*\* \| \*\*(?P<value>[\d.]+×)\*\*.*?" + VERDICT, "≤ 1.3×"),
     Headline("", "fetch: Python CPU per page, trio-asyncio / asyncio", "fetch.md",

@@ -231,6 +231,7 @@ def is_script_shell(html: str) -> bool:
 
 
 _BODY = re.compile(r"<body[\s>]", re.IGNORECASE)
+_SCAN_TAGS = 2_000  # tags the scan passes before it gives up (a page's first words: within ~150 tags)
 _SKIPPED = {"<script": "</script", "<style": "</style", "<template": "</template", "<!--": "-->"}
 
 
@@ -245,7 +246,9 @@ def _words_shown(html: str) -> bool:
     at, words = lowered.find(">", body.start()) + 1, 0  # after the <body ...> tag
     if at == 0:
         return False
-    while words < _SHELL_WORDS:
+    for _ in range(_SCAN_TAGS):  # a body of endless empty tags: the parser decides, in its linear time
+        if words >= _SHELL_WORDS:
+            break
         tag = lowered.find("<", at)
         words += len(_WORDS.findall(htmllib.unescape(html[at : tag if tag >= 0 else len(html)])))
         if tag < 0:
