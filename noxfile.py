@@ -56,7 +56,7 @@ def bench(session: nox.Session) -> None:
             json.dump({"command": "nox -s bench", "parts": [*durations, total]}, f, indent=1)
         return out
 
-    part("venv", "-e", ".", "pexpect", "readability-lxml", "psutil")  # bench-only tools, never project deps
+    part("venv", "-e", ".[mcp]", "pexpect", "readability-lxml", "psutil")  # bench-only tools, never project deps
     # Peers in bench-only virtualenvs under .nox/peers: built once (about 2 minutes), then reused while the
     # versions pinned in bench/peers.py are unchanged. A peer that cannot be built is reported, not fatal.
     out = part("peers", "python", "-m", "bench.peers")
@@ -77,6 +77,7 @@ def bench(session: nox.Session) -> None:
     part("issue 13: http batch", "python", "-m", "bench.http_batch_bench")  # ~1.5 min
     part("figure 5: chat", "python", "-m", "bench.chat_bench")
     part("issue 16: rendering", "python", "-m", "bench.render_bench")  # ~1.5 min
+    part("issue 17: chat as an MCP client", "python", "-m", "bench.mcp_client_bench")  # needs the [mcp] extra
     part("figure 2: throughput vs peers", "python", "-m", "bench.throughput_bench", *peer("crawl4ai"), *peer("gptme"))
     part("policy", "python", "-m", "bench.policy_bench")
     part("policy in the browser", "python", "-m", "bench.proxy_bench")

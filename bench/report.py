@@ -29,11 +29,12 @@ PARTS = [  # (file, what it covers)
     ("render.md", "issue 16: replies rendered as Markdown: tokens/s and CPU per token; chat start-up vs main"),
     ("eof.md", "issue 14: Ctrl-D -> chat ended, at the prompt, while the model thinks, while a reply streams"),
     ("mcp.md", "issue 17: gptme-trio mcp vs @playwright/mcp: reads/s, cancel -> tab free, RSS, hung pages"),
+    ("mcp_phases.md", "issue 17: gptme-trio mcp, where a read's time goes: the first read and a warm one, by phase"),
     ("resume.md", "issue 16: chat --list and the -r picker with 0/100/1,000 saved conversations (CPU)"),
     (
         "mcp_client.md",
         "issue 17: chat as an MCP client: closing a stdio server vs the SDK's stdio_client (what is left), "
-        "cancel latency, chat start and exit with servers (run apart: needs the [mcp] extra)",
+        "cancel latency, chat start and exit with servers",
     ),
     ("extraction.md", "figure 6: extraction quality on 181 pages vs trafilatura and readability-lxml"),
     ("http_batch.md", "issue 13: a whole `fetch --engine http -f json -i LIST` run over 181 local pages, ms/page"),

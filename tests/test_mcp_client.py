@@ -161,7 +161,8 @@ async def test_a_long_result_is_cut_as_ours_are(tmp_path):
 
 async def test_a_server_over_http_with_a_token_from_the_environment(tmp_path, site, monkeypatch, free_port):
     monkeypatch.setenv("TEST_MCP_TOKEN", "s3cret")
-    async with http_server("--auth-token", "s3cret", "--tools", "read_url") as endpoint:
+    log = tmp_path / "server.log"
+    async with http_server("--auth-token", "s3cret", "--tools", "read_url", "-v", "--log", str(log)) as endpoint:
         specs = (
             ServerSpec("web", url=endpoint, headers={"Authorization": "Bearer ${TEST_MCP_TOKEN}"}),
             ServerSpec("nokey", url=endpoint, headers={"Authorization": "Bearer ${TEST_MCP_UNSET}"}),
@@ -176,6 +177,8 @@ async def test_a_server_over_http_with_a_token_from_the_environment(tmp_path, si
                 await read_url.run(url=site.url("/never"))
             assert "Structured concurrency means" in await read_url.run(url=site.url("/normal"))
             assert sorted(servers.tools()) == ["web__read_url"]
+        # chat ended (its servers' scope cancelled): the one session it had was ended with a DELETE all the same
+        assert log.read_text().count("a client ended its session (HTTP DELETE /mcp)") == 1
     assert "MCP server nokey: cannot start: its headers Authorization names ${TEST_MCP_UNSET}, which is not set; " in (
         "\n".join(notices)
     )

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from gptme_trio.core.browser import PageOptions
+from gptme_trio.core.browser import PageOptions, scripts
 from gptme_trio.core.policy import UrlPolicy
 from gptme_trio.fetch.targets import Target
 from gptme_trio.tools.web import WebTools
@@ -60,6 +60,35 @@ async def test_settle_ends_at_the_cap_on_a_page_that_never_goes_quiet(browser, s
         started = time.monotonic()
         assert await page.settle(3) == "quiet"
         assert time.monotonic() - started < 1.5
+
+
+# Two frames (the tracker then has seen one since the page last changed), then work for the next
+# frame, then SETTLE: was the work's text in the page when it resolved?
+QUEUED_WORK = """async () => {
+  await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+  const write = (text) => { const p = document.createElement('p'); p.textContent = text; document.body.append(p); };
+  QUEUE;
+  const ended = await (SETTLE)([3000, QUIET]);
+  return [ended, document.body.textContent.includes('queued work done')];
+}"""
+
+
+@pytest.mark.parametrize(
+    "queue",
+    [
+        "requestAnimationFrame(() => write('queued work done'))",
+        "const seen = new IntersectionObserver(() => { seen.disconnect(); write('queued work done'); });"
+        "seen.observe(document.body)",
+    ],
+    ids=["animation-frame", "intersection-observer"],
+)
+async def test_settle_without_a_frame_wait_still_sees_work_queued_for_the_next_frame(browser, site, queue):
+    """A page that is done (a frame ran since it last changed) settles without waiting for a frame;
+    one that has just asked for work at its next frame gets that frame: the work is in."""
+    script = QUEUED_WORK.replace("QUEUE", queue).replace("SETTLE", scripts.SETTLE).replace("QUIET", "100")
+    async with browser.tabs(PageOptions(block_media=True)).page() as page:
+        await page.goto(site.url("/normal"))
+        assert await page.evaluate(script) == ["quiet", True]
 
 
 def test_a_page_that_never_goes_quiet_returns_its_content_within_its_deadline(cli, site):

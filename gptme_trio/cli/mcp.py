@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import logging
 import os
 import sys
@@ -91,10 +92,8 @@ def mcp(
     from gptme_trio.core.browser.locate import browser_spec
     from gptme_trio.mcp.plan import DEFAULT, INSTALL_HINT, McpPlan, check_bind, check_names, parse_bind
 
-    try:
-        import hypercorn.trio  # noqa: F401
-        import mcp.server.lowlevel  # noqa: F401
-    except ImportError:
+    # Found, not imported: the SDK (~0.6 s) is imported while the browser's driver boots (mcp/server.py)
+    if importlib.util.find_spec("mcp") is None or importlib.util.find_spec("hypercorn") is None:
         fail(INSTALL_HINT)
     try:
         names = check_names([n.strip() for n in tool_names.split(",") if n.strip()]) if tool_names is not None else None

@@ -47,6 +47,7 @@ from gptme_trio.tools import Tool
 
 RESULT_BUDGET = 20_000  # characters of a result handed to the model (the web tools' budget)
 SAY_WAITING = 2.0  # seconds of waiting for servers to start before chat says so
+GOODBYE_SECONDS = 1.0  # chat ending: an HTTP server's answer to the DELETE that ends our session, at most
 LOG_KEEP = 10 * 1024 * 1024  # bytes: a log past this is moved to NAME.log.1 when the server starts
 
 
@@ -59,6 +60,7 @@ class _Server:
         self.missing: list[str] = []  # allowlisted names the server does not have
         self.http_status = 0  # the last HTTP error status a server over HTTP answered
         self.settled = trio.Event()  # running, or failed
+        self.gone = trio.Event()  # its task ended: stopped, failed, or (over HTTP) its session ended
 
 
 class Servers:
@@ -68,6 +70,7 @@ class Servers:
         self._servers = [_Server(spec, logs / f"{spec.name}.log" if spec.command else None) for spec in specs]
         self._images, self._notice = images, notice
         self.closing = False
+        self._leaving = trio.Event()  # chat ends: HTTP sessions end (the SDK sends their DELETE) before we cancel
 
     def tools(self) -> dict[str, Tool]:
         return {name: tool for server in self._servers if server.session for name, tool in server.tools.items()}
@@ -98,7 +101,8 @@ class Servers:
                     return self._failed(server, f"did not start within {spec.start_timeout:g} s (start_timeout)")
                 self._ready(server, session, listed)
                 if process is None:  # HTTP: a server that goes away shows in its calls' errors
-                    await trio.sleep_forever()
+                    await self._leaving.wait()  # then the transport ends the session (DELETE) as it closes
+                    return
                 status = await process.wait()
                 server.session = None
                 if not self.closing:
@@ -110,6 +114,7 @@ class Servers:
         finally:
             server.session = None
             server.settled.set()
+            server.gone.set()
 
     @asynccontextmanager
     async def _connect(
@@ -261,6 +266,11 @@ async def open_servers(
                 yield servers
             finally:
                 servers.closing = True
+                servers._leaving.set()  # not cancelled: a cancelled HTTP transport would skip its DELETE
+                with trio.CancelScope(shield=True), trio.move_on_after(GOODBYE_SECONDS):
+                    for server in starting:
+                        if server.spec.url:
+                            await server.gone.wait()
                 nursery.cancel_scope.cancel()
 
 

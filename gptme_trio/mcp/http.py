@@ -47,6 +47,17 @@ class _Bearer:
         await self._app(scope, receive, send)
 
 
+def _noting_ends(app: App) -> App:
+    """`app`, logging (-v) each session a client ends with DELETE, as a client should when it leaves."""
+
+    async def noted(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("method") == "DELETE":
+            log.info("a client ended its session (HTTP DELETE %s)", scope.get("path"))
+        await app(scope, receive, send)
+
+    return noted
+
+
 def _security(host: str) -> TransportSecuritySettings:
     """Host and Origin must name this server: loopback names, and the bound host."""
     names = ["127.0.0.1", "localhost", "[::1]"]
@@ -63,7 +74,7 @@ def _security(host: str) -> TransportSecuritySettings:
 
 async def serve_http(server: Server[Any], host: str, port: int, token: str | None) -> None:
     """Serve until cancelled (a signal)."""
-    app: App = server.streamable_http_app(transport_security=_security(host), host=host)
+    app: App = _noting_ends(server.streamable_http_app(transport_security=_security(host), host=host))
     if token:
         app = _Bearer(app, token)
     config = Config()

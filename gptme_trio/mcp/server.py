@@ -14,19 +14,19 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
-from typing import Any
-
-import mcp_types as types
-from mcp.server.context import ServerRequestContext
-from mcp.server.lowlevel import Server
+from typing import TYPE_CHECKING, Any
 
 from gptme_trio import __version__
-from gptme_trio.core.errors import EXIT_OK
+from gptme_trio.core.errors import EXIT_OK, UsageError
 from gptme_trio.core.runtime import Interrupts
 from gptme_trio.mcp.calls import Outcome, Progress, mcp_schema, run_call
-from gptme_trio.mcp.plan import McpPlan
+from gptme_trio.mcp.plan import INSTALL_HINT, McpPlan
 from gptme_trio.mcp.toolset import open_tools
 from gptme_trio.tools import Tool
+
+if TYPE_CHECKING:  # the SDK is imported by build_server: ~0.6 s, while the browser's driver boots
+    from mcp.server.context import ServerRequestContext
+    from mcp.server.lowlevel import Server
 
 INSTRUCTIONS = (
     "Web tools on a real Chromium: read_url returns a page's main content as Markdown, search the web, "
@@ -37,6 +37,12 @@ INSTRUCTIONS = (
 
 
 def build_server(tools: Mapping[str, Tool], tool_timeout: float) -> Server[Any]:
+    try:
+        import mcp_types as types
+        from mcp.server.lowlevel import Server
+    except ImportError as exc:  # the CLI found the package: a broken install, or a stand-in without it
+        raise UsageError(INSTALL_HINT) from exc
+
     listed = [
         types.Tool(name=name, description=tool.description, input_schema=mcp_schema(tool))
         for name, tool in tools.items()
@@ -83,20 +89,22 @@ def _progress(ctx: ServerRequestContext[Any]) -> Progress | None:
 
 async def serve(plan: McpPlan, interrupts: Interrupts) -> int:
     """Serve until EOF on stdin (stdio) or a signal; every service closed on the way out."""
+    # open_tools starts the browser's driver (when a tool needs it): it boots while the SDK is imported
     if plan.http is not None:
-        from gptme_trio.mcp.http import serve_http
-
         async with open_tools(plan) as tools:
-            await serve_http(build_server(tools, plan.tool_timeout), *plan.http, plan.auth_token)
-        return EXIT_OK
+            server = build_server(tools, plan.tool_timeout)
+            from gptme_trio.mcp.http import serve_http
 
-    from mcp.server.stdio import stdio_server
+            await serve_http(server, *plan.http, plan.auth_token)
+        return EXIT_OK
 
     from gptme_trio.mcp.stdio import protocol_streams
 
     # protocol_streams first: the browser's driver inherits the diverted fds, never the client's
     async with protocol_streams() as (lines, writer), open_tools(plan) as tools:
         server = build_server(tools, plan.tool_timeout)
+        from mcp.server.stdio import stdio_server
+
         async with stdio_server(lines, writer) as (read, write):  # type: ignore[arg-type]
             await server.run(read, write, server.create_initialization_options())
     return EXIT_OK

@@ -4,9 +4,10 @@
         ...
 
 Everything is opened as chat opens it (chat/session.py): the URL policy and its proxy, the
-browser (started on the first call that needs it, shared by every call), an HTTP client for
-search. Read results are not cut by the tools (the server pages them); screenshots are saved in a
-temporary directory that lives as long as the server.
+browser (Chromium started on the first call that needs it, shared by every call; Playwright's
+driver at once when a tool needs the browser), an HTTP client for search. Read results are not
+cut by the tools (the server pages them); screenshots are saved in a temporary directory that
+lives as long as the server.
 """
 
 from __future__ import annotations
@@ -52,4 +53,7 @@ async def open_tools(plan: McpPlan) -> AsyncIterator[dict[str, Tool]]:
                 every += Shell(workspace.root, os.environ, background, ShellSettings()).tools()
                 every += FileTools(workspace).tools()
             by_name = {t.name: t for t in every}
-            yield {name: by_name[name] for name in plan.tools}
+            tools = {name: by_name[name] for name in plan.tools}
+            if any(t.prepare is not None for t in tools.values()):  # a tool that needs the browser
+                await browser.start_driver()  # it boots while the server imports the SDK and meets its client
+            yield tools

@@ -77,6 +77,8 @@ def context_kwargs(options: PageOptions) -> dict[str, Any]:
         # unless PLAYWRIGHT_DISABLE_SERVICE_WORKER_NETWORK is set: then a worker's fetch() got
         # through, measured). A page read once loses nothing without one.
         kwargs["service_workers"] = "block"
+    if options.local_network:  # granted as the context is made: no round trip of its own (~5-100 ms)
+        kwargs["permissions"] = ["local-network-access"]
     if options.proxy:
         kwargs["proxy"] = {"server": options.proxy}  # Playwright sends loopback through it too (<-loopback>)
     return kwargs

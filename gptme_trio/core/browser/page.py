@@ -323,19 +323,23 @@ class Page:
 
     async def setup(self, block_media: bool, request_filter: Callable[[str], Awaitable[str | None]] | None) -> None:
         """Once per tab: the settle tracker in every document, media blocking in the browser,
-        the request filter on every request."""
-        await self._call(self._context.add_init_script, scripts.QUIET_TRACKER)
-        if block_media:
+        the request filter on every request. Independent steps, sent at once: one wait, not four."""
 
-            async def block() -> None:
-                self._cdp = cdp = await self._context.new_cdp_session(self._raw)
-                await cdp.send("Network.enable")
-                await cdp.send("Network.setBlockedURLs", {"urls": list(BLOCKED_URL_PATTERNS)})
+        async def block() -> None:
+            self._cdp = cdp = await self._context.new_cdp_session(self._raw)
+            await cdp.send("Network.enable")
+            await cdp.send("Network.setBlockedURLs", {"urls": list(BLOCKED_URL_PATTERNS)})
 
-            await self._call(block)
+        async def steps() -> None:  # every step ends before the first failure is raised
+            done = await asyncio.gather(*(step() for step in parts), return_exceptions=True)
+            if failed := next((r for r in done if isinstance(r, BaseException)), None):
+                raise failed
+
+        parts = [lambda: self._context.add_init_script(scripts.QUIET_TRACKER), *([block] if block_media else [])]
         if request_filter is not None:
-            self._guard = RequestGuard(self, self._host.trio_as_aio(request_filter))
-            await self._call(self._guard.install, self._context)
+            self._guard = guard = RequestGuard(self, self._host.trio_as_aio(request_filter))
+            parts.append(lambda: guard.install(self._context))
+        await self._call(steps)
 
     async def reset(self) -> tuple[float, float]:
         """After a cancelled use: abort whatever the tab is loading (Chromium goes on with a cancelled

@@ -2,9 +2,12 @@
 
     QUIET_TRACKER   init script (every document of every tab): counts the work a page has pending
                     (short setTimeouts, fetch() and their body reads, XMLHttpRequests, scripts it
-                    inserts) and notes when its DOM last changed, in window.__gptmeTrioQuiet
-    SETTLE          evaluate([cap_ms, quiet_ms]): a promise that resolves, after one frame, once
-                    nothing is pending and the DOM has not changed for quiet_ms, or at cap_ms
+                    inserts) and notes when its DOM last changed, when it last queued work for
+                    its next frame or task, and when a frame last ran, in window.__gptmeTrioQuiet
+    SETTLE          evaluate([cap_ms, quiet_ms]): a promise that resolves, after one frame (none
+                    when a frame ran since the page last changed or queued such work: a static
+                    page is quiet at once), once nothing is pending and the DOM has not changed
+                    for quiet_ms, or at cap_ms
     DOCUMENT        evaluate({frames, overlays, part}): the document as HTML, with open shadow roots
                     (nested too) rendered in place (slots filled as the browser shows them),
                     same-origin frames inlined and marked, cross-origin ones as placeholders
@@ -26,9 +29,32 @@ QUIET_TRACKER = r"""
   const origSet = window.setTimeout, origClear = window.clearTimeout, origClearInterval = window.clearInterval;
   // last: when the DOM last changed or pending work last ended, from DOMContentLoaded on (the parse
   // itself is the wait condition's business): a page that changed nothing since has nothing to wait for.
-  const state = { pending: 0, last: -Infinity, wake: null, setTimeout: origSet, clearTimeout: origClear };
+  // queued: when the page last asked for work at its next frame or task (requestAnimationFrame, an
+  // observer's observe(), postMessage); framed: the start of the last frame that ran after a change or
+  // such a request (a frame is asked for at each). SETTLE skips its wait for a frame when framed is later.
+  const raf = window.requestAnimationFrame;
+  const state = {
+    pending: 0, last: -Infinity, queued: -Infinity, framed: -Infinity, wake: null,
+    setTimeout: origSet, clearTimeout: origClear, requestAnimationFrame: raf,
+  };
   Object.defineProperty(window, '__gptmeTrioQuiet', { value: state });
-  const touch = () => { state.last = performance.now(); };
+  let framing = false;
+  const frame = () => {
+    if (framing || !raf) return;
+    framing = true;
+    raf.call(window, (at) => { framing = false; state.framed = at; });
+  };
+  const touch = () => { state.last = performance.now(); frame(); };
+  const queue = () => { state.queued = performance.now(); frame(); };
+  const noting = (owner, name) => {
+    const fn = owner && owner[name];
+    if (typeof fn === 'function') owner[name] = function (...args) { queue(); return fn.apply(this, args); };
+  };
+  noting(window, 'requestAnimationFrame');
+  noting(window, 'postMessage');
+  for (const name of ['IntersectionObserver', 'ResizeObserver', 'MessagePort']) {
+    noting(window[name] && window[name].prototype, name === 'MessagePort' ? 'postMessage' : 'observe');
+  }
   const begin = () => { state.pending++; };
   const end = () => {
     state.pending--;
@@ -89,7 +115,7 @@ QUIET_TRACKER = r"""
       }
     }
   });
-  const start = () => observer.observe(document, { childList: true, subtree: true, characterData: true });
+  const start = () => { observer.observe(document, { childList: true, subtree: true, characterData: true }); frame(); };
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start, { once: true });
   else start();
 })();
@@ -113,9 +139,13 @@ SETTLE = r"""
   };
   // First one frame (or 50 ms, for a page that renders no frames): work the page queued for its
   // next frame or task (requestAnimationFrame, MessageChannel) has then run, or shows as pending.
+  // No wait when a frame has run since the page last changed or queued such work (the tracker's
+  // framed): after one task turn, a page that is done (most, at load) is quiet at once.
   let started = false;
   const begin = () => { if (!started) { started = true; s.wake = check; check(); } };
-  requestAnimationFrame(() => s.setTimeout.call(window, begin, 0));
+  const framed = s.framed > -Infinity && s.framed >= Math.max(s.last, s.queued);
+  if (framed) { s.setTimeout.call(window, begin, 0); return; }
+  (s.requestAnimationFrame || requestAnimationFrame).call(window, () => s.setTimeout.call(window, begin, 0));
   s.setTimeout.call(window, begin, 50);
 })
 """

@@ -82,6 +82,7 @@ class BrowserService:
         self._generation = 0  # counts browser start-ups: tabs of an older one are dead
         self._crashed = False  # set when a call saw the browser or driver die
         self._launch: _Launch | None = None  # the start-up in progress, if any
+        self._early: _Launch | None = None  # the driver's early start (start_driver) in progress, if any
 
     # What its pages need (page.PageHost): the loop, the error mapping, closing in the background.
 
@@ -201,8 +202,6 @@ class BrowserService:
                 context = await self.run_aio(browser.new_context, **context_kwargs(options))
                 context.set_default_timeout(0)  # deadlines belong to the caller
                 context.set_default_navigation_timeout(0)
-                if options.local_network:
-                    await self.run_aio(context.grant_permissions, ["local-network-access"])
                 raw = await self.run_aio(context.new_page)
             finally:
                 browser.remove_listener("disconnected", gone)
@@ -237,6 +236,31 @@ class BrowserService:
             await launch.spawned.wait()
         task_status.started()
         await self._ensure_browser(launch)
+
+    async def start_driver(self) -> None:
+        """Start Playwright's driver now, not Chromium, and return once its process exists.
+
+        Chromium still starts on first use; that use then finds the driver running (booting node takes
+        ~0.3-0.6 s, in another process, while the caller goes on: the MCP server imports its SDK and
+        answers the handshake meanwhile). A driver that fails to start here is started again by it.
+        """
+        if self._playwright is None and self._launch is None and self._early is None:
+            self._early = _Launch()
+            self._nursery.start_soon(self._start_driver_early, self._early)
+        if self._early is not None:
+            await self._early.spawned.wait()
+
+    async def _start_driver_early(self, early: _Launch) -> None:
+        try:
+            await self._spawn_driver(early.spawned.set)
+        except Exception as exc:  # the first use starts it again, and reports what fails then
+            _log.info("the browser driver did not start (%s): the first use starts it again", first_line(exc))
+            with trio.CancelScope(shield=True), trio.move_on_after(_SHUTDOWN_SECONDS):
+                await self._stop_playwright()
+        finally:
+            self._early = None
+            early.spawned.set()
+            early.done.set()
 
     def _launching(self) -> _Launch | None:
         """The start-up in progress, begun (in the service's nursery) if the browser is not running;
@@ -292,17 +316,25 @@ class BrowserService:
             launch.done.set()
 
     async def _start_once(self, launch: _Launch) -> None:
-        if self._browser is not None or self._playwright is not None:  # it died: start over
+        if (early := self._early) is not None:  # start_driver's start in flight: its driver is ours to use
+            await early.done.wait()
+        if self._browser is not None:  # it died: start over
             await self._stop_playwright()
         self._crashed = False
         self._generation += 1
+        if self._playwright is None:
+            await self._spawn_driver(launch.spawned.set)
+        else:  # started by start_driver (if it died since, launching fails and start-up begins again)
+            launch.spawned.set()
+        self._browser = await self._connect(self._playwright.chromium)
+
+    async def _spawn_driver(self, spawned: Callable[[], None]) -> None:
         # Cancelled halfway, start() would leave a driver process we hold no handle to
         # (and open_loop() would wait for it forever). It is local and quick: shield it.
         from playwright.async_api import async_playwright  # here, not at chat's start-up (~60 ms)
 
-        with trio.CancelScope(shield=True), driver_start(self._spec.driver_log, launch.spawned.set):
+        with trio.CancelScope(shield=True), driver_start(self._spec.driver_log, spawned):
             self._playwright = await self.run_aio(async_playwright().start)
-        self._browser = await self._connect(self._playwright.chromium)
 
     async def _connect(self, chromium: Any) -> Any:
         spec = self._spec
