@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import logging
 import os
 import sys
@@ -92,8 +91,13 @@ def mcp(
     from gptme_trio.core.browser.locate import browser_spec
     from gptme_trio.mcp.plan import DEFAULT, INSTALL_HINT, McpPlan, check_bind, check_names, parse_bind
 
-    # Found, not imported: the SDK (~0.6 s) is imported while the browser's driver boots (mcp/server.py)
-    if importlib.util.find_spec("mcp") is None or importlib.util.find_spec("hypercorn") is None:
+    # Imported here, before anything starts: a signal while it loads (~0.6 s) ends a process with no
+    # children at once. The driver then boots while the server meets its client (mcp/toolset.py).
+    try:
+        import hypercorn.trio  # noqa: F401
+        import mcp.server.lowlevel  # noqa: F401
+        import mcp.server.stdio  # noqa: F401
+    except ImportError:
         fail(INSTALL_HINT)
     try:
         names = check_names([n.strip() for n in tool_names.split(",") if n.strip()]) if tool_names is not None else None

@@ -24,7 +24,7 @@ from gptme_trio.mcp.plan import INSTALL_HINT, McpPlan
 from gptme_trio.mcp.toolset import open_tools
 from gptme_trio.tools import Tool
 
-if TYPE_CHECKING:  # the SDK is imported by build_server: ~0.6 s, while the browser's driver boots
+if TYPE_CHECKING:  # the SDK is imported by the CLI before the server starts (cli/mcp.py), and by build_server
     from mcp.server.context import ServerRequestContext
     from mcp.server.lowlevel import Server
 
@@ -89,7 +89,7 @@ def _progress(ctx: ServerRequestContext[Any]) -> Progress | None:
 
 async def serve(plan: McpPlan, interrupts: Interrupts) -> int:
     """Serve until EOF on stdin (stdio) or a signal; every service closed on the way out."""
-    # open_tools starts the browser's driver (when a tool needs it): it boots while the SDK is imported
+    # open_tools starts the browser's driver (when a tool needs it): it boots while the client is met
     if plan.http is not None:
         async with open_tools(plan) as tools:
             server = build_server(tools, plan.tool_timeout)

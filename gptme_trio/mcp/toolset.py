@@ -55,5 +55,5 @@ async def open_tools(plan: McpPlan) -> AsyncIterator[dict[str, Tool]]:
             by_name = {t.name: t for t in every}
             tools = {name: by_name[name] for name in plan.tools}
             if any(t.prepare is not None for t in tools.values()):  # a tool that needs the browser
-                await browser.start_driver()  # it boots while the server imports the SDK and meets its client
+                await browser.start_driver()  # it boots while the server meets its client
             yield tools
