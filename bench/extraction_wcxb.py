@@ -7,9 +7,9 @@ Side by side, in one run, on the same 1,495 pages (bench/wcxb.py loads them and 
   figures are cross-validated (bench/train_blocks.py: five folds grouped by domain): every page is
   extracted by a model trained on the other folds, never by one that saw its site.
 - trafilatura (the installed version) with its defaults, and with favor_recall=True (text output).
-- rs-trafilatura, in a Python 3.12 venv of its own (.venv-rs312, made by
-  `~/.pyenv/versions/3.12*/bin/python -m venv .venv-rs312 && .venv-rs312/bin/pip install rs-trafilatura`);
-  skipped with a note when that venv is missing.
+- rs-trafilatura, in a Python 3.12 venv of its own (.nox/rs312, or .venv-rs312, made by
+  `~/.pyenv/versions/3.12*/bin/python -m venv .nox/rs312 && .nox/rs312/bin/pip install rs-trafilatura`);
+  skipped with a note when neither venv is there.
 ms/page: one call per page (after a warm-up call), single process, median and p95. The ScrapingHub
 article set stays in bench/extraction_bench.py (bench/results/extraction.md).
 """
@@ -36,7 +36,10 @@ from bench import train_blocks, wcxb
 from bench.harness import PASS, ROOT, default_out, header, shown
 from gptme_trio.fetch import extract
 
-RS_PYTHON = ROOT / ".venv-rs312" / "bin" / "python"
+RS_PYTHON = next(
+    (p for p in (ROOT / ".nox" / "rs312" / "bin" / "python", ROOT / ".venv-rs312" / "bin" / "python") if p.exists()),
+    ROOT / ".nox" / "rs312" / "bin" / "python",
+)
 TARGET_F1, TARGET_MS = 0.87, 20.0
 Outputs = dict[str, tuple[str, float]]  # page id -> (text, ms)
 

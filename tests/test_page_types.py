@@ -97,6 +97,36 @@ def test_a_forum_thread_keeps_every_post_with_its_author(convert):
     assert "All rights reserved" not in out and "Ten tips" not in out
 
 
+def test_posts_in_noscript_are_kept():
+    """A forum's server-rendered view in <noscript> (Discourse's, for readers without JavaScript):
+    the classifier keeps those posts, and the converter must not drop them with the element."""
+    page = FORUM.replace('<div class="topic-posts">', '<noscript><div class="topic-posts">').replace(
+        "</div></main>", "</div></noscript></main>"
+    )
+    assert page.count("noscript") == 2
+    out = extract.to_markdown(page, url="http://127.0.0.1/t/1", extractor="blocks")
+    for text in POSTS:
+        assert text in out
+
+
+@pytest.mark.parametrize(
+    ("head", "kinds"),
+    [
+        ('<script type="application/ld+json">{"@type": "Product", "name": "Aero 13"}</script>', ["product"]),
+        ('<script type="application/ld+json">{"@graph": [{"@type": ["NewsArticle"]}]}</script>', ["article"]),
+        ('<meta property="og:type" content="product.group">', ["list"]),
+        ('<meta name="generator" content="Discourse 3.4.0 - https://github.com/discourse">', ["forum"]),
+        ('<meta property="og:type" content="website"><script>var x = {"@type": "Product"}</script>', []),
+    ],
+)
+def test_what_a_page_declares_itself_is_a_feature_of_its_blocks(head, kinds):
+    root = extract.parse_for_blocks(f"<html><head>{head}</head><body><p>Some words here.</p></body></html>")
+    assert root is not None
+    (block,) = blocks.segment(root)
+    features = zip(blocks.FEATURES, block.features, strict=True)
+    assert {name.removeprefix("declares_") for name, v in features if name.startswith("declares_") and v} == set(kinds)
+
+
 def test_a_listing_keeps_every_item_with_its_link_and_snippet():
     out = extract.to_markdown(LISTING, url="http://127.0.0.1/search", extractor="blocks")
     for i, (title, snippet) in enumerate(ITEMS):
@@ -138,8 +168,8 @@ def test_the_model_is_small_and_matches_the_features():
 
 
 def test_the_fast_decision_is_the_models_own():
-    """keep() stops summing trees once the rest cannot change the answer: it must give score's answer
-    on every block of these pages (and on vectors beside the thresholds)."""
+    """keep() and sure() stop summing trees once the rest cannot change the answer: they must give
+    score's answer on every block of these pages (and on vectors beside the thresholds)."""
     model = classify.shipped()
     features = [
         b.features
@@ -150,6 +180,8 @@ def test_the_fast_decision_is_the_models_own():
     features += [[v * scale for v in f] for f in features for scale in (0.5, 2.0)]
     assert len(features) > 100
     assert [model.keep(f) for f in features] == [model.score(f) > model.threshold for f in features]
+    sure = model.threshold + classify.ITEM_MARGIN
+    assert [model.sure(f) for f in features] == [model.score(f) > sure for f in features]
 
 
 def test_an_extractor_exception_is_that_pages_content_error(monkeypatch):

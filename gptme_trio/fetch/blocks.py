@@ -8,7 +8,9 @@ Markdown: a `pre` is one block; a table cell is a block like any other element.
 The features (FEATURES names them, in order) are what the layout tells about a block: its words
 and link density, its tag and its ancestors' tags, class/id tokens on it and above it, how often
 its element's shape repeats among its siblings (posts, cards, results), its position, and the
-size and link density of the containers around it. Pure lxml and Python: no I/O, no numpy.
+size and link density of the containers around it, and what the page declares itself to be (a
+product, a forum thread, an article, a list: its JSON-LD @type, og:type or generator), which every
+block of it shares. Pure lxml and Python: no I/O, no numpy.
 """
 
 from __future__ import annotations
@@ -70,6 +72,33 @@ def _found(pattern: re.Pattern[str], words: tuple[str, ...], text: str, low: str
     return 1.0 if pattern.search(text) else 0.0
 
 
+# What the page says it is (JSON-LD @type, og:type, generator): the same for all its blocks, so that
+# the trees can weigh a block differently on a product page or a forum. Never the dataset's label.
+_KINDS = {
+    "product": "product productgroup offer aggregateoffer og:product og:product.item",
+    "forum": "discussionforumposting qapage comment discourse vbulletin xenforo phpbb",
+    "article": "article newsarticle blogposting reportage techarticle og:article",
+    "list": "itemlist collectionpage searchresultspage og:product.group",
+}
+_DECLARED = {kind: frozenset(words.split()) for kind, words in _KINDS.items()}
+_LD_TYPE = re.compile(r'"@type"\s*:\s*\[?\s*"([A-Za-z]+)"')
+
+
+def declared(root: lxml.etree._Element) -> list[float]:
+    """Which kinds (_DECLARED) the page declares: 1.0 or 0.0 each, in _DECLARED's order."""
+    words: set[str] = set()
+    for script in root.iterfind(".//script[@type='application/ld+json']"):
+        words.update(t.lower() for t in _LD_TYPE.findall(script.text or ""))
+    head = root.find("head")
+    for meta in head.iterfind("meta") if head is not None else ():
+        what = (meta.get("property") or meta.get("name") or "").lower()
+        if what == "og:type":
+            words.add("og:" + (meta.get("content") or "").strip().lower())
+        elif what == "generator":
+            words.update((meta.get("content") or "").lower().split()[:1])
+    return [1.0 if words & kinds else 0.0 for kinds in _DECLARED.values()]
+
+
 FEATURES: tuple[str, ...] = (
     *(f"tag_{t}" for t in _OWN_TAGS),
     "tag_other",
@@ -101,6 +130,7 @@ FEATURES: tuple[str, ...] = (
     "page_link_density",
     "page_blocks_log",
     "share_of_page",
+    *(f"declares_{kind}" for kind in _DECLARED),
 )
 
 
@@ -244,7 +274,7 @@ def segment(root: lxml.etree._Element) -> list[Block]:
     page = walk.visit(start, 0, 0, 0, [], (1, 1, 1))
     # Blocks are appended when the walk leaves them (children first); document order is the start tag's.
     blocks = sorted(walk.blocks, key=lambda b: b.order)
-    _fill(blocks, page, walk.max_depth)
+    _fill(blocks, page, walk.max_depth, declared(root))
     return blocks
 
 
@@ -260,7 +290,7 @@ def _bits(mask: int, n: int, cache: dict[tuple[int, int], list[float]]) -> list[
     return found
 
 
-def _fill(blocks: list[Block], page: _Frame, max_depth: int) -> None:
+def _fill(blocks: list[Block], page: _Frame, max_depth: int, kinds: list[float]) -> None:
     n = len(blocks)
     page_words = max(page.words, 1)
     before = 0
@@ -320,4 +350,5 @@ def _fill(blocks: list[Block], page: _Frame, max_depth: int) -> None:
         f += summary[i + 2] if i + 2 < n else edge
         f += page_tail
         f.append(words / page_words)
+        f += kinds
         b.features = f

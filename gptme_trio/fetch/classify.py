@@ -24,6 +24,11 @@ from gptme_trio.fetch.blocks import FEATURES, INLINE, Block, segment
 
 # Fewer words than this kept: the page is not one the classifier understands (the caller falls back).
 MIN_WORDS = 10
+# A repeated item (a post, a card, a result) is completed around a kept block only when the model is
+# this much surer than its threshold (log-odds) that the block is content, or when a sibling item of
+# the same shape is completed: a link the model barely keeps in a menu item must not pull in the
+# text of every item of the menu, but the last result of a list keeps its snippet.
+ITEM_MARGIN = 0.5
 
 
 # keep() checks after every this many trees whether the rest can still change its answer.
@@ -35,11 +40,12 @@ _MARGIN = 1e-9  # leaves room for rounding: an early answer is the one the whole
 class Model:
     """A compiled model: `score(features)` is the log-odds that a block is main content, `keep(features)`
     whether it passes the threshold (the same answer, faster: it stops summing trees once the rest
-    cannot change it)."""
+    cannot change it), `sure(features)` whether it passes the threshold + ITEM_MARGIN (as fast)."""
 
     score: Callable[[Sequence[float]], float]
     threshold: float
     keep: Callable[[Sequence[float]], bool]
+    sure: Callable[[Sequence[float]], bool]
 
 
 def load(data: dict[str, Any] | None = None) -> Model:
@@ -52,9 +58,12 @@ def load(data: dict[str, Any] | None = None) -> Model:
     code = compile(f"lambda x: {float(data['base'])!r} + {source}", "<model.json>", "eval")
     score = eval(code, {"__builtins__": {}})  # noqa: S307 - built from numbers checked in _tree_source
     threshold = math.log(data["threshold"] / (1 - data["threshold"]))
-    namespace: dict[str, Any] = {"__builtins__": {}}
-    exec(compile(_keep_source(data, threshold), "<model.json>", "exec"), namespace)  # noqa: S102 - as above
-    return Model(score=score, threshold=threshold, keep=namespace["keep"])
+    decisions = []
+    for cut in (threshold, threshold + ITEM_MARGIN):
+        namespace: dict[str, Any] = {"__builtins__": {}}
+        exec(compile(_keep_source(data, cut), "<model.json>", "exec"), namespace)  # noqa: S102 - as above
+        decisions.append(namespace["keep"])
+    return Model(score=score, threshold=threshold, keep=decisions[0], sure=decisions[1])
 
 
 @functools.cache
@@ -98,8 +107,8 @@ def choose(blocks: list[Block], model: Model) -> list[Block]:
     """The blocks the model keeps, completed by structure: a block between two kept ones (a code
     block, a table header), a paragraph beside kept paragraphs, every cell of a table with a kept
     cell, the other text of a repeated item (a post's author and date, a card's snippet) with a kept
-    block, and the heading above."""
-    keep_block = model.keep
+    block the model is sure of (ITEM_MARGIN) or in a sibling of such an item, and the heading above."""
+    keep_block, sure = model.keep, model.sure
     voted = [keep_block(b.features) for b in blocks]
     keep = list(voted)
     for i in range(1, len(blocks) - 1):
@@ -108,7 +117,16 @@ def choose(blocks: list[Block], model: Model) -> list[Block]:
     tables = {t for b, k in zip(blocks, keep, strict=True) if k and (t := _table_of(b)) is not None}
     items_of: dict[lxml.etree._Element, lxml.etree._Element | None] = {}
     counts: dict[lxml.etree._Element, dict[tuple[str, str], int]] = {}
-    items = {it for b, k in zip(blocks, keep, strict=True) if k and (it := _item_of(b, items_of, counts)) is not None}
+    items: set[lxml.etree._Element] = set()
+    maybe: list[lxml.etree._Element] = []  # the items of kept blocks the model is not sure of
+    for b, v in zip(blocks, voted, strict=True):
+        if v and (it := _item_of(b, items_of, counts)) is not None:
+            if sure(b.features):
+                items.add(it)
+            else:
+                maybe.append(it)
+    shapes = {(it.getparent(), it.tag, it.get("class")) for it in items}
+    items.update(it for it in maybe if (it.getparent(), it.tag, it.get("class")) in shapes)
     paragraphs = {b.element.getparent() for b, k in zip(blocks, keep, strict=True) if k and b.element.tag == "p"}
     for i, b in enumerate(blocks):
         if keep[i]:
@@ -184,6 +202,8 @@ def main_html(root: lxml.etree._Element, model: Model) -> str | None:
                 break
             above.add(ancestor)
     _prune(start, keep, above)
+    for hidden in start.iter("noscript"):  # kept text in <noscript> (a forum's posts): the converter skips it
+        hidden.tag = "div"
     return lxml.etree.tostring(start, encoding="unicode", method="html")
 
 
