@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from gptme_trio.fetch import extract
+from gptme_trio.fetch import shell
 
 SHELL = (
     "<!doctype html><html><head><title>App</title><script src='/app.js'></script></head>"
@@ -37,10 +37,10 @@ def test_a_script_shell_is_an_error_suggesting_the_browser_engine(tmp_path, run_
 
 
 def test_what_counts_as_a_shell():
-    assert extract.is_script_shell(SHELL)
-    assert not extract.is_script_shell(NOSCRIPT)
-    assert not extract.is_script_shell(STATIC)
-    assert not extract.is_script_shell(SHELL.replace("<div id='root'></div>", "<h1>Our shop opens in May</h1>"))
+    assert shell.is_script_shell(SHELL)
+    assert not shell.is_script_shell(NOSCRIPT)
+    assert not shell.is_script_shell(STATIC)
+    assert not shell.is_script_shell(SHELL.replace("<div id='root'></div>", "<h1>Our shop opens in May</h1>"))
 
 
 @pytest.mark.parametrize(
@@ -58,7 +58,7 @@ def test_words_a_reader_does_not_see_do_not_make_a_page_content(body):
     """The shell check reads the body without parsing when it can (a scan that stops at three shown
     words): the body tag's attributes, comments, styles, templates, scripts (closed or not) and
     entities for spaces are no words, exactly as in the parsed check."""
-    assert extract.is_script_shell(f"<!doctype html><html><head><title>App</title></head>{body}</html>")
+    assert shell.is_script_shell(f"<!doctype html><html><head><title>App</title></head>{body}</html>")
 
 
 @pytest.mark.parametrize(
@@ -70,4 +70,4 @@ def test_words_a_reader_does_not_see_do_not_make_a_page_content(body):
     ],
 )
 def test_words_shown_after_scripts_make_a_page_content(body):
-    assert not extract.is_script_shell(f"<!doctype html><html><head><title>App</title></head>{body}</html>")
+    assert not shell.is_script_shell(f"<!doctype html><html><head><title>App</title></head>{body}</html>")

@@ -14,7 +14,7 @@ import httpx
 from gptme_trio.core.errors import ContentError, NavigationError, UsageError, os_reason
 from gptme_trio.core.network import network_errors
 from gptme_trio.fetch.engines import MAX_BODY_BYTES, Snapshot, from_body, local_snapshot
-from gptme_trio.fetch.extract import is_script_shell
+from gptme_trio.fetch.shell import is_script_shell
 from gptme_trio.fetch.targets import Target
 
 MAX_REDIRECTS = 20
