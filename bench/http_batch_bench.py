@@ -1,7 +1,7 @@
 """A whole `gptme-trio fetch --engine http -f json -i LIST` run over local pages: ms per page (issue 13's
 target: <= 30 ms/page, start-up included).
 
-Run from the repository root: `python -m bench.http_batch_bench [--runs 5] [--data DIR]`; writes
+Run from the repository root: `python -m bench.http_batch_bench [--runs 5] [--data DIR] [--before DIR]`; writes
 bench/results/http_batch.md. The pages are the ScrapingHub article set's 181 pages (--data), served as they
 are by a static server on 127.0.0.1 in a thread of this process; each run is one CLI process fetching
 all of them (the default -j), so start-up is paid once per run and counted. In every round, alternating:
@@ -59,12 +59,12 @@ def static_server(directory: Path) -> Iterator[str]:
         thread.join()
 
 
-def run(urls: Path, args: list[str], pages: int) -> tuple[float, float]:
-    """(wall s, CPU s) of one CLI run; exits unless every page came back without an error."""
+def run(urls: Path, args: list[str], pages: int, root: Path = ROOT) -> tuple[float, float]:
+    """(wall s, CPU s) of one CLI run of `root`'s package; exits unless every page came back without an error."""
     cmd = [sys.executable, "-m", "gptme_trio", "fetch", "--engine", "http", "-q", *args, "-i", str(urls)]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
@@ -82,6 +82,7 @@ def main() -> None:
     data = shared_data("article-extraction-benchmark")
     parser.add_argument("--data", type=Path, default=data, help=f"the pages (default: {shown(data)})")
     parser.add_argument("--runs", type=int, default=5, help="measured rounds (after 1 warm-up round)")
+    parser.add_argument("--before", type=Path, metavar="DIR", help="also run `-f json` from this checkout")
     parser.add_argument("--out", default=default_out("http_batch.md"))
     args = parser.parse_args()
     head = header("fetch --engine http -f json -i LIST over local pages (issue 13)")
@@ -95,11 +96,15 @@ def main() -> None:
         names = sorted(p.name for p in (tmp / "pages").iterdir())
         urls = tmp / "urls.txt"
         urls.write_text("".join(f"{base}/{n}\n" for n in names))
-        walls: dict[str, list[float]] = {v: [] for v in VARIANTS}
-        cpus: dict[str, list[float]] = {v: [] for v in VARIANTS}
-        for i, order in rounds(list(VARIANTS), args.runs, 1, True):
+        variants = dict(VARIANTS)
+        if args.before is not None:
+            variants[f"before: `-f json` from --before ({args.before.name})"] = ["-f", "json"]
+        walls: dict[str, list[float]] = {v: [] for v in variants}
+        cpus: dict[str, list[float]] = {v: [] for v in variants}
+        for i, order in rounds(list(variants), args.runs, 1, True):
             for variant in order:
-                wall, cpu = run(urls, VARIANTS[variant], len(names))
+                root = args.before if variant.startswith("before") else ROOT
+                wall, cpu = run(urls, variants[variant], len(names), root)
                 if i >= 1:
                     walls[variant].append(wall / len(names))
                     cpus[variant].append(cpu / len(names))
@@ -109,7 +114,7 @@ def main() -> None:
     rows = "\n".join(
         f"| {v} | {med(walls[v], 1000, '{:.1f}')} | {med(cpus[v], 1000, '{:.1f}')} | "
         + (f"≤ {TARGET_MS:.0f} | {verdict} |" if v == main_variant else "— | info |")
-        for v in VARIANTS
+        for v in variants
     )
     section = f"""## One process per run, {len(names)} pages
 
