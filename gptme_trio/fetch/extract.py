@@ -118,13 +118,13 @@ def select(html: str, css: str) -> str | None:
     return lxml.html.tostring(found[0], encoding="unicode") if found else None
 
 
-_HEAD_END = re.compile(r"</head\s*>|<body[\s>]", re.IGNORECASE)
+HEAD_END = re.compile(r"</head\s*>|<body[\s>]", re.IGNORECASE)  # where a page's head ends (metadata.py too)
 
 
 def title_of(html: str) -> str:
     """The text of the document's first <title>. The head alone is parsed (a tenth of the page or less);
     the whole page only when the head has none (a <title> in the body counts, as in a browser)."""
-    end = _HEAD_END.search(html)
+    end = HEAD_END.search(html)
     for part in ([html[: end.start()]] if end else []) + [html]:
         root = _parse(part)
         node = root.find(".//title") if root is not None else None

@@ -39,8 +39,8 @@ import lxml.etree
 
 from gptme_trio.fetch import jsonld
 from gptme_trio.fetch.byline import iso_date, shown
+from gptme_trio.fetch.extract import HEAD_END
 
-_HEAD_END = re.compile(r"</head\s*>|<body[\s>]", re.IGNORECASE)
 _HEAD_MAX = 1_000_000
 _BODY_SCAN = 2_000_000  # the body's microdata and <time>s are looked for in this many characters
 _LIMITS = {"description": 1000, "title": 500, "url": 2000}
@@ -142,7 +142,7 @@ def read_meta(html: str, url: str = "") -> PageMeta:
 
 
 def _read(html: str, url: str) -> PageMeta:
-    end = _HEAD_END.search(html, 0, _HEAD_MAX)
+    end = HEAD_END.search(html, 0, _HEAD_MAX)
     head = _parse_head(html[: end.start() if end else _HEAD_MAX].replace("\x00", ""))
     metas: dict[str, list[str]] = {}
     links: dict[str, str] = {}
