@@ -163,10 +163,22 @@ def wait_for_descendants(pid: int, predicate: Callable[[list[psutil.Process]], b
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         tree = descendants(pid)
-        if predicate(tree):
-            return tree
+        try:
+            if predicate(tree):
+                return tree
+        except psutil.NoSuchProcess:  # one ended between the listing and the look at it: look again
+            pass
         time.sleep(0.05)
-    raise AssertionError(f"process tree of {pid} never matched: {[p.name() for p in descendants(pid)]}")
+    raise AssertionError(f"process tree of {pid} never matched: {names(descendants(pid))}")
+
+
+def names(processes: list[psutil.Process]) -> list[str]:
+    """The processes' names; one that has ended meanwhile is left out."""
+    found = []
+    for proc in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            found.append(proc.name())
+    return found
 
 
 async def until(condition: Callable[[], bool], seconds: float = 5) -> None:

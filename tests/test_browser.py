@@ -12,7 +12,7 @@ import trio
 from gptme_trio.core.browser import BrowserSpec, PageOptions, open_browser
 from gptme_trio.core.errors import BrowserCrashed, NavigationError
 
-from .conftest import alive, descendants, until
+from .conftest import alive, descendants, names, until
 
 CANCEL_LATENCY = 0.05  # the target: a cancelled call returns within 50 ms of its deadline (median)
 CANCEL_CEILING = 0.25  # any single trial, with slack for a loaded 2-core CI machine (bench/ has the figures)
@@ -161,7 +161,7 @@ async def test_no_child_process_survives_the_service(chromium, site):
     async with open_browser(BrowserSpec(executable=chromium)) as service:
         await fetch_title(service, site.url("/normal"))
         tree = started_since(before)
-        assert any("chrom" in p.name() for p in tree) and len(tree) > 2
+        assert any("chrom" in name for name in names(tree)) and len(tree) > 2
     with trio.fail_after(5):
         while alive(tree):
             await trio.sleep(0.05)

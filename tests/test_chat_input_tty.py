@@ -12,7 +12,7 @@ import pexpect
 import psutil
 import pytest
 
-from .conftest import alive, cli_command, cli_env, descendants
+from .conftest import alive, cli_command, cli_env, descendants, names
 from .test_chat_prompt_tty import last_user
 from .test_chat_tty import PROMPT, ctrl_d_exits_cleanly, spawn_chat, typing_keys
 
@@ -173,7 +173,7 @@ def test_typeahead_during_a_reply_is_not_echoed_and_waits_at_the_next_prompt(llm
 
 def wait_for_editor(pid: int) -> list[psutil.Process]:
     deadline = time.monotonic() + 10
-    while not (editors := [p for p in descendants(pid) if p.name() == "sleep"]) and time.monotonic() < deadline:
+    while not (editors := [p for p in descendants(pid) if names([p]) == ["sleep"]]) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert editors
     return editors

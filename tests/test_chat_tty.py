@@ -10,7 +10,7 @@ import time
 import pexpect
 import pytest
 
-from .conftest import alive, cli_command, cli_env, descendants
+from .conftest import alive, cli_command, cli_env, descendants, names
 
 PROMPT = re.compile(rb"(^|\n)(\x1b\[[0-9;?]*[A-Za-z])*>")
 
@@ -48,7 +48,7 @@ def test_without_a_model_slash_commands_work_and_ctrl_d_exits_clean(site):
     child.expect("Structured concurrency means")
     child.expect(PROMPT)
     tree = descendants(child.pid)
-    assert any("chrom" in p.name() for p in tree)  # the browser started lazily, for /fetch
+    assert any("chrom" in name for name in names(tree))  # the browser started lazily, for /fetch
     child.sendline("what is on that page?")
     child.expect("no model configured")
     child.expect(PROMPT)

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from .conftest import alive, cli_command, cli_env, wait_for_descendants
+from .conftest import alive, cli_command, cli_env, names, wait_for_descendants
 
 pytestmark = pytest.mark.serial  # exit latency: measured on an idle machine
 
@@ -98,7 +98,7 @@ def test_ended_mid_call_exits_within_a_second_and_leaves_nothing(site, how):
         deadline = time.monotonic() + 1
         while alive(tree) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert alive(tree) == [], [p.name() for p in alive(tree)]
+        assert alive(tree) == [], names(alive(tree))
         assert server.proc.stdout is not None
         server.out += server.proc.stdout.read()
         for line in server.out.splitlines():  # with -v: only JSON-RPC on stdout

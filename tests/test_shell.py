@@ -28,7 +28,7 @@ from tests.support import ROOT
 from tests.support.scripted import ScriptedProvider
 from tests.support.ui import RecordingUI
 
-from .conftest import alive
+from .conftest import alive, names
 
 
 @pytest.fixture
@@ -73,7 +73,7 @@ async def test_ctrl_c_stops_the_command_at_once_keeps_its_output_and_the_next_tu
                     while "started" not in ui.shown:  # the output streams while the command runs
                         await trio.sleep(0.01)
                 with trio.fail_after(10):
-                    while not (sleeping := [p for p in left_over() if p.name() == "sleep"]):
+                    while not (sleeping := [p for p in left_over() if names([p]) == ["sleep"]]):
                         await trio.sleep(0.01)  # `echo` came first; `sleep` may not have started yet
                 await trio.sleep(1)
                 turn.cancel()  # what Ctrl-C does to the turn (core/runtime.Interrupts)
