@@ -44,7 +44,7 @@ RATE = 200  # tokens/s the renderer must keep up with
 START_TARGET = 0.5
 RATIO_TARGET = 1.10  # CPU to the prompt, this branch / the base: no start-up regression
 IMPORT_CLI = "import gptme_trio.cli"
-IMPORT_CHAT = "import gptme_trio.chat.session"
+IMPORT_CHAT = "import gptme_trio.chat.session, gptme_trio.chat.interactive, gptme_trio.core.network, gptme_trio.core.browser.service, gptme_trio.tools.web, gptme_trio.llm.registry"
 STARTUP_HEAD = "## Chat start → prompt"
 PROMPT = re.compile(rb"(^|\n)(\x1b\[[0-9;?]*[A-Za-z])*>")
 
@@ -232,8 +232,8 @@ def startup_section(runs: int, base: str) -> str:
             "`python -c pass`": lambda cpu: time_python("pass", cpu),
             "`python -c 'import gptme_trio.cli'`, this branch": lambda cpu: time_python(IMPORT_CLI, cpu),
             f"`python -c 'import gptme_trio.cli'`, {base}": lambda cpu: time_python(IMPORT_CLI, cpu, before),
-            "`python -c 'import gptme_trio.chat.session'`, this branch": lambda cpu: time_python(IMPORT_CHAT, cpu),
-            f"`python -c 'import gptme_trio.chat.session'`, {base}": lambda cpu: time_python(IMPORT_CHAT, cpu, before),
+            "`python -c 'import (the chat side)'`, this branch": lambda cpu: time_python(IMPORT_CHAT, cpu),
+            f"`python -c 'import (the chat side)'`, {base}": lambda cpu: time_python(IMPORT_CHAT, cpu, before),
             "chat → prompt, this branch": lambda cpu: time_chat([], cpu),
             "chat → prompt, this branch, --no-color": lambda cpu: time_chat(["--no-color"], cpu),
             f"chat → prompt, {base} ({commit})": lambda cpu: time_chat([], cpu, before),
@@ -289,7 +289,7 @@ system seconds then (psutil). `python -c`: the whole run, CPU from the reaped ch
 | chat → prompt / `import gptme_trio.cli`, this branch | {ratio(ours, cli, times)} | {ratio(ours, cli, cpu)} |
 | chat → prompt / `import gptme_trio.cli`, {base} | {ratio(theirs, their_cli, times)} | {ratio(theirs, their_cli, cpu)} |
 | chat → prompt, this branch / {base} | {ratio(ours, theirs, times)} | {ratio(ours, theirs, cpu)} |
-| `import gptme_trio.chat.session` (the chat side: httpx, Playwright, the providers), this branch / {base} | {ratio(chat_side, their_chat_side, times)} | {ratio(chat_side, their_chat_side, cpu)} |
+| importing the chat side (httpx, Playwright, the tools, the providers), this branch / {base} | {ratio(chat_side, their_chat_side, times)} | {ratio(chat_side, their_chat_side, cpu)} |
 
 **Start → prompt ≤ {START_TARGET * 1000:.0f} ms: wall {wall * 1000:.0f} ms median: {wall_verdict}**
 

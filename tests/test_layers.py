@@ -69,10 +69,15 @@ def test_chat_draws_its_prompt_without_rich_or_pygments(tmp_path):
     imported = set(re.findall(r"import time:\s+\d+ \|\s+\d+ \|\s*(\S+)", child.before.decode()))
     child.sendcontrol("d")
     child.expect(pexpect.EOF)
-    assert {"prompt_toolkit", "httpx", "gptme_trio.chat.display"} <= imported  # the probe sees imports
+    later = set(re.findall(r"import time:\s+\d+ \|\s+\d+ \|\s*(\S+)", child.before.decode()))
+    assert {"prompt_toolkit", "gptme_trio.chat.display"} <= imported  # the probe sees imports
     assert sorted(m for m in imported if m.split(".")[0] in RENDERING) == []
     assert "playwright.async_api" not in imported  # ~60 ms: loaded when the browser starts, not before the prompt
     assert "lxml.etree" not in imported  # the fetch pipeline and search's parser: loaded by the first read
+    # The services load while the first prompt is up (chat/session.py), not before it:
+    services = {"gptme_trio.chat.services", "httpx", "trio_asyncio", "gptme_trio.tools.web", "gptme_trio.core.proxy"}
+    assert imported & services == set()
+    assert services <= later
 
 
 def test_the_probe_sees_chat_side_imports(tmp_path):

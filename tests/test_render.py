@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+from pathlib import Path
 
 import pytest
 import trio
@@ -236,13 +237,14 @@ def test_colour_is_wanted_unless_told_otherwise(env, flag, want):
 
 
 def test_the_banner_and_the_main_argument():
-    class Model:
-        name, model = "local", "qwen2.5"
-
-    line = banner(Model(), ["read_url", "search", "shell"], "notes", "/h/notes/conversation.jsonl")  # type: ignore[arg-type]
+    line = banner("local/qwen2.5", ["read_url", "search", "shell"], "notes", Path("/h/notes/conversation.jsonl"))
     assert line == (
         "gptme-trio: qwen2.5 via local · 3 tools (read_url, search, shell) · conversation notes, "
         "saved in /h/notes/conversation.jsonl · /help for commands"
     )
+    assert banner("openrouter/meta-llama/llama-3-8b", [], "n", Path("p")).startswith(
+        "gptme-trio: meta-llama/llama-3-8b via openrouter · no tools"
+    )
+    assert banner(None, ["x"], "n", Path("p")).startswith("gptme-trio: no model · 1 tools (x)")
     assert main_argument(ToolCall("1", "shell", {"command": "ls\n  -l", "timeout": 5})) == "ls ⏎ -l"
     assert main_argument(ToolCall("1", "read_url", {"url": "https://x.org/" + "p" * 100})).endswith("…")

@@ -151,3 +151,20 @@ def test_ctrl_c_in_dash_n_through_the_real_binary_leaves_no_process(llm, home, t
     assert took < 3, f"exit took {took:.2f} s"
     assert not alive(tree)
     assert not alive([p for p in psutil.Process().children(recursive=True) if p not in before])  # nor orphaned to us
+
+
+async def test_the_names_the_banner_lists_are_the_tools_chat_builds(tmp_path, chromium):
+    """The banner is drawn before the tools exist (chat/session.py): from toolset.ALL. It must name the
+    tools chat then builds (services.py), in their order (/tools lists them so)."""
+    from gptme_trio.chat.agent import ChatSettings
+    from gptme_trio.chat.services import open_services
+    from gptme_trio.chat.session import ChatPlan
+    from gptme_trio.chat.store import Conversation
+    from gptme_trio.core.browser import BrowserSpec
+
+    plan = ChatPlan(
+        [], None, BrowserSpec(executable=chromium), ChatSettings(), tmp_path, interactive=True, workdir=tmp_path
+    )
+    async with open_services(plan, Conversation.new(tmp_path), None, None) as services:
+        built, listed = list(services.tools), list(choose({name: name for name in ALL}, None, True)[0])
+        assert built == listed, f"{built} != {listed}"

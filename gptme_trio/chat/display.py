@@ -27,7 +27,7 @@ from gptme_trio.chat.blocks import BlockSplitter
 from gptme_trio.chat.render import MarkdownRenderer
 from gptme_trio.chat.screen import Screen, Spinner
 from gptme_trio.core.runtime import alongside
-from gptme_trio.llm import Provider, Retrying, ToolCall
+from gptme_trio.llm import Retrying, ToolCall
 
 LIVE_EVERY = 0.05  # s: the unfinished block is redrawn at most 20 times a second
 PREVIEW_LINES = 3
@@ -48,9 +48,11 @@ def painted(text: str, role: str, color: bool) -> str:
     return f"\x1b[{code}m{text}\x1b[0m" if color and code else text
 
 
-def banner(provider: Provider | None, tools: list[str], name: str, path: Path, width: int = 48) -> str:
-    """The one line chat starts with: model, provider, the tools on, the conversation and its file."""
-    model = f"{provider.model} via {provider.name}" if provider is not None else "no model"
+def banner(spec: str | None, tools: list[str], name: str, path: Path, width: int = 48) -> str:
+    """The one line chat starts with: the model and its provider (from "PROVIDER/MODEL"), the tools on, the
+    conversation and its file."""
+    provider, _, name_of_model = (spec or "").partition("/")
+    model = f"{name_of_model} via {provider}" if name_of_model else "no model"
     shown: list[str] = []
     for tool in tools:
         if len(", ".join([*shown, tool])) > width:

@@ -21,8 +21,9 @@ from functools import partial
 import trio
 
 from gptme_trio.chat.agent import Agent
+from gptme_trio.chat.commands import HELP, SLOW
 from gptme_trio.chat.context import CHARS_PER_TOKEN, ContextKeeper, shorten
-from gptme_trio.chat.display import Display, banner, describe, wants_color
+from gptme_trio.chat.display import Display, describe, wants_color
 from gptme_trio.chat.prompt import PromptEOF, Prompter, PromptInterrupted
 from gptme_trio.chat.store import Conversation
 from gptme_trio.core.errors import EXIT_OK, GptmeTrioError
@@ -33,42 +34,6 @@ from gptme_trio.tools import Tool
 from gptme_trio.tools.search import WebSearch
 from gptme_trio.tools.web import WebTools
 
-HELP = """\
-/help              this help
-/exit              leave (Ctrl-D too)
-/edit [TEXT]       write the message in $EDITOR (Ctrl-X Ctrl-E edits the line in place)
-/tools             the tools the model can call
-/mcp               the MCP servers (config.toml's [mcp.servers]): their state and tools
-/log               the conversation so far
-/show [N]          tool result N in full, as the model read it (default: the last)
-/undo [N]          forget the last N turns (default 1)
-/model [NAME]      show or switch the model (PROVIDER/MODEL)
-/rename NAME       rename this conversation
-/fetch URL         read a page and add it to the conversation as context for your next question
-/tokens            tokens used so far in this chat, their cost, and how full the context is
-/compact           shorten old tool results and summarise all but the latest turn (uses the model)
-/screenshot URL    save a PNG of a page in the conversation's directory
-/search QUERY      search the web (DuckDuckGo, or SearXNG via config/GPTME_TRIO_SEARCH_URL)
-Anything else goes to the model. Enter sends; Ctrl-J or Esc-Enter starts a new line; Ctrl-R searches
-the history; Tab completes commands and paths. Ctrl-C stops the current reply or tool call."""
-COMMANDS = [
-    "/help",
-    "/exit",
-    "/edit",
-    "/tools",
-    "/mcp",
-    "/log",
-    "/show",
-    "/undo",
-    "/model",
-    "/rename",
-    "/fetch",
-    "/tokens",
-    "/compact",
-    "/screenshot",
-    "/search",
-]
-SLOW = frozenset({"/fetch", "/screenshot", "/search", "/compact"})  # I/O: the status line shows while they run
 NO_SERVERS = "no MCP servers configured: add [mcp.servers.NAME] to config.toml (README: MCP servers in chat)"
 FETCHED_SHARE = 0.25  # of the model's window (in characters, ~4 a token) that one /fetch may take
 FETCHED_MAX = 100_000  # characters, when no model is chosen yet
@@ -148,17 +113,14 @@ async def chat_loop(
     keeper: ContextKeeper | None = None,  # tokens and compaction (/tokens, /compact)
     color: bool = True,  # False: --no-color (NO_COLOR and a stdout that is no terminal count too)
     servers: Callable[[], str] | None = None,  # what /mcp says: the MCP servers, their state and tools
+    first_line: Callable[[], Awaitable[str]] | None = None,  # the first prompt, asked already (session.py)
 ) -> int:
+    """The prompt → command or turn loop, after the banner (session.py prints it)."""
     display = Display(wants_color(os.environ, no_color=not color))
     agent = make_agent(model) if model else None
 
     async def _say(text: str) -> None:  # through the display: never inside the status line
         display.say(text)
-
-    names = list(tools) if tools is not None else []  # the session always says; /tools lists the defaults
-    print(banner(agent.provider if agent else None, names, conversation.name, conversation.path), file=sys.stderr)
-    if agent is None:
-        print(f"gptme-trio: {no_model_help}; slash commands still work", file=sys.stderr)
 
     async def switch_model(name: str) -> None:
         nonlocal agent
@@ -236,13 +198,16 @@ async def chat_loop(
         "/compact": compact,
         "/screenshot": screenshot,
     }
+    ask = first_line or prompter.ask
     while True:
         try:
-            line = (await prompter.ask()).strip()
+            line = (await ask()).strip()
         except PromptInterrupted:
             continue
         except PromptEOF:
             return EXIT_OK
+        finally:
+            ask = prompter.ask
         if not line:
             continue
         name, _, arg = line.partition(" ")

@@ -135,9 +135,28 @@ class Prompter:
             self._set_mode(self._mode_before)
             self._mode_before = None
 
-    async def ask(self) -> str:
-        """The user's next message, typeahead first; raises PromptInterrupted / PromptEOF."""
-        return await self._prompt(self._session, self._message, self._replay_typeahead, lambda: None)
+    async def ask(self, shown: Callable[[], None] | None = None) -> str:
+        """The user's next message, typeahead first; raises PromptInterrupted / PromptEOF. `shown` is called
+        (in Trio's thread) once the prompt is drawn."""
+        if shown is None:
+            return await self._prompt(self._session, self._message, self._replay_typeahead, lambda: None)
+        token, app = trio.lowlevel.current_trio_token(), self._session.app
+        told: list[bool] = []
+
+        def drawn(_: object) -> None:  # in the worker, after each render: tell Trio once, without waiting
+            if not told:
+                told.append(True)
+                with contextlib.suppress(trio.RunFinishedError):
+                    token.run_sync_soon(shown)
+
+        def before() -> None:
+            self._replay_typeahead()
+            app.after_render.add_handler(drawn)
+
+        def after() -> None:
+            app.after_render.remove_handler(drawn)
+
+        return await self._prompt(self._session, self._message, before, after)
 
     async def answer(self, question: str) -> str:
         """A line typed in answer to `question` (the -r picker's), typeahead first as for `ask`, but never

@@ -1,10 +1,12 @@
-"""`chat` wired up: browser service, HTTP client, provider, tools and conversation in one nursery.
+"""`chat` wired up: the conversation, the prompt, and the services (services.py) in one nursery.
 
     plan = ChatPlan(...)            # built and checked by the CLI before anything starts
     code = runtime.run(lambda: run_chat(plan))
 
 The services are async context managers opened here and passed down; nothing is
-global. The browser starts lazily, on the first tool call that needs it.
+global. The browser starts lazily, on the first tool call that needs it. On a terminal the
+banner and the first prompt come before the services (and their imports): chat is ready to
+type into in about half the time it takes to load them all.
 """
 
 from __future__ import annotations
@@ -12,35 +14,28 @@ from __future__ import annotations
 import ipaddress
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
-import httpx
+import trio
 
-from gptme_trio.chat.agent import Agent, ChatSettings
-from gptme_trio.chat.context import ContextKeeper
 from gptme_trio.chat.store import Conversation
-from gptme_trio.chat.toolset import ACTING, choose
-from gptme_trio.core.browser import BrowserSpec, open_browser
+from gptme_trio.chat.toolset import ACTING, ALL, choose
+from gptme_trio.core.browser import BrowserSpec
 from gptme_trio.core.errors import EXIT_OK, ProviderConfigError
-from gptme_trio.core.network import api_client
-from gptme_trio.core.policy import UrlPolicy
-from gptme_trio.core.proxy import open_policy_proxy
-from gptme_trio.core.runtime import Interrupts
-from gptme_trio.llm import Message, Provider, Retrying, ToolCall
-from gptme_trio.tools import Tool
-from gptme_trio.tools.background import open_background
-from gptme_trio.tools.files import FileTools
+from gptme_trio.core.runtime import Interrupts, alongside
+from gptme_trio.llm import Message, Retrying, ToolCall
 from gptme_trio.tools.paths import Workspace
-from gptme_trio.tools.search import WebSearch
-from gptme_trio.tools.shell import Shell, ShellSettings
-from gptme_trio.tools.web import WebTools
+from gptme_trio.tools.shell import ShellSettings
 
 if TYPE_CHECKING:
-    from gptme_trio.chat.prompt import Prompter
+    from gptme_trio.chat.agent import ChatSettings
+    from gptme_trio.chat.prompt import PromptEOF, Prompter, PromptInterrupted
+    from gptme_trio.chat.services import Providers
+    from gptme_trio.tools import Tool
 
 NO_MODEL_HELP = (
     "no model configured: pass -m PROVIDER/MODEL (e.g. -m openai/gpt-4o-mini, -m local/qwen2.5) "
@@ -156,16 +151,16 @@ async def run_chat(
     plan: ChatPlan,
     interrupts: Interrupts,
     *,
-    providers: Callable[[str, Mapping[str, str], httpx.AsyncClient], Provider] | None = None,
+    providers: Providers | None = None,
     servers: ServerTools | None = None,
 ) -> int:
     """`providers` turns "PROVIDER/MODEL" into a Provider: `llm.registry.resolve` unless a test injects one.
     `servers`: the MCP servers' tools, which join chat's own (their config chose them, not --tools)."""
     hands = any(name in plan.tools for name in ACTING) if plan.tools is not None else plan.interactive
     if not plan.interactive:
-        return await _serve(plan, open_conversation(plan, hands), interrupts, providers, None, servers)
+        return await _answer(plan, open_conversation(plan, hands), providers, servers)
+    from gptme_trio.chat.commands import COMMANDS
     from gptme_trio.chat.display import wants_color
-    from gptme_trio.chat.interactive import COMMANDS
     from gptme_trio.chat.prompt import Prompter
 
     color = wants_color(os.environ, no_color=not plan.color)
@@ -177,80 +172,116 @@ async def run_chat(
             chosen = await pick(prompter, plan.home)
             if chosen is None:
                 return EXIT_OK
-        return await _serve(plan, open_conversation(plan, hands, chosen), interrupts, providers, prompter, servers)
+        conversation = open_conversation(plan, hands, chosen)
+        return await _converse(plan, conversation, interrupts, providers, prompter, servers)
 
 
-async def _serve(
-    plan: ChatPlan,
-    conversation: Conversation,
-    interrupts: Interrupts,
-    providers: Callable[[str, Mapping[str, str], httpx.AsyncClient], Provider] | None,
-    prompter: Prompter | None,
-    servers: ServerTools | None = None,
+async def _answer(
+    plan: ChatPlan, conversation: Conversation, providers: Providers | None, servers: ServerTools | None
 ) -> int:
-    """The services opened, then the chat: interactive when there is a `prompter`, else plan.prompts."""
+    """-n: each of plan.prompts in turn, the answers on stdout."""
+    from gptme_trio.chat.services import open_services
+
     model = chat_model(plan, conversation)
-    if not model and prompter is None:
+    if not model:
         raise ProviderConfigError(NO_MODEL_HELP)
     conversation.set_model(model)
-    policy = UrlPolicy(plan.allow_hosts)
-    workspace = Workspace(plan.workdir, plan.allow_paths)
-    async with (
-        api_client() as client,
-        open_background() as background,  # commands run with `background: true`; all end with the chat
-        open_policy_proxy(policy) as proxy_url,  # outlives the browser: its pages connect through it
-        open_browser(plan.browser) as browser,
-    ):
-        proxy = proxy_url if on_this_machine(plan.browser) else None
-        if proxy is None:
-            print(REMOTE_BROWSER_NOTE.format(plan.browser.ws_endpoint or plan.browser.cdp_endpoint), file=sys.stderr)
-        web = WebTools(browser, policy, conversation.directory, proxy=proxy)
-        search = WebSearch(client, plan.search_engine, plan.search_url)
-        shell = Shell(workspace.root, os.environ, background, plan.shell)  # keys were taken out of os.environ
-        every = [*web.tools(), *search.tools(), *shell.tools(), *FileTools(workspace).tools()]
-        tools, off = choose({t.name: t for t in every}, plan.tools, plan.interactive)
-        tools.update(servers.tools() if servers is not None else {})
-        keeper = ContextKeeper(plan.models)  # one ledger for the chat, whichever model /model picks
-        keeper.add_earlier(conversation.usage)  # a resumed log's replies (/tokens shows them apart)
-
-        def make_agent(model: str) -> Agent:
-            from gptme_trio.llm.registry import resolve
-
-            return Agent((providers or resolve)(model, plan.env, client), tools, plan.settings, off, keeper)
-
-        if prompter is not None:
-            from gptme_trio.chat.interactive import chat_loop
-
-            if plan.resume:
-                from gptme_trio.chat.display import wants_color
-                from gptme_trio.chat.picker import last_exchange, resumed_line
-
-                print(resumed_line(conversation, model), file=sys.stderr, flush=True)
-                color = wants_color(os.environ, no_color=not plan.color) and sys.stdout.isatty()
-                print(last_exchange(conversation, color), flush=True)
-            return await chat_loop(
-                prompter,
-                conversation,
-                web,
-                search,
-                interrupts,
-                make_agent,
-                model,
-                NO_MODEL_HELP,
-                tools=tools,
-                keeper=keeper,
-                color=plan.color,
-                servers=servers.report if servers is not None else None,
-            )
-        if not model:  # checked above, before anything started; this tells the type checker
-            raise ProviderConfigError(NO_MODEL_HELP)
-        agent = make_agent(model)
+    _note_remote_browser(plan)
+    async with open_services(plan, conversation, providers, servers) as services:
+        agent = services.make_agent(model)
         ui = PlainUI()
         for prompt in plan.prompts:
             answer = await agent.turn(conversation, prompt, ui)
             sys.stdout.write(answer if answer.endswith("\n") else answer + "\n")
             sys.stdout.flush()
     return EXIT_OK
+
+
+async def _converse(
+    plan: ChatPlan,
+    conversation: Conversation,
+    interrupts: Interrupts,
+    providers: Providers | None,
+    prompter: Prompter,
+    servers: ServerTools | None,
+) -> int:
+    """Interactive chat. The banner and the first prompt come first, from what is known without the
+    services; while the user types the first line, the services open (their imports are most of chat's
+    start-up: httpx, Playwright, the tools, the providers), and the first line waits for them if it must."""
+    from gptme_trio.chat.display import banner, wants_color
+
+    model = chat_model(plan, conversation)
+    conversation.set_model(model)
+    _note_remote_browser(plan)
+    if plan.resume:
+        from gptme_trio.chat.picker import last_exchange, resumed_line
+
+        print(resumed_line(conversation, model), file=sys.stderr, flush=True)
+        print(last_exchange(conversation, wants_color(os.environ, no_color=not plan.color) and sys.stdout.isatty()))
+    names = [
+        *choose({name: name for name in ALL}, plan.tools, interactive=True)[0],
+        *(servers.tools() if servers else {}),
+    ]
+    print(banner(model, names, conversation.name, conversation.path), file=sys.stderr, flush=True)
+    if not model:
+        print(f"gptme-trio: {NO_MODEL_HELP}; slash commands still work", file=sys.stderr, flush=True)
+    first = _FirstLine(prompter)
+    async with alongside(first.ask):
+        await first.shown.wait()  # on the screen (or it failed): what follows loads while the user types
+        from gptme_trio.chat.interactive import chat_loop
+        from gptme_trio.chat.services import open_services
+
+        async with open_services(plan, conversation, providers, servers) as services:
+            return await chat_loop(
+                prompter,
+                conversation,
+                services.web,
+                services.search,
+                interrupts,
+                services.make_agent,
+                model,
+                NO_MODEL_HELP,
+                tools=services.tools,
+                keeper=services.keeper,
+                color=plan.color,
+                servers=servers.report if servers is not None else None,
+                first_line=first.line,
+            )
+
+
+class _FirstLine:
+    """The first prompt, asked while the services open: `shown` is set once it is drawn (or has ended),
+    and `line()` is what `Prompter.ask` would have returned or raised (PromptInterrupted, PromptEOF)."""
+
+    def __init__(self, prompter: Prompter) -> None:
+        self._prompter = prompter
+        self.shown = trio.Event()
+        self._done = trio.Event()
+        self._line: str | None = None
+        self._error: PromptInterrupted | PromptEOF | None = None
+
+    async def ask(self) -> None:
+        from gptme_trio.chat.prompt import PromptEOF, PromptInterrupted
+
+        try:
+            self._line = await self._prompter.ask(shown=self.shown.set)
+        except (PromptInterrupted, PromptEOF) as exc:
+            self._error = exc
+        finally:
+            self.shown.set()
+            self._done.set()
+
+    async def line(self) -> str:
+        await self._done.wait()
+        if self._error is not None:
+            raise self._error
+        assert self._line is not None
+        return self._line
+
+
+def _note_remote_browser(plan: ChatPlan) -> None:
+    if not on_this_machine(plan.browser):
+        print(REMOTE_BROWSER_NOTE.format(plan.browser.ws_endpoint or plan.browser.cdp_endpoint), file=sys.stderr)
 
 
 def on_this_machine(spec: BrowserSpec) -> bool:

@@ -17,12 +17,15 @@ from gptme_trio.core.errors import UsageError
 
 T = TypeVar("T")
 
-WEB = ("read_url", "screenshot", "snapshot", "read_logs", "search")
+# Every tool chat builds (chat/services.py), in the order it builds them: the banner names them before
+# they exist (tests/test_tool_choice.py checks the two agree).
+WEB = ("read_url", "screenshot", "snapshot", "read_logs")
 PAGE = ("open_page", "click", "fill", "press", "page_text", "close_page")
+SEARCH = ("search",)
 SHELL = ("shell", "shell_output", "shell_kill")
 FILES_READ = ("read_file",)
 FILES_WRITE = ("save_file", "append_file", "patch_file")
-ALL = (*WEB, *PAGE, *SHELL, *FILES_READ, *FILES_WRITE)
+ALL = (*WEB, *PAGE, *SEARCH, *SHELL, *FILES_READ, *FILES_WRITE)
 ACTING = (*SHELL, *FILES_WRITE)  # off in -n unless named
 _BROUGHT = {"shell": SHELL}
 

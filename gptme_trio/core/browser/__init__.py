@@ -26,12 +26,34 @@ Modules, each importing only those below it:
     errors.py    Playwright's errors -> ours
 """
 
+from typing import TYPE_CHECKING, Any
+
 from gptme_trio.core.browser.options import BLOCKED_URL_PATTERNS as BLOCKED_URL_PATTERNS
 from gptme_trio.core.browser.options import CHROMIUM_ARGS as CHROMIUM_ARGS
 from gptme_trio.core.browser.options import BrowserSpec as BrowserSpec
 from gptme_trio.core.browser.options import Navigation as Navigation
 from gptme_trio.core.browser.options import PageOptions as PageOptions
-from gptme_trio.core.browser.page import Page as Page
-from gptme_trio.core.browser.service import BrowserService as BrowserService
-from gptme_trio.core.browser.service import open_browser as open_browser
-from gptme_trio.core.browser.tabs import Tabs as Tabs
+
+if TYPE_CHECKING:
+    from gptme_trio.core.browser.page import Page as Page
+    from gptme_trio.core.browser.service import BrowserService as BrowserService
+    from gptme_trio.core.browser.service import open_browser as open_browser
+    from gptme_trio.core.browser.tabs import Tabs as Tabs
+
+# The service, its tabs and pages import trio-asyncio, asyncio's event loop and Playwright (~25 ms): they
+# load when first named, so that a caller that needs only the options (chat drawing its prompt) does not
+# pay for them.
+_LAZY = {
+    "Page": "gptme_trio.core.browser.page",
+    "BrowserService": "gptme_trio.core.browser.service",
+    "open_browser": "gptme_trio.core.browser.service",
+    "Tabs": "gptme_trio.core.browser.tabs",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(_LAZY[name]), name)
