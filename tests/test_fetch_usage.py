@@ -126,3 +126,10 @@ def test_more_tabs_than_the_machine_takes_are_capped_with_one_warning(fetch, sit
     assert [json.loads(line)["url"] for line in result.stdout.splitlines()] == urls
     http = fetch("--engine", "http", "-f", "json", "-j", "64", *urls)
     assert http.returncode == 0 and http.stderr == b""  # no browser tabs: no cap
+
+
+@pytest.mark.parametrize(("word", "hint"), [("fetc", " Did you mean 'fetch'?"), ("zzz", "")])
+def test_an_unknown_command_is_one_line_with_a_suggestion(cli, word, hint):
+    ran = cli(word, "https://example.com")
+    assert (ran.returncode, ran.stdout) == (2, b"")
+    assert ran.stderr.decode() == f"gptme-trio: No such command {word!r}.{hint}\n"
