@@ -36,7 +36,6 @@ user config directory (e.g. ~/.config/gptme-trio/config.toml).
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,11 +119,15 @@ def load_config(env: Mapping[str, str] = os.environ) -> Config:
     """The config file's settings (empty if there is none); UsageError if it is malformed."""
     path = config_path(env)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return Config()
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path}: cannot read ({exc})") from exc
+    import tomllib  # here: with no config file, chat's start-up does without it
+
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{path}: not valid TOML ({exc})") from exc
     for key, value in data.items():
