@@ -199,3 +199,20 @@ def test_the_driver_never_gets_the_terminal(site, tmp_path):
     child.expect("Title from JavaScript")  # rendered by a real browser again
     child.expect(PROMPT)
     ctrl_d_exits_cleanly(child, descendants(child.pid))
+
+
+@pytest.mark.parametrize(
+    ("model", "env", "said"),
+    [
+        ("bogus/x", {}, "unknown provider 'bogus'"),
+        ("anthropic/claude-x", {"ANTHROPIC_API_KEY": ""}, "ANTHROPIC_API_KEY is not set"),
+    ],
+)
+def test_a_model_that_cannot_be_used_is_said_before_any_prompt(tmp_path, model, env, said):
+    """The prompt comes before the providers load (chat/session.py); the model's checks do not wait for them."""
+    child = spawn_chat("-m", model, GPTME_TRIO_HOME=str(tmp_path), **env)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 2
+    assert said in child.before.decode()
+    assert not PROMPT.search(child.before), child.before

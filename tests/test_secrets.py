@@ -3,6 +3,7 @@ under GPTME_TRIO_HOME (logs, conversations). Conversation and history files are 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -174,7 +175,10 @@ def test_the_browser_and_driver_inherit_no_key(llm, site, tmp_path):
     proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     try:
         tree = wait_for_descendants(proc.pid, lambda ps: sum("chrom" in p.name() for p in ps) >= 3, 30)
-        environs = {p.pid: Path(f"/proc/{p.pid}/environ").read_bytes() for p in tree}
+        environs = {}
+        for p in tree:
+            with contextlib.suppress(FileNotFoundError, ProcessLookupError):  # one that ended meanwhile
+                environs[p.pid] = Path(f"/proc/{p.pid}/environ").read_bytes()
     finally:
         out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err

@@ -211,6 +211,10 @@ async def _converse(
     from gptme_trio.chat.display import banner, wants_color
 
     model = chat_model(plan, conversation)
+    if model and providers is None:  # a model that cannot be used is said now, before the prompt
+        from gptme_trio.llm.registry import prepare
+
+        prepare(model, plan.env)
     conversation.set_model(model)
     _note_remote_browser(plan)
     if plan.resume:

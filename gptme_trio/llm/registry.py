@@ -1,6 +1,11 @@
 """From "PROVIDER/MODEL" to a Provider: one dict of factories, no if-chains.
 
     provider = resolve("openrouter/meta-llama/llama-3-8b", os.environ, client)
+    build = prepare("openai/gpt-4o-mini", os.environ)    # the checks alone, before any client exists
+
+A factory checks the environment and returns how to build the provider once there is an HTTP client:
+so `prepare` tells what is missing without importing httpx or the providers (chat checks its model
+before it draws the prompt, and loads those while the user types).
 
 Each factory reads only the environment it is given and raises
 ProviderConfigError naming the exact variable to set. Keys never appear in a
@@ -12,34 +17,39 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import overload
+from typing import TYPE_CHECKING, overload
 from urllib.parse import urlsplit
-
-import httpx
 
 from gptme_trio.core.errors import ProviderConfigError
 from gptme_trio.llm import Provider
-from gptme_trio.llm.anthropic import Anthropic
-from gptme_trio.llm.openai import OpenAICompatible
+
+if TYPE_CHECKING:
+    import httpx
 
 Env = Mapping[str, str]
+Build = Callable[["httpx.AsyncClient"], Provider]
 
 
 @dataclass(frozen=True)
 class _Entry:
-    factory: Callable[[str, Env, httpx.AsyncClient], Provider]
+    factory: Callable[[str, Env], Build]
     needs: str  # one line for help text
 
 
 def resolve(spec: str, env: Env, client: httpx.AsyncClient) -> Provider:
     """The provider for `spec` ("PROVIDER/MODEL"; MODEL may hold slashes), configured from `env`."""
+    return prepare(spec, env)(client)
+
+
+def prepare(spec: str, env: Env) -> Build:
+    """How to build the provider for `spec` from a client; ProviderConfigError now if it cannot be."""
     name, slash, model = spec.partition("/")
     if not slash or not name or not model:
         raise ProviderConfigError(f"model must be PROVIDER/MODEL (e.g. openai/gpt-4o-mini), got {spec!r}")
     entry = _REGISTRY.get(name)
     if entry is None:
         raise ProviderConfigError(f"unknown provider {name!r} in {spec!r}: use one of {', '.join(PROVIDERS)}")
-    return entry.factory(model, env, client)
+    return entry.factory(model, env)
 
 
 def describe(name: str) -> str:
@@ -70,33 +80,48 @@ def _require(env: Env, var: str, why: str) -> str:
     return value
 
 
-def _openai(model: str, env: Env, client: httpx.AsyncClient) -> Provider:
+def _compatible(model: str, base_url: str, api_key: str | None, name: str, stream_usage: bool = True) -> Build:
+    def build(client: httpx.AsyncClient) -> Provider:
+        from gptme_trio.llm.openai import OpenAICompatible
+
+        return OpenAICompatible(
+            client, model=model, base_url=base_url, api_key=api_key, name=name, stream_usage=stream_usage
+        )
+
+    return build
+
+
+def _openai(model: str, env: Env) -> Build:
     key = _require(env, "OPENAI_API_KEY", f"to use openai/{model}")
-    base = _url(env, "OPENAI_BASE_URL", "https://api.openai.com/v1")
-    return OpenAICompatible(client, model=model, base_url=base, api_key=key, name="openai")
+    return _compatible(model, _url(env, "OPENAI_BASE_URL", "https://api.openai.com/v1"), key, "openai")
 
 
-def _anthropic(model: str, env: Env, client: httpx.AsyncClient) -> Provider:
+def _anthropic(model: str, env: Env) -> Build:
     key = _require(env, "ANTHROPIC_API_KEY", f"to use anthropic/{model}")
     base = _url(env, "ANTHROPIC_BASE_URL", "https://api.anthropic.com")
-    return Anthropic(client, model=model, base_url=base, api_key=key)
+
+    def build(client: httpx.AsyncClient) -> Provider:
+        from gptme_trio.llm.anthropic import Anthropic
+
+        return Anthropic(client, model=model, base_url=base, api_key=key)
+
+    return build
 
 
-def _openrouter(model: str, env: Env, client: httpx.AsyncClient) -> Provider:
+def _openrouter(model: str, env: Env) -> Build:
     key = _require(env, "OPENROUTER_API_KEY", f"to use openrouter/{model}")
-    base = _url(env, "OPENROUTER_BASE_URL", "https://openrouter.ai/api/v1")
-    return OpenAICompatible(client, model=model, base_url=base, api_key=key, name="openrouter")
+    return _compatible(model, _url(env, "OPENROUTER_BASE_URL", "https://openrouter.ai/api/v1"), key, "openrouter")
 
 
-def _ollama(model: str, env: Env, client: httpx.AsyncClient) -> Provider:
+def _ollama(model: str, env: Env) -> Build:
     host = ollama_url(_get(env, "OLLAMA_HOST") or "http://127.0.0.1:11434")
-    return OpenAICompatible(client, model=model, base_url=f"{host}/v1", name="ollama")
+    return _compatible(model, f"{host}/v1", None, "ollama")
 
 
-def _local(model: str, env: Env, client: httpx.AsyncClient) -> Provider:
+def _local(model: str, env: Env) -> Build:
     why = f"pointing at your OpenAI-compatible server (e.g. http://127.0.0.1:8080/v1) to use local/{model}"
     base = _url(env, "OPENAI_BASE_URL") or _require(env, "OPENAI_BASE_URL", why)
-    return OpenAICompatible(client, model=model, base_url=base, api_key=_get(env, "OPENAI_API_KEY"), name="local")
+    return _compatible(model, base, _get(env, "OPENAI_API_KEY"), "local")
 
 
 @dataclass(frozen=True)
@@ -118,13 +143,10 @@ PRESETS: dict[str, Preset] = {
 }
 
 
-def _preset(name: str, model: str, env: Env, client: httpx.AsyncClient) -> Provider:
+def _preset(name: str, model: str, env: Env) -> Build:
     preset = PRESETS[name]
     key = _require(env, preset.key_var, f"to use {name}/{model}")
-    base = _url(env, preset.url_var, preset.url)
-    return OpenAICompatible(
-        client, model=model, base_url=base, api_key=key, name=name, stream_usage=preset.stream_usage
-    )
+    return _compatible(model, _url(env, preset.url_var, preset.url), key, name, preset.stream_usage)
 
 
 def ollama_url(host: str) -> str:
