@@ -12,11 +12,11 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import trio
 
-from gptme_trio.core.browser import BrowserService, BrowserSpec, PageOptions
+from gptme_trio.core.browser import BrowserSpec, PageOptions
 from gptme_trio.core.browser.locate import browser_spec
 from gptme_trio.core.errors import (
     EXIT_FAILED,
@@ -35,6 +35,9 @@ from gptme_trio.fetch.extract import validate_selector, validate_wait_for
 from gptme_trio.fetch.options import DEFAULT_SETTLE_MS, EngineName, FetchOptions, FetchRequest, RenderOptions, is_binary
 from gptme_trio.fetch.output import Destination, ToStdout, Writer, choose_destination
 from gptme_trio.fetch.targets import Target, parse_target, read_target_lines
+
+if TYPE_CHECKING:
+    from gptme_trio.core.browser import BrowserService  # loads Playwright's side: only a browser run does
 
 BROWSER_START_SECONDS = 60
 INPUT_MAX_BYTES = 100_000_000  # -i: a URL list larger than this is a usage error
