@@ -136,6 +136,12 @@ def ours_hybrid(body, html, url):
     return found.strip() + "\n" if found.strip() else extract.to_text(html, url=url, main=False)
 
 
+def ours_blocks(body, html, url):
+    """`fetch --extractor blocks`: the block classifier (fetch/model.json, trained on wcxb-dev only: these
+    pages are held out for it)."""
+    return extract.to_text(extract.decode_html(body, ""), url=url, extractor="blocks")
+
+
 def traf_alone(**opts):
     return lambda body, html, url: trafilatura.extract(html, output_format="txt", **opts) or ""
 
@@ -162,6 +168,7 @@ ROWS = [  # (name, extractor, is ours)
     ("ours, favor_recall + fast=True", ours_with(favor_recall=True, fast=True), True),
     ("ours, favor_precision + fast=True", ours_with(favor_precision=True, fast=True), True),
     ("ours, hybrid: precision, else recall (fast)", ours_hybrid, True),
+    ("ours, --extractor blocks (block classifier, held out)", ours_blocks, True),
 ]
 
 
@@ -280,7 +287,9 @@ def report(args, cli, rows, pages, truth, same, started) -> str:
         "readability-lxml: block elements get a newline before text_content(), which would otherwise "
         'glue words across paragraphs. Prototype rows ("ours, ...") are to_text with other '
         "trafilatura options, keeping include_comments=False, include_tables=True and the whole-page "
-        "fallback; fast=True skips trafilatura's comparison with its readability/jusText fallbacks.",
+        "fallback; fast=True skips trafilatura's comparison with its readability/jusText fallbacks. "
+        "The last row is `--extractor blocks` (fetch/classify.py: trained on wcxb-dev only, so these "
+        "pages are held out for it).",
         "",
         "## Our 10 lowest pages (CLI -f text)",
         "",

@@ -19,6 +19,7 @@ import functools
 import math
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 import lxml.etree
 
@@ -41,8 +42,35 @@ _GROUPS: tuple[tuple[str, str], ...] = (
     ("meta", r"author|date|time|byline|meta|user|avatar|profile|info"),
     ("hidden", r"hidden|sr-only|visually-hidden|screen-reader|collapse|dropdown"),
 )
-_GROUP_RE = [re.compile(pattern) for _, pattern in _GROUPS]
-_ANY_GROUP = re.compile("|".join(f"(?:{pattern})" for _, pattern in _GROUPS))  # most tokens are in none
+# A class/id string is in a group when one of the group's words occurs in it; "ad(s)" only as a word
+# of its own ("ad", "top-ads"; not "header"). _WORD_BITS: each word's groups, and those of the words
+# it starts with ("topic": comment, and chrome for "top"). _GROUP_WORDS finds, at every place of a
+# string, the longest word there (a trie, so that it runs in C: ~5 us for a class string).
+_WORD_BITS: dict[str, int] = {}
+for _i, (_, _pattern) in enumerate(_GROUPS):
+    for _word in _pattern.split("|"):
+        if _word.isalpha() or "-" in _word:
+            _WORD_BITS[_word] = _WORD_BITS.get(_word, 0) | 1 << _i
+_WORD_BITS = {
+    w: functools.reduce(int.__or__, (b for u, b in _WORD_BITS.items() if w.startswith(u))) for w in _WORD_BITS
+}
+
+
+def _trie(words: list[str]) -> str:
+    """A regex matching the longest of `words` that starts at a place (greedy optional tails)."""
+    tails: dict[str, list[str]] = {}
+    for word in words:
+        if word:
+            tails.setdefault(word[0], []).append(word[1:])
+    branches = [re.escape(first) + _trie(rest) for first, rest in sorted(tails.items())]
+    if not branches:
+        return ""
+    body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+    return f"(?:{body})?" if "" in words else body
+
+
+_GROUP_WORDS = re.compile(f"(?=({_trie(list(_WORD_BITS))}))")
+_ADS, _ADS_BIT = re.compile(r"\bads?\b"), 1 << [name for name, _ in _GROUPS].index("ad")
 _ANCESTOR_TAGS: tuple[str, ...] = ("article", "main", "nav", "header", "footer", "aside", "form", "li", "table")
 _ANCESTOR_TAGS += ("blockquote", "figure", "a", "dl", "section", "pre")
 _OWN_TAGS: tuple[str, ...] = ("p", "div", "li", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "blockquote")
@@ -55,21 +83,11 @@ _DATE = re.compile(
     re.I,
 )
 _BOILER = re.compile(r"©|\bcopyright\b|all rights reserved|cookie|privacy|sign (?:in|up)|log ?in|subscribe", re.I)
-# Words one of which an ASCII text must contain (lower-cased) for the pattern to match: a quick "no"
-# for most blocks before the slower case-insensitive search, which gives the answer.
-_CURRENCY_WORDS = ("$", "usd", "eur", "gbp")
-_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-_BOILER_WORDS = (
-    *("copyright", "all rights reserved", "cookie", "privacy"),
-    *("sign in", "sign up", "login", "log in", "subscribe"),
-)
-
-
-def _found(pattern: re.Pattern[str], words: tuple[str, ...], text: str, low: str | None) -> float:
-    """Whether `pattern` occurs in `text` (1.0 or 0.0); `low`: text lower-cased when it is ASCII, else None."""
-    if low is not None and not any(w in low for w in words):
-        return 0.0
-    return 1.0 if pattern.search(text) else 0.0
+# For an ASCII text the patterns are searched case-sensitively in the text lower-cased (the same
+# answer, faster), after a quick "no" for most blocks: a word one of which a match must contain.
+_CURRENCY_LOW, _DATE_LOW, _BOILER_LOW = (re.compile(rx.pattern) for rx in (_CURRENCY, _DATE, _BOILER))
+_BOILER_WORDS = re.compile("cookie|privacy|copyright|all rights reserved|sign in|sign up|login|log in|subscribe")
+_MONTH_LOW = re.compile("jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec")  # a date without digits has one
 
 
 # What the page says it is (JSON-LD @type, og:type, generator): the same for all its blocks, so that
@@ -141,11 +159,13 @@ class _Frame:
     words: int = 0
     link_words: int = 0
     blocks: int = 0
+    features: list[float] | None = None  # its three features, once a block asks for them
 
 
 @dataclass(eq=False, slots=True)
 class Block:
     element: lxml.etree._Element
+    tag: str
     text: str
     words: int
     link_words: int
@@ -158,136 +178,125 @@ class Block:
     rep_max: int
     rep_parent: int
     frames: list[_Frame] = field(default_factory=list)  # self, parent, grandparent, great-grandparent
-    order: int = 0  # the element's place in document order (its start tag's)
     features: list[float] = field(default_factory=list)
 
 
-@functools.lru_cache(maxsize=16384)
-def _token_mask(token: str) -> int:
-    """The groups a class/id token is in (cached: pages share most of their tokens)."""
-    if not _ANY_GROUP.search(token):
-        return 0
-    return sum(1 << i for i, rx in enumerate(_GROUP_RE) if rx.search(token))
-
-
-class _Walk:
-    def __init__(self) -> None:
-        self.blocks: list[Block] = []
-        self.has_block: set[lxml.etree._Element] = set()
-        self.max_depth = 0
-        self.masks: dict[str, int] = {"  ": 0}  # class/id/role string -> group mask, for this page
-        self.order = 0  # elements visited so far: a block's place in document order
-
-    def mask(self, el: lxml.etree._Element) -> int:
-        get = el.get
-        words = f"{get('class') or ''} {get('id') or ''} {get('role') or ''}"
-        mask = self.masks.get(words)
-        if mask is None:
-            mask = 0
-            for token in words.lower().split():
-                mask |= _token_mask(token)
-            self.masks[words] = mask
-        return mask
-
-    def mark_containers(self, root: lxml.etree._Element) -> None:
-        """Which inline elements contain block elements (a card wrapped in <a>): those are not inline."""
-        for el in root.iter():
-            tag = el.tag
-            if not isinstance(tag, str) or tag in INLINE or tag in SKIP:
-                continue
-            for ancestor in el.iterancestors():
-                if ancestor in self.has_block:
-                    break
-                self.has_block.add(ancestor)
-
-    def visit(
-        self,
-        el: lxml.etree._Element,
-        depth: int,
-        anc_mask: int,
-        tag_mask: int,
-        frames: list[_Frame],
-        rep: tuple[int, int, int],
-    ) -> _Frame:
-        frame = _Frame()
-        order = self.order
-        self.order += 1
-        own_mask = self.mask(el)
-        parts = [el.text or ""]
-        link_words = links = 0
-        counts: dict[tuple[str, str], int] = {}
-        if len(el) > 1:
-            for child in el:
-                sig = (child.tag, child.get("class") or "")
-                counts[sig] = counts.get(sig, 0) + 1
-        child_anc = anc_mask | own_mask
-        child_tags = tag_mask | _tag_bit(el.tag)
-        up = [frame, *frames[:3]]
-        for child in el:
-            tag = child.tag
-            if not isinstance(tag, str) or tag in SKIP:
-                parts.append(child.tail or "")
-                continue
-            if tag in INLINE and child not in self.has_block or el.tag == "pre":
-                if len(child):
-                    text = lxml.etree.tostring(child, method="text", encoding="unicode", with_tail=False)
-                    has_link = tag == "a" or next(child.iter("a"), None) is not None
-                else:  # a leaf (most inline elements): its text is all there is
-                    text, has_link = child.text or "", tag == "a"
-                parts.append(text)
-                if has_link:
-                    link_words += len(_WORD.findall(text))
-                    links += 1
-            else:
-                n = counts[(tag, child.get("class") or "")] if counts else 1
-                sub = self.visit(child, depth + 1, child_anc, child_tags, up, (n, max(rep[1], n), rep[0]))
-                frame.words += sub.words
-                frame.link_words += sub.link_words
-                frame.blocks += sub.blocks
-            parts.append(child.tail or "")
-        text = " ".join(" ".join(parts).split())
-        if text:
-            words = len(_WORD.findall(text))
-            if words:
-                self.max_depth = max(self.max_depth, depth)
-                block = Block(el, text, words, link_words, links, depth, own_mask, anc_mask, tag_mask, *rep, up, order)
-                self.blocks.append(block)
-                frame.words += words
-                frame.link_words += link_words
-                frame.blocks += 1
-        return frame
+def _group_mask(words: str) -> int:
+    """The groups (bits) whose words occur in `words` (a class, id or role, lower-cased)."""
+    mask = 0
+    for found in _GROUP_WORDS.finditer(words):
+        mask |= _WORD_BITS[found.group(1)]
+    if "ad" in words and _ADS.search(words):
+        mask |= _ADS_BIT
+    return mask
 
 
 _TAG_BITS = {t: 1 << i for i, t in enumerate(_ANCESTOR_TAGS)}
 
 
-def _tag_bit(tag: str) -> int:
-    return _TAG_BITS.get(tag, 0)
+def _contains_block(el: lxml.etree._Element) -> bool:
+    """Whether an inline element contains a block element (a card wrapped in <a>): then it is not inline."""
+    for d in el.iterdescendants():
+        tag = d.tag
+        if isinstance(tag, str) and tag not in INLINE and tag not in SKIP:
+            return True
+    return False
+
+
+def _mask(el: lxml.etree._Element, masks: dict[str, int]) -> int:
+    """The groups of the element's class, id and role (`masks`: this page's strings so far)."""
+    get, mask = el.get, 0
+    for words in (get("class"), get("id"), get("role")):
+        if words:
+            bits = masks.get(words)
+            if bits is None:
+                bits = masks[words] = _group_mask(words.lower())
+            mask |= bits
+    return mask
+
+
+def _walk(start: lxml.etree._Element) -> tuple[list[Block], _Frame, int]:
+    """The blocks under `start` in document order, the totals of the whole and the deepest block's depth."""
+    blocks: list[Block] = []
+    masks: dict[str, int] = {}
+    deepest = 0
+    find_words, tostring, inline, skip = _WORD.findall, lxml.etree.tostring, INLINE, SKIP
+
+    def visit(
+        el: Any, depth: int, anc_mask: int, tag_mask: int, frames: list[_Frame], rep: tuple[int, int, int]
+    ) -> _Frame:
+        nonlocal deepest
+        frame = _Frame()
+        slot = len(blocks)  # its block goes before its descendants': document order
+        own_mask = _mask(el, masks)
+        first, el_tag = el.text, el.tag
+        parts = [first] if first else []
+        link_words = links = 0
+        counts: dict[tuple[Any, str], int] | None = None
+        up = [frame, *frames[:3]]
+        for child in el:
+            tag = child.tag
+            if not isinstance(tag, str) or tag in skip:
+                pass
+            elif el_tag == "pre" or tag in inline and not (len(child) and _contains_block(child)):
+                if len(child):
+                    text = tostring(child, method="text", encoding="unicode", with_tail=False)
+                    has_link = tag == "a" or next(child.iter("a"), None) is not None
+                else:  # a leaf (most inline elements): its text is all there is
+                    text, has_link = child.text or "", tag == "a"
+                if text:
+                    parts.append(text)
+                if has_link:
+                    link_words += len(find_words(text))
+                    links += 1
+            else:
+                if counts is None:  # how often each (tag, class) occurs among the children
+                    counts = {}
+                    if len(el) > 1:
+                        for sibling in el:
+                            sig = (sibling.tag, sibling.get("class") or "")
+                            counts[sig] = counts.get(sig, 0) + 1
+                n = counts[(tag, child.get("class") or "")] if counts else 1
+                child_tags = tag_mask | _TAG_BITS.get(el_tag, 0)
+                sub = visit(child, depth + 1, anc_mask | own_mask, child_tags, up, (n, max(rep[1], n), rep[0]))
+                frame.words += sub.words
+                frame.link_words += sub.link_words
+                frame.blocks += sub.blocks
+            tail = child.tail
+            if tail:
+                parts.append(tail)
+        text = " ".join(" ".join(parts).split()) if parts else ""
+        words = len(find_words(text)) if text else 0
+        if words:
+            deepest = max(deepest, depth)
+            block = Block(el, el_tag, text, words, link_words, links, depth, own_mask, anc_mask, tag_mask, *rep, up)
+            blocks.insert(slot, block)
+            frame.words += words
+            frame.link_words += link_words
+            frame.blocks += 1
+        return frame
+
+    page = visit(start, 0, 0, 0, [], (1, 1, 1))
+    return blocks, page, deepest
 
 
 def segment(root: lxml.etree._Element) -> list[Block]:
     """The text blocks of the page's <body> (or root), in document order, their features filled in."""
     body = root.find("body")
-    start = body if body is not None else root
-    walk = _Walk()
-    walk.mark_containers(start)
-    page = walk.visit(start, 0, 0, 0, [], (1, 1, 1))
-    # Blocks are appended when the walk leaves them (children first); document order is the start tag's.
-    blocks = sorted(walk.blocks, key=lambda b: b.order)
-    _fill(blocks, page, walk.max_depth, declared(root))
+    blocks, page, deepest = _walk(body if body is not None else root)
+    _fill(blocks, page, deepest, declared(root))
     return blocks
 
 
 _TAG_ONE_HOT = {t: tuple(1.0 if t == u else 0.0 for u in (*_OWN_TAGS, "")) for t in _OWN_TAGS}
 _TAG_OTHER = tuple(1.0 if u == "" else 0.0 for u in (*_OWN_TAGS, ""))
 _DIGITS = re.compile(r"\d")
+_ALL_NONWORD = re.compile(r"\W*")
+_END_WINDOW = 16  # _SENTENCE_END is searched in the text's last characters
 
 
-def _bits(mask: int, n: int, cache: dict[tuple[int, int], list[float]]) -> list[float]:
-    found = cache.get((mask, n))
-    if found is None:
-        found = cache[(mask, n)] = [1.0 if mask & (1 << k) else 0.0 for k in range(n)]
-    return found
+def _bits(mask: int, n: int) -> list[float]:
+    return [1.0 if mask & (1 << k) else 0.0 for k in range(n)]
 
 
 def _fill(blocks: list[Block], page: _Frame, max_depth: int, kinds: list[float]) -> None:
@@ -295,35 +304,53 @@ def _fill(blocks: list[Block], page: _Frame, max_depth: int, kinds: list[float])
     page_words = max(page.words, 1)
     before = 0
     log = math.log1p
-    cache: dict[tuple[int, int], list[float]] = {}
+    n_tags, n_groups, deepest = len(_ANCESTOR_TAGS), len(_GROUPS), max(max_depth, 1)
+    prefixes: dict[tuple[str, int, int, int], list[float]] = {}  # tag and masks -> their one-hot features
     summary = [[log(b.words), b.link_words / b.words] for b in blocks]
     edge = [0.0, 0.0]
-    frame_features: dict[int, list[float]] = {}  # id(frame) -> its three features (frames are shared)
-    page_tail = [log(page.words), page.link_words / page_words, log(n)]
-    n_tags, n_groups, deepest = len(_ANCESTOR_TAGS), len(_GROUPS), max(max_depth, 1)
-    sentence_end, digits = _SENTENCE_END.search, _DIGITS.findall
+    neighbours = [edge, edge, *summary, edge, edge]  # summary[i - 2] ... summary[i + 2], edges outside
+    tail = [log(page.words), page.link_words / page_words, log(n)]
+    digits, count = _DIGITS.findall, str.count
+    currency, date, boiler = _CURRENCY.search, _DATE.search, _BOILER.search
+    currency_low, date_low, boiler_low = _CURRENCY_LOW.search, _DATE_LOW.search, _BOILER_LOW.search
+    month_low, boiler_words = _MONTH_LOW.search, _BOILER_WORDS.search
+    sentence_end, all_nonword = _SENTENCE_END.search, _ALL_NONWORD.fullmatch
     for i, b in enumerate(blocks):
-        text = b.text
-        words = b.words
-        f = list(_TAG_ONE_HOT.get(b.element.tag, _TAG_OTHER))
-        f += _bits(b.tag_mask, n_tags, cache)
-        f += _bits(b.own_mask, n_groups, cache)
-        f += _bits(b.anc_mask, n_groups, cache)
+        text, words = b.text, b.words
+        key = (b.tag, b.tag_mask, b.own_mask, b.anc_mask)
+        f = prefixes.get(key)
+        if f is None:
+            f = prefixes[key] = [
+                *_TAG_ONE_HOT.get(b.tag, _TAG_OTHER),
+                *_bits(b.tag_mask, n_tags),
+                *_bits(b.own_mask, n_groups),
+                *_bits(b.anc_mask, n_groups),
+            ]
         chars = len(text)
-        low = text.lower() if text.isascii() else None
         n_digits = len(digits(text))
-        f += [
+        if text.isascii():
+            low = text.lower()
+            has_currency = ("$" in low or "usd" in low or "eur" in low or "gbp" in low) and currency_low(low)
+            has_boiler = boiler_words(low) and boiler_low(low)
+            has_date = (n_digits or month_low(low)) and date_low(low)
+        else:
+            has_currency, has_boiler, has_date = currency(text), boiler(text), date(text)
+        start = chars - _END_WINDOW  # the whole text when its last characters are all \W
+        ends = sentence_end(text, 0 if start <= 0 or all_nonword(text, start) else start)
+        punctuation = count(text, ",") + count(text, ".") + count(text, ";") + count(text, ":")
+        f = [
+            *f,
             log(words),
             log(chars),
             b.link_words / words,
             float(b.links),
-            1.0 if sentence_end(text) else 0.0,
-            sum(map(text.count, ",.;:!?")) / chars,
+            1.0 if ends else 0.0,
+            (punctuation + count(text, "!") + count(text, "?")) / chars,
             n_digits / chars,
             1.0 if text[0].isupper() else 0.0,
-            _found(_CURRENCY, _CURRENCY_WORDS, text, low),
-            _found(_DATE, _MONTHS, text, low) if n_digits == 0 else _found(_DATE, (), text, None),
-            _found(_BOILER, _BOILER_WORDS, text, low),
+            1.0 if has_currency else 0.0,
+            1.0 if has_date else 0.0,
+            1.0 if has_boiler else 0.0,
             chars / words,
             float(b.depth),
             b.depth / deepest,
@@ -335,20 +362,17 @@ def _fill(blocks: list[Block], page: _Frame, max_depth: int, kinds: list[float])
         ]
         before += words
         frames = b.frames
-        for fr in frames[:4] if len(frames) >= 4 else [*frames, *[page] * (4 - len(frames))]:
-            found = frame_features.get(id(fr))
+        for fr in frames if len(frames) >= 4 else [*frames, *[page] * (4 - len(frames))]:
+            found = fr.features
             if found is None:
-                found = frame_features[id(fr)] = [
-                    log(fr.words),
-                    fr.link_words / fr.words if fr.words else 0.0,
-                    log(fr.blocks),
-                ]
+                words_up = fr.words
+                found = fr.features = [log(words_up), fr.link_words / words_up if words_up else 0.0, log(fr.blocks)]
             f += found
-        f += summary[i - 1] if i >= 1 else edge
-        f += summary[i - 2] if i >= 2 else edge
-        f += summary[i + 1] if i + 1 < n else edge
-        f += summary[i + 2] if i + 2 < n else edge
-        f += page_tail
+        f += neighbours[i + 1]
+        f += neighbours[i]
+        f += neighbours[i + 3]
+        f += neighbours[i + 4]
+        f += tail
         f.append(words / page_words)
         f += kinds
         b.features = f
