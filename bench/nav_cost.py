@@ -5,7 +5,8 @@ Run from the repository root (127.0.0.1 only; ~1 minute):
 
     python -m bench.nav_cost [--rounds 30]
 
-One browser, one reused tab per variant (tabs.py, as read_url uses them); each round reads /normal?page=N
+One browser, one reused tab per variant (tabs.py, as read_url uses them; "before": the request guard fetching
+goto()'s document itself, route.fetch + route.fulfill, as it did before it went on unfetched behind the proxy); each round reads /normal?page=N
 (the article: one document, no subresources) in every variant, the order reversed every other round: goto,
 settle, document, timed apart. Medians (min–max) and the ratio to the bare goto.
 """
@@ -41,13 +42,17 @@ async def bench(base: str, tmp: str, n: int) -> dict[str, dict[str, list[float]]
             "request filter alone": PageOptions(
                 block_media=True, local_network=True, request_filter=web.request_filter
             ),
+            "filter + proxy, the filter fetching the document (before)": checked,
             "filter + proxy (as served)": checked,
         }
+        before = next(name for name in variants if name.endswith("(before)"))
         tabs = {name: browser.tabs(options) for name, options in variants.items()}
         found: dict[str, dict[str, list[float]]] = {name: {p: [] for p in PHASES} for name in variants}
         for i, order in rounds(list(variants), n, warmup=2, reverse=True):
             for name in order:
                 async with tabs[name].page() as page:
+                    if name == before and page._guard is not None:
+                        page._guard._proxied = False  # as before: every document fetched by the filter
                     t0 = time.perf_counter()
                     await page.goto(f"{base}/normal?page={i}-{len(name)}")
                     t1 = time.perf_counter()
