@@ -81,6 +81,7 @@ def bench(session: nox.Session) -> None:
     part("figure 2: throughput vs peers", "python", "-m", "bench.throughput_bench", *peer("crawl4ai"), *peer("gptme"))
     part("policy", "python", "-m", "bench.policy_bench")
     part("policy in the browser", "python", "-m", "bench.proxy_bench")
+    part("issue 17: what the URL policy costs a goto", "python", "-m", "bench.nav_cost")  # ~30 s
     part("soak", "python", "-m", "bench.soak_bench")
     # 200 trials, 2 at once (~6 min). Not 3: a trial costs ~2.3 CPU-s, so 3 at once keep both cores ~90 % busy and
     # the trials' own deadlines (-t 4, a browser restart) start failing from load, not from the product.

@@ -37,7 +37,10 @@ a connection-level check sees in a real Chromium, with the guard alone and with 
   The table's `rebind.test` rows show only what the URL check sees.
 - **Redirect hops.** Playwright routes only the first request of a redirect chain. For documents the
   guard fetches without following redirects and checks each `Location` (a refused hop is never
-  requested: `tests/test_page_tools.py::test_every_hop_of_a_redirect_chain_is_checked`). For
+  requested: `tests/test_page_tools.py::test_every_hop_of_a_redirect_chain_is_checked`), except the
+  document of a tool's own `goto` behind the proxy: Chromium follows its redirects, each hop a new
+  connection checked by the proxy (never requested either), and a refused hop is reported from the
+  proxy's answer as the guard reports it (`tests/test_policy_proxy.py`; results/nav_cost.md). For
   subresources (images, scripts, `fetch()`) the guard sees only the first URL; each later hop is a new
   request to the proxy, checked there (`tests/test_policy_proxy.py`).
 - **WebSockets** are not routed by the guard (with `route_web_socket`, an allowed socket's

@@ -177,6 +177,26 @@ async def test_a_refused_https_page_says_refused(web_behind, site):
         await web_behind.read_url(site.tls_base.replace("127.0.0.1", "localhost") + "/normal")
 
 
+@pytest.mark.parametrize("scheme", ["http", "https"])
+async def test_a_refused_redirect_hop_of_a_read_says_refused(web_behind, site, scheme):
+    """Behind the proxy, a read's own document is not fetched by the request guard: Chromium follows its
+    redirects, each hop meeting the proxy. A refused hop is still reported as the policy's refusal: over
+    http from the proxy's 403, over https (a refused tunnel, nothing to read) by the filter's own verdict."""
+    base = site.tls_base if scheme == "https" else site.base
+    path = target()
+    hop = base.replace("127.0.0.1", "localhost") + path
+    with pytest.raises(ToolError, match=f"refused by the URL policy: {scheme}://localhost:.* local or private"):
+        await web_behind.read_url(site.url("/redirect-to?url=" + quote(hop, safe="")))
+    assert await hits(site, path) == 0
+
+
+async def test_a_redirect_hop_that_cannot_connect_says_so(web_behind, site, free_port):
+    """The proxy's 502 for a hop it could not connect to (an allowed host) is Chromium's error, as before."""
+    hop = f"http://127.0.0.1:{free_port}/gone"
+    with pytest.raises(ToolError, match="connection refused"):
+        await web_behind.read_url(site.url("/redirect-to?url=" + quote(hop, safe="")))
+
+
 @pytest.fixture
 async def upstream(nursery):
     """A server on 127.0.0.1 that answers every connection with `reply.bytes`, then closes."""

@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # playwright.async_api costs ~60 ms to import: loaded when th
     from playwright.async_api import Page as PlaywrightPage
 
 T = TypeVar("T")
+Filter = Callable[[str], Awaitable[str | None]]  # the request filter: None lets a URL through, else why not
 _NAVIGATION_COMMIT_SECONDS = 2  # content() waits this long for a navigation in progress to commit
 _MAX_REDIRECTS = 20  # as Chromium
 _CRASH_PROBE_SECONDS = 1  # a navigation aborted for no reason we know: is the renderer still there?
@@ -92,10 +93,11 @@ class Page:
             scope.cancel()
 
     def _on_request_failed(self, request: Any) -> None:
-        # A document cut off after its headers (Content-Length not reached, a broken chunked
-        # body) has committed: Chromium never fires its load event, so goto() would wait for
-        # its deadline. The failure is known at once: end the navigation with it.
+        # A document cut off after its headers (Content-Length not reached, a broken chunked body) has
+        # committed: Chromium never fires its load event, and goto() would wait for its deadline. End it now.
         failure = request.failure or ""
+        if self._guard is not None and self._in_goto and request.is_navigation_request():
+            self._guard.note_failed(request, failure)
         if self._navigation is None or "net::ERR_" not in failure or "ERR_ABORTED" in failure:
             return
         if request.is_navigation_request() and request.frame is self._raw.main_frame:
@@ -174,6 +176,7 @@ class Page:
                     response = await self._call(self._raw.goto, target, url=url, wait_until=wait_until)
                 except NavigationError as exc:
                     if self._redirect_hop is None:
+                        await self._judged(url)
                         # A renderer that dies mid-navigation shows first as an aborted navigation.
                         if "ERR_ABORTED" in str(exc) and await self._has_crashed():
                             raise PageError("the page crashed", url=url) from exc
@@ -186,18 +189,25 @@ class Page:
             if hops > _MAX_REDIRECTS:
                 raise NavigationError("too many redirects", url=url)
         if self._document_failure:  # only our own cancel is caught by that scope
+            await self._judged(url)
             raise net_error(self._document_failure, url)
         if self._refused_navigation and self._refused_navigation[0] == self._raw.url:
             raise NavigationError(f"refused by the URL policy: {self._refused_navigation[1]}", url=url)
         if response is None:
             return Navigation(None, self._raw.url, "")
+        await self._judged(url, response)
         content_type = response.headers.get("content-type", "")
         return Navigation(response.status, self._raw.url, content_type)
 
     def _forget_navigation(self) -> None:
         """Before each navigation of goto(): what the guard and the events report is about the next."""
-        self._refused_navigation = self._redirect_hop = None
-        self._document_failure = ""
+        self._refused_navigation, self._redirect_hop, self._document_failure = None, None, ""
+        if self._guard is not None:
+            self._guard.next_goto()
+
+    async def _judged(self, url: str, response: Any = None) -> None:
+        if self._guard is not None:  # behind the proxy: goto()'s document judged by its answer (routing.py)
+            await self._guard.judge(url, response)
 
     async def _has_crashed(self) -> bool:
         """Whether the renderer died (its crash event comes after the navigation's abort)."""
@@ -216,8 +226,7 @@ class Page:
         return await self._call(self._raw.evaluate, script)
 
     async def evaluate_json(self, script: str, max_bytes: int) -> Any:
-        """`script`'s result (a function is called, a Promise awaited) as JSON can hold it
-        (jsvalue.py), made in the page; PageError when it cannot be, or is over `max_bytes`."""
+        """`script`'s result (a function called, a Promise awaited) as JSON (jsvalue.py), or PageError."""
         reply = await self._call(self._raw.evaluate, jsvalue.TO_JSON, [script, max_bytes])
         try:
             return jsvalue.decode(reply, max_bytes)
@@ -295,8 +304,7 @@ class Page:
         await self._call(self._raw.fill, selector, value)
 
     async def press(self, key: str) -> None:
-        """Press `key` on the focused element (the page when none is): like click(), this waits
-        for a navigation it starts to commit."""
+        """Press `key` on the focused element (else the page); waits for a navigation it starts to commit."""
         focused = await self._call(
             self._raw.evaluate, "document.activeElement && document.activeElement !== document.body"
         )
@@ -321,9 +329,9 @@ class Page:
 
         return await self._call(get, url=url)
 
-    async def setup(self, block_media: bool, request_filter: Callable[[str], Awaitable[str | None]] | None) -> None:
-        """Once per tab: the settle tracker in every document, media blocking in the browser,
-        the request filter on every request. Independent steps, sent at once: one wait, not four."""
+    async def setup(self, block_media: bool, request_filter: Filter | None, proxied: bool = False) -> None:
+        """Once per tab: the settle tracker in every document, media blocking in the browser, the request
+        filter on every request (`proxied`: behind the policy proxy). Independent steps, sent at once."""
 
         async def block() -> None:
             self._cdp = cdp = await self._context.new_cdp_session(self._raw)
@@ -337,18 +345,16 @@ class Page:
 
         parts = [lambda: self._context.add_init_script(scripts.QUIET_TRACKER), *([block] if block_media else [])]
         if request_filter is not None:
-            self._guard = guard = RequestGuard(self, self._host.trio_as_aio(request_filter))
+            self._guard = guard = RequestGuard(self, request_filter, self._host.trio_as_aio, proxied)
             parts.append(lambda: guard.install(self._context))
         await self._call(steps)
 
     async def reset(self) -> tuple[float, float]:
-        """After a cancelled use: abort whatever the tab is loading (Chromium goes on with a cancelled
-        goto) as the Stop button does, and have the renderer answer a script: one wedged by JavaScript
-        never does, so the caller bounds this. Both go out at once on the tab's CDP session
-        (Page.stopLoading, then Runtime.evaluate; Chromium runs them in order): one round trip. The
-        tab keeps its last committed document; the request checks of that use are dropped. Where CDP
-        is refused (a remote browser may), about:blank then a script. Returns the seconds until the
-        navigation was stopped and until the renderer answered."""
+        """After a cancelled use: stop what the tab loads (Chromium goes on with a cancelled goto) and have
+        the renderer answer a script (one wedged by JavaScript never does: the caller bounds this), in one
+        round trip on the tab's CDP session (Page.stopLoading, Runtime.evaluate; run in order). The tab
+        keeps its last document; that use's request checks are dropped. Where CDP is refused (a remote
+        browser may): about:blank, then a script. Returns the seconds until stopped and until answered."""
 
         async def stop_and_ping() -> tuple[float, float, Any]:
             started = time.perf_counter()

@@ -14,6 +14,14 @@ never reached the server from a page loaded with goto (Playwright 1.64, plain as
 Both meet the policy in the policy proxy (gptme_trio.core.proxy) instead, when the page has one: it
 sees every connection, redirect hops and WebSockets included. Its refusals and failures arrive
 here as answers to `route.fetch()` with a header saying so, and are reported as ours.
+
+goto()'s own document, behind the proxy, is the one navigation not fetched here: once it passed
+the filter it goes on (`continue_`) and Chromium follows its redirects itself, each hop a new
+connection that meets the policy in the proxy. goto() reads the proxy's answer (page.py): a
+refused hop (the 403's header; over https, the refused tunnel, judged again by the filter) or a
+failed connection (the 502's header) is reported as the filter reports it. That saves the fetch's
+round trips through Python on every read (bench/results/nav_cost.md); the tab then shows the
+proxy's refusal page instead of ours.
 """
 
 from __future__ import annotations
@@ -22,10 +30,12 @@ import asyncio
 import contextlib
 import html
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 from urllib.parse import urljoin
 
+from gptme_trio.core.browser.errors import net_error
+from gptme_trio.core.errors import NavigationError
 from gptme_trio.core.proxy import ERROR_HEADER, REFUSED_HEADER
 
 # route.fetch()'s failures (Node's error codes) -> route.abort()'s error codes (Chromium's net errors)
@@ -38,6 +48,29 @@ _FETCH_ERRORS = {
     "EHOSTUNREACH": "addressunreachable",
     "ENETUNREACH": "internetdisconnected",
 }
+
+
+# route.abort()'s error codes that the policy proxy sends (ERROR_HEADER) -> Chromium's net errors
+_ABORTED_AS = {
+    "connectionrefused": "ERR_CONNECTION_REFUSED",
+    "connectionreset": "ERR_CONNECTION_RESET",
+    "connectionclosed": "ERR_CONNECTION_CLOSED",
+    "namenotresolved": "ERR_NAME_NOT_RESOLVED",
+    "timedout": "ERR_TIMED_OUT",
+    "addressunreachable": "ERR_ADDRESS_UNREACHABLE",
+    "internetdisconnected": "ERR_INTERNET_DISCONNECTED",
+}
+
+
+def _proxy_verdict(url: str, headers: dict[str, str]) -> tuple[str | None, str | None]:
+    """What the policy proxy said of a document it answered itself (plain http: an https answer is the
+    server's): (why it refused, None), (None, Chromium's "net::ERR_..." for a failed connection), or
+    (None, None): the server's own answer."""
+    if not url.startswith("http:"):
+        return None, None
+    if (code := headers.get(ERROR_HEADER)) is not None:
+        return None, f"net::{_ABORTED_AS.get(code, 'ERR_FAILED')}"
+    return headers.get(REFUSED_HEADER), None
 
 
 class GuardedPage(Protocol):
@@ -66,12 +99,48 @@ class GuardedPage(Protocol):
 
 class RequestGuard:
     """The filter of one tab. `stop()` cancels the checks in flight (a fetch that never answers
-    would outlive the tab)."""
+    would outlive the tab). `proxied`: the tab is behind the policy proxy (see the module)."""
 
-    def __init__(self, page: GuardedPage, check: Callable[[str], Any]) -> None:
+    def __init__(
+        self,
+        page: GuardedPage,
+        check: Callable[[str], Awaitable[str | None]],
+        trio_as_aio: Callable[[Callable[..., Any]], Callable[..., Any]],
+        proxied: bool,
+    ) -> None:
         self._page = page
-        self._check = check  # asyncio-flavoured wrapper of the Trio filter
+        self._trio_check = check  # the Trio filter, for goto()'s judgement (judge)
+        self._check = trio_as_aio(check)  # the same, callable from the loop
+        self._proxied = proxied
+        self._claimable = False  # goto()'s document not yet seen in this navigation of goto()
+        self._failed = ("", "")  # goto()'s last failed main-frame document request: (url, Chromium's error)
         self._tasks: set[asyncio.Task[Any]] = set()
+
+    def next_goto(self) -> None:
+        """A navigation of goto() begins: its document is the next main-frame navigation request."""
+        self._claimable, self._failed = self._proxied, ("", "")
+
+    def note_failed(self, request: Any, failure: str) -> None:
+        """A navigation request failed while goto() ran (the page's requestfailed event)."""
+        if request.frame.parent_frame is None:
+            self._failed = (request.url, failure)
+
+    async def judge(self, url: str, response: Any = None) -> None:
+        """Trio-flavoured, for goto() behind the proxy (its document went on unfetched): the proxy's
+        refusal or failed connection in its `response`, or a failed https tunnel that the filter
+        refuses (a refused https hop), raised as the filter reports them."""
+        if not self._proxied:
+            return
+        (hop, failure), why = self._failed, None
+        if response is not None:
+            hop, (why, failed) = response.url, _proxy_verdict(response.url, response.headers)
+            if failed is not None:
+                raise net_error(failed, url)
+        elif "ERR_TUNNEL_CONNECTION_FAILED" in failure:
+            why = await self._trio_check(hop)
+        if why is not None:
+            self._page.note_refused(hop, why)
+            raise NavigationError(f"refused by the URL policy: {hop} ({why})", url=url)
 
     async def install(self, context: Any) -> None:
         await context.route("**/*", self._guarded(self._request))
@@ -103,6 +172,10 @@ class RequestGuard:
         reason = await self._check(url)
         if reason is None and not request.is_navigation_request():
             await route.continue_()  # see the module's docstring: its redirect hops are not checked
+            return
+        if reason is None and self._claimable and self._page.in_goto and request.frame.parent_frame is None:
+            self._claimable = False
+            await route.continue_()  # behind the proxy: goto() reads its refusal or failure (see the docstring)
             return
         if reason is None:
             try:

@@ -180,7 +180,7 @@ class BrowserService:
                 self._crashed = True
         page = Page(self, raw, context, self._generation)
         try:
-            await page.setup(options.block_media, options.request_filter)
+            await page.setup(options.block_media, options.request_filter, proxied=options.proxy is not None)
         except BaseException:
             self.discard(page)
             raise
