@@ -19,6 +19,7 @@ Modules, each importing only those below it:
     tabs.py      Tabs: tabs reused one caller at a time, reset after a cancelled use
     page.py      Page: one tab's calls, errors mapped; PageHost, what it needs from the service
     routing.py   RequestGuard: a tab's request filter; GuardedPage, what it needs from the tab
+    frames.py    cross-origin frames' documents inlined into their parent's (--frames)
     locate.py    find_browser, browser_spec: which Chromium to launch
     driver.py    driver_start: the one touch of Playwright's internals (driver stderr, spawn)
     options.py   BrowserSpec, PageOptions, Chromium flags

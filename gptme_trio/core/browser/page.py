@@ -14,6 +14,7 @@ import trio
 import gptme_trio.core.browser.scripts as scripts
 from gptme_trio.core.browser import jsvalue
 from gptme_trio.core.browser.errors import net_error
+from gptme_trio.core.browser.frames import inline_frames
 from gptme_trio.core.browser.options import BLOCKED_URL_PATTERNS, Navigation
 from gptme_trio.core.browser.routing import RequestGuard
 from gptme_trio.core.errors import BrowserCrashed, NavigationError, PageError
@@ -27,7 +28,6 @@ Filter = Callable[[str], Awaitable[str | None]]  # the request filter: None lets
 _NAVIGATION_COMMIT_SECONDS = 2  # content() waits this long for a navigation in progress to commit
 _MAX_REDIRECTS = 20  # as Chromium
 _CRASH_PROBE_SECONDS = 1  # a navigation aborted for no reason we know: is the renderer still there?
-_FRAME_DEPTH = 3  # cross-origin frames inside cross-origin frames are read this deep (--frames)
 # Playwright's words for a read that a navigation of the page interrupted.
 _NAVIGATED = ("is navigating", "Execution context was destroyed")
 
@@ -243,23 +243,8 @@ class Page:
         `overlays`, consent banners, modals and viewport-covering overlays removed from the page first."""
         options = {"frames": frames, "overlays": overlays, "part": "document"}
         html: str = await self._reading(lambda: self._call(self._raw.evaluate, scripts.DOCUMENT, options))
-        if frames and "<!--gptme-trio-frame:" in html:
-            html = await self._with_frames(self._raw.main_frame, html, {**options, "part": "frame"}, 1)
-        return html
-
-    async def _with_frames(self, frame: Any, html: str, options: dict[str, Any], depth: int) -> str:
-        """`html` (of `frame`) with each cross-origin child frame's document in its placeholder."""
-        for child in frame.child_frames:
-            with contextlib.suppress(PageError, NavigationError):  # a frame gone or still loading: left out
-                element = await self._call(child.frame_element)
-                index = await self._call(element.get_attribute, "data-gptme-frame")
-                placeholder = scripts.frame_placeholder(int(index)) if index and index.isdigit() else ""
-                if not placeholder or placeholder not in html:
-                    continue
-                part: str = await self._call(child.evaluate, scripts.DOCUMENT, options)
-                if depth < _FRAME_DEPTH and "<!--gptme-trio-frame:" in part:
-                    part = await self._with_frames(child, part, options, depth + 1)
-                html = html.replace(placeholder, part, 1)
+        if frames and scripts.FRAME_MARK in html:
+            html = await inline_frames(self._call, self._raw.main_frame, html, {**options, "part": "frame"})
         return html
 
     async def _reading(self, read: Callable[[], Awaitable[T]]) -> T:

@@ -302,6 +302,9 @@ DOCUMENT = r"""
 )
 
 
+FRAME_MARK = "<!--gptme-trio-frame:"  # how DOCUMENT's placeholders start (written in its JavaScript above)
+
+
 def frame_placeholder(index: int) -> str:
     """What DOCUMENT leaves where the `index`th cross-origin frame goes (its element's data-gptme-frame)."""
-    return f"<!--gptme-trio-frame:{index}-->"
+    return f"{FRAME_MARK}{index}-->"
