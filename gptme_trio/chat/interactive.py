@@ -239,7 +239,10 @@ async def chat_loop(
                     sys.stdout.write("\n")
             except GptmeTrioError as exc:
                 display.error(f"gptme-trio: {exc}")
-        if turn.cancelled_caught:
+        # cancel_called, not cancelled_caught: a Ctrl-C that reaches a turn whose last await had already
+        # returned (an editor killed by the same SIGINT hands back its result first) cancels nothing
+        # more, but it was an interruption all the same.
+        if turn.cancel_called:
             print("\n[interrupted]", file=sys.stderr, flush=True)
         if ui.leave:
             return EXIT_OK
