@@ -1,6 +1,8 @@
 """Chat's MCP client: closing a stdio server (ours vs the SDK's stdio_client), cancel latency, chat start and exit.
 
-Run from the repo root: `python -m bench.mcp_client_bench [--runs N]`; writes bench/results/mcp_client.md.
+Run from the repo root: `python -m bench.mcp_client_bench [--runs N] [--before DIR]`; writes
+bench/results/mcp_client.md. --before DIR: a checkout of earlier code (`git worktree add DIR COMMIT`)
+whose chat is timed with two servers too, in the same rounds.
 
 1. Closing a server that leaves a child behind (tests/support/mcp_hang_server.py starts `sleep 1000` and
    never ends it), side by side: the SDK's `stdio_client` (mcp 2.3: stdin closed, SIGTERM/SIGKILL to the
@@ -10,8 +12,8 @@ Run from the repo root: `python -m bench.mcp_client_bench [--runs N]`; writes be
 2. Cancel latency: a `hang` call's Trio scope cancelled → the server has run its handler's clean-up
    (it appends to a file; polled every 5 ms).
 3. `gptme-trio chat` in a pseudo-terminal, alternating: no server configured vs two (the hang server and
-   `gptme-trio mcp --tools read_url`): time to the first prompt, and Ctrl-D → exit with every
-   descendant gone.
+   `gptme-trio mcp --tools read_url`): time to the first prompt, to `/mcp` (typed at once) listing
+   both servers running, and Ctrl-D → exit with every descendant gone.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import pexpect
 import psutil
 import trio
 
+from bench.chat_bench import compile_bytecode
 from bench.harness import ROOT, alternate, default_out, header, load_average, med, write
 
 PROMPT = re.compile(rb"(^|\n)(\x1b\[[0-9;?]*[A-Za-z])*>")
@@ -110,16 +113,24 @@ def _stdio(name: str, argv: list[str]) -> str:
     return f"[mcp.servers.{name}]\ncommand = {json.dumps(argv[0])}\nargs = {json.dumps(argv[1:])}\n"
 
 
-def chat_once(config: str, prompt_times: dict[str, list[float]]) -> float:
+def chat_once(config: str, root: Path, times: dict[str, dict[str, list[float]]]) -> float:
+    """One chat from `root`'s package: (first prompt, both servers running per /mcp) s into `times`; returns
+    Ctrl-D -> every descendant gone, s."""
     with tempfile.TemporaryDirectory() as home:
         record = Path(home) / "record"
-        servers = _stdio("hang", [*HANG, str(record)]) + _stdio("ours", OURS) if config.startswith("two") else ""
+        servers = _stdio("hang", [*HANG, str(record)]) + _stdio("ours", OURS) if "two" in config else ""
         (Path(home) / "config.toml").write_text(servers)
         env = {**os.environ, "GPTME_TRIO_HOME": home, "PROMPT_TOOLKIT_NO_CPR": "1"}
         started = time.perf_counter()
-        child = pexpect.spawn(sys.executable, ["-m", "gptme_trio", "chat"], env=env, timeout=60, cwd=ROOT)
+        child = pexpect.spawn(sys.executable, ["-m", "gptme_trio", "chat"], env=env, timeout=60, cwd=root)
         child.expect(PROMPT)
-        prompt_times[config].append(time.perf_counter() - started)
+        times["prompt"].setdefault(config, []).append(time.perf_counter() - started)
+        if servers:
+            child.sendline("/mcp")  # answered once chat's services are open: every server running or failed
+            for name in ("hang", "ours"):
+                child.expect(f"{name}: running".encode())
+            times["running"].setdefault(config, []).append(time.perf_counter() - started)
+        child.expect(PROMPT)
         descendants = psutil.Process(child.pid).children(recursive=True)
         sent = time.perf_counter()
         child.sendcontrol("d")
@@ -136,20 +147,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--out", default=default_out("mcp_client.md"))
+    parser.add_argument("--before", type=Path, metavar="DIR", help="also time chat with two servers from this checkout")
     args = parser.parse_args()
     left: dict[str, list[int]] = {"SDK stdio_client": [], "ours (child.py)": []}
     closing = alternate(list(left), args.runs, lambda how: close_once(how, left))
     with tempfile.TemporaryDirectory() as tmp:
         cancels = trio.run(_cancel_latency, Path(tmp) / "record", args.runs * 4)
-    prompts: dict[str, list[float]] = {"no server": [], "two servers": []}
-    exits = alternate(list(prompts), args.runs, lambda config: chat_once(config, prompts))
-    for values in prompts.values():
-        del values[0]  # the warm-up round's
+    roots = {"no server": ROOT, "two servers": ROOT}
+    if args.before is not None:
+        roots[f"two servers, --before ({args.before.name})"] = args.before
+    for root in set(roots.values()):
+        compile_bytecode(root)  # as pip leaves a package, on both sides
+    times: dict[str, dict[str, list[float]]] = {"prompt": {}, "running": {}}
+    exits = alternate(list(roots), args.runs, lambda config: chat_once(config, roots[config], times))
+    for kind in times.values():
+        for values in kind.values():
+            del values[0]  # the warm-up round's
     close_rows = "\n".join(
         f"| {how} | {med(closing[how], 1000, '{:.0f}')} | {sum(left[how][1:])} in {args.runs} runs |" for how in left
     )
     chat_rows = "\n".join(
-        f"| {config} | {med(prompts[config], 1, '{:.2f}')} | {med(exits[config], 1, '{:.2f}')} |" for config in prompts
+        f"| {config} | {med(times['prompt'][config], 1, '{:.2f}')} | "
+        f"{med(times['running'][config], 1, '{:.2f}') if config in times['running'] else '—'} | "
+        f"{med(exits[config], 1, '{:.2f}')} |"
+        for config in roots
     )
     section = f"""## Closing a stdio server that started a child
 
@@ -166,11 +187,13 @@ handler has run its clean-up: {med(cancels, 1000, "{:.1f}")} ms over {len(cancel
 
 ## gptme-trio chat with MCP servers
 
-1 warm-up, then {args.runs} runs of each, alternating; a fresh chat each run; exit = Ctrl-D → every
+1 warm-up, then {args.runs} runs of each, alternating; a fresh chat each run (bytecode compiled, as
+installed). Times from the spawn: the first prompt drawn; `/mcp`, typed at once, listing both servers
+running (chat answers it once its services and servers are open); then exit = Ctrl-D → every
 descendant gone (the servers, `gptme-trio mcp`, the test server's grandchild).
 
-| config.toml | first prompt, s median (min–max) | Ctrl-D → all gone, s |
-|---|---|---|
+| config.toml (code) | first prompt, s median (min–max) | both servers running, s | Ctrl-D → all gone, s |
+|---|---|---|---|
 {chat_rows}
 
 Load average at the end: {load_average()}.

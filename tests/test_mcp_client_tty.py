@@ -33,7 +33,9 @@ def start_interactive(record: Path, server, *args: str) -> pexpect.spawn:
 
 
 def server_tree(child: pexpect.spawn, record: Path) -> list[psutil.Process]:
-    """chat's descendants: both servers, and the test server's grandchild."""
+    """chat's descendants: both servers, and the test server's grandchild (they start while the prompt
+    is up: the test server writes its pids once it runs)."""
+    wait_for(lambda: recorded(record)[0], 15, "the test server never started")
     pids, _ = recorded(record)
     tree = descendants(child.pid)
     assert pids and set(pids) <= {p.pid for p in tree}
@@ -104,3 +106,31 @@ def test_every_server_process_ends_with_chat(llm, tmp_path, subreaper, how):
     child.close()
     assert child.exitstatus == (143 if how == "SIGTERM" else 0)
     gone_within(tree, 5)
+
+
+def test_the_prompt_does_not_wait_for_servers_and_their_notices_show_above_it(llm, subreaper):
+    """A server that never answers (given up after its start_timeout): the banner says it is starting,
+    the prompt is drawn at once, the failure is said above the prompt later (which is drawn again with
+    what was typed meanwhile), and the line typed meanwhile is then answered."""
+    configure(stdio("slow", ["sleep", "1000"], "start_timeout = 6"))
+    server = llm([{"text": "Hello back."}])
+    started = time.monotonic()
+    child = spawn_chat("-m", "local/test-model", **server.env("local"))
+    child.expect(r"MCP server slow starting")
+    child.expect(PROMPT)
+    assert time.monotonic() - started < 6
+    child.send("hi there")
+    child.expect(r"MCP server slow: did not start within 6 s \(start_timeout\); chat goes on without its tools")
+    assert time.monotonic() - started >= 6
+    child.expect(PROMPT)
+    child.expect("hi there")  # the prompt, drawn again below the notice, kept the line
+    child.sendline("")
+    child.expect("Hello back.")
+    child.expect(PROMPT)
+    tree = descendants(child.pid)
+    child.sendcontrol("d")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    gone_within(tree, 5)
+    assert server.requests()[0]["body"]["messages"][-1]["content"] == "hi there"

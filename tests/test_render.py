@@ -246,5 +246,9 @@ def test_the_banner_and_the_main_argument():
         "gptme-trio: meta-llama/llama-3-8b via openrouter · no tools"
     )
     assert banner(None, ["x"], "n", Path("p")).startswith("gptme-trio: no model · 1 tools (x)")
+    assert " · 1 tools (x) · MCP servers gh, web starting · conversation n" in banner(
+        None, ["x"], "n", Path("p"), ["gh", "web"]
+    )
+    assert " · MCP server gh starting · " in banner(None, ["x"], "n", Path("p"), ["gh"])
     assert main_argument(ToolCall("1", "shell", {"command": "ls\n  -l", "timeout": 5})) == "ls ⏎ -l"
     assert main_argument(ToolCall("1", "read_url", {"url": "https://x.org/" + "p" * 100})).endswith("…")

@@ -17,7 +17,7 @@ import contextlib
 import os
 import shutil
 import sys
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -48,9 +48,11 @@ def painted(text: str, role: str, color: bool) -> str:
     return f"\x1b[{code}m{text}\x1b[0m" if color and code else text
 
 
-def banner(spec: str | None, tools: list[str], name: str, path: Path, width: int = 48) -> str:
+def banner(
+    spec: str | None, tools: list[str], name: str, path: Path, servers: Sequence[str] = (), width: int = 48
+) -> str:
     """The one line chat starts with: the model and its provider (from "PROVIDER/MODEL"), the tools on, the
-    conversation and its file."""
+    MCP servers starting (their tools join when they run: /mcp), the conversation and its file."""
     provider, _, name_of_model = (spec or "").partition("/")
     model = f"{name_of_model} via {provider}" if name_of_model else "no model"
     shown: list[str] = []
@@ -60,6 +62,8 @@ def banner(spec: str | None, tools: list[str], name: str, path: Path, width: int
         shown.append(tool)
     more = f", +{len(tools) - len(shown)} more" if len(shown) < len(tools) else ""
     listed = f"{len(tools)} tools ({', '.join(shown)}{more})" if tools else "no tools"
+    if servers:
+        listed += f" · MCP server{'s' if len(servers) > 1 else ''} {', '.join(servers)} starting"
     return f"gptme-trio: {model} · {listed} · conversation {name}, saved in {path} · /help for commands"
 
 

@@ -46,7 +46,9 @@ import asyncio
 import contextlib
 import copy
 import os
+import sys
 import termios
+import threading
 from collections.abc import AsyncIterator, Callable
 from functools import partial
 from pathlib import Path
@@ -61,6 +63,7 @@ from gptme_trio.core.runtime import alongside
 
 if TYPE_CHECKING:
     from prompt_toolkit import PromptSession
+    from prompt_toolkit.application import Application
     from prompt_toolkit.formatted_text import AnyFormattedText
     from prompt_toolkit.key_binding import KeyBindings
 
@@ -122,6 +125,8 @@ class Prompter:
         self._editor = Editor()
         self._busy: trio.Event | None = None  # set when the prompt or editor holding the terminal is done
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._app: Application[str] | None = None  # the prompt drawn now (with _loop), if any
+        self._drawn = threading.Lock()  # `say` and the end of a prompt: a line is never lost between them
         self._mode_before: list[Any] | None = None
 
     def __enter__(self) -> Prompter:
@@ -157,6 +162,26 @@ class Prompter:
             app.after_render.remove_handler(drawn)
 
         return await self._prompt(self._session, self._message, before, after)
+
+    def say(self, line: str) -> None:
+        """`line` on stderr, at once: above the prompt while one is drawn (which is drawn again below it)."""
+
+        def show() -> None:
+            print(line, file=sys.stderr, flush=True)
+
+        def in_prompt(app: Application[str]) -> None:  # in the worker, on the prompt's loop
+            from prompt_toolkit.application import run_in_terminal
+
+            if app.is_running:
+                run_in_terminal(show, in_executor=False)
+            else:
+                show()
+
+        with self._drawn:
+            if self._loop is not None and self._app is not None:
+                self._loop.call_soon_threadsafe(in_prompt, self._app)  # runs before the loop closes (`_prompt`)
+                return
+        show()
 
     async def answer(self, question: str) -> str:
         """A line typed in answer to `question` (the -r picker's), typeahead first as for `ask`, but never
@@ -290,13 +315,17 @@ class Prompter:
         def run() -> str:
             loop = asyncio.SelectorEventLoop()
             asyncio.set_event_loop(loop)
-            self._loop = loop
+            with self._drawn:
+                self._loop, self._app = loop, session.app
             try:
                 before()
                 return loop.run_until_complete(session.prompt_async(message))
             finally:
                 after()
-                self._loop = None
+                with self._drawn:
+                    self._loop = self._app = None
+                loop.call_soon(loop.stop)
+                loop.run_forever()  # what `say` scheduled meanwhile is shown, not dropped by close()
                 asyncio.set_event_loop(None)
                 loop.close()
 

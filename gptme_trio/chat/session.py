@@ -5,8 +5,9 @@
 
 The services are async context managers opened here and passed down; nothing is
 global. The browser starts lazily, on the first tool call that needs it. On a terminal the
-banner and the first prompt come before the services (and their imports): chat is ready to
-type into in about half the time it takes to load them all.
+banner and the first prompt come before the services (and their imports) and before the MCP
+servers the config names: chat is ready to type into in about half the time it takes to load
+them all, however long a server takes to start.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from __future__ import annotations
 import ipaddress
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -79,6 +81,17 @@ class ServerTools(Protocol):
 
     def tools(self) -> dict[str, Tool]: ...
     def report(self) -> str: ...
+
+
+class McpServers(Protocol):
+    """The MCP servers config.toml names, not started yet (mcp/servers.py's Configured: the CLI's).
+    `starting`: the names of those that will start; `open(notice)` starts them and yields once each
+    runs or has failed (one line through `notice` each), their tools then ready; None when the MCP SDK
+    is not installed (said through `notice`)."""
+
+    @property
+    def starting(self) -> tuple[str, ...]: ...
+    def open(self, notice: Callable[[str], None]) -> AbstractAsyncContextManager[ServerTools | None]: ...
 
 
 SYSTEM_PROMPT = (
@@ -152,10 +165,10 @@ async def run_chat(
     interrupts: Interrupts,
     *,
     providers: Providers | None = None,
-    servers: ServerTools | None = None,
+    servers: McpServers | None = None,
 ) -> int:
     """`providers` turns "PROVIDER/MODEL" into a Provider: `llm.registry.resolve` unless a test injects one.
-    `servers`: the MCP servers' tools, which join chat's own (their config chose them, not --tools)."""
+    `servers`: the MCP servers, whose tools join chat's own (their config chose them, not --tools)."""
     hands = any(name in plan.tools for name in ACTING) if plan.tools is not None else plan.interactive
     if not plan.interactive:
         return await _answer(plan, open_conversation(plan, hands), providers, servers)
@@ -176,8 +189,16 @@ async def run_chat(
         return await _converse(plan, conversation, interrupts, providers, prompter, servers)
 
 
+def _open(servers: McpServers | None, notice: Callable[[str], None]) -> AbstractAsyncContextManager[ServerTools | None]:
+    return servers.open(lambda text: notice(f"gptme-trio: {text}")) if servers is not None else nullcontext(None)
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 async def _answer(
-    plan: ChatPlan, conversation: Conversation, providers: Providers | None, servers: ServerTools | None
+    plan: ChatPlan, conversation: Conversation, providers: Providers | None, servers: McpServers | None
 ) -> int:
     """-n: each of plan.prompts in turn, the answers on stdout."""
     from gptme_trio.chat.services import open_services
@@ -187,7 +208,7 @@ async def _answer(
         raise ProviderConfigError(NO_MODEL_HELP)
     conversation.set_model(model)
     _note_remote_browser(plan)
-    async with open_services(plan, conversation, providers, servers) as services:
+    async with _open(servers, _stderr) as opened, open_services(plan, conversation, providers, opened) as services:
         agent = services.make_agent(model)
         ui = PlainUI()
         for prompt in plan.prompts:
@@ -203,11 +224,12 @@ async def _converse(
     interrupts: Interrupts,
     providers: Providers | None,
     prompter: Prompter,
-    servers: ServerTools | None,
+    servers: McpServers | None,
 ) -> int:
     """Interactive chat. The banner and the first prompt come first, from what is known without the
-    services; while the user types the first line, the services open (their imports are most of chat's
-    start-up: httpx, Playwright, the tools, the providers), and the first line waits for them if it must."""
+    services; while the user types the first line, the MCP servers start and the services open (their
+    imports are most of chat's start-up: httpx, Playwright, the tools, the providers, the MCP SDK), and
+    the first line waits for them if it must. What a server has to say meanwhile shows above the prompt."""
     from gptme_trio.chat.display import banner, wants_color
 
     model = chat_model(plan, conversation)
@@ -222,11 +244,9 @@ async def _converse(
 
         print(resumed_line(conversation, model), file=sys.stderr, flush=True)
         print(last_exchange(conversation, wants_color(os.environ, no_color=not plan.color) and sys.stdout.isatty()))
-    names = [
-        *choose({name: name for name in ALL}, plan.tools, interactive=True)[0],
-        *(servers.tools() if servers else {}),
-    ]
-    print(banner(model, names, conversation.name, conversation.path), file=sys.stderr, flush=True)
+    names = choose({name: name for name in ALL}, plan.tools, interactive=True)[0]
+    starting = servers.starting if servers is not None else ()
+    print(banner(model, list(names), conversation.name, conversation.path, starting), file=sys.stderr, flush=True)
     if not model:
         print(f"gptme-trio: {NO_MODEL_HELP}; slash commands still work", file=sys.stderr, flush=True)
     first = _FirstLine(prompter)
@@ -235,7 +255,10 @@ async def _converse(
         from gptme_trio.chat.interactive import chat_loop
         from gptme_trio.chat.services import open_services
 
-        async with open_services(plan, conversation, providers, servers) as services:
+        async with (
+            _open(servers, prompter.say) as opened,
+            open_services(plan, conversation, providers, opened) as services,
+        ):
             return await chat_loop(
                 prompter,
                 conversation,
@@ -248,7 +271,7 @@ async def _converse(
                 tools=services.tools,
                 keeper=services.keeper,
                 color=plan.color,
-                servers=servers.report if servers is not None else None,
+                servers=opened.report if opened is not None else None,
                 first_line=first.line,
             )
 

@@ -267,25 +267,17 @@ def chat(
 async def chat_with_servers(
     plan: ChatPlan, servers: tuple[ServerSpec, ...], interrupts: Interrupts, where: Path | None
 ) -> int:
-    """The chat, with the MCP servers the config names open around it (started concurrently, each under
-    its start_timeout; all stopped on the way out). The SDK is imported only when a server is enabled."""
+    """The chat, with the MCP servers the config names: chat starts them (concurrently, each under its
+    start_timeout) while its prompt waits for the first line, and stops them all on the way out."""
     from gptme_trio.chat.session import run_chat
-    from gptme_trio.mcp.servers import CLIENT_INSTALL_HINT, Unstarted
+    from gptme_trio.mcp.servers import Configured
 
-    if not any(spec.enabled for spec in servers):
-        return await run_chat(plan, interrupts, servers=Unstarted(servers) if servers else None)
-    try:
-        from gptme_trio.mcp.client import open_servers
-    except ImportError:
-        print(f"gptme-trio: {CLIENT_INSTALL_HINT.format(where)}", file=sys.stderr, flush=True)
+    if not servers:
         return await run_chat(plan, interrupts)
-
-    def notice(text: str) -> None:
-        print(f"gptme-trio: {text}", file=sys.stderr, flush=True)
-
     logs = plan.home / "logs" / "mcp"
-    async with open_servers(servers, logs=logs, env=os.environ, cwd=plan.workdir, notice=notice) as opened:
-        return await run_chat(plan, interrupts, servers=opened)
+    return await run_chat(
+        plan, interrupts, servers=Configured(servers, logs=logs, env=os.environ, cwd=plan.workdir, config=where)
+    )
 
 
 def list_conversations(home: Path, as_json: bool) -> None:

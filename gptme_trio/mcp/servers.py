@@ -24,12 +24,16 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gptme_trio.core.errors import UsageError
+
+if TYPE_CHECKING:
+    from gptme_trio.mcp.client import Servers
 
 SEPARATOR = "__"
 MAX_TOOL_NAME = 64
@@ -126,6 +130,35 @@ def _parse_one(where: str, name: str, fields: Any) -> ServerSpec:
         enabled=enabled,
         start_timeout=float(start),
     )
+
+
+class Configured:
+    """The servers config.toml names, started by `open` (the MCP SDK is imported there, not before): chat
+    draws its prompt first and opens them while the user types (chat/session.py's McpServers)."""
+
+    def __init__(
+        self, specs: tuple[ServerSpec, ...], *, logs: Path, env: Mapping[str, str], cwd: Path, config: Path | None
+    ) -> None:
+        self._specs, self._logs, self._env, self._cwd, self._config = specs, logs, env, cwd, config
+
+    @property
+    def starting(self) -> tuple[str, ...]:
+        return tuple(spec.name for spec in self._specs if spec.enabled)
+
+    @asynccontextmanager
+    async def open(self, notice: Callable[[str], None]) -> AsyncIterator[Servers | Unstarted | None]:
+        """Every enabled server started (client.open_servers) for the block; None without the MCP SDK."""
+        if not self.starting:
+            yield Unstarted(self._specs)
+            return
+        try:
+            from gptme_trio.mcp.client import open_servers
+        except ImportError:
+            notice(CLIENT_INSTALL_HINT.format(self._config))
+            yield None
+            return
+        async with open_servers(self._specs, logs=self._logs, env=self._env, cwd=self._cwd, notice=notice) as opened:
+            yield opened
 
 
 class Unstarted:
