@@ -134,3 +134,27 @@ def test_the_prompt_does_not_wait_for_servers_and_their_notices_show_above_it(ll
     assert child.exitstatus == 0
     gone_within(tree, 5)
     assert server.requests()[0]["body"]["messages"][-1]["content"] == "hi there"
+
+
+@pytest.mark.parametrize("how", ["ctrl-d", "/exit"])
+def test_leaving_at_the_first_prompt_does_not_wait_for_a_starting_server(llm, tmp_path, subreaper, how):
+    """Ctrl-D or /exit at the first prompt while a server is still starting (it never answers; its
+    start_timeout is 30 s): chat ends at once, and the server's process with it."""
+    record = tmp_path / "record"
+    configure(stdio("hang", [*HANG, str(record)]), stdio("slow", ["sleep", "1000"], "start_timeout = 30"))
+    child = spawn_chat("-m", "local/test-model", **llm([]).env("local"))
+    child.expect(r"MCP servers hang, slow starting")
+    child.expect(PROMPT)
+    wait_for(lambda: recorded(record)[0], 15, "the test server never started")
+    tree = descendants(child.pid)
+    assert any(p.cmdline()[:2] == ["sleep", "1000"] for p in tree)
+    sent = time.monotonic()
+    if how == "ctrl-d":
+        child.sendcontrol("d")
+    else:
+        child.sendline("/exit")
+    child.expect(pexpect.EOF, timeout=15)
+    child.close()
+    assert child.exitstatus == 0
+    gone_within(tree, 5)
+    assert time.monotonic() - sent < 5  # not the 30 s of the slow server's start_timeout

@@ -255,25 +255,31 @@ async def _converse(
         from gptme_trio.chat.interactive import chat_loop
         from gptme_trio.chat.services import open_services
 
-        async with (
-            _open(servers, prompter.say) as opened,
-            open_services(plan, conversation, providers, opened) as services,
-        ):
-            return await chat_loop(
-                prompter,
-                conversation,
-                services.web,
-                services.search,
-                interrupts,
-                services.make_agent,
-                model,
-                NO_MODEL_HELP,
-                tools=services.tools,
-                keeper=services.keeper,
-                color=plan.color,
-                servers=opened.report if opened is not None else None,
-                first_line=first.line,
-            )
+        with trio.CancelScope() as opening:
+            first.on_leave = opening.cancel  # Ctrl-D or /exit before all is open: chat ends at once
+            if first.left:
+                opening.cancel()
+            async with (
+                _open(servers, prompter.say) as opened,
+                open_services(plan, conversation, providers, opened) as services,
+            ):
+                first.on_leave = None  # from here chat_loop reads the first line as any other
+                return await chat_loop(
+                    prompter,
+                    conversation,
+                    services.web,
+                    services.search,
+                    interrupts,
+                    services.make_agent,
+                    model,
+                    NO_MODEL_HELP,
+                    tools=services.tools,
+                    keeper=services.keeper,
+                    color=plan.color,
+                    servers=opened.report if opened is not None else None,
+                    first_line=first.line,
+                )
+        return EXIT_OK
 
 
 class _FirstLine:
@@ -286,6 +292,8 @@ class _FirstLine:
         self._done = trio.Event()
         self._line: str | None = None
         self._error: PromptInterrupted | PromptEOF | None = None
+        self.left = False  # the first line ends chat: Ctrl-D, or /exit
+        self.on_leave: Callable[[], None] | None = None  # called when it does
 
     async def ask(self) -> None:
         from gptme_trio.chat.prompt import PromptEOF, PromptInterrupted
@@ -295,6 +303,9 @@ class _FirstLine:
         except (PromptInterrupted, PromptEOF) as exc:
             self._error = exc
         finally:
+            self.left = isinstance(self._error, PromptEOF) or (self._line or "").strip() == "/exit"
+            if self.left and self.on_leave is not None:
+                self.on_leave()
             self.shown.set()
             self._done.set()
 
