@@ -149,6 +149,7 @@ def main() -> None:
     parser.add_argument("--out", default=default_out("mcp_client.md"))
     parser.add_argument("--before", type=Path, metavar="DIR", help="also time chat with two servers from this checkout")
     args = parser.parse_args()
+    head = header("Chat as an MCP client: closing servers, cancel latency, start and exit")  # the load at start
     left: dict[str, list[int]] = {"SDK stdio_client": [], "ours (child.py)": []}
     closing = alternate(list(left), args.runs, lambda how: close_once(how, left))
     with tempfile.TemporaryDirectory() as tmp:
@@ -198,7 +199,7 @@ descendant gone (the servers, `gptme-trio mcp`, the test server's grandchild).
 
 Load average at the end: {load_average()}.
 """
-    write(args.out, [header("Chat as an MCP client: closing servers, cancel latency, start and exit"), section])
+    write(args.out, [head, section])
 
 
 if __name__ == "__main__":

@@ -118,6 +118,7 @@ def main() -> None:
     parser.add_argument("--out", default=default_out("mcp_phases.md"))
     args = parser.parse_args()
     started = time.perf_counter()
+    head = header("gptme-trio mcp: where a read's time goes", {"runs": str(args.runs)})  # the load at start
     roots = {"ours": ROOT, **({"before": Path(args.before).resolve()} if args.before else {})}
     found: dict[str, list[dict[str, float]]] = {f"{side} {read}": [] for side in roots for read in ("first", "warm")}
     spawned: dict[str, list[float]] = {side: [] for side in roots}
@@ -187,7 +188,6 @@ read starts the browser, the 20th is a warm one. Server spawned → `initialize`
 
 {chr(10).join(lines)}
 """
-    head = header("gptme-trio mcp: where a read's time goes", {"runs": str(args.runs)})
     write(args.out, [head, section, housekeeping(started, left)])
 
 

@@ -18,6 +18,10 @@ CHROMIUM_ARGS = (
     # Without a limit, Chromium starts a new renderer process for most navigations of pages
     # loaded side by side (43 for 100 URLs at -j 4, vs 6 with it): 20% fewer pages/s.
     "--renderer-process-limit=4",
+    # Else, 3 minutes after start, Chromium launches its on-device-model utility process to benchmark the
+    # machine for local AI (OnDeviceModelService: measured at 180 s in an idle browser; none in 260 s with
+    # this), which a long run then carries. A class given on the command line means no benchmark.
+    "--optimization-guide-performance-class=1",
 )
 # Blocked without a Python round trip per request (CDP Network.setBlockedURLs).
 _BLOCKED_EXTENSIONS = "png jpg jpeg gif webp avif svg ico bmp woff woff2 ttf otf eot mp4 webm mp3 ogg wav m4a"
