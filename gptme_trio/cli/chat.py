@@ -171,7 +171,8 @@ def chat(
 
     MCP servers: [mcp.servers.NAME] tables in config.toml (command and args, or url) add
     their tools as NAME__TOOL, called like ours (confirmed, under --tool-timeout, Ctrl-C
-    cancels them); /mcp lists the servers, their state and tools. Needs the [mcp] extra.
+    cancels them); they start while the first prompt is up, and /mcp lists the servers, their
+    state and tools. Needs the [mcp] extra.
 
     Conversations: saved under $GPTME_TRIO_HOME/conversations/NAME/ from the first message on
     (a launch where nothing is said leaves nothing). A resumed conversation keeps its model
