@@ -126,11 +126,13 @@ def chat_once(config: str, root: Path, times: dict[str, dict[str, list[float]]])
         child.expect(PROMPT)
         times["prompt"].setdefault(config, []).append(time.perf_counter() - started)
         if servers:
-            child.sendline("/mcp")  # answered once chat's services are open: every server running or failed
+            child.send(
+                "/mcp\r"
+            )  # Enter (CR; a bare LF is a new line); answered once chat's services are open: every server running or failed
             for name in ("hang", "ours"):
                 child.expect(f"{name}: running".encode())
             times["running"].setdefault(config, []).append(time.perf_counter() - started)
-        child.expect(PROMPT)
+            child.expect(PROMPT)
         descendants = psutil.Process(child.pid).children(recursive=True)
         sent = time.perf_counter()
         child.sendcontrol("d")
