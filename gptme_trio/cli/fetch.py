@@ -51,7 +51,8 @@ Exit codes:
     default="trafilatura",
     show_default=True,
     help="How the main content is chosen. blocks: a block classifier trained on 1,497 pages of seven types; "
-    "better on listings, product grids and service pages, but it keeps comment threads under articles.",
+    "better on listings, product grids and service pages, but it keeps comment threads under articles. "
+    "auto: one of the two per page, chosen from what the page declares, its URL and its layout.",
 )
 @click.option(
     "--links",

@@ -5,7 +5,8 @@ select(html, css)                    the first element matching a CSS selector
 parse_page(html)                     the whole page as lxml elements (for fetch/links.py)
 to_markdown / to_text(html, ...)     main content (trafilatura; or, with extractor="blocks", the
                                      block classifier of fetch/classify.py, html_to_markdown
-                                     rendering its blocks), or the whole page
+                                     rendering its blocks; with extractor="auto", the one of the
+                                     two fetch/route.py picks for the page), or the whole page
 pdf_to_text(body)                    text of a PDF
 """
 
@@ -158,7 +159,7 @@ def _extract(
     model: Model | None,
 ) -> str:
     root = tree = None
-    if main and extractor == "blocks" and len(html) <= MAIN_CONTENT_MAX_CHARS:
+    if main and extractor != "trafilatura" and len(html) <= MAIN_CONTENT_MAX_CHARS:
         html, root = _parse_shallow(html)  # one parse: the depth check and the classifier's tree
     elif main and len(html) <= MAIN_CONTENT_MAX_CHARS:
         html, tree = _parse_for_trafilatura(html)  # one parse: the depth check and trafilatura's tree
@@ -227,25 +228,57 @@ def _main_content(
     root: lxml.etree._Element | None = None,
     tree: Any = None,
 ) -> str | None:
-    """trafilatura's choice; with extractor="blocks" the classifier's blocks first. Whatever these
-    libraries raise on a page is that page's ContentError (the URL's error), never the end of a run."""
+    """trafilatura's choice; with extractor="blocks" the classifier's blocks first; with "auto" either,
+    as fetch/route.py decides from the page. Whatever these libraries raise on a page is that page's
+    ContentError (the URL's error), never the end of a run."""
     try:
         if extractor == "trafilatura":
             page = tree if tree is not None else html  # its own parse of `html` (it copies a tree it is given)
             return _trafilatura(page, url, "markdown" if output_format == "markdown" else "txt")
-        from gptme_trio.fetch import classify
-
         root = root if root is not None else parse_for_blocks(html)
-        chosen = classify.main_html(root, model or classify.shipped()) if root is not None else None
-        if chosen is not None:
-            found = _convert(chosen, url, output_format)
-            if found.strip():
-                return found
-        return _trafilatura(html, url, "markdown" if output_format == "markdown" else "txt")
+        if extractor == "auto" and root is not None:
+            from gptme_trio.fetch import route
+
+            if route.looks_like_article(root, url):
+                return _article(html, url, output_format, root, model)
+        found = _blocks(root, url, output_format, model)
+        return found or _trafilatura(html, url, "markdown" if output_format == "markdown" else "txt")
     except ContentError:
         raise
     except Exception as exc:  # noqa: BLE001 - the edge of three foreign libraries, on arbitrary input
         raise ContentError(f"cannot extract the main content ({type(exc).__name__}: {exc})", url=url) from exc
+
+
+def _blocks(
+    root: lxml.etree._Element | None, url: str, output_format: Literal["markdown", "plain"], model: Model | None
+) -> str | None:
+    """The block classifier's choice, converted; None when it keeps too little. `root` is pruned."""
+    chosen = _blocks_html(root, model)
+    found = _convert(chosen, url, output_format) if chosen is not None else ""
+    return found if found.strip() else None
+
+
+def _blocks_html(root: lxml.etree._Element | None, model: Model | None) -> str | None:
+    from gptme_trio.fetch import classify
+
+    return classify.main_html(root, model or classify.shipped()) if root is not None else None
+
+
+def _article(
+    html: str, url: str, output_format: Literal["markdown", "plain"], root: lxml.etree._Element, model: Model | None
+) -> str | None:
+    """extractor="auto" on an article (fetch/route.py): trafilatura's text, or the classifier's when
+    trafilatura's is short and the classifier's Markdown adds text to it."""
+    from gptme_trio.fetch import route
+
+    found = _trafilatura(html, url, "markdown" if output_format == "markdown" else "txt")
+    if not route.is_short(found):
+        return found
+    chosen = _blocks_html(root, model)
+    blocks_md = _convert(chosen, url, "markdown") if chosen is not None else ""
+    if not route.adds_content(found, blocks_md):
+        return found
+    return blocks_md if output_format == "markdown" else _convert(chosen or "", url, output_format)
 
 
 def _without_nul(html: str) -> str:
