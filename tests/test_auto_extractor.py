@@ -30,8 +30,7 @@ ARTICLE_WITH_COMMENTS = ARTICLE.replace(
 
 
 def test_an_article_goes_to_trafilatura_and_loses_its_comments():
-    root = extract.parse_for_blocks(ARTICLE_WITH_COMMENTS)
-    assert root is not None and route.looks_like_article(root, "http://127.0.0.1/meta/river-deltas")
+    assert route.looks_like_article(ARTICLE_WITH_COMMENTS, "http://127.0.0.1/meta/river-deltas")
     out = extract.to_markdown(ARTICLE_WITH_COMMENTS, url="http://127.0.0.1/meta/river-deltas", extractor="auto")
     assert PARAGRAPH.split(",")[0] in out
     assert out == extract.to_markdown(ARTICLE_WITH_COMMENTS, url="http://127.0.0.1/meta/river-deltas")
@@ -41,20 +40,23 @@ def test_an_article_goes_to_trafilatura_and_loses_its_comments():
 
 @pytest.mark.parametrize("convert", [extract.to_markdown, extract.to_text])
 def test_a_forum_thread_goes_to_the_classifier_and_keeps_every_post(convert):
-    root = extract.parse_for_blocks(FORUM)
-    assert root is not None and not route.looks_like_article(root, "http://127.0.0.1/t/1")
+    assert not route.looks_like_article(FORUM, "http://127.0.0.1/t/1")
     out = convert(FORUM, url="http://127.0.0.1/t/1", extractor="auto")
     assert out == convert(FORUM, url="http://127.0.0.1/t/1", extractor="blocks")
     for who, text in zip(POSTERS, POSTS, strict=True):
         assert text in out and who in out
 
 
-def test_the_url_alone_can_say_article():
-    root = extract.parse_for_blocks("<html><body><p>Some words here.</p></body></html>")
-    assert root is not None
-    assert route.looks_like_article(root, "https://example.org/2024/05/a-long-slug")
-    assert route.looks_like_article(root, "https://example.org/blog/why")
-    assert not route.looks_like_article(root, "https://example.org/forum/t/123")
+def test_what_the_page_declares_comes_before_its_url():
+    page = "<html><head>{}</head><body><p>Some words here.</p></body></html>"
+    assert route.looks_like_article(page.format(""), "https://example.org/2024/05/a-long-slug")
+    assert route.looks_like_article(page.format(""), "https://example.org/blog/why")
+    assert not route.looks_like_article(page.format(""), "https://example.org/forum/t/123")
+    assert not route.looks_like_article(page.format(""), "http://[oops/blog")  # not a URL
+    product = '<script type="application/ld+json">{"@type": "Product", "name": "Aero 13"}</script>'
+    assert not route.looks_like_article(page.format(product), "https://example.org/blog/aero-13")
+    article = '<meta property="og:type" content="article">'
+    assert route.looks_like_article(page.format(article), "https://example.org/shop/aero-13")
 
 
 def test_a_short_article_takes_the_classifiers_text_only_when_it_adds_text():

@@ -4,19 +4,21 @@ trafilatura is best on articles: it drops their comment threads and "latest news
 block classifier keeps. The classifier is best on forums, listings, collections, products and service
 pages, where trafilatura keeps one post or one item. So:
 
-1. A page that says it is an article (JSON-LD @type Article/NewsArticle/BlogPosting..., og:type
-   article: blocks.declared) or whose URL looks like one (/blog, /news, /article, /story, /post,
-   /20xx/) is extracted by trafilatura; every other page by the classifier.
+1. A page that declares itself an article (fetch/metadata.py's page_type: JSON-LD @type Article,
+   NewsArticle, BlogPosting..., else og:type article), or declares no kind and has a URL that looks
+   like an article's (/blog, /news, /article, /story, /post, /20xx/), is extracted by trafilatura;
+   every other page by the classifier. This is decided before either runs, on the raw HTML: its
+   head and JSON-LD, as metadata.py reads them.
 2. An article whose trafilatura text is short (fewer than SHORT words) may be one trafilatura cut
    short (it kept one container of several, or a teaser): the classifier runs too, and its text is
    taken when it is more than GROWTH times as long and what it adds is text, not a list of links
    (at most MAX_LINK_SHARE of its words are link text) nor a comment thread (no heading that says
    comments, replies, responses or discussion).
 
-Cost: step 1 reads the page's head and URL (well under a millisecond on a parsed page); each page
-runs one extractor, and both run only on the short articles of step 2 (26 of the 1,495 pages of
-wcxb-dev). `python -m bench.extraction_auto` measures the rule against either extractor alone and
-sweeps its constants (bench/results/extraction_auto.md).
+Cost: step 1 reads the page's head, JSON-LD and URL (under a millisecond); each page runs one
+extractor, and both run only on the short articles of step 2 (a few percent of pages).
+`python -m bench.extraction_auto` measures the rule against either extractor alone and sweeps its
+constants (bench/results/extraction_auto.md): retune them there when model.json changes.
 """
 
 from __future__ import annotations
@@ -24,26 +26,28 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-import lxml.etree
-
-from gptme_trio.fetch.blocks import FEATURES, declared
+from gptme_trio.fetch.metadata import declared_kind
 
 SHORT = 100  # words: a shorter trafilatura text of an article is checked against the classifier's
 GROWTH = 2.0  # the classifier's text is taken when it has more than this many times the words
 MAX_LINK_SHARE = 0.5  # ... and at most this share of the words it adds are the text of links
 
 _ARTICLE_URL = re.compile(r"blog|news|article|story|/post|/20\d\d/")
-_ARTICLE_KIND = [n for n in FEATURES if n.startswith("declares_")].index("declares_article")
 _WORD = re.compile(r"\w+")
 _LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 _COMMENTS = re.compile(r"^#+ .*\b(comments?|repl(y|ies)|responses?|discussion)\b", re.IGNORECASE | re.MULTILINE)
 
 
-def looks_like_article(root: lxml.etree._Element, url: str = "") -> bool:
-    """Whether the page declares itself an article, or its URL (path and query) looks like one's."""
-    if declared(root)[_ARTICLE_KIND]:
-        return True
-    parts = urlsplit(url.lower())
+def looks_like_article(html: str, url: str = "") -> bool:
+    """Whether the page declares itself an article, or declares no kind and its URL (path and query)
+    looks like an article's."""
+    kind = declared_kind(html)
+    if kind is not None:
+        return kind == "article"
+    try:
+        parts = urlsplit(url.lower())
+    except ValueError:  # not a URL (an unbalanced "[" in its host...): it says nothing
+        return False
     return bool(_ARTICLE_URL.search(parts.path + "?" + parts.query))
 
 
