@@ -10,8 +10,8 @@ Needs scikit-learn and numpy (bench/train_blocks.py trains the fold models). In 
 - the ScrapingHub article set (bench/extraction_bench.py's data and 4-gram metric; held out: nothing was
   trained on it), extract.to_text with the shipped model.json, each page given its real URL (from
   ground-truth.json), as a fetch of that URL would.
-- ms/page: decode_html + the extraction, one call per page after a warm-up, single process; and how often
-  auto ran both extractors.
+- ms/page: decode_html + the extraction, one call per page after a warm-up, single process, the three
+  extractors in turn on each page (order alternating); and how often auto ran both extractors.
 - A sweep of route.py's constants (SHORT, GROWTH, MAX_LINK_SHARE) on the same outputs: the F1s each
   setting would give, to retune them when model.json changes.
 """
@@ -72,22 +72,19 @@ def routed(page: Page, html: str, url: str) -> None:
 def wcxb_pages(data: Path, limit: int | None) -> dict[str, Page]:
     pages = wcxb.load(data, limit)
     found = {p.id: Page(p.truth, p.type) for p in pages}
-    print(f"{len(pages)} pages: trafilatura...", file=sys.stderr)
-    extract.to_markdown(extract.decode_html(pages[0].body))  # warm-up: imports
-    for p in pages:
-        run(found[p.id], "trafilatura", p.body, p.url, text=False, model=None)
-        routed(found[p.id], extract.decode_html(p.body), p.url)
-    print("cutting blocks for the fold models...", file=sys.stderr)
+    print(f"{len(pages)} pages: cutting blocks for the fold models...", file=sys.stderr)
     data_b = train_blocks.Blocks(pages)
     folds = GroupKFold(n_splits=train_blocks.FOLDS).split(pages, groups=[p.domain for p in pages])
     for fold, (train, test) in enumerate(folds):
         model = classify.load(data_b.fit(train))
-        extract.to_markdown(extract.decode_html(pages[test[0]].body), extractor="auto", model=model)  # warm-up
-        for i in test:
+        for name in NAMES:  # warm-up: imports, the model's first use
+            extract.to_markdown(extract.decode_html(pages[test[0]].body), extractor=name, model=model)
+        for k, i in enumerate(test):
             p = pages[i]
-            for name in ("blocks", "auto"):
+            for name in NAMES if k % 2 else NAMES[::-1]:  # the three in turn, page by page: the same load
                 run(found[p.id], name, p.body, p.url, text=False, model=model)
             found[p.id].blocks_md = found[p.id].out["blocks"]
+            routed(found[p.id], extract.decode_html(p.body), p.url)
         print(f"fold {fold}: {len(test)} pages", file=sys.stderr)
     return found
 
@@ -100,9 +97,9 @@ def sh_pages(data: Path, limit: int | None) -> dict[str, Page]:
         html = extract.decode_html(body)
         page = found[i] = Page(truth[i]["articleBody"], "article")
         url = truth[i].get("url", "")
-        if len(found) == 1:
-            extract.to_text(html, extractor="auto")  # warm-up: imports
-        for name in NAMES:
+        for name in NAMES if len(found) == 1 else ():  # warm-up: imports
+            extract.to_text(html, extractor=name)
+        for name in NAMES if len(found) % 2 else NAMES[::-1]:
             run(page, name, body, url, text=True, model=None)
         page.blocks_md = extract.to_markdown(html, url=url, extractor="blocks")
         routed(page, html, url)
