@@ -33,7 +33,7 @@ def test_the_fetch_command_offers_exactly_the_literals():
     assert choices("fmt") == FORMATS == get_args(Format)
     assert choices("engine") == ENGINES == ("browser", "http")
     assert choices("wait_until") == WAIT_UNTIL == ("commit", "domcontentloaded", "load", "networkidle")
-    assert choices("extractor") == EXTRACTORS == ("trafilatura", "blocks")
+    assert choices("extractor") == EXTRACTORS == ("trafilatura", "blocks", "auto")
 
 
 def test_every_fetch_parameter_is_a_field_of_the_request():

@@ -51,7 +51,9 @@ Exit codes:
     default="trafilatura",
     show_default=True,
     help="How the main content is chosen. blocks: a block classifier trained on 1,497 pages of seven types; "
-    "better on listings, product grids and service pages, but it keeps comment threads under articles.",
+    "better on listings, product grids and service pages, but it keeps comment threads under articles. "
+    "auto: trafilatura for a page that declares itself an article (JSON-LD, og:type) or has an article's URL, "
+    "the classifier for the others.",
 )
 @click.option(
     "--links",

@@ -5,7 +5,8 @@ select(html, css)                    the first element matching a CSS selector
 parse_page(html)                     the whole page as lxml elements (for fetch/links.py)
 to_markdown / to_text(html, ...)     main content (trafilatura; or, with extractor="blocks", the
                                      block classifier of fetch/classify.py, html_to_markdown
-                                     rendering its blocks), or the whole page
+                                     rendering its blocks; with extractor="auto", the one of the
+                                     two fetch/route.py picks for the page), or the whole page
 pdf_to_text(body)                    text of a PDF
 """
 
@@ -158,6 +159,15 @@ def _extract(
     model: Model | None,
 ) -> str:
     root = tree = None
+    article = False  # auto, on a page that looks like an article: trafilatura, checked if short
+    if main and extractor == "auto" and len(html) <= MAIN_CONTENT_MAX_CHARS:
+        from gptme_trio.fetch import route
+
+        try:
+            article = route.looks_like_article(html, url)  # before any parse: the head, JSON-LD and URL
+        except Exception as exc:  # noqa: BLE001 - a bug on one page is that page's error
+            raise ContentError(f"cannot extract the main content ({type(exc).__name__}: {exc})", url=url) from exc
+        extractor = "trafilatura" if article else "blocks"
     if main and extractor == "blocks" and len(html) <= MAIN_CONTENT_MAX_CHARS:
         html, root = _parse_shallow(html)  # one parse: the depth check and the classifier's tree
     elif main and len(html) <= MAIN_CONTENT_MAX_CHARS:
@@ -165,7 +175,7 @@ def _extract(
     else:
         html = _shallow(html)
     if main and len(html) <= MAIN_CONTENT_MAX_CHARS:
-        found = _main_content(html, url, output_format, extractor, model, root, tree)
+        found = _main_content(html, url, output_format, extractor, model, root, tree, article=article)
         if found:
             return found
     return _convert(html, url, output_format)
@@ -226,13 +236,19 @@ def _main_content(
     model: Model | None,
     root: lxml.etree._Element | None = None,
     tree: Any = None,
+    *,
+    article: bool = False,
 ) -> str | None:
-    """trafilatura's choice; with extractor="blocks" the classifier's blocks first. Whatever these
-    libraries raise on a page is that page's ContentError (the URL's error), never the end of a run."""
+    """trafilatura's choice; with extractor="blocks" the classifier's blocks first; article=True (auto
+    on an article): trafilatura's, or the classifier's when trafilatura's is short and the classifier
+    adds text to it (fetch/route.py). Whatever these libraries raise on a page is that page's
+    ContentError (the URL's error), never the end of a run."""
+    fmt: Literal["markdown", "txt"] = "markdown" if output_format == "markdown" else "txt"
     try:
-        if extractor == "trafilatura":
+        if extractor != "blocks":
             page = tree if tree is not None else html  # its own parse of `html` (it copies a tree it is given)
-            return _trafilatura(page, url, "markdown" if output_format == "markdown" else "txt")
+            found = _trafilatura(page, url, fmt)
+            return _unless_short(found, html, url, output_format, model) if article else found
         from gptme_trio.fetch import classify
 
         root = root if root is not None else parse_for_blocks(html)
@@ -241,11 +257,28 @@ def _main_content(
             found = _convert(chosen, url, output_format)
             if found.strip():
                 return found
-        return _trafilatura(html, url, "markdown" if output_format == "markdown" else "txt")
+        return _trafilatura(html, url, fmt)
     except ContentError:
         raise
     except Exception as exc:  # noqa: BLE001 - the edge of three foreign libraries, on arbitrary input
         raise ContentError(f"cannot extract the main content ({type(exc).__name__}: {exc})", url=url) from exc
+
+
+def _unless_short(
+    found: str | None, html: str, url: str, output_format: Literal["markdown", "plain"], model: Model | None
+) -> str | None:
+    """trafilatura's text of an article (`found`), or the classifier's when `found` is short and the
+    classifier's Markdown adds text to it (fetch/route.py)."""
+    from gptme_trio.fetch import classify, route
+
+    if not route.is_short(found):
+        return found
+    root = parse_for_blocks(html)
+    chosen = classify.main_html(root, model or classify.shipped()) if root is not None else None
+    blocks_md = _convert(chosen, url, "markdown") if chosen is not None else ""
+    if chosen is None or not route.adds_content(found, blocks_md):
+        return found
+    return blocks_md if output_format == "markdown" else _convert(chosen, url, output_format)
 
 
 def _without_nul(html: str) -> str:

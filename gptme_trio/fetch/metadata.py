@@ -151,10 +151,9 @@ def _read(html: str, url: str) -> PageMeta:
         lang = head.get("lang") or head.get("{http://www.w3.org/XML/1998/namespace}lang")
         for el in head.iter("meta", "link", "title", "base"):
             if el.tag == "meta":
-                key = (el.get("property") or el.get("name") or el.get("itemprop") or el.get("http-equiv") or "").lower()
-                content = el.get("content")
+                key, content = _key(el), el.get("content")
                 if key and content:
-                    metas.setdefault(key.strip(), []).append(content)
+                    metas.setdefault(key, []).append(content)
             elif el.tag == "link":
                 for rel in (el.get("rel") or "").lower().split():
                     links.setdefault(rel, el.get("href") or "")
@@ -193,6 +192,27 @@ def _read(html: str, url: str) -> PageMeta:
             meta("og:site_name") or _ld_site(nodes) or meta("application-name", "apple-mobile-web-app-title")
         ),
         title=_clean(meta("og:title", "twitter:title") or jsonld.text(main, "headline") or title, "title"),
+    )
+
+
+def declared_kind(html: str) -> str | None:
+    """read_meta(html).page_type alone, from the JSON-LD and the head's og:type (fetch/route.py asks it
+    before any extractor runs); None when the page declares no kind or cannot be read."""
+    try:
+        end = HEAD_END.search(html, 0, _HEAD_MAX)
+        head = _parse_head(html[: end.start() if end else _HEAD_MAX].replace("\x00", ""))
+        metas = head.iter("meta") if head is not None else ()
+        og_type = next((el.get("content") for el in metas if _key(el) == "og:type" and el.get("content")), None)
+        return _kind(list(jsonld.nodes(html)), og_type)
+    except (ValueError, TypeError, lxml.etree.LxmlError, RecursionError):
+        return None
+
+
+def _key(meta: lxml.etree._Element) -> str:
+    return (
+        (meta.get("property") or meta.get("name") or meta.get("itemprop") or meta.get("http-equiv") or "")
+        .lower()
+        .strip()
     )
 
 

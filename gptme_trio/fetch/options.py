@@ -25,8 +25,10 @@ Capture = Literal["html", "png", "pdf", "aria"]  # aria: the accessibility tree 
 # --extractor: how main content is chosen. blocks: the block classifier (fetch/classify.py), better
 # on listings, collections and service pages; not the default while it keeps comment threads and
 # lists of other stories (with their snippets) on articles: F1 0.886 on the ScrapingHub article set
-# against 0.959 (bench/results/extraction_wcxb.md, extraction.md).
-Extractor = Literal["trafilatura", "blocks"]
+# against 0.959 (bench/results/extraction_wcxb.md, extraction.md). auto: trafilatura for a page that
+# declares itself an article (or declares nothing and has an article's URL), the classifier for the
+# others (fetch/route.py; bench/results/extraction_auto.md).
+Extractor = Literal["trafilatura", "blocks", "auto"]
 
 JS_MAX_BYTES = 10_000_000  # --js-max's default: a --js result's JSON larger than this is refused
 DEFAULT_SETTLE_MS = 3000

@@ -1,0 +1,76 @@
+"""`--extractor auto`: trafilatura or the block classifier (fetch/classify.py), whichever suits the page.
+
+trafilatura is best on articles: it drops their comment threads and "latest news" teasers, which the
+block classifier keeps. The classifier is best on forums, listings, collections, products and service
+pages, where trafilatura keeps one post or one item. So:
+
+1. A page that declares itself an article (fetch/metadata.py's page_type: JSON-LD @type Article,
+   NewsArticle, BlogPosting..., else og:type article), or declares no kind and has a URL that looks
+   like an article's (/blog, /news, /article, /story, /post, /20xx/), is extracted by trafilatura;
+   every other page by the classifier. This is decided before either runs, on the raw HTML: its
+   head and JSON-LD, as metadata.py reads them.
+2. An article whose trafilatura text is short (fewer than SHORT words) may be one trafilatura cut
+   short (it kept one container of several, or a teaser): the classifier runs too, and its text is
+   taken when it is more than GROWTH times as long and what it adds is text, not a list of links
+   (at most MAX_LINK_SHARE of its words are link text) nor a comment thread (no heading that says
+   comments, replies, responses or discussion).
+
+Cost: step 1 reads the page's head, JSON-LD and URL (under a millisecond); each page runs one
+extractor, and both run only on the short articles of step 2 (a few percent of pages).
+`python -m bench.extraction_auto` measures the rule against either extractor alone and sweeps its
+constants (bench/results/extraction_auto.md): retune them there when model.json changes.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from gptme_trio.fetch.metadata import declared_kind
+
+SHORT = 100  # words: a shorter trafilatura text of an article is checked against the classifier's
+GROWTH = 2.0  # the classifier's text is taken when it has more than this many times the words
+MAX_LINK_SHARE = 0.5  # ... and at most this share of the words it adds are the text of links
+
+_ARTICLE_URL = re.compile(r"blog|news|article|story|/post|/20\d\d/")
+_WORD = re.compile(r"\w+")
+_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+_COMMENTS = re.compile(r"^#+ .*\b(comments?|repl(y|ies)|responses?|discussion)\b", re.IGNORECASE | re.MULTILINE)
+
+
+def looks_like_article(html: str, url: str = "") -> bool:
+    """Whether the page declares itself an article, or declares no kind and its URL (path and query)
+    looks like an article's."""
+    kind = declared_kind(html)
+    if kind is not None:
+        return kind == "article"
+    try:
+        parts = urlsplit(url.lower())
+    except ValueError:  # not a URL (an unbalanced "[" in its host...): it says nothing
+        return False
+    return bool(_ARTICLE_URL.search(parts.path + "?" + parts.query))
+
+
+def words(text: str) -> int:
+    """The words of Markdown or plain text (a link's text, not its URL)."""
+    return len(_WORD.findall(_LINK.sub(r"\1", text)))
+
+
+def is_short(found: str | None) -> bool:
+    """Whether trafilatura's text of an article is short enough to check the classifier's too."""
+    return found is None or words(found) < SHORT
+
+
+def adds_content(found: str | None, blocks_md: str) -> bool:
+    """Whether the classifier's Markdown is the text trafilatura (`found`: Markdown or plain text)
+    missed: much longer, and what it adds (its lines that trafilatura's lacks) is not mostly the
+    text of links nor under a heading that says comments."""
+    before = found or ""
+    if words(blocks_md) <= GROWTH * words(before):
+        return False
+    seen = {line.strip() for line in before.splitlines()}
+    added = "\n".join(line for line in blocks_md.splitlines() if line.strip() and line.strip() not in seen)
+    if _COMMENTS.search(added):
+        return False
+    link_words = sum(len(_WORD.findall(m.group(1))) for m in _LINK.finditer(added))
+    return link_words <= MAX_LINK_SHARE * max(words(added), 1)

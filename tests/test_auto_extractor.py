@@ -1,0 +1,97 @@
+"""`--extractor auto` (fetch/route.py): an article goes to trafilatura, which drops its comment thread;
+a forum thread to the block classifier, which keeps every post; an extractor's exception on a page is
+that page's ContentError; `fetch --help` and chat's start-up do not load the chooser."""
+
+from __future__ import annotations
+
+import pytest
+
+from gptme_trio.core.errors import ContentError
+from gptme_trio.fetch import classify, extract, route
+
+from .support.meta_pages import ARTICLE, PARAGRAPH
+from .test_page_types import FORUM, POSTERS, POSTS
+
+COMMENTS = [
+    "Great piece, though I think the delta near my town moved faster than the article suggests.",
+    "Does anyone know whether the flood archive covers the years before the dam was built?",
+    "I grew up by the river and we found layers of shells after every spring flood, just like this.",
+]
+ARTICLE_WITH_COMMENTS = ARTICLE.replace(
+    "</article>",
+    '</article><section id="comments" class="comments"><h2>3 comments</h2>'
+    + "".join(
+        f'<div class="comment"><span class="comment-author">reader{i}</span><p>{text}</p>'
+        f'<a class="reply" href="#c{i}">Reply</a></div>'
+        for i, text in enumerate(COMMENTS)
+    )
+    + "</section>",
+)
+
+
+def test_an_article_goes_to_trafilatura_and_loses_its_comments():
+    assert route.looks_like_article(ARTICLE_WITH_COMMENTS, "http://127.0.0.1/meta/river-deltas")
+    out = extract.to_markdown(ARTICLE_WITH_COMMENTS, url="http://127.0.0.1/meta/river-deltas", extractor="auto")
+    assert PARAGRAPH.split(",")[0] in out
+    assert out == extract.to_markdown(ARTICLE_WITH_COMMENTS, url="http://127.0.0.1/meta/river-deltas")
+    for text in COMMENTS:
+        assert text not in out
+
+
+@pytest.mark.parametrize("convert", [extract.to_markdown, extract.to_text])
+def test_a_forum_thread_goes_to_the_classifier_and_keeps_every_post(convert):
+    assert not route.looks_like_article(FORUM, "http://127.0.0.1/t/1")
+    out = convert(FORUM, url="http://127.0.0.1/t/1", extractor="auto")
+    assert out == convert(FORUM, url="http://127.0.0.1/t/1", extractor="blocks")
+    for who, text in zip(POSTERS, POSTS, strict=True):
+        assert text in out and who in out
+
+
+def test_what_the_page_declares_comes_before_its_url():
+    page = "<html><head>{}</head><body><p>Some words here.</p></body></html>"
+    assert route.looks_like_article(page.format(""), "https://example.org/2024/05/a-long-slug")
+    assert route.looks_like_article(page.format(""), "https://example.org/blog/why")
+    assert not route.looks_like_article(page.format(""), "https://example.org/forum/t/123")
+    assert not route.looks_like_article(page.format(""), "http://[oops/blog")  # not a URL
+    product = '<script type="application/ld+json">{"@type": "Product", "name": "Aero 13"}</script>'
+    assert not route.looks_like_article(page.format(product), "https://example.org/blog/aero-13")
+    article = '<meta property="og:type" content="article">'
+    assert route.looks_like_article(page.format(article), "https://example.org/shop/aero-13")
+
+
+def test_a_short_article_takes_the_classifiers_text_only_when_it_adds_text():
+    found = "A short teaser of the story.\n"
+    body = "\n\n".join(f"{PARAGRAPH} Paragraph {i}." for i in range(4))
+    assert route.is_short(found) and route.is_short(None)
+    assert route.adds_content(found, f"{found}\n{body}")
+    assert not route.adds_content(found, found)  # no longer
+    links = "\n".join(f"[Another story about rivers and floods number {i}](/story/{i})" for i in range(20))
+    assert not route.adds_content(found, f"{found}\n{links}")  # a list of other stories
+    assert not route.adds_content(found, f"{found}\n## Comments\n\n{body}")  # a comment thread
+
+
+@pytest.mark.parametrize(("page", "url"), [(FORUM, "http://127.0.0.1/t/1"), (ARTICLE, "http://127.0.0.1/news/x")])
+def test_an_extractor_exception_is_that_pages_content_error(monkeypatch, page, url):
+    import trafilatura
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(classify, "main_html", broken)
+    monkeypatch.setattr(trafilatura, "extract", broken)
+    with pytest.raises(ContentError, match="RuntimeError: boom") as caught:
+        extract.to_markdown(page, url=url, extractor="auto")
+    assert caught.value.url == url
+
+
+def test_the_chooser_loads_only_when_a_page_is_extracted(tmp_path, site):
+    """`fetch --help` and chat's start-up never import the chooser; a fetch run with auto does."""
+    from .test_layers import modules_of_run
+
+    chooser = ("gptme_trio.fetch.route", "gptme_trio.fetch.classify", "gptme_trio.fetch.blocks")
+    for args in (("fetch", "--help"), ("chat", "-n", "hello")):
+        _, modules = modules_of_run(tmp_path, *args)
+        assert [m for m in modules if m.startswith(chooser)] == [], args
+    run = ("fetch", "-q", "--engine", "http", "--extractor", "auto", "-f", "json", site.url("/normal"))
+    code, modules = modules_of_run(tmp_path, *run)
+    assert code == 0 and "gptme_trio.fetch.route" in modules
