@@ -47,6 +47,22 @@ def test_a_forum_thread_goes_to_the_classifier_and_keeps_every_post(convert):
         assert text in out and who in out
 
 
+def test_a_small_page_keeps_the_line_the_classifier_drops():
+    """A page of a few paragraphs and one short line (as a script might add it): the classifier drops
+    the line, trafilatura keeps it; auto, on a page this small, takes trafilatura's text."""
+    line = "Written by a timer four hundred and fifty milliseconds after load."
+    page = (
+        f"<html><head><title>Timer page</title></head><body><article><h1>Timer page</h1><p>{PARAGRAPH * 2}</p>"
+        f"<p>{PARAGRAPH}</p><div id='late'><p>{line}</p></div></article></body></html>"
+    )
+    root = extract.parse_for_blocks(page)
+    assert root is not None and route.is_small(root) and not route.looks_like_article(page, "http://127.0.0.1/t")
+    assert line not in extract.to_markdown(page, url="http://127.0.0.1/t", extractor="blocks")
+    assert line in extract.to_markdown(page, url="http://127.0.0.1/t", extractor="auto")
+    assert route.longer("a b c d e f", "a b c d e") == "a b c d e"  # not clearly longer: trafilatura's
+    assert route.longer("a b c d e f g", "a b c d e") == "a b c d e f g"
+
+
 def test_what_the_page_declares_comes_before_its_url():
     page = "<html><head>{}</head><body><p>Some words here.</p></body></html>"
     assert route.looks_like_article(page.format(""), "https://example.org/2024/05/a-long-slug")

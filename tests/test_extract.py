@@ -3,7 +3,7 @@
 import pytest
 
 from gptme_trio.core.errors import ContentError, UsageError
-from gptme_trio.fetch import extract
+from gptme_trio.fetch import extract, pdf
 
 from .support.pages import ARTICLE, make_pdf
 
@@ -63,8 +63,8 @@ def test_charset(body, content_type, charset):
 
 
 def test_pdf():
-    assert "Hello PDF" in extract.pdf_to_text(make_pdf("Hello PDF"))
+    assert "Hello PDF" in pdf.to_text(make_pdf("Hello PDF"))
     with pytest.raises(ContentError, match="not a readable PDF"):
-        extract.pdf_to_text(b"%PDF-1.4 garbage")
+        pdf.to_text(b"%PDF-1.4 garbage")
     assert extract.is_pdf("application/pdf; x=y") and extract.is_pdf("", "http://a/b.PDF?x=1")
     assert not extract.is_pdf("text/html", "http://a/b.pdf")

@@ -48,12 +48,13 @@ Exit codes:
 @click.option(
     "--extractor",
     type=click.Choice(EXTRACTORS),
-    default="trafilatura",
+    default="auto",
     show_default=True,
-    help="How the main content is chosen. blocks: a block classifier trained on 1,497 pages of seven types; "
-    "better on listings, product grids and service pages, but it keeps comment threads under articles. "
-    "auto: trafilatura for a page that declares itself an article (JSON-LD, og:type) or has an article's URL, "
-    "the classifier for the others.",
+    help="How the main content is chosen. auto: trafilatura for a page that declares itself an article "
+    "(JSON-LD, og:type) or has an article's URL, a block classifier (trained on 1,497 pages of seven types) "
+    "for the others: every post of a thread, every item of a list; on a small page the longer of the two. "
+    "blocks: the classifier alone (it keeps comment threads under articles). trafilatura: it alone (one post "
+    "of a thread, one item of a list).",
 )
 @click.option(
     "--links",

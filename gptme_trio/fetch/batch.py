@@ -17,7 +17,7 @@ from typing import Any
 import trio
 
 from gptme_trio.core.errors import DeadlineError, FetchError, HTTPStatusError, timed_out
-from gptme_trio.fetch import extract, links, metadata
+from gptme_trio.fetch import extract, links, metadata, pdf
 from gptme_trio.fetch.engines import Engine, Snapshot
 from gptme_trio.fetch.links import Link
 from gptme_trio.fetch.options import FetchOptions as FetchOptions
@@ -103,7 +103,7 @@ def _fill(record: Record, snap: Snapshot, options: FetchOptions) -> None:
         return
     url = snap.final_url or snap.url
     if snap.body is not None:
-        record.content = extract.pdf_to_text(snap.body, url=url)
+        record.content = pdf.to_text(snap.body, url=url)
         html = None
     else:
         html = page = snap.html or ""

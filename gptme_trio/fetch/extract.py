@@ -3,11 +3,10 @@
 decode_html(body, content_type)      bytes -> str, honouring the charset
 select(html, css)                    the first element matching a CSS selector
 parse_page(html)                     the whole page as lxml elements (for fetch/links.py)
-to_markdown / to_text(html, ...)     main content (trafilatura; or, with extractor="blocks", the
-                                     block classifier of fetch/classify.py, html_to_markdown
-                                     rendering its blocks; with extractor="auto", the one of the
-                                     two fetch/route.py picks for the page), or the whole page
-pdf_to_text(body)                    text of a PDF
+to_markdown / to_text(html, ...)     main content (extractor="auto": trafilatura or the block
+                                     classifier of fetch/classify.py, whichever fetch/route.py
+                                     picks for the page; "trafilatura" or "blocks": that one), or
+                                     the whole page
 """
 
 from __future__ import annotations
@@ -135,7 +134,7 @@ def title_of(html: str) -> str:
 
 
 def to_markdown(
-    html: str, *, url: str = "", main: bool = True, extractor: Extractor = "trafilatura", model: Model | None = None
+    html: str, *, url: str = "", main: bool = True, extractor: Extractor = "auto", model: Model | None = None
 ) -> str:
     """Markdown of the main content (or of everything when main=False, or a page that is too large),
     chosen by `extractor`; `model`: the block classifier blocks uses (default: fetch/model.json)."""
@@ -143,7 +142,7 @@ def to_markdown(
 
 
 def to_text(
-    html: str, *, url: str = "", main: bool = True, extractor: Extractor = "trafilatura", model: Model | None = None
+    html: str, *, url: str = "", main: bool = True, extractor: Extractor = "auto", model: Model | None = None
 ) -> str:
     """Plain text of the main content (or of everything when main=False, or a page that is too large)."""
     return _extract(_without_nul(html), url, "plain", main=main, extractor=extractor, model=model)
@@ -160,7 +159,8 @@ def _extract(
 ) -> str:
     root = tree = None
     article = False  # auto, on a page that looks like an article: trafilatura, checked if short
-    if main and extractor == "auto" and len(html) <= MAIN_CONTENT_MAX_CHARS:
+    auto = extractor == "auto"
+    if main and auto and len(html) <= MAIN_CONTENT_MAX_CHARS:
         from gptme_trio.fetch import route
 
         try:
@@ -175,7 +175,7 @@ def _extract(
     else:
         html = _shallow(html)
     if main and len(html) <= MAIN_CONTENT_MAX_CHARS:
-        found = _main_content(html, url, output_format, extractor, model, root, tree, article=article)
+        found = _main_content(html, url, output_format, extractor, model, root, tree, article=article, auto=auto)
         if found:
             return found
     return _convert(html, url, output_format)
@@ -238,26 +238,28 @@ def _main_content(
     tree: Any = None,
     *,
     article: bool = False,
+    auto: bool = False,
 ) -> str | None:
     """trafilatura's choice; with extractor="blocks" the classifier's blocks first; article=True (auto
     on an article): trafilatura's, or the classifier's when trafilatura's is short and the classifier
-    adds text to it (fetch/route.py). Whatever these libraries raise on a page is that page's
-    ContentError (the URL's error), never the end of a run."""
+    adds text to it; auto on any other page with little text: the clearly longer of the two (route.py).
+    Whatever these libraries raise on a page is that page's ContentError (the URL's error), never the
+    end of a run."""
     fmt: Literal["markdown", "txt"] = "markdown" if output_format == "markdown" else "txt"
     try:
         if extractor != "blocks":
             page = tree if tree is not None else html  # its own parse of `html` (it copies a tree it is given)
             found = _trafilatura(page, url, fmt)
             return _unless_short(found, html, url, output_format, model) if article else found
-        from gptme_trio.fetch import classify
+        from gptme_trio.fetch import classify, route
 
         root = root if root is not None else parse_for_blocks(html)
+        small = auto and root is not None and route.is_small(root)  # before main_html prunes the tree
         chosen = classify.main_html(root, model or classify.shipped()) if root is not None else None
-        if chosen is not None:
-            found = _convert(chosen, url, output_format)
-            if found.strip():
-                return found
-        return _trafilatura(html, url, fmt)
+        found = _convert(chosen, url, output_format) if chosen is not None else ""
+        if small:
+            return route.longer(found, _trafilatura(html, url, fmt))
+        return found if found.strip() else _trafilatura(html, url, fmt)
     except ContentError:
         raise
     except Exception as exc:  # noqa: BLE001 - the edge of three foreign libraries, on arbitrary input
@@ -284,24 +286,6 @@ def _unless_short(
 def _without_nul(html: str) -> str:
     """A browser drops NUL characters from a document; the converter refuses text full of them."""
     return html.replace("\x00", "") if "\x00" in html else html
-
-
-def pdf_to_text(body: bytes, *, url: str = "") -> str:
-    """The text of a PDF: pypdf's errors end here, as ContentError. An encrypted PDF is read when its
-    user password is empty (common: an owner password only restricts printing or copying)."""
-    from pypdf import PasswordType, PdfReader
-    from pypdf.errors import PdfReadError, PyPdfError
-
-    try:
-        reader = PdfReader(io.BytesIO(body))
-        if reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:
-            raise ContentError("encrypted PDF (it needs a password)", url=url)
-        pages = [(page.extract_text() or "").strip() for page in reader.pages]
-    except (PdfReadError, ValueError, KeyError, TypeError) as exc:
-        raise ContentError(f"not a readable PDF ({exc})", url=url) from exc
-    except PyPdfError as exc:  # a missing dependency, a file that is not decrypted, ...
-        raise ContentError(f"not a readable PDF ({type(exc).__name__}: {exc})", url=url) from exc
-    return "\n\n".join(p for p in pages if p) + "\n"
 
 
 def _trafilatura(html: Any, url: str, output_format: Literal["markdown", "txt"]) -> str | None:

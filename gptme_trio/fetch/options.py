@@ -22,12 +22,12 @@ BinaryFormat = Literal["png", "pdf"]  # bytes, not text: a browser capture
 EngineName = Literal["browser", "http"]
 WaitUntil = Literal["commit", "domcontentloaded", "load", "networkidle"]
 Capture = Literal["html", "png", "pdf", "aria"]  # aria: the accessibility tree (YAML)
-# --extractor: how main content is chosen. blocks: the block classifier (fetch/classify.py), better
-# on listings, collections and service pages; not the default while it keeps comment threads and
-# lists of other stories (with their snippets) on articles: F1 0.886 on the ScrapingHub article set
-# against 0.959 (bench/results/extraction_wcxb.md, extraction.md). auto: trafilatura for a page that
-# declares itself an article (or declares nothing and has an article's URL), the classifier for the
-# others (fetch/route.py; bench/results/extraction_auto.md).
+# --extractor: how main content is chosen. auto (the default): trafilatura for a page that declares
+# itself an article (or declares nothing and has an article's URL), the block classifier for the
+# others, the longer of the two on a small page (fetch/route.py; bench/results/extraction_auto.md:
+# wcxb-dev 0.845 against trafilatura's 0.787, ScrapingHub 0.956 against 0.959). blocks alone keeps
+# comment threads and lists of other stories on articles (ScrapingHub 0.886); trafilatura alone keeps
+# one post of a thread, one item of a list.
 Extractor = Literal["trafilatura", "blocks", "auto"]
 
 JS_MAX_BYTES = 10_000_000  # --js-max's default: a --js result's JSON larger than this is refused
@@ -56,7 +56,7 @@ class FetchOptions:
     seconds_per_url: float = 30.0  # each URL's own deadline, from its start
     concurrency: int = 4
     ignore_http_errors: bool = False
-    extractor: Extractor = "trafilatura"
+    extractor: Extractor = "auto"
     links: bool = False  # --links: the page's links (fetch/links.py) in the record
 
 
@@ -89,7 +89,7 @@ class FetchRequest:
     output: str | None = None
     full: bool = False
     selector: str | None = None
-    extractor: Extractor = "trafilatura"
+    extractor: Extractor = "auto"
     links: bool = False
     engine: EngineName = "browser"
     timeout: float = 30.0

@@ -9,14 +9,19 @@ pages, where trafilatura keeps one post or one item. So:
    like an article's (/blog, /news, /article, /story, /post, /20xx/), is extracted by trafilatura;
    every other page by the classifier. This is decided before either runs, on the raw HTML: its
    head and JSON-LD, as metadata.py reads them.
-2. An article whose trafilatura text is short (fewer than SHORT words) may be one trafilatura cut
+2. A page that is not an article but has little text in all (fewer than SMALL_PAGE words: a short
+   notice, a tiny thread, a test page) gets trafilatura's text, unless the classifier's is more than
+   SMALL_GROWTH times as long: the classifier, trained on real pages, may drop a short line that is
+   all there is, and trafilatura may keep one post of three.
+3. An article whose trafilatura text is short (fewer than SHORT words) may be one trafilatura cut
    short (it kept one container of several, or a teaser): the classifier runs too, and its text is
    taken when it is more than GROWTH times as long and what it adds is text, not a list of links
    (at most MAX_LINK_SHARE of its words are link text) nor a comment thread (no heading that says
    comments, replies, responses or discussion).
 
 Cost: step 1 reads the page's head, JSON-LD and URL (under a millisecond); each page runs one
-extractor, and both run only on the short articles of step 2 (a few percent of pages).
+extractor, and both run only on the small pages of step 2 and the short articles of step 3 (a few
+percent of pages).
 `python -m bench.extraction_auto` measures the rule against either extractor alone and sweeps its
 constants (bench/results/extraction_auto.md): retune them there when model.json changes.
 """
@@ -26,11 +31,15 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
+import lxml.etree
+
 from gptme_trio.fetch.metadata import declared_kind
 
 SHORT = 100  # words: a shorter trafilatura text of an article is checked against the classifier's
 GROWTH = 2.0  # the classifier's text is taken when it has more than this many times the words
 MAX_LINK_SHARE = 0.5  # ... and at most this share of the words it adds are the text of links
+SMALL_PAGE = 200  # words in the body: a page with fewer, not an article, gets trafilatura's text...
+SMALL_GROWTH = 1.25  # ... unless the classifier's has more than this many times its words
 
 _ARTICLE_URL = re.compile(r"blog|news|article|story|/post|/20\d\d/")
 _WORD = re.compile(r"\w+")
@@ -49,6 +58,23 @@ def looks_like_article(html: str, url: str = "") -> bool:
     except ValueError:  # not a URL (an unbalanced "[" in its host...): it says nothing
         return False
     return bool(_ARTICLE_URL.search(parts.path + "?" + parts.query))
+
+
+def is_small(root: lxml.etree._Element) -> bool:
+    """Whether the page has fewer than SMALL_PAGE words of text (scripts and styles aside)."""
+    body = root.find("body")
+    texts = _TEXT(body if body is not None else root)
+    return isinstance(texts, list) and sum(len(_WORD.findall(str(t))) for t in texts) < SMALL_PAGE
+
+
+def longer(blocks_text: str, trafilatura_text: str | None) -> str:
+    """On a small page: trafilatura's text, or the classifier's when it is clearly longer."""
+    if words(blocks_text) > SMALL_GROWTH * words(trafilatura_text or ""):
+        return blocks_text
+    return trafilatura_text or blocks_text
+
+
+_TEXT = lxml.etree.XPath("descendant-or-self::text()[not(ancestor::script or ancestor::style)]")
 
 
 def words(text: str) -> int:
