@@ -160,6 +160,9 @@ def choose(blocks: list[Block], model: Model) -> list[Block]:
             keep[i] = True  # a short paragraph beside kept ones: an article's last line, a one-line answer
         elif tables and _table_of(b) in tables or items and not _linky(b) and _item_of(b, items_of, counts) in items:
             keep[i] = True
+    for i in range(1, len(blocks) - 1):  # again, between what the completions kept: code before a table
+        if not keep[i] and keep[i - 1] and keep[i + 1] and not _linky(blocks[i]):
+            keep[i] = True
     first = next((i for i, k in enumerate(keep) if k), None)
     if first is not None:
         heading = next((i for i in range(first - 1, max(first - 4, -1), -1) if blocks[i].element.tag == "h1"), None)
