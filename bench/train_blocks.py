@@ -7,10 +7,14 @@ Needs scikit-learn and numpy in the venv (bench only: the package evaluates the 
    content when at least half of its word pairs (its word, for one-word blocks) occur in the ground
    truth. Each block is weighted by its share of its page's words, so every page counts alike, as
    in the per-page F1.
-2. Five folds grouped by domain (no site is in both a fold's training and test pages): a model is
+2. Two stages of trees: the first on the blocks' features, the second on those and context.FEATURES
+   (the first stage's scores of the blocks around, their containers and the page). The second is
+   trained on first-stage scores from INNER folds (grouped by domain) of its own training pages,
+   never on scores of blocks the first stage was fit on: those are over-confident.
+3. Five folds grouped by domain (no site is in both a fold's training and test pages): a model is
    trained on four, and the fifth's pages are extracted with it by the real code (extract.to_markdown
    with that model) and scored. Those out-of-fold scores are the only figures reported.
-3. The shipped model is then trained on all pages with the same settings.
+4. The shipped model is then trained on all pages with the same settings.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import sys
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core: the machine is shared
 
@@ -33,7 +37,7 @@ from sklearn.model_selection import GroupKFold  # type: ignore[import-untyped, i
 
 from bench import wcxb
 from bench.harness import ROOT, default_out, header, shown
-from gptme_trio.fetch import blocks, classify, extract
+from gptme_trio.fetch import blocks, classify, context, extract
 
 MODEL = ROOT / "gptme_trio" / "fetch" / "model.json"
 PARAMS: dict[str, Any] = {
@@ -44,8 +48,10 @@ PARAMS: dict[str, Any] = {
     "l2_regularization": 1.0,
     "random_state": 0,
 }
+FIRST: dict[str, Any] = dict(PARAMS)  # the first stage's settings (fetch/context.py reads its scores)
 THRESHOLD = 0.5
 FOLDS = 5
+INNER = 3  # folds for the first-stage scores the second stage is trained on
 
 
 def label(block: blocks.Block, truth_pairs: set[tuple[str, str]], truth_words: set[str]) -> float:
@@ -56,15 +62,35 @@ def label(block: blocks.Block, truth_pairs: set[tuple[str, str]], truth_words: s
     return float(sum(1 for p in pairs if p in truth_pairs) * 2 >= len(pairs))
 
 
-def page_blocks(page: wcxb.Page) -> tuple[list[list[float]], list[float], list[float]]:
+class PageBlocks(NamedTuple):
+    """One page's blocks: features, labels, weights, and for context.features their words and frames
+    (numbered within the page)."""
+
+    x: list[list[float]]
+    y: list[float]
+    w: list[float]
+    words: list[int]
+    frames: list[list[int]]
+    shapes: list[tuple[str | None, ...]]
+
+
+def page_blocks(page: wcxb.Page) -> PageBlocks:
     root = extract.parse_for_blocks(extract.decode_html(page.body))
     if root is None:
-        return [], [], []
+        return PageBlocks([], [], [], [], [], [])
     found = blocks.segment(root)
     tokens = wcxb.WORD.findall(page.truth.lower())
     pairs, words = set(zip(tokens, tokens[1:], strict=False)), set(tokens)
     total = sum(b.words for b in found) or 1
-    return [b.features for b in found], [label(b, pairs, words) for b in found], [b.words / total for b in found]
+    ids: dict[int, int] = {}
+    return PageBlocks(
+        [b.features for b in found],
+        [label(b, pairs, words) for b in found],
+        [b.words / total for b in found],
+        [b.words for b in found],
+        [[ids.setdefault(id(f), len(ids)) for f in b.frames] for b in found],
+        [context.shape(b.element) for b in found],
+    )
 
 
 def export(model: HistGradientBoostingClassifier) -> dict[str, Any]:
@@ -91,25 +117,52 @@ def export(model: HistGradientBoostingClassifier) -> dict[str, Any]:
     }
 
 
-def fit(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> dict[str, Any]:
-    model = HistGradientBoostingClassifier(**PARAMS)
+def fit(x: np.ndarray, y: np.ndarray, w: np.ndarray, params: dict[str, Any]) -> HistGradientBoostingClassifier:
+    model = HistGradientBoostingClassifier(**params)
     model.fit(x, y, sample_weight=w)
-    return export(model)
+    return model
 
 
 class Blocks:
     """Every page's blocks: features, labels, weights, and the page each row belongs to."""
 
     def __init__(self, pages: list[wcxb.Page]) -> None:
-        per_page = [page_blocks(p) for p in pages]
-        self.rows = np.array([i for i, (f, _, _) in enumerate(per_page) for _ in f])
-        self.x = np.array([row for f, _, _ in per_page for row in f], dtype=np.float64)
-        self.y = np.array([v for _, labels, _ in per_page for v in labels])
-        self.w = np.array([v for _, _, weights in per_page for v in weights])
+        self.pages = [page_blocks(p) for p in pages]
+        self.domains = [p.domain for p in pages]
+        self.rows = np.array([i for i, page in enumerate(self.pages) for _ in page.x])
+        self.starts = np.cumsum([0, *(len(page.x) for page in self.pages)])
+        self.x = np.array([row for page in self.pages for row in page.x], dtype=np.float64)
+        self.y = np.array([v for page in self.pages for v in page.y])
+        self.w = np.array([v for page in self.pages for v in page.w])
 
     def fit(self, pages: np.ndarray | None = None) -> dict[str, Any]:
-        mask = np.isin(self.rows, pages) if pages is not None else slice(None)
-        return fit(self.x[mask], self.y[mask], self.w[mask])
+        """The two stages trained on `pages` (all by default): the first on the blocks' features; the
+        second on those and their context.FEATURES from first-stage scores each out of fold (INNER
+        folds grouped by domain within `pages`), never a model's scores of the blocks it was fit on."""
+        pages = np.arange(len(self.pages)) if pages is None else pages
+        mask = np.isin(self.rows, pages)
+        first = fit(self.x[mask], self.y[mask], self.w[mask], FIRST)
+        scores = np.zeros(len(self.y))
+        for inner, held in GroupKFold(n_splits=INNER).split(pages, groups=[self.domains[i] for i in pages]):
+            rows = np.isin(self.rows, pages[inner])
+            held_rows = np.isin(self.rows, pages[held])
+            scores[held_rows] = fit(self.x[rows], self.y[rows], self.w[rows], FIRST).decision_function(
+                self.x[held_rows]
+            )
+        more = np.zeros((len(self.y), len(context.FEATURES)))
+        for i in pages:
+            start, end = self.starts[i], self.starts[i + 1]
+            if end > start:
+                page = self.pages[i]
+                more[start:end] = context.features(list(scores[start:end]), page.words, page.frames, page.shapes)
+        second = fit(np.hstack([self.x, more])[mask], self.y[mask], self.w[mask], PARAMS)
+        return {
+            **export(second),
+            "context": list(context.FEATURES),
+            "first": {k: v for k, v in export(first).items() if k in ("base", "trees")},
+            "first_params": FIRST,
+            "inner_folds": INNER,
+        }
 
 
 def cross_validate(pages: list[wcxb.Page], data: Blocks) -> dict[str, tuple[str, float]]:
@@ -151,7 +204,8 @@ def main() -> None:
     lines = [
         header("Block classifier: domain-grouped 5-fold cross-validation on wcxb-dev"),
         f"{len(pages)} pages, {len(data.x)} blocks ({int(data.y.sum())} main content), {time.time() - started:.0f} s.",
-        f"Settings: {json.dumps(PARAMS)}, threshold {THRESHOLD}.",
+        f"Settings: {json.dumps(PARAMS)}, threshold {THRESHOLD}; first stage {json.dumps(FIRST)}, "
+        f"its scores for the second from {INNER} inner folds.",
         "",
         "| Type | Pages | Precision | Recall | F1 |",
         "|---|---|---|---|---|",

@@ -1,8 +1,10 @@
 """The block classifier: which text blocks of a page are its main content (fetch/blocks.py cuts them).
 
-The model is fetch/model.json: gradient-boosted regression trees over blocks.FEATURES, trained by
-`python -m bench.train_blocks` on shared/data/wcxb-dev (bench/results/extraction_wcxb.md has its
-cross-validated scores). It is read on first use and compiled to one Python function: no numpy.
+The model is fetch/model.json: gradient-boosted regression trees in two stages, trained by
+`python -m bench.train_blocks` on shared/data/wcxb-dev (bench/results/train_blocks.md has its
+cross-validated scores). The first stage scores every block from its blocks.FEATURES; the second
+decides from those and the first stage's scores of the blocks around it (fetch/context.py). It is
+read on first use and compiled to Python functions: no numpy.
 
 main_html(root, model)   the page with everything but its main-content blocks removed, as HTML
                          (for html_to_markdown), or None when the classifier keeps too little
@@ -20,6 +22,7 @@ from typing import Any
 
 import lxml.etree
 
+from gptme_trio.fetch import context
 from gptme_trio.fetch.blocks import FEATURES, INLINE, Block, segment
 
 # Fewer words than this kept: the page is not one the classifier understands (the caller falls back).
@@ -38,32 +41,53 @@ _MARGIN = 1e-9  # leaves room for rounding: an early answer is the one the whole
 
 @dataclass(frozen=True)
 class Model:
-    """A compiled model: `score(features)` is the log-odds that a block is main content, `keep(features)`
+    """A compiled model: `score(row)` is the log-odds that a block is main content, `keep(row)`
     whether it passes the threshold (the same answer, faster: it stops summing trees once the rest
-    cannot change it), `sure(features)` whether it passes the threshold + ITEM_MARGIN (as fast)."""
+    cannot change it), `sure(row)` whether it passes the threshold + ITEM_MARGIN (as fast). A row
+    is a block's features, followed by its context.FEATURES when the model has a first stage
+    (`first`: its log-odds from the block's features alone); rows() makes them."""
 
     score: Callable[[Sequence[float]], float]
     threshold: float
     keep: Callable[[Sequence[float]], bool]
     sure: Callable[[Sequence[float]], bool]
+    first: Callable[[Sequence[float]], float] | None = None
 
 
 def load(data: dict[str, Any] | None = None) -> Model:
     """The shipped model (or one given as its JSON data: the bench's cross-validation folds)."""
     if data is None:
         data = json.loads(resources.files("gptme_trio.fetch").joinpath("model.json").read_text(encoding="utf-8"))
-    if list(data["features"]) != list(FEATURES):
-        raise ValueError("model.json does not match blocks.FEATURES: retrain it (python -m bench.train_blocks)")
-    source = " + ".join(_tree_source(tree, 0) for tree in data["trees"]) or "0.0"
-    code = compile(f"lambda x: {float(data['base'])!r} + {source}", "<model.json>", "eval")
-    score = eval(code, {"__builtins__": {}})  # noqa: S307 - built from numbers checked in _tree_source
+    names = list(FEATURES)
+    if list(data["features"]) != names or data.get("context", list(context.FEATURES)) != list(context.FEATURES):
+        raise ValueError("model.json does not match the block features: retrain it (python -m bench.train_blocks)")
+    first = _score(data["first"]) if "first" in data else None
+    if first is not None:
+        names += context.FEATURES
     threshold = math.log(data["threshold"] / (1 - data["threshold"]))
     decisions = []
     for cut in (threshold, threshold + ITEM_MARGIN):
         namespace: dict[str, Any] = {"__builtins__": {}}
-        exec(compile(_keep_source(data, cut), "<model.json>", "exec"), namespace)  # noqa: S102 - as above
+        exec(compile(_keep_source(data, cut, len(names)), "<model.json>", "exec"), namespace)  # noqa: S102
         decisions.append(namespace["keep"])
-    return Model(score=score, threshold=threshold, keep=decisions[0], sure=decisions[1])
+    return Model(score=_score(data), threshold=threshold, keep=decisions[0], sure=decisions[1], first=first)
+
+
+def _score(data: dict[str, Any]) -> Callable[[Sequence[float]], float]:
+    """The log-odds of data's trees (their "base" and "trees") as one compiled function."""
+    source = " + ".join(_tree_source(tree, 0) for tree in data["trees"]) or "0.0"
+    code = compile(f"lambda x: {float(data['base'])!r} + {source}", "<model.json>", "eval")
+    return eval(code, {"__builtins__": {}})  # type: ignore[no-any-return]  # noqa: S307 - numbers (_tree_source)
+
+
+def rows(blocks: list[Block], model: Model) -> list[Sequence[float]]:
+    """Each block's row for `model`: its features, and with a first stage its context.FEATURES."""
+    if model.first is None:
+        return [b.features for b in blocks]
+    first = model.first
+    scores, words = [first(b.features) for b in blocks], [b.words for b in blocks]
+    found = context.features(scores, words, [b.frames for b in blocks], [context.shape(b.element) for b in blocks])
+    return [b.features + more for b, more in zip(blocks, found, strict=True)]
 
 
 @functools.cache
@@ -84,13 +108,13 @@ def _tree_source(tree: list[list[float]], node: int, local: bool = False) -> str
     return f"({yes} if {name} <= {threshold!r} else {no})"
 
 
-def _keep_source(data: dict[str, Any], threshold: float) -> str:
+def _keep_source(data: dict[str, Any], threshold: float, n_features: int) -> str:
     """`def keep(x)`: the features unpacked into locals, the trees summed in order, and every
     _CHECK_EVERY trees an early answer when even the largest (smallest) leaves of the trees left
     cannot bring the sum over (under) the threshold."""
     trees = data["trees"]
     leaves = [[float(n[0]) for n in tree if len(n) == 1] for tree in trees]
-    names = ", ".join(f"x{i}" for i in range(len(FEATURES)))
+    names = ", ".join(f"x{i}" for i in range(n_features))
     lines = ["def keep(x):", f"    ({names},) = x", f"    s = {float(data['base'])!r}"]
     for k, tree in enumerate(trees):
         lines.append(f"    s += {_tree_source(tree, 0, local=True)}")
@@ -109,7 +133,8 @@ def choose(blocks: list[Block], model: Model) -> list[Block]:
     cell, the other text of a repeated item (a post's author and date, a card's snippet) with a kept
     block the model is sure of (ITEM_MARGIN) or in a sibling of such an item, and the heading above."""
     keep_block, sure = model.keep, model.sure
-    voted = [keep_block(b.features) for b in blocks]
+    features = rows(blocks, model)
+    voted = [keep_block(f) for f in features]
     keep = list(voted)
     for i in range(1, len(blocks) - 1):
         if voted[i - 1] and voted[i + 1] and not _linky(blocks[i]):
@@ -119,9 +144,9 @@ def choose(blocks: list[Block], model: Model) -> list[Block]:
     counts: dict[lxml.etree._Element, dict[tuple[str, str], int]] = {}
     items: set[lxml.etree._Element] = set()
     maybe: list[lxml.etree._Element] = []  # the items of kept blocks the model is not sure of
-    for b, v in zip(blocks, voted, strict=True):
+    for b, f, v in zip(blocks, features, voted, strict=True):
         if v and (it := _item_of(b, items_of, counts)) is not None:
-            if sure(b.features):
+            if sure(f):
                 items.add(it)
             else:
                 maybe.append(it)
@@ -134,6 +159,9 @@ def choose(blocks: list[Block], model: Model) -> list[Block]:
         if b.element.tag == "p" and not _linky(b) and b.element.getparent() in paragraphs:
             keep[i] = True  # a short paragraph beside kept ones: an article's last line, a one-line answer
         elif tables and _table_of(b) in tables or items and not _linky(b) and _item_of(b, items_of, counts) in items:
+            keep[i] = True
+    for i in range(1, len(blocks) - 1):  # again, between what the completions kept: code before a table
+        if not keep[i] and keep[i - 1] and keep[i + 1] and not _linky(blocks[i]):
             keep[i] = True
     first = next((i for i, k in enumerate(keep) if k), None)
     if first is not None:
