@@ -38,6 +38,7 @@ from sklearn.model_selection import GroupKFold  # type: ignore[import-untyped, i
 from bench import wcxb
 from bench.harness import ROOT, default_out, header, shown
 from gptme_trio.fetch import blocks, classify, context, extract
+from gptme_trio.fetch.options import Extractor
 
 MODEL = ROOT / "gptme_trio" / "fetch" / "model.json"
 PARAMS: dict[str, Any] = {
@@ -168,20 +169,35 @@ class Blocks:
 def cross_validate(pages: list[wcxb.Page], data: Blocks) -> dict[str, tuple[str, float]]:
     """Each page's Markdown and extraction time (ms: decode_html + to_markdown), from the model of the
     fold that did not see its domain."""
-    found: dict[str, tuple[str, float]] = {}
+    return cross_validate_extractors(pages, data, ("blocks",))["blocks"]
+
+
+def cross_validate_extractors(
+    pages: list[wcxb.Page], data: Blocks, names: tuple[Extractor, ...]
+) -> dict[str, dict[str, tuple[str, float]]]:
+    """cross_validate for each of `names` (fetch's --extractor values), timed in turn on each page (the
+    order alternating, so that they share the machine's load), with the same fold models."""
+    found: dict[str, dict[str, tuple[str, float]]] = {name: {} for name in names}
     folds = GroupKFold(n_splits=FOLDS).split(pages, groups=[p.domain for p in pages])
     for fold, (train, test) in enumerate(folds):
         model = classify.load(data.fit(train))
-        extract.to_markdown(
-            extract.decode_html(pages[test[0]].body), extractor="blocks", model=model
-        )  # warm-up: imports
-        for i in test:
+        for name in names:  # warm-up: imports
+            extract.to_markdown(extract.decode_html(pages[test[0]].body), extractor=name, model=model)
+        for k, i in enumerate(test):
             page = pages[i]
-            started = time.perf_counter()
-            out = extract.to_markdown(extract.decode_html(page.body), url=page.url, extractor="blocks", model=model)
-            found[page.id] = out, (time.perf_counter() - started) * 1000
-        f1 = statistics.mean(wcxb.score(pages[i].truth, wcxb.strip_markdown(found[pages[i].id][0]))[2] for i in test)
-        print(f"fold {fold}: {len(test)} pages, F1 {f1:.4f}", file=sys.stderr)
+            for name in names if k % 2 else names[::-1]:
+                started = time.perf_counter()
+                out = extract.to_markdown(extract.decode_html(page.body), url=page.url, extractor=name, model=model)
+                found[name][page.id] = out, (time.perf_counter() - started) * 1000
+        f1 = {
+            name: statistics.mean(
+                wcxb.score(pages[i].truth, wcxb.strip_markdown(found[name][pages[i].id][0]))[2] for i in test
+            )
+            for name in names
+        }
+        print(
+            f"fold {fold}: {len(test)} pages, F1 " + ", ".join(f"{n} {v:.4f}" for n, v in f1.items()), file=sys.stderr
+        )
     return found
 
 
