@@ -167,6 +167,7 @@ def test_a_ctrl_d_on_a_line_typed_ahead_edits_it(llm, tmp_path):
     assert [last_user(r) for r in server.requests()] == ["one", "two"]
 
 
+@pytest.mark.serial  # a latency bound (Ctrl-C -> prompt < 1 s): 1.15 s once under the parallel phase's load
 def test_ctrl_c_at_a_confirmation_cancels_the_turn(llm, site, tmp_path):
     home = tmp_path / "home"
     server = llm([read_normal(site), {"text": "The next turn works."}])
