@@ -93,10 +93,13 @@ def mcp(
 
     # Imported here, before anything starts: a signal while it loads (~0.6 s) ends a process with no
     # children at once. The driver then boots while the server meets its client (mcp/toolset.py).
+    # hypercorn only for --http: it is a quarter of the SDK's import time, and stdio never needs it.
     try:
-        import hypercorn.trio  # noqa: F401
         import mcp.server.lowlevel  # noqa: F401
         import mcp.server.stdio  # noqa: F401
+
+        if http_bind is not None:
+            import hypercorn.trio  # noqa: F401
     except ImportError:
         fail(INSTALL_HINT)
     try:
