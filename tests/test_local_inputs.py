@@ -161,7 +161,14 @@ def test_ctrl_c_ends_a_wait_on_a_fifo_within_a_second(tmp_path, where):
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
     args = ("--engine", "http", str(fifo)) if where == "target" else ("--engine", "http", "-i", str(fifo))
-    proc = subprocess.Popen(cli_command("fetch", "-q", *args), env=cli_env(), stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        cli_command("fetch", "-q", *args),
+        env=cli_env(),
+        stderr=subprocess.PIPE,
+        # Ctrl-C's default, as a terminal's foreground job has it: a test run started as a background
+        # job of a script (`nox &`) passes SIGINT on ignored, and Python then never raises on it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509 - one thread here
+    )
     try:
         time.sleep(2)  # well into the wait (start-up included)
         assert proc.poll() is None
