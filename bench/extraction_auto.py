@@ -31,7 +31,6 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core: the machine is shared
 
-from sklearn.model_selection import GroupKFold  # type: ignore[import-untyped, import-not-found, unused-ignore]
 
 from bench import extraction_bench, train_blocks, wcxb
 from bench.harness import PASS, ROOT, default_out, header, shown
@@ -79,21 +78,15 @@ def routed(page: Page, html: str, url: str) -> None:
 
 def wcxb_pages(data: Path, limit: int | None) -> dict[str, Page]:
     pages = wcxb.load(data, limit)
-    found = {p.id: Page(p.truth, p.type) for p in pages}
     print(f"{len(pages)} pages: cutting blocks for the fold models...", file=sys.stderr)
-    data_b = train_blocks.Blocks(pages)
-    folds = GroupKFold(n_splits=train_blocks.FOLDS).split(pages, groups=[p.domain for p in pages])
-    for fold, (train, test) in enumerate(folds):
-        model = classify.load(data_b.fit(train))
-        for name in NAMES:  # warm-up: imports, the model's first use
-            extract.to_markdown(extract.decode_html(pages[test[0]].body), extractor=name, model=model)
-        for k, i in enumerate(test):
-            p = pages[i]
-            for name in NAMES if k % 2 else NAMES[::-1]:  # the three in turn, page by page: the same load
-                run(found[p.id], name, p.body, p.url, text=False, model=model)
-            found[p.id].blocks_md = found[p.id].out["blocks"]
-            routed(found[p.id], extract.decode_html(p.body), p.url)
-        print(f"fold {fold}: {len(test)} pages", file=sys.stderr)
+    outputs = train_blocks.cross_validate_extractors(pages, train_blocks.Blocks(pages), NAMES)
+    found = {}
+    for p in pages:
+        page = found[p.id] = Page(p.truth, p.type)
+        for name in NAMES:
+            page.out[name], page.ms[name] = outputs[name][p.id]
+        page.blocks_md = page.out["blocks"]
+        routed(page, extract.decode_html(p.body), p.url)
     return found
 
 

@@ -76,10 +76,9 @@ def load(data: dict[str, Any] | None = None) -> Model:
 def _score(data: dict[str, Any], n_features: int) -> Callable[[Sequence[float]], float]:
     """The log-odds of data's trees (their "base" and "trees") as one compiled function of a row of
     n_features: the row unpacked into locals first (1.7x faster than indexing it in every node)."""
-    names = ", ".join(f"x{i}" for i in range(n_features))
     source = " + ".join(_tree_source(tree, 0, local=True) for tree in data["trees"]) or "0.0"
     namespace: dict[str, Any] = {"__builtins__": {}}
-    code = f"def score(x):\n    ({names},) = x\n    return {float(data['base'])!r} + {source}\n"
+    code = f"def score(x):\n{_unpack(n_features)}\n    return {float(data['base'])!r} + {source}\n"
     exec(compile(code, "<model.json>", "exec"), namespace)  # noqa: S102 - numbers (_tree_source)
     return namespace["score"]  # type: ignore[no-any-return, unused-ignore]
 
@@ -100,6 +99,11 @@ def shipped() -> Model:
     return load()
 
 
+def _unpack(n_features: int) -> str:
+    """The line that unpacks a row into the locals x0, x1, ... (faster in every node than x[i])."""
+    return f"    ({', '.join(f'x{i}' for i in range(n_features))},) = x"
+
+
 def _tree_source(tree: list[list[float]], node: int, local: bool = False) -> str:
     """One tree as a nested conditional expression; a node is [value] (a leaf) or [feature, threshold,
     left, right]. local: features are the variables x0, x1, ... rather than x[0], x[1], ..."""
@@ -118,8 +122,7 @@ def _keep_source(data: dict[str, Any], threshold: float, n_features: int) -> str
     cannot bring the sum over (under) the threshold."""
     trees = data["trees"]
     leaves = [[float(n[0]) for n in tree if len(n) == 1] for tree in trees]
-    names = ", ".join(f"x{i}" for i in range(n_features))
-    lines = ["def keep(x):", f"    ({names},) = x", f"    s = {float(data['base'])!r}"]
+    lines = ["def keep(x):", _unpack(n_features), f"    s = {float(data['base'])!r}"]
     for k, tree in enumerate(trees):
         lines.append(f"    s += {_tree_source(tree, 0, local=True)}")
         rest = leaves[k + 1 :]
