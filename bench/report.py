@@ -112,7 +112,7 @@ HEADLINES = [
              r"tokens/s rendered .*?, (?P<value>[\d.]+ %) of one core.*?" + VERDICT, "< 50 %"),
     Headline("5", "chat start → prompt, CPU, this branch / main (render.md's start-up section)", "render.md",
              r"CPU to the prompt, this branch / \S+: (?P<value>[\d.]+×).*?" + VERDICT, "≤ 1.10×"),
-    Headline("6", "extraction F1, `fetch --engine http -f text` of local files (auto: no URL to route by)", "extraction.md",
+    Headline("6", "extraction F1, `fetch --engine http -f text` of local files (auto routes by the address a page declares)", "extraction.md",
              r"^\| \*\*ours: `gptme-trio fetch.*?\| (?P<value>[\d.]+) \|.*?" + VERDICT, "≥ 0.955"),
     Headline("", "extraction F1 on the same 181 articles, --extractor blocks (held out for its model)", "extraction.md",
              r"^\| ours, --extractor blocks .*?\| (?P<value>[\d.]+) \|.*?" + VERDICT, "≥ 0.955"),

@@ -75,6 +75,30 @@ def test_what_the_page_declares_comes_before_its_url():
     assert route.looks_like_article(page.format(article), "https://example.org/shop/aero-13")
 
 
+def test_a_local_file_is_judged_by_the_address_it_declares_not_its_folders(tmp_path):
+    """A saved page's folders ("blog", "news") are not its site's sections; its canonical link or
+    og:url is its address (a relative one, resolved against a file:// URL, is none)."""
+    page = "<html><head>{}</head><body><p>Some words here.</p></body></html>"
+    in_blog = (tmp_path / "blog" / "page.html").as_uri()
+    assert "blog" in in_blog and not route.looks_like_article(page.format(""), in_blog)
+    assert not route.looks_like_article(page.format(""), "")
+    canonical = '<link rel="canonical" href="https://example.org/2024/05/a-long-slug">'
+    og_url = '<meta property="og:url" content="https://example.org/news/a-story">'
+    assert route.looks_like_article(page.format(canonical), in_blog)
+    assert route.looks_like_article(page.format(og_url), "")
+    assert route.looks_like_article(page.format(canonical + og_url.replace("news", "shop")), "")  # canonical first
+    assert not route.looks_like_article(page.format('<link rel="canonical" href="/blog/why">'), in_blog)
+    assert not route.looks_like_article(page.format(canonical), "https://example.org/t/123")  # a web URL is its own
+    longer = ARTICLE_WITH_COMMENTS.replace('<p id="end">', f"<p>{PARAGRAPH}</p>" * 4 + '<p id="end">')
+    undeclared = longer.replace('"NewsArticle"', '"Thing"').replace('href="/meta/river-deltas"', "")
+    saved, address = (tmp_path / "a.html").as_uri(), "https://example.org/2025/03/river-deltas"
+    declares = undeclared.replace('rel="canonical"', f'rel="canonical" href="{address}"')
+    blocks, trafilatura = (extract.to_markdown(undeclared, url=saved, extractor=e) for e in ("blocks", "trafilatura"))
+    assert blocks != trafilatura and not any(text in trafilatura for text in COMMENTS)
+    assert extract.to_markdown(undeclared, url=saved) == blocks  # no address: the classifier
+    assert extract.to_markdown(declares, url=saved) == trafilatura
+
+
 def test_a_short_article_takes_the_classifiers_text_only_when_it_adds_text():
     found = "A short teaser of the story.\n"
     body = "\n\n".join(f"{PARAGRAPH} Paragraph {i}." for i in range(4))

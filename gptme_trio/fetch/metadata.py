@@ -8,7 +8,7 @@ parsed (lxml: <html lang>, <meta>, <link>, <title>), and the JSON-LD blocks anyw
 a linear scan. Sources, first found wins:
 
     page_type      JSON-LD @type of the page's own nodes (top level, @graph, mainEntity), else og:type,
-                   mapped onto the seven kinds of pages we read (_KINDS: article, forum, product,
+                   mapped onto the seven kinds of pages we read (fetch/kinds.py: article, forum, product,
                    collection, listing, documentation, service). What the page declares, never a guess.
     description    <meta name=description>, og:description, twitter:description, JSON-LD description
     author         JSON-LD author (names joined by ", "), <meta name=author>, article:author, citation_author,
@@ -37,7 +37,7 @@ from urllib.parse import urljoin
 
 import lxml.etree
 
-from gptme_trio.fetch import jsonld
+from gptme_trio.fetch import jsonld, kinds
 from gptme_trio.fetch.byline import iso_date, shown
 from gptme_trio.fetch.extract import HEAD_END
 
@@ -49,36 +49,6 @@ _INVISIBLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b\u202a-\u202e\u2066-\u2069\uf
 _SPACE = re.compile(r"\s+")
 _LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*")
 
-# The page's declared type -> its kind. JSON-LD types are matched lower-case, without a schema.org prefix.
-_KINDS: dict[str, str] = {
-    **dict.fromkeys(("product", "productgroup", "productmodel", "individualproduct", "vehicle", "car"), "product"),
-    **dict.fromkeys(("discussionforumposting", "qapage", "question", "socialmediaposting"), "forum"),
-    **dict.fromkeys(("techarticle", "apireference", "softwaresourcecode"), "documentation"),
-    **dict.fromkeys(
-        (
-            "article",
-            "newsarticle",
-            "blogposting",
-            "report",
-            "scholarlyarticle",
-            "reportagenewsarticle",
-            "analysisnewsarticle",
-            "opinionnewsarticle",
-            "reviewnewsarticle",
-            "backgroundnewsarticle",
-            "liveblogposting",
-            "review",
-            "recipe",
-            "howto",
-        ),
-        "article",
-    ),
-    **dict.fromkeys(("searchresultspage", "itemlist", "blog"), "listing"),
-    **dict.fromkeys(("collectionpage", "offercatalog"), "collection"),
-    **dict.fromkeys(("service", "professionalservice", "financialservice", "softwareapplication"), "service"),
-}
-_OG_KINDS = {"article": "article", "blog": "article", "product": "product", "product.item": "product"}
-_PRIORITY = ("product", "forum", "documentation", "article", "listing", "collection", "service")
 _DATE_META = (
     "article:published_time",
     "og:published_time",
@@ -179,7 +149,7 @@ def _read(html: str, url: str) -> PageMeta:
         shown_author, shown_date = shown(html)
         author, published = author or _clean(shown_author), published or shown_date
     return PageMeta(
-        page_type=_kind(nodes, meta("og:type")),
+        page_type=kinds.kind_of(nodes, meta("og:type")),
         description=_clean(
             meta("description", "og:description", "twitter:description") or jsonld.text(main, "description"),
             "description",
@@ -195,17 +165,23 @@ def _read(html: str, url: str) -> PageMeta:
     )
 
 
-def declared_kind(html: str) -> str | None:
-    """read_meta(html).page_type alone, from the JSON-LD and the head's og:type (fetch/route.py asks it
-    before any extractor runs); None when the page declares no kind or cannot be read."""
+def declared(html: str) -> tuple[str | None, str | None]:
+    """What fetch/route.py asks before any extractor runs: read_meta(html)'s page_type (from the JSON-LD
+    and og:type) and the page's own address (<link rel=canonical>, else og:url; absolute http(s) only).
+    None for what the page does not declare, or when it cannot be read."""
     try:
         end = HEAD_END.search(html, 0, _HEAD_MAX)
         head = _parse_head(html[: end.start() if end else _HEAD_MAX].replace("\x00", ""))
-        metas = head.iter("meta") if head is not None else ()
-        og_type = next((el.get("content") for el in metas if _key(el) == "og:type" and el.get("content")), None)
-        return _kind(list(jsonld.nodes(html)), og_type)
+        og_type = canonical = og_url = None
+        for el in head.iter("meta", "link") if head is not None else ():
+            if el.tag == "link" and canonical is None and "canonical" in (el.get("rel") or "").lower().split():
+                canonical = _absolute(el.get("href"), "")
+            elif el.tag == "meta" and (key := _key(el)) in ("og:type", "og:url") and el.get("content"):
+                og_type = og_type or (el.get("content") if key == "og:type" else None)
+                og_url = og_url or (_absolute(el.get("content"), "") if key == "og:url" else None)
+        return kinds.kind_of(list(jsonld.nodes(html)), og_type), canonical or og_url
     except (ValueError, TypeError, lxml.etree.LxmlError, RecursionError):
-        return None
+        return None, None
 
 
 def _key(meta: lxml.etree._Element) -> str:
@@ -252,16 +228,9 @@ def _absolute(href: object, base: str) -> str | None:
 # --- JSON-LD (fetch/jsonld.py reads it) ---------------------------------------------------------
 
 
-def _kind(nodes: list[dict[str, Any]], og_type: str | None) -> str | None:
-    kinds = {_KINDS[t] for node in nodes for t in jsonld.types(node) if t in _KINDS}
-    if not kinds and og_type:
-        kinds = {_OG_KINDS[k]} if (k := og_type.strip().lower()) in _OG_KINDS else set()
-    return next((k for k in _PRIORITY if k in kinds), None)
-
-
 def _main_node(nodes: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The node that describes the page's content: the first whose type we know, else the first."""
-    return next((n for n in nodes if any(t in _KINDS for t in jsonld.types(n))), nodes[0] if nodes else None)
+    return next((n for n in nodes if kinds.names_a_kind(n)), nodes[0] if nodes else None)
 
 
 def _name(value: Any) -> str | None:

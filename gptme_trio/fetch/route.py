@@ -8,7 +8,9 @@ pages, where trafilatura keeps one post or one item. So:
    NewsArticle, BlogPosting..., else og:type article), or declares no kind and has a URL that looks
    like an article's (/blog, /news, /article, /story, /post, /20xx/), is extracted by trafilatura;
    every other page by the classifier. This is decided before either runs, on the raw HTML: its
-   head and JSON-LD, as metadata.py reads them.
+   head and JSON-LD, as metadata.py reads them. A local file's folders are not a site's sections:
+   for a page with no web URL, the address it declares (canonical link, else og:url) stands in.
+   Read as local files, the ScrapingHub articles score 0.950 without it, 0.958 with it.
 2. A page that is not an article but has little text in all (fewer than SMALL_PAGE words: a short
    notice, a tiny thread, a test page) gets trafilatura's text, unless the classifier's is more than
    SMALL_GROWTH times as long: the classifier, trained on real pages, may drop a short line that is
@@ -33,7 +35,7 @@ from urllib.parse import urlsplit
 
 import lxml.etree
 
-from gptme_trio.fetch.metadata import declared_kind
+from gptme_trio.fetch.metadata import declared
 
 SHORT = 100  # words: a shorter trafilatura text of an article is checked against the classifier's
 GROWTH = 2.0  # the classifier's text is taken when it has more than this many times the words
@@ -49,10 +51,13 @@ _COMMENTS = re.compile(r"^#+ .*\b(comments?|repl(y|ies)|responses?|discussion)\b
 
 def looks_like_article(html: str, url: str = "") -> bool:
     """Whether the page declares itself an article, or declares no kind and its URL (path and query)
-    looks like an article's."""
-    kind = declared_kind(html)
+    looks like an article's. A page with no web URL (a local file: its folders are not a site's
+    sections) is judged by the address it declares, its canonical link or og:url, if any."""
+    kind, address = declared(html)
     if kind is not None:
         return kind == "article"
+    if not url.lower().startswith(("http://", "https://")):
+        url = address or ""
     try:
         parts = urlsplit(url.lower())
     except ValueError:  # not a URL (an unbalanced "[" in its host...): it says nothing
