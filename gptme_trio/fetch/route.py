@@ -66,10 +66,22 @@ def looks_like_article(html: str, url: str = "") -> bool:
 
 
 def is_small(root: lxml.etree._Element) -> bool:
-    """Whether the page has fewer than SMALL_PAGE words of text (scripts and styles aside)."""
+    """Whether the page has fewer than SMALL_PAGE words of text (scripts and styles aside). It stops
+    counting at SMALL_PAGE: 0.3 ms a page on wcxb-dev, where counting every word took 2.5."""
     body = root.find("body")
-    texts = _TEXT(body if body is not None else root)
-    return isinstance(texts, list) and sum(len(_WORD.findall(str(t))) for t in texts) < SMALL_PAGE
+    top = body if body is not None else root
+    needed = SMALL_PAGE
+    walker = lxml.etree.iterwalk(top, events=("start",))
+    for _, element in walker:
+        if element.tag in ("script", "style"):
+            walker.skip_subtree()
+        elif isinstance(element.tag, str) and element.text:  # a comment's text is not the page's
+            needed -= len(_WORD.findall(element.text))
+        if element is not top and element.tail:
+            needed -= len(_WORD.findall(element.tail))
+        if needed <= 0:
+            return False
+    return True
 
 
 def longer(blocks_text: str, trafilatura_text: str | None) -> str:
@@ -77,9 +89,6 @@ def longer(blocks_text: str, trafilatura_text: str | None) -> str:
     if words(blocks_text) > SMALL_GROWTH * words(trafilatura_text or ""):
         return blocks_text
     return trafilatura_text or blocks_text
-
-
-_TEXT = lxml.etree.XPath("descendant-or-self::text()[not(ancestor::script or ancestor::style)]")
 
 
 def words(text: str) -> int:
