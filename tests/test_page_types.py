@@ -109,6 +109,21 @@ def test_posts_in_noscript_are_kept():
         assert text in out
 
 
+def test_a_quoted_post_is_read_once_and_repeated_cells_and_lines_stay():
+    """A reply that quotes the first post: the quote's words repeat a kept paragraph, so they come
+    out once, and the reply's own words stay. A table whose cells repeat and a short line that repeats
+    (an author who posts twice) are not repeats: each stays."""
+    quote = f'<blockquote class="quote"><p>{POSTS[0]}</p></blockquote>'
+    page = FORUM.replace(f"<p>{POSTS[3]}</p>", f"{quote}<p>{POSTS[3]}</p>").replace(POSTERS[4], POSTERS[1])
+    out = extract.to_markdown(page, url="http://127.0.0.1/t/1", extractor="blocks")
+    assert out.count(POSTS[0]) == 1 and POSTS[3] in out
+    assert out.count(POSTERS[1]) == 2
+    warranty = "Two years of repair or replacement at no cost, collected from your door"
+    rows = "".join(f"<tr><th>{part} warranty</th><td>{warranty}</td></tr>" for part in ("Laptop", "Battery"))
+    product = extract.to_markdown(PRODUCT.replace("</table>", rows + "</table>"), url="http://127.0.0.1/p/aero")
+    assert product.count(warranty) == 2
+
+
 @pytest.mark.parametrize(
     ("head", "kinds"),
     [

@@ -32,6 +32,10 @@ MIN_WORDS = 10
 # the same shape is completed: a link the model barely keeps in a menu item must not pull in the
 # text of every item of the menu, but the last result of a list keeps its snippet.
 ITEM_MARGIN = 0.5
+# A kept paragraph of at least this many words that repeats an earlier kept one word for word is
+# dropped: a forum reply's quote of an earlier post, a pull quote, the mobile copy of a section. Short
+# lines (a plan's features, an author's name), table cells and code may repeat with a meaning of their own.
+REPEAT_WORDS = 10
 
 
 # keep() checks after every this many trees whether the rest can still change its answer.
@@ -138,7 +142,8 @@ def choose(blocks: list[Block], model: Model) -> list[Block]:
     """The blocks the model keeps, completed by structure: a block between two kept ones (a code
     block, a table header), a paragraph beside kept paragraphs, every cell of a table with a kept
     cell, the other text of a repeated item (a post's author and date, a card's snippet) with a kept
-    block the model is sure of (ITEM_MARGIN) or in a sibling of such an item, and the heading above."""
+    block the model is sure of (ITEM_MARGIN) or in a sibling of such an item, and the heading above;
+    a paragraph that repeats an earlier kept one is kept once (REPEAT_WORDS)."""
     keep_block, sure = model.keep, model.sure
     features = rows(blocks, model)
     voted = [keep_block(f) for f in features]
@@ -177,7 +182,20 @@ def choose(blocks: list[Block], model: Model) -> list[Block]:
             keep[heading] = True
             for i in range(heading + 1, first):
                 keep[i] = not _linky(blocks[i])
-    return [b for b, k in zip(blocks, keep, strict=True) if k]
+    return _without_repeats([b for b, k in zip(blocks, keep, strict=True) if k])
+
+
+def _without_repeats(kept: list[Block]) -> list[Block]:
+    """`kept` without the paragraphs (REPEAT_WORDS or more words) whose text an earlier one has."""
+    seen: set[str] = set()
+    found = []
+    for b in kept:
+        if b.words >= REPEAT_WORDS and b.tag not in ("td", "th", "pre"):
+            if b.text in seen:
+                continue
+            seen.add(b.text)
+        found.append(b)
+    return found
 
 
 def _linky(block: Block) -> bool:
