@@ -165,7 +165,7 @@ def _read(html: str, url: str) -> PageMeta:
     )
 
 
-def declared(html: str) -> tuple[str | None, str | None]:
+def kind_and_address(html: str) -> tuple[str | None, str | None]:
     """What fetch/route.py asks before any extractor runs: read_meta(html)'s page_type (from the JSON-LD
     and og:type) and the page's own address (<link rel=canonical>, else og:url; absolute http(s) only).
     None for what the page does not declare, or when it cannot be read."""

@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 
 import lxml.etree
 
-from gptme_trio.fetch.metadata import declared
+from gptme_trio.fetch.metadata import kind_and_address
 
 SHORT = 100  # words: a shorter trafilatura text of an article is checked against the classifier's
 GROWTH = 2.0  # the classifier's text is taken when it has more than this many times the words
@@ -53,7 +53,7 @@ def looks_like_article(html: str, url: str = "") -> bool:
     """Whether the page declares itself an article, or declares no kind and its URL (path and query)
     looks like an article's. A page with no web URL (a local file: its folders are not a site's
     sections) is judged by the address it declares, its canonical link or og:url, if any."""
-    kind, address = declared(html)
+    kind, address = kind_and_address(html)
     if kind is not None:
         return kind == "article"
     if not url.lower().startswith(("http://", "https://")):
