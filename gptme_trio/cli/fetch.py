@@ -51,10 +51,10 @@ Exit codes:
     default="auto",
     show_default=True,
     help="How the main content is chosen. auto: trafilatura for a page that declares itself an article "
-    "(JSON-LD, og:type) or has an article's URL, a block classifier (trained on 1,497 pages of seven types) "
-    "for the others: every post of a thread, every item of a list; on a small page the longer of the two. "
-    "blocks: the classifier alone (it keeps comment threads under articles). trafilatura: it alone (one post "
-    "of a thread, one item of a list).",
+    "(JSON-LD, og:type) or has an article's URL (a local file: the canonical URL it declares), a block "
+    "classifier (trained on 1,497 pages of seven types) for the others: every post of a thread, every item "
+    "of a list; on a small page the longer of the two. blocks: the classifier alone (it keeps comment "
+    "threads under articles). trafilatura: it alone (one post of a thread, one item of a list).",
 )
 @click.option(
     "--links",
