@@ -4,6 +4,7 @@
 /reading/fetch           text from a fetch() that /reading/data answers 800 ms after load
 /reading/data?ms=N       JSON, after N ms
 /reading/ticker          an article and a clock that changes every 20 ms, forever
+/reading/ticker-40       the same clock, every 40 ms
 /reading/shadow          text in open shadow roots: attachShadow, nested, slotted, declarative; one closed
 /reading/frames?other=B  an article, a same-origin iframe, and one from origin B (another port)
 /reading/inner           what those frames show
@@ -66,6 +67,7 @@ TICKER = _page(
     + """<script>let n = 0; setInterval(() => { document.getElementById('clock').textContent = String(++n); }, 20);
 </script>""",
 )
+TICKER_40 = TICKER.replace(b"}, 20);", b"}, 40);")  # its first tick comes after a fast load's settle starts
 SHADOW = _page(
     "Shadow page",
     """<h1>Shadow page</h1><p>Light text before the components, in the ordinary DOM of the page.</p>
@@ -144,6 +146,7 @@ def handle(handler: Any, path: str, query: dict[str, list[str]]) -> None:
         "/reading/timer": TIMER,
         "/reading/fetch": FETCH,
         "/reading/ticker": TICKER,
+        "/reading/ticker-40": TICKER_40,
         "/reading/shadow": SHADOW,
         "/reading/inner": INNER,
         "/reading/overlays": OVERLAYS,

@@ -1,9 +1,10 @@
 """The JavaScript we run in pages, in one place: what the page reports and what we take from it.
 
     QUIET_TRACKER   init script (every document of every tab): counts the work a page has pending
-                    (short setTimeouts, fetch() and their body reads, XMLHttpRequests, scripts it
-                    inserts) and notes when its DOM last changed, when it last queued work for
-                    its next frame or task, and when a frame last ran, in window.__gptmeTrioQuiet
+                    (short setTimeouts, fast setIntervals until their first tick, fetch() and their
+                    body reads, XMLHttpRequests, scripts it inserts) and notes when its DOM last
+                    changed, when it last queued work for its next frame or task, and when a frame
+                    last ran, in window.__gptmeTrioQuiet
     SETTLE          evaluate([cap_ms, quiet_ms]): a promise that resolves, after one frame (none
                     when a frame ran since the page last changed or queued such work: a static
                     page is quiet at once), once nothing is pending and the DOM has not changed
@@ -20,12 +21,13 @@ Closed shadow roots cannot be read from a page's script: their text is not in wh
 from __future__ import annotations
 
 QUIET_MS = 100  # the DOM unchanged and nothing pending this long: the page is settled
-SHORT_TIMER_MS = 1000  # setTimeout delays up to this count as pending work (longer ones, setInterval: not)
+SHORT_TIMER_MS = 1000  # setTimeout delays up to this count as pending work (longer ones: not)
+# setInterval: one faster than QUIET_MS is pending until its first tick; its later ticks show as changes
 
 QUIET_TRACKER = r"""
 (() => {
   if (window.__gptmeTrioQuiet) return;
-  const SHORT = SHORT_TIMER_MS;
+  const SHORT = SHORT_TIMER_MS, QUIET = QUIET_WINDOW_MS;
   const origSet = window.setTimeout, origClear = window.clearTimeout, origClearInterval = window.clearInterval;
   // last: when the DOM last changed or pending work last ended, from DOMContentLoaded on (the parse
   // itself is the wait condition's business): a page that changed nothing since has nothing to wait for.
@@ -67,6 +69,21 @@ QUIET_TRACKER = r"""
     if (typeof fn !== 'function' || !((Number(ms) || 0) <= SHORT)) return origSet.call(window, fn, ms, ...args);
     const finish = once();
     const id = origSet.call(window, function () {
+      timers.delete(id);
+      try { return fn.apply(this, arguments); } finally { finish(); }
+    }, ms, ...args);
+    timers.set(id, finish);
+    begin();
+    return id;
+  };
+  // An interval faster than the quiet window is pending until its first tick: a page that loads in
+  // less than one period has not changed yet, but it will (a clock, a ticker). Slower ones are not:
+  // the page would be quiet between their ticks anyway.
+  const origInterval = window.setInterval;
+  window.setInterval = function (fn, ms, ...args) {
+    if (typeof fn !== 'function' || !((Number(ms) || 0) < QUIET)) return origInterval.call(window, fn, ms, ...args);
+    const finish = once();
+    const id = origInterval.call(window, function () {
       timers.delete(id);
       try { return fn.apply(this, arguments); } finally { finish(); }
     }, ms, ...args);
@@ -119,23 +136,28 @@ QUIET_TRACKER = r"""
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start, { once: true });
   else start();
 })();
-""".replace("SHORT_TIMER_MS", str(SHORT_TIMER_MS))
+""".replace("SHORT_TIMER_MS", str(SHORT_TIMER_MS)).replace("QUIET_WINDOW_MS", str(QUIET_MS))
 
 SETTLE = r"""
 ([cap, quiet]) => new Promise((resolve) => {
   const s = window.__gptmeTrioQuiet;
   if (!s) { resolve('untracked'); return; }
   const t0 = performance.now();
-  let timer = 0;
+  let timer = 0, due = Infinity;
   const check = () => {
     s.clearTimeout.call(window, timer);
     const now = performance.now(), left = cap - (now - t0), idle = now - s.last;
-    if (left <= 0 || (s.pending <= 0 && idle >= quiet)) {
+    // A check that ran well after its time: the page's thread was held up (a loaded machine), and
+    // the page's own overdue timers may not have run yet, so its idle time says nothing: look again.
+    const late = now - due > quiet / 2;
+    if (left <= 0 || (s.pending <= 0 && idle >= quiet && !late)) {
       s.wake = null;
       resolve(left <= 0 ? 'cap' : 'quiet');
       return;
     }
-    timer = s.setTimeout.call(window, check, Math.max(1, s.pending > 0 ? left : Math.min(quiet - idle, left)));
+    const wait = late ? 16 : Math.max(1, s.pending > 0 ? left : Math.min(quiet - idle, left));
+    due = now + wait;
+    timer = s.setTimeout.call(window, check, wait);
   };
   // First one frame (or 50 ms, for a page that renders no frames): work the page queued for its
   // next frame or task (requestAnimationFrame, MessageChannel) has then run, or shows as pending.
