@@ -65,10 +65,13 @@ QUIET_TRACKER = r"""
   };
   const once = () => { let done = false; return () => { if (!done) { done = true; end(); } }; };
   const timers = new Map();
-  window.setTimeout = function (fn, ms, ...args) {
-    if (typeof fn !== 'function' || !((Number(ms) || 0) <= SHORT)) return origSet.call(window, fn, ms, ...args);
+  // A timer the page sets is pending until it first runs (or is cleared): a short setTimeout, and an
+  // interval faster than the quiet window, since a page that loads in less than one period has not
+  // changed yet but will (a clock, a ticker). Slower intervals are not: the page would be quiet between
+  // their ticks anyway.
+  const pendingUntilRun = (orig, fn, ms, args) => {
     const finish = once();
-    const id = origSet.call(window, function () {
+    const id = orig.call(window, function () {
       timers.delete(id);
       try { return fn.apply(this, arguments); } finally { finish(); }
     }, ms, ...args);
@@ -76,20 +79,14 @@ QUIET_TRACKER = r"""
     begin();
     return id;
   };
-  // An interval faster than the quiet window is pending until its first tick: a page that loads in
-  // less than one period has not changed yet, but it will (a clock, a ticker). Slower ones are not:
-  // the page would be quiet between their ticks anyway.
   const origInterval = window.setInterval;
+  window.setTimeout = function (fn, ms, ...args) {
+    if (typeof fn !== 'function' || !((Number(ms) || 0) <= SHORT)) return origSet.call(window, fn, ms, ...args);
+    return pendingUntilRun(origSet, fn, ms, args);
+  };
   window.setInterval = function (fn, ms, ...args) {
     if (typeof fn !== 'function' || !((Number(ms) || 0) < QUIET)) return origInterval.call(window, fn, ms, ...args);
-    const finish = once();
-    const id = origInterval.call(window, function () {
-      timers.delete(id);
-      try { return fn.apply(this, arguments); } finally { finish(); }
-    }, ms, ...args);
-    timers.set(id, finish);
-    begin();
-    return id;
+    return pendingUntilRun(origInterval, fn, ms, args);
   };
   const cancel = (id) => { const finish = timers.get(id); if (finish) { timers.delete(id); finish(); } };
   window.clearTimeout = function (id) { cancel(id); return origClear.call(window, id); };
