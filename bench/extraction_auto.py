@@ -31,7 +31,6 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core: the machine is shared
 
-
 from bench import extraction_bench, train_blocks, wcxb
 from bench.harness import PASS, ROOT, default_out, header, shown
 from gptme_trio.fetch import classify, extract, route

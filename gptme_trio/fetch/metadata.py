@@ -112,25 +112,8 @@ def read_meta(html: str, url: str = "") -> PageMeta:
 
 
 def _read(html: str, url: str) -> PageMeta:
-    end = HEAD_END.search(html, 0, _HEAD_MAX)
-    head = _parse_head(html[: end.start() if end else _HEAD_MAX].replace("\x00", ""))
-    metas: dict[str, list[str]] = {}
-    links: dict[str, str] = {}
-    lang = title = base = None
-    if head is not None:
-        lang = head.get("lang") or head.get("{http://www.w3.org/XML/1998/namespace}lang")
-        for el in head.iter("meta", "link", "title", "base"):
-            if el.tag == "meta":
-                key, content = _key(el), el.get("content")
-                if key and content:
-                    metas.setdefault(key, []).append(content)
-            elif el.tag == "link":
-                for rel in (el.get("rel") or "").lower().split():
-                    links.setdefault(rel, el.get("href") or "")
-            elif el.tag == "title" and title is None:
-                title = "".join(t for t in el.itertext() if isinstance(t, str))
-            elif el.tag == "base" and base is None:
-                base = el.get("href")
+    head, metas, links, title, base = _head_tags(html)
+    lang = (head.get("lang") or head.get("{http://www.w3.org/XML/1998/namespace}lang")) if head is not None else None
     page = _absolute(base, url) or url
     nodes = list(jsonld.nodes(html))
     main = _main_node(nodes)
@@ -170,18 +153,37 @@ def kind_and_address(html: str) -> tuple[str | None, str | None]:
     and og:type) and the page's own address (<link rel=canonical>, else og:url; absolute http(s) only).
     None for what the page does not declare, or when it cannot be read."""
     try:
-        end = HEAD_END.search(html, 0, _HEAD_MAX)
-        head = _parse_head(html[: end.start() if end else _HEAD_MAX].replace("\x00", ""))
-        og_type = canonical = og_url = None
-        for el in head.iter("meta", "link") if head is not None else ():
-            if el.tag == "link" and canonical is None and "canonical" in (el.get("rel") or "").lower().split():
-                canonical = _absolute(el.get("href"), "")
-            elif el.tag == "meta" and (key := _key(el)) in ("og:type", "og:url") and el.get("content"):
-                og_type = og_type or (el.get("content") if key == "og:type" else None)
-                og_url = og_url or (_absolute(el.get("content"), "") if key == "og:url" else None)
-        return kinds.kind_of(list(jsonld.nodes(html)), og_type), canonical or og_url
+        _, metas, links, _, _ = _head_tags(html)
+        og_type = next(iter(metas.get("og:type", ())), None)
+        og_url = next((found for v in metas.get("og:url", ()) if (found := _absolute(v, ""))), None)
+        return kinds.kind_of(list(jsonld.nodes(html)), og_type), _absolute(links.get("canonical"), "") or og_url
     except (ValueError, TypeError, lxml.etree.LxmlError, RecursionError):
         return None, None
+
+
+def _head_tags(
+    html: str,
+) -> tuple[lxml.etree._Element | None, dict[str, list[str]], dict[str, str], str | None, str | None]:
+    """The page's head parsed (its first _HEAD_MAX characters at most), its <meta> contents by key, the
+    href of the first <link> of each rel, the text of its first <title> and its <base href>."""
+    end = HEAD_END.search(html, 0, _HEAD_MAX)
+    head = _parse_head(html[: end.start() if end else _HEAD_MAX].replace("\x00", ""))
+    metas: dict[str, list[str]] = {}
+    links: dict[str, str] = {}
+    title = base = None
+    for el in head.iter("meta", "link", "title", "base") if head is not None else ():
+        if el.tag == "meta":
+            key, content = _key(el), el.get("content")
+            if key and content:
+                metas.setdefault(key, []).append(content)
+        elif el.tag == "link":
+            for rel in (el.get("rel") or "").lower().split():
+                links.setdefault(rel, el.get("href") or "")
+        elif el.tag == "title" and title is None:
+            title = "".join(t for t in el.itertext() if isinstance(t, str))
+        elif el.tag == "base" and base is None:
+            base = el.get("href")
+    return head, metas, links, title, base
 
 
 def _key(meta: lxml.etree._Element) -> str:

@@ -28,7 +28,8 @@ QUIET_TRACKER = r"""
 (() => {
   if (window.__gptmeTrioQuiet) return;
   const SHORT = SHORT_TIMER_MS, QUIET = QUIET_WINDOW_MS;
-  const origSet = window.setTimeout, origClear = window.clearTimeout, origClearInterval = window.clearInterval;
+  const origSet = window.setTimeout, origClear = window.clearTimeout;
+  const origInterval = window.setInterval, origClearInterval = window.clearInterval;
   // last: when the DOM last changed or pending work last ended, from DOMContentLoaded on (the parse
   // itself is the wait condition's business): a page that changed nothing since has nothing to wait for.
   // queued: when the page last asked for work at its next frame or task (requestAnimationFrame, an
@@ -79,7 +80,6 @@ QUIET_TRACKER = r"""
     begin();
     return id;
   };
-  const origInterval = window.setInterval;
   window.setTimeout = function (fn, ms, ...args) {
     if (typeof fn !== 'function' || !((Number(ms) || 0) <= SHORT)) return origSet.call(window, fn, ms, ...args);
     return pendingUntilRun(origSet, fn, ms, args);
