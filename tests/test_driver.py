@@ -16,6 +16,7 @@ import trio
 from playwright._impl import _transport
 
 from gptme_trio.core.browser import BrowserSpec, open_browser
+from gptme_trio.core.browser.locate import browser_spec
 
 from .conftest import descendants
 
@@ -73,3 +74,53 @@ async def test_start_reports_started_once_the_driver_is_spawned_before_chromium(
             driver = driver_process()  # it exists already
             assert driver.children() == []  # and has not launched Chromium yet
         assert browser.starts == 1 and driver.children()
+
+
+def test_playwright_still_builds_the_driver_env_with_the_hooked_lookup():
+    assert callable(getattr(_transport, "get_driver_env", None))
+    source = inspect.getsource(_transport.PipeTransport.connect)
+    assert "env = get_driver_env()" in source and "env=env" in source
+
+
+def driver_env(proc: psutil.Process) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in Path(f"/proc/{proc.pid}/environ").read_text().split("\0") if "=" in line)
+
+
+async def test_the_driver_keeps_node_s_compile_cache_in_the_given_folder(chromium, tmp_path):
+    cache = tmp_path / "cache" / "node"
+    async with open_browser(BrowserSpec(executable=chromium, driver_cache=cache)) as browser:
+        await browser.start()
+        assert driver_env(driver_process())["NODE_COMPILE_CACHE"] == str(cache)
+        assert cache.stat().st_mode & 0o777 == 0o700
+    assert any(p.is_file() for p in cache.rglob("*"))  # node wrote the compiled code as the driver exited
+
+
+async def test_a_compile_cache_the_user_chose_wins_and_none_is_set_without_one(chromium, tmp_path, monkeypatch):
+    monkeypatch.setenv("NODE_COMPILE_CACHE", str(tmp_path / "theirs"))
+    async with open_browser(BrowserSpec(executable=chromium, driver_cache=tmp_path / "ours")) as browser:
+        await browser.start()
+        assert driver_env(driver_process())["NODE_COMPILE_CACHE"] == str(tmp_path / "theirs")
+    monkeypatch.delenv("NODE_COMPILE_CACHE")
+    async with open_browser(BrowserSpec(executable=chromium)) as browser:
+        await browser.start()
+        assert "NODE_COMPILE_CACHE" not in driver_env(driver_process())
+
+
+def test_the_command_line_s_browser_keeps_its_compile_cache_under_gptme_trio_home(chromium, tmp_path, monkeypatch):
+    monkeypatch.setenv("GPTME_TRIO_HOME", str(tmp_path))
+    for spec in (
+        browser_spec(path=chromium, ws_endpoint=None, cdp_endpoint=None),
+        browser_spec(path=None, ws_endpoint="ws://127.0.0.1:9/x", cdp_endpoint=None),
+    ):
+        assert spec.driver_cache == tmp_path / "cache" / "node-compile-cache"
+
+
+async def test_start_after_an_early_driver_start_reports_started_while_the_driver_boots(chromium):
+    """The MCP server starts the driver with itself; its first read then loads the extraction
+    libraries while the driver still boots, not after (the driver boots in ~0.3 s)."""
+    async with open_browser(BrowserSpec(executable=chromium)) as browser:
+        await browser.start_driver()
+        async with trio.open_nursery() as nursery:
+            await nursery.start(browser.start)
+            assert browser.starts == 0  # not waiting for the boot
+        assert browser.starts == 1

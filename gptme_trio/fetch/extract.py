@@ -73,10 +73,19 @@ def decode_html(body: bytes, content_type: str = "") -> str:
     return body.decode(charset_of(body, content_type), errors="replace")
 
 
-def load_libraries() -> None:
-    """Import the extraction libraries now rather than at the first page (~150 ms)."""
+def load_libraries(*, model: bool = False) -> None:
+    """Import the extraction libraries now rather than at the first page (~150 ms); with `model`,
+    also read and compile the block classifier's model (~80 ms more), which a one-shot fetch of an
+    article page never needs but a server that reads many pages will."""
     import html_to_markdown  # noqa: F401
     import trafilatura  # noqa: F401
+
+    from gptme_trio.fetch import route  # noqa: F401 - and the page's metadata, read to route it
+
+    if model:
+        from gptme_trio.fetch import classify
+
+        classify.shipped()
 
 
 def validate_selector(css: str) -> None:

@@ -73,13 +73,13 @@ class WebTools:
 
     async def _start_reading(self) -> None:
         """Start the browser (outside the call's deadline) and, while its driver boots in other
-        processes, load the extraction libraries the first read would otherwise import inside its
-        deadline (~0.4 s), as `gptme-trio fetch` does (fetch/plan.py)."""
+        processes, load the extraction libraries and the classifier's model that the first read
+        would otherwise load inside its deadline (~0.25 s), as `gptme-trio fetch` does (fetch/plan.py)."""
         from gptme_trio.fetch import extract
 
         async with trio.open_nursery() as nursery:
             await nursery.start(self._browser.start)
-            extract.load_libraries()
+            extract.load_libraries(model=True)
 
     async def check_url(self, url: str) -> None:
         """Refused unless the model may open `url`: asked before the user confirms a call."""

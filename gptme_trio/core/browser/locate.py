@@ -12,7 +12,7 @@ import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
-from gptme_trio.core.browser.options import BrowserSpec
+from gptme_trio.core.browser.options import BrowserSpec, default_driver_cache
 from gptme_trio.core.errors import BrowserNotFound, UsageError
 
 ENV_VAR = "GPTME_TRIO_BROWSER"
@@ -44,20 +44,22 @@ def find_browser(explicit: str | None = None, env: Mapping[str, str] = os.enviro
 def browser_spec(
     *, path: str | None, ws_endpoint: str | None, cdp_endpoint: str | None, local: bool = True
 ) -> BrowserSpec:
-    """The browser the options ask for, checked (UsageError); `local=False`: none is needed unless remote."""
+    """The browser the options ask for, checked (UsageError); `local=False`: none is needed unless remote.
+    Playwright's driver keeps node's compile cache in default_driver_cache()."""
+    cache = default_driver_cache(os.environ)
     if ws_endpoint and cdp_endpoint:
         raise UsageError("use --browser-endpoint or --cdp-endpoint, not both")
     if ws_endpoint:
         if not ws_endpoint.startswith(("ws://", "wss://")):
             raise UsageError(f"--browser-endpoint {ws_endpoint}: expected ws://host:port/…")
-        return BrowserSpec(ws_endpoint=ws_endpoint)
+        return BrowserSpec(ws_endpoint=ws_endpoint, driver_cache=cache)
     if cdp_endpoint:
         if not cdp_endpoint.startswith(("http://", "https://", "ws://", "wss://")):
             raise UsageError(f"--cdp-endpoint {cdp_endpoint}: expected http://host:port")
-        return BrowserSpec(cdp_endpoint=cdp_endpoint)
+        return BrowserSpec(cdp_endpoint=cdp_endpoint, driver_cache=cache)
     if not local:
-        return BrowserSpec()
-    return BrowserSpec(executable=find_browser(path))
+        return BrowserSpec(driver_cache=cache)
+    return BrowserSpec(executable=find_browser(path), driver_cache=cache)
 
 
 def _playwright_chromiums(env: Mapping[str, str]) -> list[Path]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,17 @@ class BrowserSpec:
     ws_endpoint: str | None = None  # a Playwright server: `playwright launch-server`
     cdp_endpoint: str | None = None  # a Chromium with --remote-debugging-port
     driver_log: Path | None = None  # the driver's stderr goes here instead of the terminal
+    driver_cache: Path | None = None  # node's compile cache for the driver (default_driver_cache); None: none
+
+
+def default_driver_cache(env: Mapping[str, str]) -> Path:
+    """Where Playwright's driver keeps node's compile cache (driver.py): $GPTME_TRIO_HOME/cache, else
+    the user's cache directory."""
+    if env.get("GPTME_TRIO_HOME"):
+        return Path(env["GPTME_TRIO_HOME"]).expanduser() / "cache" / "node-compile-cache"
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("gptme-trio")) / "node-compile-cache"
 
 
 @dataclass(frozen=True)

@@ -317,6 +317,7 @@ class BrowserService:
 
     async def _start_once(self, launch: _Launch) -> None:
         if (early := self._early) is not None:  # start_driver's start in flight: its driver is ours to use
+            launch.spawned.set()  # its process exists: start()'s caller may use this one's CPU while it boots
             await early.done.wait()
         if self._browser is not None:  # it died: start over
             await self._stop_playwright()
@@ -333,7 +334,7 @@ class BrowserService:
         # (and open_loop() would wait for it forever). It is local and quick: shield it.
         from playwright.async_api import async_playwright  # here, not at chat's start-up (~60 ms)
 
-        with trio.CancelScope(shield=True), driver_start(self._spec.driver_log, spawned):
+        with trio.CancelScope(shield=True), driver_start(self._spec.driver_log, spawned, self._spec.driver_cache):
             self._playwright = await self.run_aio(async_playwright().start)
 
     async def _connect(self, chromium: Any) -> Any:
