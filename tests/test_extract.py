@@ -22,6 +22,29 @@ def test_full_page_keeps_everything_and_resolves_links():
     assert "copyright" in markdown and "# A title" in markdown
 
 
+def test_an_article_s_links_resolve_against_the_page_not_the_site_s_root():
+    """trafilatura (an article's extractor) resolves every link against the site's root: a footnote
+    "#note-1" pointed at https://site.example#note-1, a relative link lost its folders."""
+    sentence = "Structured concurrency gives every task an owner and a lifetime that the reader can see. "
+    links = (
+        '<a href="#note-1">the first note</a>, <a href="guide.html">the guide</a>, <a href="/root">the root</a>, '
+        '<a href="//cdn.example/x">the mirror</a> and <a href=" https://other.example/y&#9;">another site</a>'
+    )
+    html = (
+        '<html><head><script type="application/ld+json">{"@type": "Article"}</script></head><body>'
+        f"<article><h1>Links</h1><p>{sentence * 4}</p><p>It cites {links}. {sentence * 3}</p></article></body></html>"
+    )
+    markdown = extract.to_markdown(html, url="https://site.example/docs/a/page.html")
+    for text, target in (
+        ("the first note", "https://site.example/docs/a/page.html#note-1"),
+        ("the guide", "https://site.example/docs/a/guide.html"),
+        ("the root", "https://site.example/root"),
+        ("the mirror", "https://cdn.example/x"),
+        ("another site", "https://other.example/y"),
+    ):
+        assert f"[{text}]({target})" in markdown
+
+
 def test_text_has_no_markup():
     text = extract.to_text(PAGE)
     assert "Structured concurrency" in text and "<" not in text and "#" not in text

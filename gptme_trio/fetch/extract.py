@@ -298,8 +298,15 @@ def _without_nul(html: str) -> str:
 
 
 def _trafilatura(html: Any, url: str, output_format: Literal["markdown", "txt"]) -> str | None:
+    """trafilatura's text of `html` (a string, or a tree of its loader's, changed in place). Markdown
+    keeps links: made absolute here (links.absolutize_tree), so trafilatura is not given the URL."""
     import trafilatura
 
+    if output_format == "markdown" and url and (tree := trafilatura.load_html(html)) is not None:
+        from gptme_trio.fetch import links
+
+        links.absolutize_tree(tree, url)
+        html, url = tree, ""
     found = trafilatura.extract(
         html,
         url=url or None,
