@@ -81,7 +81,7 @@ def _hook(module: Any, name: str, ours: Callable[[Callable[[], Any], _Start], An
     `ours(original, start)` during a start-up in this context and `original()` otherwise."""
     original: Callable[[], Any] | None = getattr(module, name, None)
     if original is None:
-        _log.warning("playwright._impl._transport.%s is gone: the driver starts without our %s", name, what)
+        _log.warning("%s.%s is gone: the driver starts without our %s", module.__name__, name, what)
     elif original.__module__ != __name__:
         playwrights = original
 
