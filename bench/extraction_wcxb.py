@@ -16,7 +16,8 @@ Side by side, in one run, on the same 1,495 pages (bench/wcxb.py loads them and 
 ms/page: timed apart from the scoring, in a process of its own that holds the pages and nothing else,
 as fetch's does (`--time-worker`): per page, our two extractors (the shipped model.json: the fold models
 are the same size) and trafilatura's two settings in turn, the order alternating, after a warm-up call
-each; median and p95. Timed inside this process instead, next to the cross-validation's 1,495 pages of
+each; median and p95. trafilatura's texts come from that run too (it runs once per page and setting).
+Timed inside this process instead, next to the cross-validation's 1,495 pages of
 blocks and its models, every call is ~9% slower (measured: 18.7 -> 20.3 ms median for auto); the
 Targets section shows that figure too. rs-trafilatura is timed in its own process. The ScrapingHub
 article set stays in bench/extraction_bench.py (bench/results/extraction.md).
@@ -26,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import statistics
 import subprocess
@@ -55,24 +55,19 @@ OURS = "ours, auto: the default (cross-validated)"
 BLOCKS = "ours, blocks (cross-validated)"
 
 
-def texts(pages: list[wcxb.Page], fn: Callable[[wcxb.Page], str]) -> Outputs:
-    """fn's text of each page; its ms come from clean_timings."""
-    return {page.id: (fn(page), math.nan) for page in pages}
-
-
-def clean_timings(data: Path, ids: list[str]) -> dict[str, dict[str, float]]:
-    """ms per page and tool, timed by `--time-worker` in a process of its own (see the docstring)."""
+def clean_run(data: Path, ids: list[str]) -> dict[str, Outputs]:
+    """Each tool's (text, ms) per page, from `--time-worker`: a process of its own (see the docstring)."""
     with tempfile.NamedTemporaryFile("w", suffix=".json") as chosen:
         json.dump(ids, chosen)
         chosen.flush()
         cmd = [sys.executable, "-m", "bench.extraction_wcxb", "--data", str(data), "--time-worker", chosen.name]
         proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True)
-    found: dict[str, dict[str, float]] = json.loads(proc.stdout)
-    return found
+    found = json.loads(proc.stdout)
+    return {name: {pid: (text, ms) for pid, (text, ms) in by_page.items()} for name, by_page in found.items()}
 
 
 def time_worker(data: Path, ids_file: str) -> None:
-    """`--time-worker`: each tool's ms per page, as JSON on stdout."""
+    """`--time-worker`: each tool's (text, ms) per page, as JSON on stdout."""
     wanted = set(json.loads(Path(ids_file).read_text()))
     pages = [p for p in wcxb.load(data) if p.id in wanted]
     tools: dict[str, Callable[[wcxb.Page], str]] = {
@@ -83,12 +78,12 @@ def time_worker(data: Path, ids_file: str) -> None:
     }
     for fn in tools.values():
         fn(pages[0])
-    found: dict[str, dict[str, float]] = {name: {} for name in tools}
+    found: dict[str, dict[str, tuple[str, float]]] = {name: {} for name in tools}
     for k, page in enumerate(pages):
         for name in list(tools) if k % 2 else list(tools)[::-1]:
             started = time.perf_counter()
-            tools[name](page)
-            found[name][page.id] = (time.perf_counter() - started) * 1000
+            text = tools[name](page)
+            found[name][page.id] = text, (time.perf_counter() - started) * 1000
     print(json.dumps(found))
 
 
@@ -167,17 +162,16 @@ def main() -> None:
     print(f"{len(pages)} pages: ours (cross-validated)...", file=sys.stderr)
     ours_found = train_blocks.cross_validate_extractors(pages, train_blocks.Blocks(pages), ("auto", "blocks"))
     outputs: dict[str, Outputs] = {OURS: ours_found["auto"], BLOCKS: ours_found["blocks"]}
-    print("trafilatura...", file=sys.stderr)
-    outputs["trafilatura, defaults"] = texts(pages, trafilatura_row())
-    outputs["trafilatura, favor_recall"] = texts(pages, trafilatura_row(favor_recall=True))
+    in_process = statistics.median(t for _, t in outputs[OURS].values())
+    print("timed, with trafilatura's texts, in a process of its own...", file=sys.stderr)
+    for name, found in clean_run(args.data, [p.id for p in pages]).items():
+        if name in outputs:  # ours: the cross-validated texts, the clean process's ms
+            found = {pid: (outputs[name][pid][0], ms) for pid, (_, ms) in found.items()}
+        outputs[name] = found
     print("rs-trafilatura...", file=sys.stderr)
     rs = rs_trafilatura(pages)
     if isinstance(rs, dict):
         outputs["rs-trafilatura"] = rs
-    print("timing, in a process of its own...", file=sys.stderr)
-    in_process = statistics.median(t for _, t in outputs[OURS].values())
-    for name, ms in clean_timings(args.data, [p.id for p in pages]).items():
-        outputs[name] = {pid: (text, ms[pid]) for pid, (text, _) in outputs[name].items()}
     rows = {
         name: {
             p.id: wcxb.score(p.truth, wcxb.strip_markdown(found[p.id][0]) if "ours" in name else found[p.id][0])
