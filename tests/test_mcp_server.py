@@ -260,3 +260,23 @@ def test_fetch_never_loads_the_sdk():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(("tools", "loaded"), [("read_url,search", "True 1"), ("search,shell", "False 0")])
+def test_the_libraries_a_read_needs_are_loaded_before_the_client_is_met(chromium, tools, loaded):
+    """Not inside the first read: there they would wait for Chromium's launch (the driver is up by then)."""
+    code = (
+        "import sys, trio\n"
+        "from gptme_trio.core.browser import BrowserSpec\n"
+        "from gptme_trio.mcp.plan import McpPlan\n"
+        "from gptme_trio.mcp.toolset import open_tools\n"
+        "async def main():\n"
+        f"    plan = McpPlan(BrowserSpec(executable={chromium!r}), tools={tuple(tools.split(','))!r})\n"
+        "    async with open_tools(plan):\n"
+        "        from gptme_trio.fetch import classify\n"
+        "        print('trafilatura' in sys.modules, classify.shipped.cache_info().currsize)\n"
+        "trio.run(main)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=cli_env())
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == loaded

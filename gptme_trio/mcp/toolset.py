@@ -23,6 +23,7 @@ from gptme_trio.core.browser import open_browser
 from gptme_trio.core.network import api_client
 from gptme_trio.core.policy import UrlPolicy
 from gptme_trio.core.proxy import open_policy_proxy
+from gptme_trio.fetch import extract
 from gptme_trio.mcp.plan import McpPlan
 from gptme_trio.tools import Tool
 from gptme_trio.tools.background import open_background
@@ -55,5 +56,9 @@ async def open_tools(plan: McpPlan) -> AsyncIterator[dict[str, Tool]]:
             by_name = {t.name: t for t in every}
             tools = {name: by_name[name] for name in plan.tools}
             if any(t.prepare is not None for t in tools.values()):  # a tool that needs the browser
-                await browser.start_driver()  # it boots while the server meets its client
+                await browser.start_driver()  # it boots in its own process while this goes on
+            if "read_url" in tools or "fetch" in tools:
+                # The extraction libraries and the classifier's model (~0.25 s of CPU, the loop blocked),
+                # while the driver boots: before the client is met, not inside the first read.
+                extract.load_libraries(model=True)
             yield tools
