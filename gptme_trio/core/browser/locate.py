@@ -1,8 +1,13 @@
 """Find a Chromium executable to launch (and check the browser options); no I/O beyond the filesystem.
 
-Order: an explicit path (``--browser-path``), ``$GPTME_TRIO_BROWSER``,
-Playwright's own installed Chromium, then ``chromium``, ``chromium-browser``,
-``google-chrome`` and ``google-chrome-stable`` on ``$PATH``.
+Order: an explicit path (``--browser-path``), ``$GPTME_TRIO_BROWSER``, Playwright's own installed
+headless shell, then its Chromium, then ``chromium-headless-shell``, ``chromium``,
+``chromium-browser``, ``google-chrome`` and ``google-chrome-stable`` on ``$PATH``.
+
+The headless shell first: it is the Chromium build for headless use (what Playwright itself launches
+for ``headless=True``), without the full browser's window and UI code. Debian's 156 on this 2-core
+machine: launch 250 -> 80 ms, a new context + tab + local page 240 -> 115 ms, a warm navigation
+78 -> 56 ms (bare Playwright, three alternating runs).
 """
 
 from __future__ import annotations
@@ -16,11 +21,21 @@ from gptme_trio.core.browser.options import BrowserSpec, default_driver_cache
 from gptme_trio.core.errors import BrowserNotFound, UsageError
 
 ENV_VAR = "GPTME_TRIO_BROWSER"
-SYSTEM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+SYSTEM_NAMES = ("chromium-headless-shell", "chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 HOW_TO_GET_ONE = (
-    "install one (Debian/Ubuntu: `sudo apt-get install chromium`; or "
+    "install one (Debian/Ubuntu: `sudo apt-get install chromium-headless-shell`, or chromium; or "
     "`python -m playwright install chromium`), or point --browser-path / "
     f"${ENV_VAR} at a Chrome or Chromium executable"
+)
+_WRAPPER_MAX = 512  # bytes: a longer script does more than run the browser (Debian's chromium reads its flags)
+# Playwright's installed builds (its registry's folders on Linux), the headless shell first:
+# (folder prefix, executable paths inside a build's folder)
+_PLAYWRIGHT_BUILDS = (
+    (
+        "chromium_headless_shell-",
+        ("chrome-headless-shell-linux64/chrome-headless-shell", "chrome-linux/headless_shell"),
+    ),
+    ("chromium-", ("chrome-linux64/chrome", "chrome-linux/chrome")),
 )
 
 
@@ -37,7 +52,7 @@ def find_browser(explicit: str | None = None, env: Mapping[str, str] = os.enviro
     for name in SYSTEM_NAMES:
         found = shutil.which(name, path=env.get("PATH"))
         if found:
-            return found
+            return _unwrapped(Path(found))
     raise BrowserNotFound(f"no Chromium or Chrome found: {HOW_TO_GET_ONE}")
 
 
@@ -63,16 +78,35 @@ def browser_spec(
 
 
 def _playwright_chromiums(env: Mapping[str, str]) -> list[Path]:
-    """Chromium builds installed by `playwright install`, newest first."""
+    """Chromium builds installed by `playwright install`: headless shells, then full builds, newest first."""
     root = env.get("PLAYWRIGHT_BROWSERS_PATH")
     if root == "0" or not root:
         root = str(Path(env.get("HOME", "~")).expanduser() / ".cache" / "ms-playwright")
     found = []
-    for build in Path(root).glob("chromium-*"):
-        for rel in ("chrome-linux64/chrome", "chrome-linux/chrome"):
-            if _is_executable(build / rel):
-                found.append(build / rel)
-    return sorted(found, key=lambda p: _build_number(p.parent.parent.name), reverse=True)
+    for prefix, paths in _PLAYWRIGHT_BUILDS:
+        builds = sorted(Path(root).glob(prefix + "*"), key=lambda b: _build_number(b.name), reverse=True)
+        found += [build / rel for build in builds for rel in paths if _is_executable(build / rel)]
+    return found
+
+
+def _unwrapped(path: Path) -> str:
+    """The browser a one-line wrapper script runs (Debian's chromium-headless-shell is `#!/bin/sh -e` and
+    `/usr/lib/chromium/chromium-headless-shell "$@"`, without exec: the browser would be the shell's
+    child, and a signal meant for it would reach the shell); `path` itself otherwise."""
+    try:
+        with path.open("rb") as file:
+            head = file.read(_WRAPPER_MAX)
+    except OSError:
+        return str(path)
+    lines = [line.strip() for line in head.decode("utf-8", "replace").splitlines()[1:]]
+    commands = [line for line in lines if line and not line.startswith("#")]
+    if not head.startswith(b"#!") or len(head) == _WRAPPER_MAX or len(commands) != 1:
+        return str(path)
+    words = commands[0].removeprefix("exec ").split()
+    target = Path(words[0])
+    if words[1:] == ['"$@"'] and target.is_absolute() and target.name == path.name and _is_executable(target):
+        return str(target)
+    return str(path)
 
 
 def _build_number(dirname: str) -> int:

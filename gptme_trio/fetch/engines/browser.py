@@ -97,15 +97,22 @@ class BrowserEngine:
 
     async def _download(self, page: Page, target: Target, exc: DownloadResponse) -> Snapshot:
         """A URL Chromium downloads instead of showing (Content-Disposition: attachment, a type it
-        cannot display) is read as the http engine reads it: HTML, text and PDF become content."""
-        if self._render.capture != "html":
-            what = "a file Chromium does not show" if target.path else "the server sent a download, not a page"
-            raise ContentError(f"{what}: no {self._render.capture} of it", url=target.url) from exc
+        cannot display; a PDF, in the headless shell) is read as the http engine reads it: HTML, text
+        and PDF become content, and a PDF is what -f pdf saves."""
         if target.path is not None:  # a local file of a type Chromium would download
+            if self._render.capture != "html":
+                raise ContentError(f"a file Chromium does not show: no {self._render.capture} of it", url=target.url)
             snap = await local_snapshot(target, target.path)
             snap.console = page.console
             return snap
         status, content_type, body = await page.download(target.url)
+        if is_pdf(content_type or "", target.url):
+            snap = Snapshot(target.url, target.url, status, content_type, console=page.console)
+            return _pdf(snap, body, self._render)
+        if self._render.capture != "html":
+            raise ContentError(
+                f"the server sent a download, not a page: no {self._render.capture} of it", url=target.url
+            ) from exc
         snap = from_body(target.url, target.url, status, content_type, body)
         snap.console = page.console
         return snap
