@@ -59,4 +59,4 @@ async def main(url: str, executable: str) -> int:
 if __name__ == "__main__":
     if not sys.argv[1:] or sys.argv[1] in ("-h", "--help"):  # no argparse: this script's imports are measured
         sys.exit(print(__doc__))
-    sys.exit(asyncio.run(main(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "/usr/bin/chromium")))
+    sys.exit(asyncio.run(main(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "chromium-headless-shell")))

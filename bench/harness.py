@@ -33,11 +33,14 @@ from pathlib import Path
 
 import psutil
 
+from gptme_trio.core.browser.locate import find_browser
 from tests.support import ROOT, server_command
 
 __all__ = ["ROOT", "CHROMIUM", "PASS", "TAG_VAR", "Noise", "Site", "Tagged", "alternate", "command", "header"]
 
-CHROMIUM = "/usr/bin/chromium"
+# The browser every side of every bench runs: the one gptme-trio launches by default (the headless shell where
+# installed, core/browser/locate.py); $GPTME_TRIO_BROWSER chooses another, for ours and the peers alike.
+CHROMIUM = find_browser()
 PASS = {True: "PASS", False: "**MISS**"}
 TAG_VAR = "BENCH_RUN"  # in the environment of every process a run starts
 RESULTS = ROOT / "bench" / "results"

@@ -2,8 +2,8 @@
 
 - @playwright/mcp PEER_VERSION (pinned), installed by `ensure_peer` with `npm install --prefix
   .nox/peers/playwright-mcp` (gitignored), run as `node cli.js --headless --isolated --browser chromium
-  --executable-path /usr/bin/chromium` in a temporary working directory (it writes ./.playwright-mcp).
-- Ours: `python -m gptme_trio mcp --tools read_url --allow-hosts 127.0.0.1 --browser-path /usr/bin/chromium
+  --executable-path CHROMIUM` (bench.harness) in a temporary working directory (it writes ./.playwright-mcp).
+- Ours: `python -m gptme_trio mcp --tools read_url --allow-hosts 127.0.0.1 --browser-path CHROMIUM
   -v --log FILE` from the repository root, or from another checkout (`--before DIR`: the same command
   on older code, e.g. `git archive COMMIT gptme_trio | tar -x -C DIR`).
 - `HangServer`: HTTP on 127.0.0.1 that never answers /hang/ID, and notes when each connection opened and

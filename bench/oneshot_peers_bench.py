@@ -10,7 +10,7 @@ one after another (A, B, S), each a fresh process, timed from start to exit. The
 same commands under bench.phase_probe: a phase table (imports, driver start, launch, tab, goto, content,
 extraction, shutdown) and the paragraph on where the time goes, from this run's numbers (timelines of the
 last round saved in bench/profiles/). shot-scraper runs from its
-own bench-only virtualenv (bench.peers) on the same /usr/bin/chromium with the same flags; it has no
+own bench-only virtualenv (bench.peers) on the same Chromium (bench.harness.CHROMIUM) with the same flags; it has no
 executable-path option, so PLAYWRIGHT_BROWSERS_PATH points Playwright at symlinks to it (see peers.py).
 Writes bench/results/oneshot_peers.md.
 """

@@ -6,14 +6,14 @@ Creates (or reuses, when its pinned spec is unchanged) DIR/NAME, a virtualenv wi
 and prints one line `PEER NAME PYTHON` per peer, or `PEER NAME - REASON` if it could not be made. DIR
 defaults to .nox/peers (gitignored). The benchmark scripts import ensure() and env() from here, so
 `nox -s bench` on a fresh machine builds the same environments. Every peer runs Debian's Chromium
-(/usr/bin/chromium, the browser gptme-trio uses); Playwright's own browser download does not work here:
+(bench.harness.CHROMIUM, the browser gptme-trio launches); Playwright's own browser download does not work here:
 - crawl4ai: no executable-path setting; its bench script wraps Playwright's BrowserType.launch.
 - gptme: GPTME_BROWSER_EXECUTABLE_PATH; `pip install gptme` alone has no browser backend (playwright is
   not a dependency) and no pandoc, so the venv also gets playwright and pypandoc-binary, whose pandoc
   is linked into the venv's bin/ (gptme runs `pandoc` from PATH).
 - shot-scraper: no executable-path option (only --browser and --browser-arg), so the venv gets a
   PLAYWRIGHT_BROWSERS_PATH directory with symlinks named like Playwright's own browser folders
-  (chromium_headless_shell-REV/..., chromium-REV/..., REV from the venv's playwright) -> /usr/bin/chromium.
+  (chromium_headless_shell-REV/..., chromium-REV/..., REV from the venv's playwright) -> CHROMIUM.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def _link_pandoc(venv: Path, python: Path) -> None:
 
 
 def _browsers_dir(venv: Path, python: Path) -> None:
-    """PLAYWRIGHT_BROWSERS_PATH with Playwright's folder names for this venv's playwright -> /usr/bin/chromium."""
+    """PLAYWRIGHT_BROWSERS_PATH with Playwright's folder names for this venv's playwright -> CHROMIUM."""
     manifest = _site_file(python, "playwright", "driver", "package", "browsers.json")
     revisions = {b["name"]: b["revision"] for b in json.loads(manifest.read_text())["browsers"]}
     root = venv / "browsers"

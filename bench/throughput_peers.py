@@ -12,15 +12,15 @@ import json
 import statistics
 from typing import Any
 
-from bench.harness import PASS, med
+from bench.harness import CHROMIUM, PASS, med
 
 C4AI = """
 import asyncio, json, sys, time
 from crawl4ai import AsyncWebCrawler, BrowserConfig, CrawlerRunConfig, CacheMode
 from playwright.async_api import BrowserType
-launch = BrowserType.launch  # crawl4ai has no executable-path setting: inject /usr/bin/chromium here
+launch = BrowserType.launch  # crawl4ai has no executable-path setting: inject the bench's Chromium here
 async def launch_chromium(self, **kw):
-    return await launch(self, **{**kw, "executable_path": "/usr/bin/chromium"})
+    return await launch(self, **{**kw, "executable_path": CHROMIUM_PATH})
 BrowserType.launch = launch_chromium
 urls = open(sys.argv[1]).read().split()
 async def main():
@@ -47,6 +47,7 @@ for url in urls:
         print(f"page-{url.rsplit('=', 1)[1]}-done")
 print(json.dumps({"inner_wall": time.perf_counter() - start, "ok": ok}))
 """
+C4AI = C4AI.replace("CHROMIUM_PATH", repr(CHROMIUM))
 PEERS = {  # name -> (label, script, target ratio ours / theirs)
     "crawl4ai": ("crawl4ai `arun_many`", C4AI, 2.0),
     "gptme": ("gptme `read_url`, one after another", GPTME, 5.0),
@@ -94,11 +95,11 @@ Each round runs, one after another: ours -j 4, crawl4ai, ours -j 1, gptme, ours 
 (A/B/A/B: every peer run sits between two of ours). 1 warm-up run of each tool (on 10 URLs; gptme on 3), then
 {args.runs} measured rounds. Each peer runs in its own bench-only virtualenv (bench.peers: pinned versions
 from PyPI) as one subprocess (whole process tree measured as above; pages/s includes Python and browser
-start-up, like ours), with that venv's bin/ first on PATH, both on /usr/bin/chromium. crawl4ai:
+start-up, like ours), with that venv's bin/ first on PATH, both on the same Chromium (bench.harness.CHROMIUM). crawl4ai:
 `AsyncWebCrawler(BrowserConfig(headless=True, extra_args=["--no-sandbox"]))`, `arun_many(urls,
 CrawlerRunConfig(cache_mode=BYPASS))` (its default dispatcher) over all {args.pages} URLs; it has no executable-path
 setting, so the script wraps Playwright's `BrowserType.launch` to add `executable_path`. gptme:
-`gptme.tools.browser.read_url(url)` per URL with GPTME_BROWSER_EXECUTABLE_PATH=/usr/bin/chromium, over a fixed
+`gptme.tools.browser.read_url(url)` per URL with GPTME_BROWSER_EXECUTABLE_PATH=CHROMIUM, over a fixed
 subset: **the first {args.gptme_pages} URLs** (/page?n=1..{args.gptme_pages}) in every run, because it reads about one
 page a second (all {args.pages} in 6 runs would take 10 minutes); pages/s compares rates, and the start-up it pays
 once is spread over fewer pages, so the last column also divides by its rate without start-up (the harder
