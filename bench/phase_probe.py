@@ -29,7 +29,7 @@ CALLS = {  # module -> class -> methods timed
     "_browser_type": {"BrowserType": ["launch"]},
     "_browser": {"Browser": ["new_context", "new_page", "close"]},
     "_browser_context": {"BrowserContext": ["new_page", "close", "cookies", "clear_cookies", "new_cdp_session"]},
-    "_page": {"Page": ["goto", "content", "title", "close"]},
+    "_page": {"Page": ["goto", "content", "title", "evaluate", "close"]},
 }
 
 
@@ -112,7 +112,7 @@ PHASES = {
     "Chromium launch": ("launch0", "launch1"),
     "new context + tab (+ ours: blocking, request filter)": ("launch1", "goto0"),
     "goto(load)": ("goto0", "goto1"),
-    "content() (+ ours: title())": ("goto1", "read1"),
+    "content() (ours: settle, then the document script)": ("goto1", "read1"),
     "after content: extraction, output (→ first close)": ("read1", "close0"),
     "shutdown: close browser, driver, exit": ("close0", "exit"),
 }
@@ -127,7 +127,7 @@ def summarize(events: list[dict], spawn: float, exit_: float) -> dict[str, float
     def last(prefix: str | tuple[str, ...], key: str = "t1") -> float:
         return max(e[key] for e in events if e["name"].startswith(prefix))
 
-    read1 = last(("Page.content", "Page.title"))
+    read1 = last(("Page.content", "Page.title", "Page.evaluate"))
     closes = [e["t0"] for e in events if e["name"].endswith((".close", "stop_async")) and e["t0"] >= read1]
     t = {
         "spawn": spawn,
