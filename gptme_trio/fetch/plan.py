@@ -172,8 +172,11 @@ async def run_fetch_plan(plan: FetchPlan) -> int:
 
 async def _start(service: BrowserService, plan: FetchPlan, *, overlap: bool) -> None:
     """Start the browser outside any URL's deadline. Meanwhile, the extraction libraries
-    (~150 ms of imports) load: `service.start` reports started once the driver process has been
-    spawned, and the driver boots on the other core while this one imports.
+    (~150 ms of imports) and the block classifier's model (~100 ms: compiled to Python functions)
+    load: `service.start` reports started once the driver process has been spawned, and the driver
+    boots (~0.3 s) on the other core while this one imports. The model is loaded even if every page
+    turns out to be an article (trafilatura's): it costs no wall time here, and ~0.1 s in the first
+    page's extraction otherwise.
 
     A local Chromium gets BROWSER_START_SECONDS (a cold start is no page's fault); connecting to
     a remote one (--browser-endpoint, --cdp-endpoint) is a network call: -t bounds it."""
@@ -183,7 +186,7 @@ async def _start(service: BrowserService, plan: FetchPlan, *, overlap: bool) -> 
         async with trio.open_nursery() as nursery:
             await nursery.start(service.start)
             if overlap:
-                extract.load_libraries()
+                extract.load_libraries(model=True)
     if scope.cancelled_caught:
         if remote:
             raise BrowserCrashed(f"the browser at {printable(remote)} did not answer within {seconds:g} s (-t)")
