@@ -79,6 +79,18 @@ def install(out_path: str, ours: bool) -> None:
                 out.write(json.dumps({"name": f"extract.{_name}", "obj": 0, "t0": t0, "t1": time.time()}) + "\n")
 
         setattr(extract, name, timed_sync)
+    from gptme_trio.core.browser import driver  # ours: fetch spawns the driver itself, before its imports
+
+    spawn = driver.spawn_driver
+
+    def timed_spawn(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        t0 = time.time()
+        try:
+            return spawn(*args, **kwargs)
+        finally:
+            out.write(json.dumps({"name": "spawn_driver", "obj": 0, "t0": t0, "t1": time.time()}) + "\n")
+
+    driver.spawn_driver = timed_spawn
 
 
 def main() -> None:
@@ -121,7 +133,7 @@ PHASES = {
 def summarize(events: list[dict], spawn: float, exit_: float) -> dict[str, float]:
     """Seconds per phase of one single-page run (keys of PHASES)."""
 
-    def first(prefix: str, key: str = "t0") -> float:
+    def first(prefix: str | tuple[str, ...], key: str = "t0") -> float:
         return min(e[key] for e in events if e["name"].startswith(prefix))
 
     def last(prefix: str | tuple[str, ...], key: str = "t1") -> float:
@@ -131,7 +143,7 @@ def summarize(events: list[dict], spawn: float, exit_: float) -> dict[str, float
     closes = [e["t0"] for e in events if e["name"].endswith((".close", "stop_async")) and e["t0"] >= read1]
     t = {
         "spawn": spawn,
-        "driver": first("PipeTransport.connect"),
+        "driver": first(("spawn_driver", "PipeTransport.connect")),  # ours spawns it before Playwright connects
         "launch0": first("BrowserType.launch"),
         "launch1": last("BrowserType.launch"),
         "goto0": first("Page.goto"),

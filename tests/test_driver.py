@@ -15,10 +15,11 @@ import psutil
 import trio
 from playwright._impl import _transport
 
-from gptme_trio.core.browser import BrowserSpec, open_browser
+from gptme_trio.core.browser import BrowserSpec, PageOptions, open_browser
+from gptme_trio.core.browser.driver import spawn_driver
 from gptme_trio.core.browser.locate import browser_spec
 
-from .conftest import descendants
+from .conftest import alive, descendants
 
 
 def driver_process() -> psutil.Process:
@@ -124,3 +125,45 @@ async def test_start_after_an_early_driver_start_reports_started_while_the_drive
             await nursery.start(browser.start)
             assert browser.starts == 0  # not waiting for the boot
         assert browser.starts == 1
+
+
+async def test_a_spawned_driver_is_adopted_by_the_service_and_gone_after_close(chromium, site, tmp_path):
+    """gptme-trio fetch spawns the driver before it imports its pipeline; the browser service then drives
+    Chromium through that process (no second driver), and close() leaves no process."""
+    log, cache = tmp_path / "driver.log", tmp_path / "cache"
+    driver = spawn_driver(log, cache)
+    try:
+        assert [p.pid for p in descendants(os.getpid()) if "run-driver" in p.cmdline()] == [driver.process.pid]
+        node = psutil.Process(driver.process.pid)
+        assert driver_env(node)["NODE_COMPILE_CACHE"] == str(cache)
+        assert Path(os.readlink(f"/proc/{node.pid}/fd/2")) == log and log.stat().st_mode & 0o777 == 0o600
+        async with open_browser(BrowserSpec(executable=chromium), driver) as browser:
+            async with browser.page(PageOptions()) as page:
+                await page.goto(site.url("/normal"), wait_until="load")
+                assert "<article>" in await page.content()
+            assert driver.adopted
+            assert [p.pid for p in descendants(os.getpid()) if "run-driver" in p.cmdline()] == [node.pid]
+            assert node.children()  # Chromium, launched by the spawned driver
+            tree = [node, *node.children(recursive=True)]
+    finally:
+        driver.close()
+    assert driver.process.returncode is not None and alive(tree) == []
+
+
+def test_a_spawned_driver_never_adopted_is_killed_by_close(tmp_path):
+    driver = spawn_driver(None, None)
+    node = psutil.Process(driver.process.pid)
+    driver.close()
+    assert driver.process.returncode is not None and not node.is_running()
+
+
+async def test_a_spawned_driver_that_died_is_replaced_by_a_new_one(chromium):
+    driver = spawn_driver(None, None)
+    driver.process.kill()
+    driver.process.wait()
+    try:
+        async with open_browser(BrowserSpec(executable=chromium), driver) as browser:
+            await browser.start()
+            assert driver_process().pid != driver.process.pid and driver_process().children()  # Chromium
+    finally:
+        driver.close()

@@ -17,7 +17,7 @@ import trio
 
 from gptme_trio.core.reading import read_limited, read_limited_sync
 
-from .conftest import cli_command, cli_env, descendants
+from .conftest import alive, cli_command, cli_env, descendants, wait_for_descendants
 
 ENGINES = ["http", "browser"]
 
@@ -184,3 +184,33 @@ def test_ctrl_c_ends_a_wait_on_a_fifo_within_a_second(tmp_path, where):
     assert took < 1.0, took
     _clean(err)
     assert not descendants(proc.pid)
+
+
+@pytest.mark.serial
+@pytest.mark.parametrize("how", ["SIGINT", "SIGTERM"])
+def test_a_signal_while_input_is_awaited_ends_the_early_driver_too(tmp_path, how):
+    """The browser engine spawns Playwright's driver before it reads -i: a signal then stops both."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    proc = subprocess.Popen(
+        cli_command("fetch", "-q", "-i", str(fifo)),
+        env=cli_env(),
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509 - see the test above
+    )
+    try:
+        tree = wait_for_descendants(proc.pid, lambda tree: len(tree) == 1, 10)  # the driver, waiting with us
+        time.sleep(0.5)  # well into the wait on the FIFO
+        assert proc.poll() is None
+        sent = time.monotonic()
+        proc.send_signal(getattr(signal, how))
+        code = proc.wait(timeout=10)
+        took = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    err = proc.stderr.read().decode() if proc.stderr else ""
+    assert code == {"SIGINT": 130, "SIGTERM": 143}[how], err
+    assert took < 1.0, took
+    _clean(err)
+    assert alive(tree) == []  # stopped and reaped before the exit

@@ -3,17 +3,19 @@ that turns a Trio main function into an exit code (our errors become one line; b
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import re
+import signal
 import sys
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
-from gptme_trio.core.errors import EXIT_USAGE, GptmeTrioError, ReaderGone
+from gptme_trio.core.errors import EXIT_SIGTERM, EXIT_USAGE, GptmeTrioError, ReaderGone
 
 if TYPE_CHECKING:
     from gptme_trio.core.runtime import Interrupts
@@ -152,3 +154,19 @@ def _first_own_error(exc: BaseException) -> GptmeTrioError | None:
             if found is not None:
                 return found
     return None
+
+
+@contextlib.contextmanager
+def sigterm_raises() -> Iterator[None]:
+    """Before the runtime takes the signals (`run`): SIGTERM ends the process with 143 through the
+    blocks around this one (Python's default leaves at once, skipping them), as SIGINT does with
+    KeyboardInterrupt. For a process that already has a child to stop (fetch's early driver)."""
+
+    def terminated(signum: int, frame: object) -> None:
+        raise SystemExit(EXIT_SIGTERM)
+
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -38,6 +38,7 @@ from gptme_trio.fetch.targets import Target, parse_target, read_target_lines
 
 if TYPE_CHECKING:
     from gptme_trio.core.browser import BrowserService  # loads Playwright's side: only a browser run does
+    from gptme_trio.core.browser.driver import SpawnedDriver
 
 BROWSER_START_SECONDS = 60
 INPUT_MAX_BYTES = 100_000_000  # -i: a URL list larger than this is a usage error
@@ -146,7 +147,9 @@ def build_fetch_plan(request: FetchRequest) -> FetchPlan:
     )
 
 
-async def run_fetch_plan(plan: FetchPlan) -> int:
+async def run_fetch_plan(plan: FetchPlan, driver: SpawnedDriver | None = None) -> int:
+    """Fetch every target; the exit code. `driver`: Playwright's driver, spawned by the CLI before
+    it loaded this (the browser service takes it; the CLI closes it after)."""
     with Reporter(len(plan.targets), plan.show_progress) as reporter:
         writer = Writer(plan.targets, plan.fetch.format, plan.destination, reporter, plan.verbose)
         try:
@@ -160,7 +163,7 @@ async def run_fetch_plan(plan: FetchPlan) -> int:
                 from gptme_trio.core.browser import open_browser
                 from gptme_trio.fetch.engines.browser import BrowserEngine
 
-                async with open_browser(plan.browser) as service:
+                async with open_browser(plan.browser, driver) as service:
                     # Start-up is not any URL's fault: keep it out of the per-URL deadlines.
                     await _start(service, plan, overlap=not is_binary(plan.fetch.format))
                     engine = BrowserEngine(service, plan.page, plan.render)

@@ -21,7 +21,7 @@ Modules, each importing only those below it:
     routing.py   RequestGuard: a tab's request filter; GuardedPage, what it needs from the tab
     frames.py    cross-origin frames' documents inlined into their parent's (--frames)
     locate.py    find_browser, browser_spec: which Chromium to launch
-    driver.py    driver_start: the one touch of Playwright's internals (driver stderr, spawn)
+    driver.py    driver_start, spawn_driver, adopt: the one touch of Playwright's internals (the driver)
     options.py   BrowserSpec, PageOptions, Chromium flags
     scripts.py   the JavaScript run in pages: settle tracker, document serialiser, overlay removal
     errors.py    Playwright's errors -> ours

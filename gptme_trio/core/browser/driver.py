@@ -7,13 +7,21 @@ driver process exists (fetch overlaps its own imports with the driver's boot), a
 cache (V8's code for Playwright's ~10 MB of JavaScript, kept on disk: the driver boots ~25% faster
 from the second start on). `driver_start` hooks those two lookups. `tests/test_driver.py` pins them:
 it fails when a Playwright upgrade moves or renames one.
+
+`spawn_driver` starts the driver as a process of ours instead, before any event loop runs, and
+`adopt` hands it to Playwright later: `gptme-trio fetch` spawns it before it imports its pipeline
+and makes its plan (~0.1 s), so that node boots on the other core meanwhile (one-shot fetch
+0.80 -> 0.75 s). Playwright has no public way to take a driver it did not spawn; `adopt` does what
+`async_playwright().start()` does, with a PipeTransport whose pipes are the spawned process's.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
+import subprocess
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -57,23 +65,31 @@ def driver_start(stderr: Path | None, spawned: Callable[[], None], cache: Path |
 
     _hook(_transport, "get_driver_env", _env, "compile cache")
     _hook(_transport, "_get_stderr_fileno", _stderr, "stderr and start signal")
-    if cache is not None:
-        try:
-            cache.mkdir(mode=0o700, parents=True, exist_ok=True)
-        except OSError as exc:
-            _log.debug("no compile cache for the driver (%s)", exc)
-            cache = None
+    cache = _cache_folder(cache)
     with contextlib.ExitStack() as stack:
-        fd = None
-        if stderr is not None:
-            stderr.parent.mkdir(parents=True, exist_ok=True)
-            log = stack.enter_context(open(os.open(stderr, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab"))
-            fd = log.fileno()
+        fd = None if stderr is None else _log_file(stack, stderr)
         token = _START.set(_Start(fd, spawned, cache))
         try:
             yield
         finally:
             _START.reset(token)
+
+
+def _log_file(stack: contextlib.ExitStack, path: Path) -> int:
+    """The driver's log, opened for the driver to append to (closed on our side with `stack`)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return stack.enter_context(open(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab")).fileno()
+
+
+def _cache_folder(cache: Path | None) -> Path | None:
+    """`cache`, made if it is not there; None if it cannot be (no compile cache then)."""
+    if cache is not None:
+        try:
+            cache.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            _log.debug("no compile cache for the driver (%s)", exc)
+            return None
+    return cache
 
 
 def _hook(module: Any, name: str, ours: Callable[[Callable[[], Any], _Start], Any], what: str) -> None:
@@ -102,3 +118,86 @@ def _env(playwrights: Callable[[], dict[str, str]], start: _Start) -> dict[str, 
     if start.cache is not None:
         env.setdefault("NODE_COMPILE_CACHE", str(start.cache))
     return env
+
+
+class SpawnedDriver:
+    """Playwright's node driver, started by `spawn_driver` before anything adopts it. Whoever spawned
+    it calls `close()` once the service that adopted it has stopped (or it was never adopted)."""
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        self.process = process
+        self.adopted = False
+
+    def close(self) -> None:
+        """Kill the driver if it still runs, and reap it. After Playwright's stop it has exited (its
+        stdin closed); never adopted, it has no browser yet: either way there is nothing to wait for."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        for pipe in (self.process.stdin, self.process.stdout):
+            if pipe is not None:
+                pipe.close()
+
+
+def spawn_driver(stderr: Path | None, cache: Path | None) -> SpawnedDriver:
+    """Start Playwright's driver as Playwright would (same program, arguments and environment, its
+    stderr on `stderr` or ours, node's compile cache in `cache`), to be adopted by a browser service."""
+    from playwright._impl import _transport
+    from playwright._impl._driver import compute_driver_executable, get_driver_env
+
+    executable, entrypoint = compute_driver_executable()
+    env = _env(get_driver_env, _Start(None, lambda: None, _cache_folder(cache)))
+    with contextlib.ExitStack() as stack:
+        fd = _transport._get_stderr_fileno() if stderr is None else _log_file(stack, stderr)
+        process = subprocess.Popen(
+            [executable, entrypoint, "run-driver"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=fd, env=env
+        )
+    return SpawnedDriver(process)
+
+
+async def adopt(driver: SpawnedDriver) -> Any:
+    """Playwright (the async API's object) talking to `driver`: what `async_playwright().start()`
+    does, over the spawned process's pipes. Runs on the asyncio loop."""
+    from playwright._impl._connection import Connection
+    from playwright._impl._object_factory import create_remote_object
+    from playwright._impl._transport import PipeTransport
+    from playwright.async_api._generated import Playwright
+
+    class Adopted(PipeTransport):
+        async def connect(self) -> None:
+            self._stopped_future = asyncio.Future()
+            self._proc = await _Pipes.open(driver)  # type: ignore[assignment]  # what PipeTransport uses of one
+            self._output = self._proc.stdin
+
+    driver.adopted = True
+    loop = asyncio.get_running_loop()
+    connection = Connection(None, create_remote_object, Adopted(loop), loop)
+    loop.create_task(connection.run())
+    ready = connection.playwright_future
+    done, _ = await asyncio.wait({connection._transport.on_error_future, ready}, return_when=asyncio.FIRST_COMPLETED)
+    if not ready.done():
+        ready.cancel()
+    playwright = Playwright(next(iter(done)).result())
+    playwright.stop = connection.stop_async  # type: ignore[method-assign]
+    return playwright
+
+
+class _Pipes:
+    """What PipeTransport uses of its asyncio subprocess: stdin, stdout, communicate()."""
+
+    def __init__(self, stdin: asyncio.StreamWriter, stdout: asyncio.StreamReader) -> None:
+        self.stdin, self.stdout = stdin, stdout
+
+    @classmethod
+    async def open(cls, driver: SpawnedDriver) -> _Pipes:
+        loop = asyncio.get_running_loop()
+        assert driver.process.stdin is not None and driver.process.stdout is not None
+        reader = asyncio.StreamReader(limit=32768, loop=loop)  # Playwright's limit
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader, loop=loop), driver.process.stdout)
+        transport, protocol = await loop.connect_write_pipe(
+            lambda: asyncio.streams.FlowControlMixin(loop=loop), driver.process.stdin
+        )
+        return cls(asyncio.StreamWriter(transport, protocol, None, loop), reader)
+
+    async def communicate(self) -> None:
+        """Called when the driver's stdout ended: it is exiting. SpawnedDriver.close reaps it."""

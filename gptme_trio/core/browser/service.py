@@ -22,7 +22,7 @@ import trio
 import trio_asyncio
 from playwright._impl._errors import Error as PlaywrightError  # playwright.async_api.Error, without its ~60 ms import
 
-from gptme_trio.core.browser.driver import driver_start
+from gptme_trio.core.browser.driver import SpawnedDriver, adopt, driver_start
 from gptme_trio.core.browser.errors import first_line, is_driver_gone, map_playwright_error, start_hint
 from gptme_trio.core.browser.options import CHROMIUM_ARGS, BrowserSpec, PageOptions, context_kwargs
 from gptme_trio.core.browser.page import Page
@@ -46,14 +46,16 @@ class _Launch:
 
 
 @asynccontextmanager
-async def open_browser(spec: BrowserSpec) -> AsyncIterator[BrowserService]:
-    """Run the browser service for the duration of the block."""
+async def open_browser(spec: BrowserSpec, driver: SpawnedDriver | None = None) -> AsyncIterator[BrowserService]:
+    """Run the browser service for the duration of the block. `driver`: a driver process already
+    started (driver.spawn_driver), used by the first start-up instead of a new one; its spawner
+    closes it after this block."""
     async with trio_asyncio.open_loop() as loop:
         loop.set_exception_handler(_log_stray_asyncio_error)
         service = None
         try:
             async with trio.open_nursery() as nursery:
-                service = BrowserService(spec, loop, nursery)
+                service = BrowserService(spec, loop, nursery, driver)
                 yield service
                 nursery.cancel_scope.cancel()  # page closers and a start-up in flight clean up after themselves
         finally:
@@ -73,8 +75,11 @@ def _log_stray_asyncio_error(loop: Any, context: dict[str, Any]) -> None:
 class BrowserService:
     """Hands out pages; owns Playwright, Chromium and the page closers."""
 
-    def __init__(self, spec: BrowserSpec, loop: Any, nursery: trio.Nursery) -> None:
+    def __init__(
+        self, spec: BrowserSpec, loop: Any, nursery: trio.Nursery, driver: SpawnedDriver | None = None
+    ) -> None:
         self._spec = spec
+        self._spawned = driver  # a driver started before the service, for its first start-up
         self._loop = loop
         self._nursery = nursery
         self._playwright: Any = None
@@ -238,11 +243,12 @@ class BrowserService:
         await self._ensure_browser(launch)
 
     async def start_driver(self) -> None:
-        """Start Playwright's driver now, not Chromium, and return once its process exists.
+        """Start Playwright's driver now, not Chromium, and return once its process exists (the one
+        given to open_browser, if any: Playwright then connects to it).
 
         Chromium still starts on first use; that use then finds the driver running (booting node takes
-        ~0.3-0.6 s, in another process, while the caller goes on: the MCP server imports its SDK and
-        answers the handshake meanwhile). A driver that fails to start here is started again by it.
+        ~0.25-0.6 s, in another process, while the caller goes on). A driver that fails to start here
+        is started again by it.
         """
         if self._playwright is None and self._launch is None and self._early is None:
             self._early = _Launch()
@@ -334,6 +340,11 @@ class BrowserService:
         # (and open_loop() would wait for it forever). It is local and quick: shield it.
         from playwright.async_api import async_playwright  # here, not at chat's start-up (~60 ms)
 
+        if (driver := self._spawned) is not None and not driver.adopted:  # booting (or booted) already
+            spawned()
+            with trio.CancelScope(shield=True):
+                self._playwright = await self.run_aio(adopt, driver)
+            return
         with trio.CancelScope(shield=True), driver_start(self._spec.driver_log, spawned, self._spec.driver_cache):
             self._playwright = await self.run_aio(async_playwright().start)
 
