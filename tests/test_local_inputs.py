@@ -11,6 +11,8 @@ import stat
 import subprocess
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 import trio
@@ -155,12 +157,9 @@ def test_the_bounded_readers_count_exactly(tmp_path):
         trio.run(read, 30)
 
 
-@pytest.mark.serial
-@pytest.mark.parametrize("where", ["target", "input"])
-def test_ctrl_c_ends_a_wait_on_a_fifo_within_a_second(tmp_path, where):
-    fifo = tmp_path / "fifo"
-    os.mkfifo(fifo)
-    args = ("--engine", "http", str(fifo)) if where == "target" else ("--engine", "http", "-i", str(fifo))
+def _interrupted(args: tuple[str, ...], signum: int, waiting: Callable[[subprocess.Popen], Any]) -> tuple[Any, ...]:
+    """`fetch -q ARGS`, sent `signum` once `waiting(proc)` has returned (the process then waits on a
+    FIFO): its exit code, the seconds from the signal to the exit, its stderr, and what waiting() gave."""
     proc = subprocess.Popen(
         cli_command("fetch", "-q", *args),
         env=cli_env(),
@@ -170,20 +169,35 @@ def test_ctrl_c_ends_a_wait_on_a_fifo_within_a_second(tmp_path, where):
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509 - one thread here
     )
     try:
-        time.sleep(2)  # well into the wait (start-up included)
+        seen = waiting(proc)
         assert proc.poll() is None
         sent = time.monotonic()
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
         code = proc.wait(timeout=10)
         took = time.monotonic() - sent
     finally:
         if proc.poll() is None:
             proc.kill()
     err = proc.stderr.read().decode() if proc.stderr else ""
+    _clean(err)
+    return code, took, err, seen
+
+
+@pytest.mark.serial
+@pytest.mark.parametrize("where", ["target", "input"])
+def test_ctrl_c_ends_a_wait_on_a_fifo_within_a_second(tmp_path, where):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    args = ("--engine", "http", str(fifo)) if where == "target" else ("--engine", "http", "-i", str(fifo))
+
+    def waiting(proc: subprocess.Popen) -> int:
+        time.sleep(2)  # well into the wait (start-up included)
+        return proc.pid
+
+    code, took, err, pid = _interrupted(args, signal.SIGINT, waiting)
     assert code == 130, err
     assert took < 1.0, took
-    _clean(err)
-    assert not descendants(proc.pid)
+    assert not descendants(pid)
 
 
 @pytest.mark.serial
@@ -192,25 +206,13 @@ def test_a_signal_while_input_is_awaited_ends_the_early_driver_too(tmp_path, how
     """The browser engine spawns Playwright's driver before it reads -i: a signal then stops both."""
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
-    proc = subprocess.Popen(
-        cli_command("fetch", "-q", "-i", str(fifo)),
-        env=cli_env(),
-        stderr=subprocess.PIPE,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509 - see the test above
-    )
-    try:
+
+    def waiting(proc: subprocess.Popen) -> list:
         tree = wait_for_descendants(proc.pid, lambda tree: len(tree) == 1, 10)  # the driver, waiting with us
         time.sleep(0.5)  # well into the wait on the FIFO
-        assert proc.poll() is None
-        sent = time.monotonic()
-        proc.send_signal(getattr(signal, how))
-        code = proc.wait(timeout=10)
-        took = time.monotonic() - sent
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    err = proc.stderr.read().decode() if proc.stderr else ""
+        return tree
+
+    code, took, err, tree = _interrupted(("-i", str(fifo)), getattr(signal, how), waiting)
     assert code == {"SIGINT": 130, "SIGTERM": 143}[how], err
     assert took < 1.0, took
-    _clean(err)
     assert alive(tree) == []  # stopped and reaped before the exit
