@@ -114,9 +114,13 @@ def _stderr(playwrights: Callable[[], int | None], start: _Start) -> int | None:
 
 
 def _env(playwrights: Callable[[], dict[str, str]], start: _Start) -> dict[str, str]:
-    env = playwrights()
-    if start.cache is not None:
-        env.setdefault("NODE_COMPILE_CACHE", str(start.cache))
+    return _with_cache(playwrights(), start.cache)
+
+
+def _with_cache(env: dict[str, str], cache: Path | None) -> dict[str, str]:
+    """The driver's environment with node's compile cache in `cache` (a user's own setting wins)."""
+    if cache is not None:
+        env.setdefault("NODE_COMPILE_CACHE", str(cache))
     return env
 
 
@@ -146,7 +150,7 @@ def spawn_driver(stderr: Path | None, cache: Path | None) -> SpawnedDriver:
     from playwright._impl._driver import compute_driver_executable, get_driver_env
 
     executable, entrypoint = compute_driver_executable()
-    env = _env(get_driver_env, _Start(None, lambda: None, _cache_folder(cache)))
+    env = _with_cache(get_driver_env(), _cache_folder(cache))
     with contextlib.ExitStack() as stack:
         fd = _transport._get_stderr_fileno() if stderr is None else _log_file(stack, stderr)
         process = subprocess.Popen(
