@@ -11,12 +11,15 @@ import json
 import time
 
 import pytest
+from playwright._impl._errors import Error as PlaywrightError
 
 from gptme_trio.core.browser import PageOptions, scripts
+from gptme_trio.core.errors import PageError
 from gptme_trio.core.policy import UrlPolicy
 from gptme_trio.fetch.targets import Target
 from gptme_trio.tools.web import WebTools
 
+from .support.pages import ARTICLE_TEXT
 from .support.reading_pages import CONSENT_TEXT
 
 TIMER_TEXT = "Written by a timer four hundred and fifty milliseconds after load."
@@ -92,6 +95,57 @@ async def test_settle_without_a_frame_wait_still_sees_work_queued_for_the_next_f
     async with browser.tabs(PageOptions(block_media=True)).page() as page:
         await page.goto(site.url("/normal"))
         assert await page.evaluate(script) == ["quiet", True]
+
+
+# A page evaluated before its first frame (the tracker has not seen one: framed is -Infinity) that has
+# changed nothing and queued nothing since DOMContentLoaded; SETTLE's own frame request never answers.
+BEFORE_ITS_FIRST_FRAME = """async () => {
+  const s = window.__gptmeTrioQuiet, asked = [];
+  s.framed = -Infinity;
+  s.requestAnimationFrame = () => asked.push('frame');
+  if (QUEUED) s.queued = performance.now();
+  const ended = await (SETTLE)([3000, 100]);
+  return [ended, asked];
+}"""
+
+
+@pytest.mark.parametrize("queued", [False, True], ids=["static", "queued"])
+async def test_a_static_page_settles_without_waiting_for_a_frame(browser, site, queued):
+    """Nothing changed or queued since DOMContentLoaded: SETTLE asks for no frame, even when none has run
+    yet (it used to wait for one: ~3 ms a read, up to 16). A page that queued work still waits for one
+    (here it never comes: the 50 ms fallback ends the wait)."""
+    script = BEFORE_ITS_FIRST_FRAME.replace("SETTLE", scripts.SETTLE).replace("QUEUED", str(queued).lower())
+    async with browser.tabs(PageOptions(block_media=True)).page() as page:
+        await page.goto(site.url("/normal"))
+        assert await page.evaluate(script) == ["quiet", ["frame"] if queued else []]
+
+
+async def test_a_page_that_breaks_our_script_fails_that_read_with_what_it_threw(browser, site):
+    """Our scripts run in the page's world: a page can break what they call. The read fails with what
+    was thrown (an Error's first line, or a thrown value), as PageError; the tab reads the next page."""
+    async with browser.tabs(PageOptions(block_media=True)).page() as page:
+        for thrown, said in [("new TypeError('broken by the page')", "TypeError: broken by the page"),
+                             ("'plain words'", 'Uncaught "plain words"')]:  # fmt: skip
+            await page.goto(site.url("/normal"))
+            await page.evaluate(f"void (window.getComputedStyle = () => {{ throw {thrown}; }})")
+            with pytest.raises(PageError, match=said):
+                await page.document()
+        await page.goto(site.url("/normal"))
+        assert ARTICLE_TEXT in await page.document()
+
+
+async def test_without_a_cdp_session_reads_go_through_playwright(browser, site):
+    """A browser that refuses a CDP session (a remote one may): settling and reading the document go
+    through Playwright's Page.evaluate instead, with the same result."""
+
+    async def refused(*_):
+        raise PlaywrightError("Target.attachToTarget: Not allowed")
+
+    async with browser.tabs(PageOptions(block_media=False)).page() as page:
+        page.context.new_cdp_session = refused
+        await page.goto(site.url("/normal"))
+        assert await page.settle(3) == "quiet"
+        assert ARTICLE_TEXT in await page.document()
 
 
 def test_a_page_that_never_goes_quiet_returns_its_content_within_its_deadline(cli, site):

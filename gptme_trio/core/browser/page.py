@@ -12,7 +12,7 @@ from urllib.parse import urldefrag
 import trio
 
 import gptme_trio.core.browser.scripts as scripts
-from gptme_trio.core.browser import jsvalue
+from gptme_trio.core.browser import devtools, jsvalue
 from gptme_trio.core.browser.errors import net_error
 from gptme_trio.core.browser.frames import inline_frames
 from gptme_trio.core.browser.options import BLOCKED_URL_PATTERNS, Navigation
@@ -29,7 +29,7 @@ _NAVIGATION_COMMIT_SECONDS = 2  # content() waits this long for a navigation in 
 _MAX_REDIRECTS = 20  # as Chromium
 _CRASH_PROBE_SECONDS = 1  # a navigation aborted for no reason we know: is the renderer still there?
 # Playwright's words for a read that a navigation of the page interrupted.
-_NAVIGATED = ("is navigating", "Execution context was destroyed")
+_NAVIGATED = ("is navigating", "Execution context was destroyed", "Inspected target navigated or closed")
 
 
 class PageHost(Protocol):
@@ -76,6 +76,7 @@ class Page:
         self._redirect_hop: str | None = None  # where the request filter found goto()'s document redirecting
         self._document_failure = ""  # why the document of the navigation in flight failed after it committed
         self._cdp: Any = None  # the tab's CDP session (Playwright's CDPSession), made on first need
+        self._cdp_refused = False  # the browser refused it (a remote one may): Playwright's API instead
         raw.on("console", lambda m: self._note(m.type, m.text))
         raw.on("pageerror", lambda e: self._note("pageerror", str(e)))
         raw.on("crash", self._on_crash)
@@ -242,7 +243,7 @@ class Page:
         same-origin frames inlined and marked; with `frames`, cross-origin frames too; with
         `overlays`, consent banners, modals and viewport-covering overlays removed from the page first."""
         options = {"frames": frames, "overlays": overlays, "part": "document"}
-        html: str = await self._reading(lambda: self._call(self._raw.evaluate, scripts.DOCUMENT, options))
+        html: str = await self._reading(lambda: self._script(scripts.DOCUMENT, options))
         if frames and scripts.FRAME_MARK in html:
             html = await inline_frames(self._call, self._raw.main_frame, html, {**options, "part": "frame"})
         return html
@@ -269,12 +270,24 @@ class Page:
         if cap <= 0:
             return "off"
         try:
-            ended = await self._call(self._raw.evaluate, scripts.SETTLE, [cap * 1000, scripts.QUIET_MS])
+            ended = await self._script(scripts.SETTLE, [cap * 1000, scripts.QUIET_MS])
         except PageError as exc:
             if any(words in str(exc) for words in _NAVIGATED):
                 return "navigated"  # the read that follows waits for the next document
             raise
         return str(ended)
+
+    async def _script(self, script: str, arg: Any) -> Any:
+        """One of our scripts, through the tab's CDP session (devtools.py: faster than Page.evaluate);
+        through Page.evaluate where CDP is refused (a remote browser may)."""
+        if self._cdp is None and not self._cdp_refused:
+            try:
+                self._cdp = await self._call(devtools.open_session, self._context, self._raw)
+            except PageError:
+                self._cdp_refused = True
+        if self._cdp is None:
+            return await self._call(self._raw.evaluate, script, arg)
+        return await self._call(devtools.evaluate, self._cdp, script, arg)
 
     async def title(self) -> str:
         return await self._call(self._raw.title)
@@ -319,9 +332,8 @@ class Page:
         filter on every request (`proxied`: behind the policy proxy). Independent steps, sent at once."""
 
         async def block() -> None:
-            self._cdp = cdp = await self._context.new_cdp_session(self._raw)
-            await cdp.send("Network.enable")
-            await cdp.send("Network.setBlockedURLs", {"urls": list(BLOCKED_URL_PATTERNS)})
+            self._cdp = await devtools.open_session(self._context, self._raw)
+            await devtools.block_urls(self._cdp, BLOCKED_URL_PATTERNS)
 
         async def steps() -> None:  # every step ends before the first failure is raised
             done = await asyncio.gather(*(step() for step in parts), return_exceptions=True)
@@ -342,17 +354,9 @@ class Page:
         browser may): about:blank, then a script. Returns the seconds until stopped and until answered."""
 
         async def stop_and_ping() -> tuple[float, float, Any]:
-            started = time.perf_counter()
             if self._cdp is None:
-                self._cdp = await self._context.new_cdp_session(self._raw)
-
-            async def stop() -> float:
-                await self._cdp.send("Page.stopLoading")
-                return time.perf_counter() - started
-
-            ping = self._cdp.send("Runtime.evaluate", {"expression": "1", "returnByValue": True})
-            stopped, answer = await asyncio.gather(stop(), ping)
-            return stopped, time.perf_counter() - started, answer.get("result", {}).get("value")
+                self._cdp = await devtools.open_session(self._context, self._raw)
+            return await devtools.stop_and_ping(self._cdp)
 
         try:
             stopped, answered, value = await self._call(stop_and_ping)

@@ -6,9 +6,9 @@
                     changed, when it last queued work for its next frame or task, and when a frame
                     last ran, in window.__gptmeTrioQuiet
     SETTLE          evaluate([cap_ms, quiet_ms]): a promise that resolves, after one frame (none
-                    when a frame ran since the page last changed or queued such work: a static
-                    page is quiet at once), once nothing is pending and the DOM has not changed
-                    for quiet_ms, or at cap_ms
+                    when a frame ran since the page last changed or queued such work, or it did
+                    neither since DOMContentLoaded: a static page is quiet at once), once nothing
+                    is pending and the DOM has not changed for quiet_ms, or at cap_ms
     DOCUMENT        evaluate({frames, overlays, part}): the document as HTML, with open shadow roots
                     (nested too) rendered in place (slots filled as the browser shows them),
                     same-origin frames inlined and marked, cross-origin ones as placeholders
@@ -159,10 +159,12 @@ SETTLE = r"""
   // First one frame (or 50 ms, for a page that renders no frames): work the page queued for its
   // next frame or task (requestAnimationFrame, MessageChannel) has then run, or shows as pending.
   // No wait when a frame has run since the page last changed or queued such work (the tracker's
-  // framed): after one task turn, a page that is done (most, at load) is quiet at once.
+  // framed), nor when it has done neither since DOMContentLoaded (a static page, read before its first
+  // frame): after one task turn, a page that is done (most, at load) is quiet at once.
   let started = false;
   const begin = () => { if (!started) { started = true; s.wake = check; check(); } };
-  const framed = s.framed > -Infinity && s.framed >= Math.max(s.last, s.queued);
+  const still = s.last === -Infinity && s.queued === -Infinity;
+  const framed = still || (s.framed > -Infinity && s.framed >= Math.max(s.last, s.queued));
   if (framed) { s.setTimeout.call(window, begin, 0); return; }
   (s.requestAnimationFrame || requestAnimationFrame).call(window, () => s.setTimeout.call(window, begin, 0));
   s.setTimeout.call(window, begin, 50);
