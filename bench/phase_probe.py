@@ -30,6 +30,7 @@ CALLS = {  # module -> class -> methods timed
     "_browser": {"Browser": ["new_context", "new_page", "close"]},
     "_browser_context": {"BrowserContext": ["new_page", "close", "cookies", "clear_cookies", "new_cdp_session"]},
     "_page": {"Page": ["goto", "content", "title", "evaluate", "close"]},
+    "_cdp_session": {"CDPSession": ["send"]},  # ours runs its page scripts through a CDP session (Runtime.evaluate)
 }
 
 
@@ -130,6 +131,9 @@ PHASES = {
 }
 
 
+READS = ("Page.content", "Page.title", "Page.evaluate", "CDPSession.send")  # the calls that read the page
+
+
 def summarize(events: list[dict], spawn: float, exit_: float) -> dict[str, float]:
     """Seconds per phase of one single-page run (keys of PHASES)."""
 
@@ -139,7 +143,7 @@ def summarize(events: list[dict], spawn: float, exit_: float) -> dict[str, float
     def last(prefix: str | tuple[str, ...], key: str = "t1") -> float:
         return max(e[key] for e in events if e["name"].startswith(prefix))
 
-    read1 = last(("Page.content", "Page.title", "Page.evaluate"))
+    read1 = last(READS)
     closes = [e["t0"] for e in events if e["name"].endswith((".close", "stop_async")) and e["t0"] >= read1]
     t = {
         "spawn": spawn,

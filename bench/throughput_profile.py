@@ -27,6 +27,7 @@ CALLS = {  # row -> call names (prefixes) in the probe's timeline
     "goto(load): request, 50 ms server delay, CSS, parse, load event": ("Page.goto",),
     "settle, then the document script (evaluate: the DOM serialised, overlays out, shadow roots in)": (
         "Page.evaluate",
+        "CDPSession.send",
     ),
     "tab reuse reset: clear_cookies() round trip": ("BrowserContext.cookies", "BrowserContext.clear_cookies"),
     "new context / new tab (first use of a tab; a new one per 50 uses)": (
@@ -67,7 +68,7 @@ def profile(b: Bench, pages: int, jobs: int = 4) -> tuple[str, dict[str, Any]]:
     wall = r["wall"]
     entry = min(e["t0"] for e in events)  # the probe's entry: Python's own start-up is before the timeline
     first = min(e["t0"] for e in events if e["name"] == "Page.goto")
-    read1 = max(e["t1"] for e in events if e["name"] in ("Page.content", "Page.title", "Page.evaluate"))
+    read1 = max(e["t1"] for e in events if e["name"] in pp.READS)
     fetching, calls = read1 - first, pp.pages(events)
     rows, shares = [], {}
     for label, names in CALLS.items():
