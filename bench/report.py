@@ -30,6 +30,7 @@ PARTS = [  # (file, what it covers)
     ("eof.md", "issue 14: Ctrl-D -> chat ended, at the prompt, while the model thinks, while a reply streams"),
     ("mcp.md", "issue 17: gptme-trio mcp vs @playwright/mcp: reads/s, cancel -> tab free, RSS, hung pages"),
     ("mcp_phases.md", "issue 17: gptme-trio mcp, where a read's time goes: the first read and a warm one, by phase"),
+    ("mcp_cpu.md", "issue 17: the CPU of a warm MCP read, by process, ours and @playwright/mcp"),
     ("nav_cost.md", "issue 17: what the URL policy costs a warm goto: request filter, policy proxy, both, neither"),
     ("resume.md", "issue 16: chat --list and the -r picker with 0/100/1,000 saved conversations (CPU)"),
     (
