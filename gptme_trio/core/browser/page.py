@@ -279,15 +279,19 @@ class Page:
 
     async def _script(self, script: str, arg: Any) -> Any:
         """One of our scripts, through the tab's CDP session (devtools.py: faster than Page.evaluate);
-        through Page.evaluate where CDP is refused (a remote browser may)."""
+        through Page.evaluate where there is none."""
+        if (cdp := await self._session()) is None:
+            return await self._call(self._raw.evaluate, script, arg)
+        return await self._call(devtools.evaluate, cdp, script, arg)
+
+    async def _session(self) -> Any:
+        """The tab's CDP session, made on first need; None where the browser refuses one (a remote one may)."""
         if self._cdp is None and not self._cdp_refused:
             try:
                 self._cdp = await self._call(devtools.open_session, self._context, self._raw)
             except PageError:
                 self._cdp_refused = True
-        if self._cdp is None:
-            return await self._call(self._raw.evaluate, script, arg)
-        return await self._call(devtools.evaluate, self._cdp, script, arg)
+        return self._cdp
 
     async def title(self) -> str:
         return await self._call(self._raw.title)
@@ -351,16 +355,15 @@ class Page:
         the renderer answer a script (one wedged by JavaScript never does: the caller bounds this), in one
         round trip on the tab's CDP session (Page.stopLoading, Runtime.evaluate; run in order). The tab
         keeps its last document; that use's request checks are dropped. Where CDP is refused (a remote
-        browser may): about:blank, then a script. Returns the seconds until stopped and until answered."""
-
-        async def stop_and_ping() -> tuple[float, float, Any]:
-            if self._cdp is None:
-                self._cdp = await devtools.open_session(self._context, self._raw)
-            return await devtools.stop_and_ping(self._cdp)
-
+        browser may), or where it fails: about:blank, then a script. Returns the seconds until stopped and
+        until answered."""
+        cdp = await self._session()
         try:
-            stopped, answered, value = await self._call(stop_and_ping)
+            if cdp is not None:
+                stopped, answered, value = await self._call(devtools.stop_and_ping, cdp)
         except PageError:
+            cdp = None
+        if cdp is None:
             started = time.perf_counter()
             await self._call(self._raw.goto, "about:blank")
             stopped = time.perf_counter() - started
