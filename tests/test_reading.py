@@ -19,6 +19,7 @@ from gptme_trio.core.policy import UrlPolicy
 from gptme_trio.fetch.targets import Target
 from gptme_trio.tools.web import WebTools
 
+from .conftest import until
 from .support.pages import ARTICLE_TEXT
 from .support.reading_pages import CONSENT_TEXT
 
@@ -132,6 +133,19 @@ async def test_a_page_that_breaks_our_script_fails_that_read_with_what_it_threw(
                 await page.document()
         await page.goto(site.url("/normal"))
         assert ARTICLE_TEXT in await page.document()
+
+
+async def test_a_page_that_moves_on_by_itself_is_read_once_its_next_document_has_loaded(browser, site):
+    """A page that goes elsewhere by script after its load, to a document whose heading comes at once and
+    the rest 800 ms later: read after that document committed, the read waits for its load and has all of
+    it (it used to be what had arrived so far: an empty body)."""
+    async with browser.tabs(PageOptions(block_media=True)).page() as page:
+        await page.goto(site.url("/reading/moves-on?ms=800"))
+        await until(lambda: "/reading/slow-body" in page.url)  # committed: the rest is 800 ms away
+        started = time.monotonic()
+        html = await page.document()
+        assert "Slow body page" in html and ARTICLE in html
+        assert time.monotonic() - started > 0.3  # it waited: the test would pass on a read that came too late
 
 
 async def test_without_a_cdp_session_reads_go_through_playwright(browser, site):

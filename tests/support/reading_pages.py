@@ -12,6 +12,8 @@
                          (aria-modal, a backdrop, the page made aria-hidden and unscrollable)
 /reading/consent         a short page under a consent dialog of a framework nobody lists
 /reading/app-shell       a whole article inside a fixed, viewport-sized container (must be kept)
+/reading/moves-on?ms=N   a page that goes to /reading/slow-body?ms=N by script, right after its load
+/reading/slow-body?ms=N  its heading at once, the rest of its article N ms later
 """
 
 from __future__ import annotations
@@ -140,6 +142,19 @@ def frames_page(other: str) -> bytes:
     )
 
 
+def _slow_body(handler: Any, ms: int) -> None:
+    """A document that commits (its headers and heading sent) well before the rest of it arrives."""
+    head, rest = _page("Slow body page", _article("Slow body page")).split(b"<article>")
+    handler.send_response(200)
+    handler.send_header("Content-Type", "text/html; charset=utf-8")
+    handler.end_headers()
+    handler.wfile.write(head)
+    handler.wfile.flush()
+    time.sleep(ms / 1000)
+    handler.wfile.write(b"<article>" + rest)
+    handler.close_connection = True
+
+
 def handle(handler: Any, path: str, query: dict[str, list[str]]) -> None:
     """Answer one /reading/ request on `handler` (pages.Handler)."""
     pages = {
@@ -157,6 +172,12 @@ def handle(handler: Any, path: str, query: dict[str, list[str]]) -> None:
         handler.send(200, pages[path])
     elif path == "/reading/frames":
         handler.send(200, frames_page(query.get("other", [""])[0]))
+    elif path == "/reading/moves-on":
+        to = f"/reading/slow-body?ms={int(query.get('ms', ['0'])[0])}"
+        script = f"<script>addEventListener('load', () => setTimeout(() => {{ location.href = '{to}' }}, 0))</script>"
+        handler.send(200, _page("Moving page", "<p>A page that moves on.</p>" + script))
+    elif path == "/reading/slow-body":
+        _slow_body(handler, int(query.get("ms", ["0"])[0]))
     elif path == "/reading/data":
         time.sleep(int(query.get("ms", ["0"])[0]) / 1000)
         text = "Fetched text, answered by the server eight hundred milliseconds after load."

@@ -68,6 +68,8 @@ class Page:
         self._refused_navigation: tuple[str, str] | None = None  # (url, why): the filter's last refused navigation
         self._guard: RequestGuard | None = None  # the request filter, when there is one
         self._committed = trio.Event()  # set when the main frame commits a navigation
+        self._loaded_state = "load"  # what goto() waited for: a read waits for it in a document the page went to
+        self._moved = False  # the page went to another document (or URL) by itself since goto() or the last read
         self._stale = False  # reused, and still showing the last use's document: its events are not ours
         self._crashed = False  # its renderer process died: the tab is of no more use
         self._calls: set[trio.CancelScope] = set()  # calls in flight: a crash ends them
@@ -109,6 +111,7 @@ class Page:
         if frame is self._raw.main_frame:
             self._stale = False
             self._committed.set()
+            self._moved = not self._in_goto
 
     async def _call(self, fn: Callable[..., Awaitable[T]], *args: Any, url: str = "", **kwargs: Any) -> T:
         """`fn` on the loop, its failures mapped; a crash of the page's renderer ends it at once."""
@@ -168,7 +171,7 @@ class Page:
         if self.uses > 1 and "#" in url and urldefrag(url)[0] == urldefrag(self._raw.url)[0]:
             # Only the fragment differs from the tab's last page: that would not load anything.
             await self._call(self._raw.goto, "about:blank", url=url)
-        target, hops = url, 0
+        target, hops, self._loaded_state = url, 0, wait_until
         while True:  # the request filter turns each redirect hop into a navigation of ours (routing.py)
             self._forget_navigation()
             with trio.CancelScope() as self._navigation:
@@ -203,6 +206,7 @@ class Page:
     def _forget_navigation(self) -> None:
         """Before each navigation of goto(): what the guard and the events report is about the next."""
         self._refused_navigation, self._redirect_hop, self._document_failure = None, None, ""
+        self._moved = False
         if self._guard is not None:
             self._guard.next_goto()
 
@@ -249,18 +253,25 @@ class Page:
         return html
 
     async def _reading(self, read: Callable[[], Awaitable[T]]) -> T:
-        """`read()`; a page that navigates by script while it is read is read again once its next
-        document has loaded (twice at most: a page that never stops navigating fails)."""
+        """`read()`. A page that went to another document by itself (a script, a refresh) is read once
+        that document is as loaded as goto() waited for (by default, its load event): a document that has
+        just committed may have nothing in it yet. One that goes elsewhere while it is read is read again
+        so (three reads at most: then the third is what it is, and a page that never stops navigating fails)."""
         for attempt in range(3):
-            self._committed = committed = trio.Event()
+            if self._moved and self._loaded_state != "commit":
+                await self.wait_for_load_state(self._loaded_state)  # at once when it has (or the URL alone changed)
+            self._committed, self._moved = (committed := trio.Event()), False
             try:
-                return await read()
+                result = await read()
             except PageError as exc:
                 if attempt == 2 or not any(words in str(exc) for words in _NAVIGATED):
                     raise
-            with trio.move_on_after(_NAVIGATION_COMMIT_SECONDS):  # it may have committed already
-                await committed.wait()
-            await self.wait_for_load_state("load")
+                with trio.move_on_after(_NAVIGATION_COMMIT_SECONDS):  # it may have committed already
+                    await committed.wait()
+                self._moved = True
+                continue
+            if not self._moved or attempt == 2:
+                return result
         raise AssertionError("unreachable")
 
     async def settle(self, cap: float) -> str:
