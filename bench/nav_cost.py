@@ -51,8 +51,8 @@ async def bench(base: str, tmp: str, n: int) -> dict[str, dict[str, list[float]]
         for i, order in rounds(list(variants), n, warmup=2, reverse=True):
             for name in order:
                 async with tabs[name].page() as page:
-                    if name == before and page._guard is not None:
-                        page._guard._proxied = False  # as before: every document fetched by the filter
+                    if name == before and page._nav.guard is not None:
+                        page._nav.guard._proxied = False  # as before: every document fetched by the filter
                     t0 = time.perf_counter()
                     await page.goto(f"{base}/normal?page={i}-{len(name)}")
                     t1 = time.perf_counter()

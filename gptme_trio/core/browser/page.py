@@ -7,14 +7,13 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
-from urllib.parse import urldefrag
 
 import trio
 
 import gptme_trio.core.browser.scripts as scripts
 from gptme_trio.core.browser import devtools, jsvalue
-from gptme_trio.core.browser.errors import net_error
 from gptme_trio.core.browser.frames import inline_frames
+from gptme_trio.core.browser.navigation import NAVIGATED, Navigator
 from gptme_trio.core.browser.options import BLOCKED_URL_PATTERNS, Navigation
 from gptme_trio.core.browser.routing import RequestGuard
 from gptme_trio.core.errors import BrowserCrashed, NavigationError, PageError
@@ -25,11 +24,7 @@ if TYPE_CHECKING:  # playwright.async_api costs ~60 ms to import: loaded when th
 
 T = TypeVar("T")
 Filter = Callable[[str], Awaitable[str | None]]  # the request filter: None lets a URL through, else why not
-_NAVIGATION_COMMIT_SECONDS = 2  # content() waits this long for a navigation in progress to commit
-_MAX_REDIRECTS = 20  # as Chromium
 _CRASH_PROBE_SECONDS = 1  # a navigation aborted for no reason we know: is the renderer still there?
-# Playwright's words for a read that a navigation of the page interrupted.
-_NAVIGATED = ("is navigating", "Execution context was destroyed", "Inspected target navigated or closed")
 
 
 class PageHost(Protocol):
@@ -65,18 +60,10 @@ class Page:
         self.uses = 0
         self.console: list[dict[str, str]] = []
         self.refused: list[str] = []  # requests the page made that the request filter refused
-        self._refused_navigation: tuple[str, str] | None = None  # (url, why): the filter's last refused navigation
-        self._guard: RequestGuard | None = None  # the request filter, when there is one
-        self._committed = trio.Event()  # set when the main frame commits a navigation
-        self._loaded_state = "load"  # what goto() waited for: a read waits for it in a document the page went to
-        self._moved = False  # the page went to another document (or URL) by itself since goto() or the last read
+        self._nav = Navigator(raw, self._call, self._has_crashed)
         self._stale = False  # reused, and still showing the last use's document: its events are not ours
         self._crashed = False  # its renderer process died: the tab is of no more use
         self._calls: set[trio.CancelScope] = set()  # calls in flight: a crash ends them
-        self._navigation: trio.CancelScope | None = None  # around goto(), while it runs
-        self._in_goto = False  # a main-frame navigation now is goto()'s
-        self._redirect_hop: str | None = None  # where the request filter found goto()'s document redirecting
-        self._document_failure = ""  # why the document of the navigation in flight failed after it committed
         self._cdp: Any = None  # the tab's CDP session (Playwright's CDPSession), made on first need
         self._cdp_refused = False  # the browser refused it (a remote one may): Playwright's API instead
         raw.on("console", lambda m: self._note(m.type, m.text))
@@ -96,22 +83,12 @@ class Page:
             scope.cancel()
 
     def _on_request_failed(self, request: Any) -> None:
-        # A document cut off after its headers (Content-Length not reached, a broken chunked body) has
-        # committed: Chromium never fires its load event, and goto() would wait for its deadline. End it now.
-        failure = request.failure or ""
-        if self._guard is not None and self._in_goto and request.is_navigation_request():
-            self._guard.note_failed(request, failure)
-        if self._navigation is None or "net::ERR_" not in failure or "ERR_ABORTED" in failure:
-            return
-        if request.is_navigation_request() and request.frame is self._raw.main_frame:
-            self._document_failure = failure
-            self._navigation.cancel()
+        self._nav.document_failed(request, request.failure or "")
 
     def _on_navigated(self, frame: Any) -> None:
         if frame is self._raw.main_frame:
             self._stale = False
-            self._committed.set()
-            self._moved = not self._in_goto
+            self._nav.committed()
 
     async def _call(self, fn: Callable[..., Awaitable[T]], *args: Any, url: str = "", **kwargs: Any) -> T:
         """`fn` on the loop, its failures mapped; a crash of the page's renderer ends it at once."""
@@ -148,8 +125,8 @@ class Page:
 
     def stop_routing(self) -> None:
         """Cancel request checks in flight (a document fetch that never answers would outlive the tab)."""
-        if self._guard is not None:
-            self._guard.stop()
+        if self._nav.guard is not None:
+            self._nav.guard.stop()
 
     # What the request guard reports (routing.GuardedPage).
 
@@ -158,61 +135,17 @@ class Page:
             self.refused.append(f"{url} ({reason})")
 
     def note_refused_navigation(self, shown_at: str, why: str) -> None:
-        self._refused_navigation = (shown_at, why)
+        self._nav.refused_navigation(shown_at, why)
 
     @property
     def in_goto(self) -> bool:
-        return self._in_goto
+        return self._nav.in_goto
 
     def redirect_goto(self, hop: str) -> None:
-        self._redirect_hop = hop
+        self._nav.redirect_goto(hop)
 
     async def goto(self, url: str, wait_until: str = "load") -> Navigation:
-        if self.uses > 1 and "#" in url and urldefrag(url)[0] == urldefrag(self._raw.url)[0]:
-            # Only the fragment differs from the tab's last page: that would not load anything.
-            await self._call(self._raw.goto, "about:blank", url=url)
-        target, hops, self._loaded_state = url, 0, wait_until
-        while True:  # the request filter turns each redirect hop into a navigation of ours (routing.py)
-            self._forget_navigation()
-            with trio.CancelScope() as self._navigation:
-                self._in_goto = True
-                try:
-                    response = await self._call(self._raw.goto, target, url=url, wait_until=wait_until)
-                except NavigationError as exc:
-                    if self._redirect_hop is None:
-                        await self._judged(url)
-                        # A renderer that dies mid-navigation shows first as an aborted navigation.
-                        if "ERR_ABORTED" in str(exc) and await self._has_crashed():
-                            raise PageError("the page crashed", url=url) from exc
-                        raise
-                finally:
-                    self._navigation, self._in_goto = None, False
-            if self._redirect_hop is None:
-                break
-            target, hops = self._redirect_hop, hops + 1
-            if hops > _MAX_REDIRECTS:
-                raise NavigationError("too many redirects", url=url)
-        if self._document_failure:  # only our own cancel is caught by that scope
-            await self._judged(url)
-            raise net_error(self._document_failure, url)
-        if self._refused_navigation and self._refused_navigation[0] == self._raw.url:
-            raise NavigationError(f"refused by the URL policy: {self._refused_navigation[1]}", url=url)
-        if response is None:
-            return Navigation(None, self._raw.url, "")
-        await self._judged(url, response)
-        content_type = response.headers.get("content-type", "")
-        return Navigation(response.status, self._raw.url, content_type)
-
-    def _forget_navigation(self) -> None:
-        """Before each navigation of goto(): what the guard and the events report is about the next."""
-        self._refused_navigation, self._redirect_hop, self._document_failure = None, None, ""
-        self._moved = False
-        if self._guard is not None:
-            self._guard.next_goto()
-
-    async def _judged(self, url: str, response: Any = None) -> None:
-        if self._guard is not None:  # behind the proxy: goto()'s document judged by its answer (routing.py)
-            await self._guard.judge(url, response)
+        return await self._nav.goto(url, wait_until, reused=self.uses > 1)
 
     async def _has_crashed(self) -> bool:
         """Whether the renderer died (its crash event comes after the navigation's abort)."""
@@ -240,39 +173,17 @@ class Page:
 
     async def content(self) -> str:
         """The DOM as HTML (as the browser serialises it)."""
-        return await self._reading(lambda: self._call(self._raw.content))
+        return await self._nav.reading(lambda: self._call(self._raw.content))
 
     async def document(self, *, frames: bool = False, overlays: bool = True) -> str:
         """The DOM as HTML for extraction (scripts.DOCUMENT): open shadow roots rendered in place,
         same-origin frames inlined and marked; with `frames`, cross-origin frames too; with
         `overlays`, consent banners, modals and viewport-covering overlays removed from the page first."""
         options = {"frames": frames, "overlays": overlays, "part": "document"}
-        html: str = await self._reading(lambda: self._script(scripts.DOCUMENT, options))
+        html: str = await self._nav.reading(lambda: self._script(scripts.DOCUMENT, options))
         if frames and scripts.FRAME_MARK in html:
             html = await inline_frames(self._call, self._raw.main_frame, html, {**options, "part": "frame"})
         return html
-
-    async def _reading(self, read: Callable[[], Awaitable[T]]) -> T:
-        """`read()`. A page that went to another document by itself (a script, a refresh) is read once
-        that document is as loaded as goto() waited for (by default, its load event): a document that has
-        just committed may have nothing in it yet. One that goes elsewhere while it is read is read again
-        so (three reads at most: then the third is what it is, and a page that never stops navigating fails)."""
-        for attempt in range(3):
-            if self._moved and self._loaded_state != "commit":
-                await self.wait_for_load_state(self._loaded_state)  # at once when it has (or the URL alone changed)
-            self._committed, self._moved = (committed := trio.Event()), False
-            try:
-                result = await read()
-            except PageError as exc:
-                if attempt == 2 or not any(words in str(exc) for words in _NAVIGATED):
-                    raise
-                with trio.move_on_after(_NAVIGATION_COMMIT_SECONDS):  # it may have committed already
-                    await committed.wait()
-                self._moved = True
-                continue
-            if not self._moved or attempt == 2:
-                return result
-        raise AssertionError("unreachable")
 
     async def settle(self, cap: float) -> str:
         """Wait until the page is quiet (scripts.SETTLE: nothing pending, the DOM unchanged for
@@ -283,7 +194,7 @@ class Page:
         try:
             ended = await self._script(scripts.SETTLE, [cap * 1000, scripts.QUIET_MS])
         except PageError as exc:
-            if any(words in str(exc) for words in _NAVIGATED):
+            if any(words in str(exc) for words in NAVIGATED):
                 return "navigated"  # the read that follows waits for the next document
             raise
         return str(ended)
@@ -357,7 +268,7 @@ class Page:
 
         parts = [lambda: self._context.add_init_script(scripts.QUIET_TRACKER), *([block] if block_media else [])]
         if request_filter is not None:
-            self._guard = guard = RequestGuard(self, request_filter, self._host.trio_as_aio, proxied)
+            self._nav.guard = guard = RequestGuard(self, request_filter, self._host.trio_as_aio, proxied)
             parts.append(lambda: guard.install(self._context))
         await self._call(steps)
 
