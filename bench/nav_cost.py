@@ -1,5 +1,6 @@
 """What the URL policy costs a warm read's navigation: the request filter and the policy proxy, each alone,
-both (what chat and `gptme-trio mcp` run), and neither (Playwright's goto of the same page), in one run.
+both (what the page tools run), the proxy with the filter judging goto() alone (what reads run: read_url,
+fetch, in chat and `gptme-trio mcp`), and neither (Playwright's goto of the same page), in one run.
 
 Run from the repository root (127.0.0.1 only; ~1 minute):
 
@@ -43,7 +44,10 @@ async def bench(base: str, tmp: str, n: int) -> dict[str, dict[str, list[float]]
                 block_media=True, local_network=True, request_filter=web.request_filter
             ),
             "filter + proxy, the filter fetching the document (before)": checked,
-            "filter + proxy (as served)": checked,
+            "filter + proxy (the page tools)": checked,
+            "proxy, the filter judging goto() only (reads)": web.checked_options(
+                block_media=True, report_refusals=False
+            ),
         }
         before = next(name for name in variants if name.endswith("(before)"))
         tabs = {name: browser.tabs(options) for name, options in variants.items()}

@@ -90,6 +90,15 @@ async def test_requests_a_page_makes_go_through_the_policy(browser, site, tmp_pa
         await _lure(WebTools(browser, policy, tmp_path, proxy=proxy), site, target, allowed)
 
 
+@pytest.mark.parametrize("allowed", [False, True])
+async def test_without_the_proxy_the_filter_holds_every_request_of_a_read(browser, site, tmp_path, allowed):
+    """With no policy proxy (a remote browser cannot reach ours), the request filter is the policy: a read's
+    tab routes every request through it too, though nobody is told what it refused."""
+    target = f"/lure-target-{uuid.uuid4().hex}"
+    policy = UrlPolicy(["127.0.0.1", *(["localhost"] if allowed else [])])
+    await _lure(WebTools(browser, policy, tmp_path), site, target, allowed)
+
+
 async def _lure(web, site, target, allowed):
     lure = site.url("/lure?nav=1&to=" + elsewhere(site, target))
     try:  # the page navigates by script 50 ms after it runs: before or after the read, by luck

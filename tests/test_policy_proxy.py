@@ -147,6 +147,25 @@ async def web_behind(browser, tmp_path):
         yield WebTools(browser, policy, tmp_path, proxy=url)
 
 
+async def test_behind_the_proxy_only_the_page_tools_show_requests_to_the_filter(browser, site, tmp_path):
+    """A read leaves its requests to the proxy (nobody is told what it refused): Chromium pauses none of
+    them for the filter. The page tools report refusals to the model, so theirs all go through it."""
+    seen: list[str] = []
+
+    class Counted(WebTools):
+        async def request_filter(self, url: str) -> str | None:
+            seen.append(url)
+            return await super().request_filter(url)
+
+    lure = site.url("/lure?to=" + quote(elsewhere(site, target()), safe=""))
+    async with open_policy_proxy(policy := UrlPolicy(["127.0.0.1"])) as url:
+        web = Counted(browser, policy, tmp_path, proxy=url)
+        assert "Lure page." in await web.read_url(lure)
+        assert seen == []
+        assert "the URL policy refused requests of the page: http://localhost" in await web.page.open_page(lure)
+        assert lure in seen
+
+
 @pytest.mark.parametrize("tool", ["read_url", "open_page"])
 async def test_a_subresource_redirect_hop_to_a_refused_host_never_leaves(web_behind, site, tool):
     """The request guard sees only the first URL of an image or a fetch(): /redirect-to on an allowed

@@ -98,13 +98,15 @@ class WebTools:
             return exc.refusal.reason
         return None
 
-    def checked_options(self, block_media: bool = False) -> PageOptions:
-        """A model-opened page: every request through the filter, every connection through the proxy."""
+    def checked_options(self, block_media: bool = False, *, report_refusals: bool = True) -> PageOptions:
+        """A model-opened page: every connection through the proxy; every request through the filter too,
+        unless the page is only read (`report_refusals`: see PageOptions)."""
         return PageOptions(
             block_media=block_media,
             request_filter=self.request_filter,
             local_network=bool(self._policy.allow_hosts),  # see PageOptions
             proxy=self._proxy,
+            report_refusals=report_refusals,
         )
 
     def _engine(self, capture: Capture, *, checked: bool) -> BrowserEngine:
@@ -112,7 +114,8 @@ class WebTools:
         key = (capture, checked)
         if key not in self._engines:
             block = capture != "png"
-            options = self.checked_options(block) if checked else PageOptions(block_media=block)
+            # Read, not used: nobody is told what its requests were refused.
+            options = self.checked_options(block, report_refusals=False) if checked else PageOptions(block_media=block)
             from gptme_trio.fetch.engines.browser import BrowserEngine
 
             self._engines[key] = BrowserEngine(self._browser, options, RenderOptions(capture=capture))

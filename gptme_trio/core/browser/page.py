@@ -14,7 +14,7 @@ import gptme_trio.core.browser.scripts as scripts
 from gptme_trio.core.browser import devtools, jsvalue
 from gptme_trio.core.browser.frames import inline_frames
 from gptme_trio.core.browser.navigation import NAVIGATED, Navigator
-from gptme_trio.core.browser.options import BLOCKED_URL_PATTERNS, Navigation
+from gptme_trio.core.browser.options import BLOCKED_URL_PATTERNS, Navigation, PageOptions
 from gptme_trio.core.browser.routing import RequestGuard
 from gptme_trio.core.errors import BrowserCrashed, NavigationError, PageError
 
@@ -23,7 +23,6 @@ if TYPE_CHECKING:  # playwright.async_api costs ~60 ms to import: loaded when th
     from playwright.async_api import Page as PlaywrightPage
 
 T = TypeVar("T")
-Filter = Callable[[str], Awaitable[str | None]]  # the request filter: None lets a URL through, else why not
 _CRASH_PROBE_SECONDS = 1  # a navigation aborted for no reason we know: is the renderer still there?
 
 
@@ -253,9 +252,10 @@ class Page:
 
         return await self._call(get, url=url)
 
-    async def setup(self, block_media: bool, request_filter: Filter | None, proxied: bool = False) -> None:
+    async def setup(self, options: PageOptions) -> None:
         """Once per tab: the settle tracker in every document, media blocking in the browser, the request
-        filter on every request (`proxied`: behind the policy proxy). Independent steps, sent at once."""
+        filter (on every request, unless the proxy is left the refusals: PageOptions.report_refusals).
+        Independent steps, sent at once."""
 
         async def block() -> None:
             self._cdp = await devtools.open_session(self._context, self._raw)
@@ -266,10 +266,14 @@ class Page:
             if failed := next((r for r in done if isinstance(r, BaseException)), None):
                 raise failed
 
-        parts = [lambda: self._context.add_init_script(scripts.QUIET_TRACKER), *([block] if block_media else [])]
-        if request_filter is not None:
-            self._nav.guard = guard = RequestGuard(self, request_filter, self._host.trio_as_aio, proxied)
-            parts.append(lambda: guard.install(self._context))
+        parts: list[Callable[[], Awaitable[Any]]] = [lambda: self._context.add_init_script(scripts.QUIET_TRACKER)]
+        if options.block_media:
+            parts.append(block)
+        if options.request_filter is not None:
+            proxied = options.proxy is not None
+            self._nav.guard = guard = RequestGuard(self, options.request_filter, self._host.trio_as_aio, proxied)
+            if options.report_refusals or not proxied:  # without the proxy, the filter is the policy
+                parts.append(lambda: guard.install(self._context))
         await self._call(steps)
 
     async def reset(self) -> tuple[float, float]:

@@ -22,6 +22,9 @@ refused hop (the 403's header; over https, the refused tunnel, judged again by t
 failed connection (the 502's header) is reported as the filter reports it. That saves the fetch's
 round trips through Python on every read (bench/results/nav_cost.md); the tab then shows the
 proxy's refusal page instead of ours.
+
+A tab that is only read, behind the proxy (PageOptions.report_refusals False), routes nothing: its
+requests meet the policy in the proxy alone, and the guard only judges goto() as above.
 """
 
 from __future__ import annotations

@@ -185,7 +185,7 @@ class BrowserService:
                 self._crashed = True
         page = Page(self, raw, context, self._generation)
         try:
-            await page.setup(options.block_media, options.request_filter, proxied=options.proxy is not None)
+            await page.setup(options)
         except BaseException:
             self.discard(page)
             raise
