@@ -44,11 +44,11 @@ PHASES = {
     "extraction libraries loaded (beside the start)": ("extract.load_libraries",),
     "new context (+ its permission)": ("Browser.new_context", "BrowserContext.grant_permissions"),
     "new tab (Chromium starts its renderer)": ("BrowserContext.new_page",),
-    "tab set-up (settle tracker, media blocking, request filter)": ("Page.setup",),
+    "tab set-up (settle tracker, media blocking; the request filter where it routes)": ("Page.setup",),
     "reused tab made ready (cookies cleared)": ("Page.prepare_reuse",),
-    "navigation (load, through the request filter and the policy proxy)": ("Page.goto",),
-    "settle": ("Page.settle",),
-    "document read (overlays removed, shadow roots in place)": ("Page.document",),
+    "navigation (load, through the policy proxy; the request filter judging it)": ("Page.goto",),
+    # One phase: since the read settles inside Page.document (one script), Page.settle alone is not called.
+    "settle, then the document read (overlays removed, shadow roots in place)": ("Page.settle", "Page.document"),
     "extraction, Markdown, metadata, links": ("batch._fill",),
 }
 NOT_SUMMED = ("  of which Chromium's launch", "extraction libraries loaded (beside the start)")  # inside/beside others

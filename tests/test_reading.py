@@ -135,15 +135,18 @@ async def test_a_page_that_breaks_our_script_fails_that_read_with_what_it_threw(
         assert ARTICLE_TEXT in await page.document()
 
 
-async def test_a_page_that_moves_on_by_itself_is_read_once_its_next_document_has_loaded(browser, site):
+@pytest.mark.parametrize("settle", [0, 3])
+async def test_a_page_that_moves_on_by_itself_is_read_once_its_next_document_has_loaded(browser, site, settle):
     """A page that goes elsewhere by script after its load, to a document whose heading comes at once and
     the rest 800 ms later: read after that document committed, the read waits for its load and has all of
-    it (it used to be what had arrived so far: an empty body)."""
+    it (it used to be what had arrived so far: an empty body). Settling first (in the same script), the
+    move interrupts the settling, and the read goes on the same way."""
     async with browser.tabs(PageOptions(block_media=True)).page() as page:
         await page.goto(site.url("/reading/moves-on?ms=800"))
-        await until(lambda: "/reading/slow-body" in page.url)  # committed: the rest is 800 ms away
+        if not settle:
+            await until(lambda: "/reading/slow-body" in page.url)  # committed: the rest is 800 ms away
         started = time.monotonic()
-        html = await page.document()
+        html = await page.document(settle=settle)
         assert "Slow body page" in html and ARTICLE in html
         assert time.monotonic() - started > 0.3  # it waited: the test would pass on a read that came too late
 

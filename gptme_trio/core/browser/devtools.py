@@ -10,9 +10,9 @@ Asyncio-flavoured: Page (page.py) runs these on the loop through its `_call`, wh
 `evaluate` runs our scripts by `Runtime.evaluate` in the page's main world and returns their value as
 JSON. Playwright's `Page.evaluate` first installs its utility script (for its argument and result
 serialisation) in every new document: its first call after each navigation costs ~5 ms more. A read
-runs two scripts per document (scripts.SETTLE, scripts.DOCUMENT): in `gptme-trio mcp`, settle + document
-took 27 -> 15 ms in a first read and 12 -> 10 ms in a warm one (bench/results/mcp_phases.md, with
-SETTLE's no-frame wait for a static page, which came with it).
+settles the page and serialises it (scripts.SETTLE, scripts.DOCUMENT; now one script, SETTLED_DOCUMENT):
+in `gptme-trio mcp`, settle + document took 27 -> 15 ms in a first read and 12 -> 10 ms in a warm one
+(as two scripts; bench/results/mcp_phases.md, with SETTLE's no-frame wait for a static page).
 A script's exception and CDP's refusals are raised as Playwright's Error, with Playwright's words
 where it has some, so they meet the same mapping as a Page.evaluate failure.
 """

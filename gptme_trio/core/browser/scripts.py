@@ -323,6 +323,9 @@ DOCUMENT = r"""
 )
 
 
+# SETTLE, then DOCUMENT, in one call: ([cap, quiet, opts]) => HTML (Page.document with settle).
+SETTLED_DOCUMENT = f"async ([cap, quiet, opts]) => {{ await ({SETTLE})([cap, quiet]); return ({DOCUMENT})(opts); }}"
+
 FRAME_MARK = "<!--gptme-trio-frame:"  # how DOCUMENT's placeholders start (written in its JavaScript above)
 
 

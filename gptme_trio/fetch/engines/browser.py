@@ -70,7 +70,10 @@ class BrowserEngine:
                 await page.wait_for_load_state("networkidle")
             if render.wait_for:
                 await page.wait_for_selector(render.wait_for)
-            await page.settle(settle_seconds(render.settle_ms))
+            settle = settle_seconds(render.settle_ms)
+            if render.js or render.capture != "html":
+                await page.settle(settle)
+                settle = 0  # done: else the document read settles first (one script, a round trip less)
             if render.js:
                 snap.js_result = await page.evaluate_json(render.js, render.js_max_bytes)
             if render.capture == "png":
@@ -80,7 +83,7 @@ class BrowserEngine:
             elif render.capture == "aria":
                 snap.capture = (await page.aria_snapshot()).encode()
             else:
-                snap.html = await page.document(frames=render.frames)
+                snap.html = await page.document(frames=render.frames, settle=settle)
             # The serialized DOM holds the current <title>: reading it here saves a round trip per page.
             snap.title = title_of(snap.html) if snap.html is not None else await page.title()
             snap.final_url = page.url
