@@ -32,13 +32,14 @@ CHROMIUM_ARGS = (
     # machine for local AI (OnDeviceModelService: measured at 180 s in an idle browser; none in 260 s with
     # this), which a long run then carries. A class given on the command line means no benchmark.
     "--optimization-guide-performance-class=1",
-    # Playwright's own --disable-features repeated (Chromium reads only the last one), and the omnibox popup's WebUI.
+    # Playwright's own --disable-features repeated (Chromium reads only the last one), the omnibox popup's WebUI,
+    # and RenderDocument.
     "--disable-features="
     "AvoidUnnecessaryBeforeUnloadCheckSync,DestroyProfileOnBrowserClose,DialMediaRouteProvider,GlobalMediaControls,"
     "HttpsUpgrades,LensOverlay,MediaRouter,PaintHolding,ThirdPartyStoragePartitioning,BlockOriginHeaderModificationOnRedirect,"
     "AvoidCorsURLLoaderRestartOnRedirect,Translate,AutoDeElevate,OptimizationHints,NetworkTimeServiceQuerying,"
     "AimEnabled,msForceBrowserSignIn,msEdgeUpdateLaunchServicesPreferredVersion,WebUIOmniboxPopup,"
-    "WebUIOmniboxAimPopup,WebUIOmniboxFullPopup",
+    "WebUIOmniboxAimPopup,WebUIOmniboxFullPopup,RenderDocument",
 )
 
 

@@ -25,12 +25,15 @@ from tests.support.policy_cases import CASES, DNS, Case, FakeDNS
 CANNOT_CATCH = """\
 ## What the policy cannot catch
 
-The table above is the URL check alone (`UrlPolicy.check`). In chat it runs three times over: on the
-URL the model chose, on every request the model-opened page makes (the request guard,
-gptme_trio/browser/routing.py, inside the browser), and on every connection the page opens (the
-policy proxy, gptme_trio/proxy.py: Chromium's proxy for those pages, which resolves the host once,
-checks every address and connects to a checked one). results/policy_browser.md runs the attempts only
-a connection-level check sees in a real Chromium, with the guard alone and with the proxy:
+The table above is the URL check alone (`UrlPolicy.check`). In chat and `gptme-trio mcp` it runs on the
+URL the model chose, and on every connection the model-opened page opens (the policy proxy,
+gptme_trio/core/proxy.py: Chromium's proxy for those pages, which resolves the host once, checks every
+address and connects to a checked one). A page opened with the page tools (`open_page`, `click`, ...)
+also has it run on every request it makes (the request guard, gptme_trio/core/browser/routing.py, inside
+the browser), so that the tool result can list what was refused; a page that is only read (`read_url`,
+`fetch`, `screenshot`) leaves that to the proxy (results/nav_cost.md: what the guard costs a read).
+results/policy_browser.md runs the attempts only a connection-level check sees in a real Chromium, with
+the guard alone and with the proxy:
 
 - **DNS rebinding between our check and the connection.** Closed by the proxy: Chromium never resolves
   a name of a model-opened page (the proxy does, and the answer it checks is the one it connects to).
@@ -47,7 +50,7 @@ a connection-level check sees in a real Chromium, with the guard alone and with 
   `connect_to_server()` never reached the server from a page loaded with `goto`, Playwright 1.64);
   they reach the proxy as CONNECT and are checked there.
 - **What the page does by itself.** Subresources, `fetch()`, iframes and navigations by script go
-  through the guard; a refused top-level navigation leaves a "Refused" page of ours instead of the
+  through the proxy, and on a page of the page tools through the guard too; there a refused top-level navigation leaves a "Refused" page of ours instead of the
   target. Pages the model opens get no service worker (Playwright's `service_workers="block"`):
   Playwright routes a worker's requests to the guard unless `PLAYWRIGHT_DISABLE_SERVICE_WORKER_NETWORK`
   is set, and with it set a worker's `fetch()` to localhost passed the guard alone (measured; the proxy
