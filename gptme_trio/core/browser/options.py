@@ -91,7 +91,7 @@ class PageOptions:
     # Behind the proxy, which holds every connection to the policy, the request filter sees every request
     # so that the tab can say what the policy refused (Page.refused: the page tools tell the model).
     # False leaves the refusals to the proxy, unreported: a tab that is only read saves Chromium pausing
-    # every request for a round trip through the driver and Python (~7-9 ms of a warm goto of a one-request
+    # every request for a round trip through the driver and Python (~4-9 ms of a warm goto of a one-request
     # page: bench/results/nav_cost.md). The filter still words goto()'s refusals. Without a proxy the
     # filter is the policy, and sees every request regardless.
     report_refusals: bool = True
