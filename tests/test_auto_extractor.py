@@ -66,13 +66,37 @@ def test_a_small_page_keeps_the_line_the_classifier_drops():
 def test_what_the_page_declares_comes_before_its_url():
     page = "<html><head>{}</head><body><p>Some words here.</p></body></html>"
     assert route.looks_like_article(page.format(""), "https://example.org/2024/05/a-long-slug")
-    assert route.looks_like_article(page.format(""), "https://example.org/blog/why")
+    assert route.looks_like_article(page.format(""), "https://example.org/blog/why-we-moved")
     assert not route.looks_like_article(page.format(""), "https://example.org/forum/t/123")
     assert not route.looks_like_article(page.format(""), "http://[oops/blog")  # not a URL
     product = '<script type="application/ld+json">{"@type": "Product", "name": "Aero 13"}</script>'
-    assert not route.looks_like_article(page.format(product), "https://example.org/blog/aero-13")
-    article = '<meta property="og:type" content="article">'
-    assert route.looks_like_article(page.format(article), "https://example.org/shop/aero-13")
+    assert not route.looks_like_article(page.format(product), "https://example.org/blog/aero-13-review-notes")
+    news = '<script type="application/ld+json">{"@type": "NewsArticle", "headline": "Aero 13"}</script>'
+    assert route.looks_like_article(page.format(news), "https://example.org/shop/aero-13")
+
+
+@pytest.mark.parametrize(
+    "url", ["https://example.org/news", "https://example.org/blog/", "https://example.org/news/technology"]
+)
+def test_a_section_of_a_blog_or_news_site_is_not_an_article(url):
+    """A blog's or news site's front page and its sections list stories: the classifier keeps each."""
+    page = "<html><head>{}</head><body><p>Some words here.</p></body></html>"
+    assert not route.looks_like_article(page.format(""), url)
+    assert route.looks_like_article(page.format(""), url.rstrip("/") + "/why-rivers-move-their-deltas")
+
+
+def test_og_type_article_alone_needs_a_date_or_an_articles_url():
+    """WordPress themes declare og:type article on every page: a service page, a shop, a list. With a
+    date of publication, or at an address that ends in a slug, it is an article."""
+    page = "<html><head>{}</head><body><p>Some words here.</p></body></html>"
+    og = '<meta property="og:type" content="article">'
+    dated = og + '<meta property="article:published_time" content="2025-03-01T10:00:00Z">'
+    ld_dated = og + '<script type="application/ld+json">{"@type": "WebPage", "datePublished": "2025-03-01"}</script>'
+    assert not route.looks_like_article(page.format(og), "https://example.org/services/data-analytics")
+    assert not route.looks_like_article(page.format(og), "https://example.org/news")
+    assert route.looks_like_article(page.format(dated), "https://example.org/services/data-analytics")
+    assert route.looks_like_article(page.format(ld_dated), "https://example.org/services/data-analytics")
+    assert route.looks_like_article(page.format(og), "https://example.org/guides/how-to-plant-a-tree")
 
 
 def test_a_local_file_is_judged_by_the_address_it_declares_not_its_folders(tmp_path):
@@ -83,7 +107,7 @@ def test_a_local_file_is_judged_by_the_address_it_declares_not_its_folders(tmp_p
     assert "blog" in in_blog and not route.looks_like_article(page.format(""), in_blog)
     assert not route.looks_like_article(page.format(""), "")
     canonical = '<link rel="canonical" href="https://example.org/2024/05/a-long-slug">'
-    og_url = '<meta property="og:url" content="https://example.org/news/a-story">'
+    og_url = '<meta property="og:url" content="https://example.org/news/a-river-story">'
     assert route.looks_like_article(page.format(canonical), in_blog)
     assert route.looks_like_article(page.format(og_url), "")
     assert route.looks_like_article(page.format(canonical + og_url.replace("news", "shop")), "")  # canonical first

@@ -124,6 +124,23 @@ def test_a_quoted_post_is_read_once_and_repeated_cells_and_lines_stay():
     assert product.count(warranty) == 2
 
 
+def test_a_line_repeated_by_a_carousel_is_read_once_and_an_author_who_posts_twice_is_not():
+    """A product page whose slider clones its slides (the loop's first and last) repeats each line: the
+    lines come out once. A forum whose posts show the author in an element of its own, one author
+    posting twice: the name is a user's, so it stays beside each of the two posts."""
+    slides = ["Fast and free shipping on every order.", "Risk-free trial for ninety-nine days."]
+    carousel = '<div class="perks">' + "".join(f'<div class="slide"><p>{t}</p></div>' for t in slides * 3) + "</div>"
+    page = PRODUCT.replace("</table>", "</table>" + carousel)
+    product = extract.to_markdown(page, url="http://127.0.0.1/p/aero", extractor="blocks")
+    assert all(product.count(t) == 1 for t in slides), product
+    posters = [*POSTERS[:4], POSTERS[1]]
+    forum = FORUM
+    for i, who in enumerate(POSTERS):
+        forum = forum.replace(f'<span class="author">{who}</span>', f'<div class="username">{posters[i]}</div>')
+    out = extract.to_markdown(forum, url="http://127.0.0.1/t/1", extractor="blocks")
+    assert out.count(POSTERS[1]) == 2 and all(text in out for text in POSTS), out
+
+
 @pytest.mark.parametrize(
     ("head", "kinds"),
     [

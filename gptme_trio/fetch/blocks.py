@@ -70,7 +70,8 @@ def _trie(words: list[str]) -> str:
 
 
 _GROUP_WORDS = re.compile(f"(?=({_trie(list(_WORD_BITS))}))")
-_ADS, _ADS_BIT = re.compile(r"\bads?\b"), 1 << [name for name, _ in _GROUPS].index("ad")
+GROUP_BITS = {name: 1 << i for i, (name, _) in enumerate(_GROUPS)}  # a Block's own_mask and anc_mask bits
+_ADS, _ADS_BIT = re.compile(r"\bads?\b"), GROUP_BITS["ad"]
 _ANCESTOR_TAGS: tuple[str, ...] = ("article", "main", "nav", "header", "footer", "aside", "form", "li", "table")
 _ANCESTOR_TAGS += ("blockquote", "figure", "a", "dl", "section", "pre")
 _OWN_TAGS: tuple[str, ...] = ("p", "div", "li", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "blockquote")

@@ -23,7 +23,7 @@ from typing import Any
 import lxml.etree
 
 from gptme_trio.fetch import context
-from gptme_trio.fetch.blocks import FEATURES, INLINE, Block, segment
+from gptme_trio.fetch.blocks import FEATURES, GROUP_BITS, INLINE, Block, segment
 
 # Fewer words than this kept: the page is not one the classifier understands (the caller falls back).
 MIN_WORDS = 10
@@ -32,10 +32,11 @@ MIN_WORDS = 10
 # the same shape is completed: a link the model barely keeps in a menu item must not pull in the
 # text of every item of the menu, but the last result of a list keeps its snippet.
 ITEM_MARGIN = 0.5
-# A kept paragraph of at least this many words that repeats an earlier kept one word for word is
-# dropped: a forum reply's quote of an earlier post, a pull quote, the mobile copy of a section. Short
-# lines (a plan's features, an author's name), table cells and code may repeat with a meaning of their own.
-REPEAT_WORDS = 10
+# A kept block whose text repeats an earlier kept one word for word is dropped: a forum reply's quote
+# of an earlier post, a pull quote, the mobile copy of a section, a carousel's slides cloned for its
+# loop, a reviewer's line shown twice. Table cells and code may repeat with a meaning of their own, and
+# so may a block whose class or id says it is an author, a date or a user (an author who posts twice).
+REPEATS_KEPT = ("td", "th", "pre")
 
 
 # keep() checks after every this many trees whether the rest can still change its answer.
@@ -143,7 +144,7 @@ def choose(blocks: list[Block], model: Model) -> list[Block]:
     block, a table header), a paragraph beside kept paragraphs, every cell of a table with a kept
     cell, the other text of a repeated item (a post's author and date, a card's snippet) with a kept
     block the model is sure of (ITEM_MARGIN) or in a sibling of such an item, and the heading above;
-    a paragraph that repeats an earlier kept one is kept once (REPEAT_WORDS)."""
+    a block that repeats an earlier kept one is kept once (REPEATS_KEPT: the tags that may repeat)."""
     keep_block, sure = model.keep, model.sure
     features = rows(blocks, model)
     voted = [keep_block(f) for f in features]
@@ -186,11 +187,13 @@ def choose(blocks: list[Block], model: Model) -> list[Block]:
 
 
 def _without_repeats(kept: list[Block]) -> list[Block]:
-    """`kept` without the paragraphs (REPEAT_WORDS or more words) whose text an earlier one has."""
+    """`kept` without the blocks whose text an earlier one has (but table cells and code, REPEATS_KEPT, and
+    a block marked as an author, a date or a user)."""
     seen: set[str] = set()
     found = []
+    meta = GROUP_BITS["meta"]
     for b in kept:
-        if b.words >= REPEAT_WORDS and b.tag not in ("td", "th", "pre"):
+        if b.tag not in REPEATS_KEPT and not b.own_mask & meta:
             if b.text in seen:
                 continue
             seen.add(b.text)

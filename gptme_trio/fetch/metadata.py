@@ -148,17 +148,23 @@ def _read(html: str, url: str) -> PageMeta:
     )
 
 
-def kind_and_address(html: str) -> tuple[str | None, str | None]:
+def kind_and_address(html: str) -> tuple[str | None, str | None, bool]:
     """What fetch/route.py asks before any extractor runs: read_meta(html)'s page_type (from the JSON-LD
-    and og:type) and the page's own address (<link rel=canonical>, else og:url; absolute http(s) only).
-    None for what the page does not declare, or when it cannot be read."""
+    and og:type), the page's own address (<link rel=canonical>, else og:url; absolute http(s) only), and
+    whether the kind is more than a bare og:type: a JSON-LD node declares it, or the page declares a date
+    of publication (JSON-LD datePublished, article:published_time). None (and False) for what the page
+    does not declare, or when it cannot be read."""
     try:
         _, metas, links, _, _ = _head_tags(html)
         og_type = next(iter(metas.get("og:type", ())), None)
         og_url = next((found for v in metas.get("og:url", ()) if (found := _absolute(v, ""))), None)
-        return kinds.kind_of(list(jsonld.nodes(html)), og_type), _absolute(links.get("canonical"), "") or og_url
+        nodes = list(jsonld.nodes(html))
+        kind, declared = kinds.kind_of(nodes, og_type), kinds.kind_of(nodes, None)
+        dated = "article:published_time" in metas or any("datePublished" in n for n in nodes)
+        address = _absolute(links.get("canonical"), "") or og_url
+        return kind, address, kind is not None and (declared == kind or dated)
     except (ValueError, TypeError, lxml.etree.LxmlError, RecursionError):
-        return None, None
+        return None, None, False
 
 
 def _head_tags(

@@ -5,12 +5,16 @@ block classifier keeps. The classifier is best on forums, listings, collections,
 pages, where trafilatura keeps one post or one item. So:
 
 1. A page that declares itself an article (fetch/metadata.py's page_type: JSON-LD @type Article,
-   NewsArticle, BlogPosting..., else og:type article), or declares no kind and has a URL that looks
-   like an article's (/blog, /news, /article, /story, /post, /20xx/), is extracted by trafilatura;
-   every other page by the classifier. This is decided before either runs, on the raw HTML: its
-   head and JSON-LD, as metadata.py reads them. A local file's folders are not a site's sections:
-   for a page with no web URL, the address it declares (canonical link, else og:url) stands in.
-   Read as local files, the ScrapingHub articles score 0.950 without it, 0.958 with it.
+   NewsArticle, BlogPosting..., else og:type article with a date of publication, JSON-LD datePublished
+   or article:published_time), or has an article's URL and declares no other kind, is extracted by
+   trafilatura; every other page by the classifier. An article's URL is in a section that says so
+   (/blog, /news, /article, /story, /post) or dated (/20xx/), and ends in a slug of three words or more:
+   /blog and /news/technology list stories. og:type article alone is weak: WordPress themes declare it
+   on every page (service pages, shops, lists), so without a date it needs the slug too. This is
+   decided before either runs, on the raw HTML: its head and JSON-LD, as metadata.py reads them. A
+   local file's folders are not a site's sections: for a page with no web URL, the address it declares
+   (canonical link, else og:url) stands in. Read as local files, the ScrapingHub articles score 0.950
+   without it, 0.958 with it.
 2. A page that is not an article but has little text in all (fewer than SMALL_PAGE words: a short
    notice, a tiny thread, a test page) gets trafilatura's text, unless the classifier's is more than
    SMALL_GROWTH times as long: the classifier, trained on real pages, may drop a short line that is
@@ -44,25 +48,34 @@ SMALL_PAGE = 200  # words in the body: a page with fewer, not an article, gets t
 SMALL_GROWTH = 1.25  # ... unless the classifier's has more than this many times its words
 
 _ARTICLE_URL = re.compile(r"blog|news|article|story|/post|/20\d\d/")
+_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+){2,}")  # three words or more joined by hyphens
+_DATED = re.compile(r"/20\d\d/")
 _WORD = re.compile(r"\w+")
 _LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 _COMMENTS = re.compile(r"^#+ .*\b(comments?|repl(y|ies)|responses?|discussion)\b", re.IGNORECASE | re.MULTILINE)
 
 
 def looks_like_article(html: str, url: str = "") -> bool:
-    """Whether the page declares itself an article, or declares no kind and its URL (path and query)
-    looks like an article's. A page with no web URL (a local file: its folders are not a site's
-    sections) is judged by the address it declares, its canonical link or og:url, if any."""
-    kind, address = kind_and_address(html)
-    if kind is not None:
-        return kind == "article"
+    """Whether the page is an article as far as its head, JSON-LD and URL tell: it declares itself one
+    (JSON-LD, or og:type with a date of publication or an article's URL), or declares no kind and has an
+    article's URL. An article's URL is in a section that says so and ends in a slug (/blog/why-we-moved,
+    not /blog or /news/technology) or a year (/2024/05/...). A page with no web URL (a local file: its
+    folders are not a site's sections) is judged by the address it declares, its canonical link or
+    og:url, if any."""
+    kind, address, declared = kind_and_address(html)
+    if kind is not None and kind != "article":
+        return False
+    if kind is not None and declared:
+        return True
     if not url.lower().startswith(("http://", "https://")):
         url = address or ""
     try:
         parts = urlsplit(url.lower())
     except ValueError:  # not a URL (an unbalanced "[" in its host...): it says nothing
         return False
-    return bool(_ARTICLE_URL.search(parts.path + "?" + parts.query))
+    if kind is None and not _ARTICLE_URL.search(parts.path + "?" + parts.query):
+        return False
+    return bool(_SLUG.search(parts.path.rstrip("/").rsplit("/", 1)[-1]) or _DATED.search(parts.path))
 
 
 def is_small(root: lxml.etree._Element) -> bool:
