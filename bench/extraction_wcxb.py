@@ -130,6 +130,19 @@ def first_line(text: str, other: str) -> str:
     return ""
 
 
+def diagnosis(page: wcxb.Page, outputs: dict[str, Outputs]) -> str:
+    """What went wrong on a page: the first line we gave that the truth lacks, the first line of the
+    truth we missed, and whether the truth's words are in the page's HTML at all (the whole page
+    converted): a page whose text a script writes, or that the ground truth took from elsewhere."""
+    text = wcxb.strip_markdown(outputs[OURS][page.id][0])
+    extra, missing = first_line(text, page.truth), first_line(page.truth, text)
+    found = [x for x in (extra and f"extra: “{extra}”", missing and f"missing: “{missing}”") if x]
+    whole = wcxb.score(page.truth, wcxb.strip_markdown(extract.to_markdown(extract.decode_html(page.body), main=False)))
+    if whole[1] < 0.5:
+        found.append(f"only {whole[1]:.0%} of the truth's words are anywhere in the HTML")
+    return "; ".join(found) or "-"
+
+
 def table(
     rows: dict[str, dict[str, tuple[float, float, float]]], outputs: dict[str, Outputs], pages: list[wcxb.Page]
 ) -> list[str]:
@@ -212,20 +225,22 @@ def main() -> None:
         of_type = pages if kind == "all" else [p for p in pages if p.type == kind]
         if of_type:
             lines += ["", f"## {kind}", "", *table(rows, outputs, of_type)]
+    by_id = {p.id: p for p in pages}
+    empty = [p.id for p in pages if not wcxb.WORD.search(p.truth)]
     lines += [
         "",
         "## Our ten lowest pages (auto)",
         "",
+        f"{len(empty)} pages have a main_content without a word (nothing to find: an empty output scores 1, any "
+        f"text 0); ours scores 0 on {sum(1 for i in empty if ours[i][2] == 0)} of them. The ten lowest of the "
+        "other pages:",
+        "",
         "| Page | Type | F1 | P | R | Automatic diagnosis |",
         "|---|---|---|---|---|---|",
     ]
-    by_id = {p.id: p for p in pages}
-    for pid in sorted(ours, key=lambda i: ours[i][2])[:10]:
+    for pid in sorted(set(ours) - set(empty), key=lambda i: ours[i][2])[:10]:
         p, r, f = ours[pid]
-        text = wcxb.strip_markdown(outputs[OURS][pid][0])
-        extra, missing = first_line(text, by_id[pid].truth), first_line(by_id[pid].truth, text)
-        auto = "; ".join(x for x in (extra and f"extra: “{extra}”", missing and f"missing: “{missing}”") if x)
-        lines.append(f"| {pid} | {by_id[pid].type} | {f:.3f} | {p:.3f} | {r:.3f} | {auto or '-'} |")
+        lines.append(f"| {pid} | {by_id[pid].type} | {f:.3f} | {p:.3f} | {r:.3f} | {diagnosis(by_id[pid], outputs)} |")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines[:30]), file=sys.stderr)
