@@ -132,14 +132,15 @@ def first_line(text: str, other: str) -> str:
 
 def diagnosis(page: wcxb.Page, outputs: dict[str, Outputs]) -> str:
     """What went wrong on a page: the first line we gave that the truth lacks, the first line of the
-    truth we missed, and whether the truth's words are in the page's HTML at all (the whole page
-    converted): a page whose text a script writes, or that the ground truth took from elsewhere."""
+    truth we missed, and whether the truth's words are in the page's text at all (its whole body
+    converted): a page whose text a script writes, or that the ground truth took from elsewhere (a
+    JavaScript forum's <meta> description)."""
     text = wcxb.strip_markdown(outputs[OURS][page.id][0])
     extra, missing = first_line(text, page.truth), first_line(page.truth, text)
     found = [x for x in (extra and f"extra: “{extra}”", missing and f"missing: “{missing}”") if x]
     whole = wcxb.score(page.truth, wcxb.strip_markdown(extract.to_markdown(extract.decode_html(page.body), main=False)))
     if whole[1] < 0.5:
-        found.append(f"only {whole[1]:.0%} of the truth's words are anywhere in the HTML")
+        found.append(f"only {whole[1]:.0%} of the truth's words are in the page's text")
     return "; ".join(found) or "-"
 
 

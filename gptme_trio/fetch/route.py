@@ -8,13 +8,13 @@ pages, where trafilatura keeps one post or one item. So:
    NewsArticle, BlogPosting..., else og:type article with a date of publication, JSON-LD datePublished
    or article:published_time), or has an article's URL and declares no other kind, is extracted by
    trafilatura; every other page by the classifier. An article's URL is in a section that says so
-   (/blog, /news, /article, /story, /post) or dated (/20xx/), and ends in a slug of three words or more:
-   /blog and /news/technology list stories. og:type article alone is weak: WordPress themes declare it
-   on every page (service pages, shops, lists), so without a date it needs the slug too. This is
-   decided before either runs, on the raw HTML: its head and JSON-LD, as metadata.py reads them. A
-   local file's folders are not a site's sections: for a page with no web URL, the address it declares
-   (canonical link, else og:url) stands in. Read as local files, the ScrapingHub articles score 0.950
-   without it, 0.958 with it.
+   (/blog, /news, /article, /story, /post, /20xx/) and ends in a slug of three words or more or is
+   dated (/20xx/): /blog and /news/technology list stories. og:type article alone is weak: WordPress
+   themes declare it on every page (service pages, shops, lists), so without a date it needs a slug
+   or a dated address too. This is decided before either runs, on the raw HTML: its head and JSON-LD,
+   as metadata.py reads them. A local file's folders are not a site's sections: for a page with no web
+   URL, the address it declares (canonical link, else og:url) stands in. Read as local files, the
+   ScrapingHub articles score 0.950 without it, 0.958 with it.
 2. A page that is not an article but has little text in all (fewer than SMALL_PAGE words: a short
    notice, a tiny thread, a test page) gets trafilatura's text, unless the classifier's is more than
    SMALL_GROWTH times as long: the classifier, trained on real pages, may drop a short line that is
@@ -57,15 +57,15 @@ _COMMENTS = re.compile(r"^#+ .*\b(comments?|repl(y|ies)|responses?|discussion)\b
 
 def looks_like_article(html: str, url: str = "") -> bool:
     """Whether the page is an article as far as its head, JSON-LD and URL tell: it declares itself one
-    (JSON-LD, or og:type with a date of publication or an article's URL), or declares no kind and has an
-    article's URL. An article's URL is in a section that says so and ends in a slug (/blog/why-we-moved,
-    not /blog or /news/technology) or a year (/2024/05/...). A page with no web URL (a local file: its
+    (JSON-LD, or og:type with a date of publication, a slug or a dated address), or declares no kind and
+    has an article's URL: in a section that says so, ending in a slug (/blog/why-we-moved, not /blog or
+    /news/technology) or dated (/2024/05/...). A page with no web URL (a local file: its
     folders are not a site's sections) is judged by the address it declares, its canonical link or
     og:url, if any."""
-    kind, address, declared = kind_and_address(html)
+    kind, address, firm = kind_and_address(html)
     if kind is not None and kind != "article":
         return False
-    if kind is not None and declared:
+    if kind is not None and firm:  # JSON-LD says so, or og:type and a date of publication
         return True
     if not url.lower().startswith(("http://", "https://")):
         url = address or ""
