@@ -159,10 +159,11 @@ def kind_and_address(html: str) -> tuple[str | None, str | None, bool]:
         og_type = next(iter(metas.get("og:type", ())), None)
         og_url = next((found for v in metas.get("og:url", ()) if (found := _absolute(v, ""))), None)
         nodes = list(jsonld.nodes(html))
-        kind, declared = kinds.kind_of(nodes, og_type), kinds.kind_of(nodes, None)
+        declared = kinds.kind_of(nodes, None)  # by JSON-LD; else the og:type's, which is weak on its own
+        kind = declared or kinds.kind_of([], og_type)
         dated = "article:published_time" in metas or any("datePublished" in n for n in nodes)
         address = _absolute(links.get("canonical"), "") or og_url
-        return kind, address, kind is not None and (declared == kind or dated)
+        return kind, address, declared is not None or (kind is not None and dated)
     except (ValueError, TypeError, lxml.etree.LxmlError, RecursionError):
         return None, None, False
 

@@ -47,9 +47,9 @@ MAX_LINK_SHARE = 0.5  # ... and at most this share of the words it adds are the 
 SMALL_PAGE = 200  # words in the body: a page with fewer, not an article, gets trafilatura's text...
 SMALL_GROWTH = 1.25  # ... unless the classifier's has more than this many times its words
 
-_ARTICLE_URL = re.compile(r"blog|news|article|story|/post|/20\d\d/")
-_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+){2,}")  # three words or more joined by hyphens
 _DATED = re.compile(r"/20\d\d/")
+_ARTICLE_URL = re.compile(r"blog|news|article|story|/post|" + _DATED.pattern)
+_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+){2,}")  # three words or more joined by hyphens
 _WORD = re.compile(r"\w+")
 _LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 _COMMENTS = re.compile(r"^#+ .*\b(comments?|repl(y|ies)|responses?|discussion)\b", re.IGNORECASE | re.MULTILINE)
@@ -59,9 +59,8 @@ def looks_like_article(html: str, url: str = "") -> bool:
     """Whether the page is an article as far as its head, JSON-LD and URL tell: it declares itself one
     (JSON-LD, or og:type with a date of publication, a slug or a dated address), or declares no kind and
     has an article's URL: in a section that says so, ending in a slug (/blog/why-we-moved, not /blog or
-    /news/technology) or dated (/2024/05/...). A page with no web URL (a local file: its
-    folders are not a site's sections) is judged by the address it declares, its canonical link or
-    og:url, if any."""
+    /news/technology) or dated (/2024/05/...). A page with no web URL (a local file: its folders are
+    not a site's sections) is judged by the address it declares, its canonical link or og:url, if any."""
     kind, address, firm = kind_and_address(html)
     if kind is not None and kind != "article":
         return False
